@@ -1,0 +1,83 @@
+//! What every command starts from: the root, the settings, and the output mode.
+
+use std::path::{Path, PathBuf};
+
+use stackpack_site::{Root, Settings};
+
+use crate::cli::Global;
+use crate::error::CliError;
+
+pub const DEFAULT_ROOT: &str = "/opt/stackstorm";
+
+pub struct Context {
+    pub root: Root,
+    pub settings: Settings,
+    pub offline: bool,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(global: &Global) -> Result<Context, CliError> {
+        // An explicit config may carry st2's base_path; the default config lives in the
+        // root, so it cannot choose the root.
+        let explicit = global
+            .config
+            .as_deref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+        let explicit = explicit.as_deref();
+        let early_root = global
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let config_path = explicit
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| Root::new(&early_root, None).default_config());
+        let mut settings = Settings::load(&config_path, explicit.is_some())?;
+        for w in &settings.warnings {
+            tracing::warn!("{w}");
+        }
+        let root_path = match (&global.root, &settings.base_path) {
+            (Some(r), _) => r.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => early_root,
+        };
+        if !global.index.is_empty() {
+            settings.index_url = global.index.clone();
+        }
+        settings.index_url = settings
+            .index_url
+            .iter()
+            .map(|u| normalize_index_url(u))
+            .collect::<Result<_, _>>()?;
+        Ok(Context {
+            root: Root::new(root_path, global.cache_dir.clone()),
+            settings,
+            offline: global.offline,
+            json: global.json,
+        })
+    }
+
+    /// The packs base paths in search order.
+    pub fn search_paths(&self) -> Vec<PathBuf> {
+        stackpack_site::search_paths(&self.root.packs_dir(), &self.settings.packs_base_paths)
+    }
+}
+
+/// Index locations may be URLs or plain paths; paths become absolute `file://` URLs.
+fn normalize_index_url(raw: &str) -> Result<String, CliError> {
+    let bad = |reason: String| CliError::IndexUrl {
+        url: raw.to_string(),
+        reason,
+    };
+    if raw.contains("://") {
+        let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
+        return match url.scheme() {
+            "http" | "https" | "file" => Ok(url.to_string()),
+            s => Err(bad(format!("unsupported scheme `{s}`"))),
+        };
+    }
+    let path = std::path::absolute(raw).map_err(|e| bad(e.to_string()))?;
+    url::Url::from_file_path(&path)
+        .map(|u| u.to_string())
+        .map_err(|_| bad("not a usable path".into()))
+}

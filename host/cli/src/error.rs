@@ -1,0 +1,34 @@
+//! The CLI's error type: every failure a command can report, with its exit code.
+
+use stackpack_fetch::FetchError;
+use stackpack_plugin::PluginError;
+use stackpack_site::SiteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A pack that is not installed; `hint` says what to do.
+    #[error("Pack \"{pack}\" is not found.\n{hint}")]
+    PackNotFound { pack: String, hint: String },
+    #[error("Pack \"{pack}\" at {path} is invalid: {reason}")]
+    PackInvalid {
+        pack: String,
+        path: String,
+        reason: String,
+    },
+    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
+    IndexUrl { url: String, reason: String },
+    #[error("cannot write output: {0}")]
+    Output(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        1
+    }
+}

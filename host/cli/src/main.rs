@@ -1,0 +1,53 @@
+//! The `stackpack` command: parses arguments, sets up logging, runs one command, and
+//! turns its error into a message on stderr and an exit code.
+
+mod cli;
+mod context;
+mod error;
+mod output;
+mod packs;
+mod plugin_cmd;
+mod plugins;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+use cli::{Cli, Command, PluginCommand};
+use context::Context;
+use error::CliError;
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    if let Err(e) = run(&cli) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    let ctx = Context::new(&cli.global)?;
+    match &cli.command {
+        Command::List => packs::list(&ctx),
+        Command::Get { pack } => packs::get(&ctx, pack),
+        Command::Plugin(PluginCommand::List) => plugin_cmd::list(&ctx),
+    }
+}
+
+fn init_logging(g: &cli::Global) {
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, 2) => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

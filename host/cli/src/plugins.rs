@@ -1,0 +1,93 @@
+//! Assembling the plugin chain: the built-in components plus the operator's settings
+//! (extra grants, limits, config values), loaded into one runtime.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stackpack_plugin::{Grants, Limits, Plugin, PluginError, PluginSpec, Runtime};
+
+use crate::context::Context;
+use crate::error::CliError;
+
+/// The network backend and the runtime, set up from the settings.
+pub fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
+    let proxy = &ctx.settings.proxy;
+    let net = stackpack_fetch::Net::new(stackpack_fetch::NetConfig {
+        http_proxy: proxy.http_proxy.clone(),
+        https_proxy: proxy.https_proxy.clone(),
+        no_proxy: proxy.no_proxy.clone(),
+        ca_bundle: proxy.proxy_ca_bundle_path.clone(),
+        timeout: None,
+    })?;
+    // Compiled code is cached when the cache dir can be created; otherwise plugins are
+    // compiled in memory (slower, still correct).
+    let cache = match ctx.root.ensure_cache() {
+        Ok(dir) => Some(dir.join("plugins")),
+        Err(e) => {
+            tracing::info!("not caching compiled plugins: {e}");
+            None
+        }
+    };
+    Ok(Runtime::new(cache, Arc::new(net), ctx.offline)?)
+}
+
+/// The grant for an index location: its origin, or the exact file.
+fn index_grant(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    match u.scheme() {
+        "file" => Some(format!("file://{}", u.path())),
+        s => Some(format!(
+            "{s}://{}{}",
+            u.host_str()?,
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        )),
+    }
+}
+
+/// The spec of one built-in plugin with the operator's settings applied.
+pub fn builtin_spec(
+    ctx: &Context,
+    b: &stackpack_builtins::Builtin,
+) -> Result<PluginSpec, CliError> {
+    let user = ctx
+        .settings
+        .plugins
+        .get(b.name)
+        .cloned()
+        .unwrap_or_default();
+    let mut hosts: Vec<String> = b.default_grants.iter().map(|s| s.to_string()).collect();
+    let mut config: BTreeMap<String, String> = user.config.clone();
+    if b.name == "index" {
+        hosts.extend(ctx.settings.index_url.iter().filter_map(|u| index_grant(u)));
+        config.insert("index-urls".into(), ctx.settings.index_url.join("\n"));
+    }
+    hosts.extend(user.hosts.iter().cloned());
+    let grants = Grants::parse(&hosts).map_err(|(grant, reason)| PluginError::Grant {
+        plugin: b.name.to_string(),
+        grant,
+        reason,
+    })?;
+    let mut limits = Limits::default();
+    if let Some(m) = user.memory_mib {
+        limits.memory_bytes = (m as usize).saturating_mul(1 << 20);
+    }
+    if let Some(t) = user.time_ms {
+        limits.time = Duration::from_millis(t);
+    }
+    Ok(PluginSpec {
+        name: b.name.to_string(),
+        wasm: Arc::from(b.wasm),
+        grants,
+        config,
+        limits,
+    })
+}
+
+/// Loads every built-in plugin.
+pub fn load_builtins(ctx: &Context, rt: &Runtime) -> Result<Vec<Plugin>, CliError> {
+    stackpack_builtins::all()
+        .iter()
+        .map(|b| Ok(rt.load(builtin_spec(ctx, b)?)?))
+        .collect()
+}

@@ -1,0 +1,919 @@
+//! The pack specifier: the argument of `stackpack install` and each entry of a pack's
+//! `dependencies` (spec §3, with quirk Q3 fixed), plus URL redaction.
+//!
+//! Grammar: `locator [ "=" requested ]`, where `requested` is a version, tag, branch or commit
+//! and `locator` is one of
+//!
+//! | form | example | [`RefKind`] |
+//! |---|---|---|
+//! | index name | `aws` | `IndexName` |
+//! | GitHub shorthand | `StackStorm-Exchange/stackstorm-aws` | `GithubShorthand` |
+//! | URL | `https://host/group/pack.git`, `ssh://git@host/pack`, `git://host/pack` | `Url` |
+//! | scp-like | `git@gitlab.example.com:group/sub/pack`, `host:pack` | `ScpLike` |
+//! | st2's slash form | `git@github.com/owner/repo` | `ScpLike` (path after the first `/`) |
+//! | local directory | `file:///srv/packs/aws` | `FileUrl` |
+//!
+//! The separator is the one `=` that is not inside a URL's userinfo (`https://u:t=k@host/p`)
+//! or query string (`https://host/repo?x=y`). Unlike st2, which splits on every `=` and keeps
+//! the first two parts:
+//! - more than one such `=` (`a=b=c`) is an error, not a silent drop of `=c`;
+//! - comparison and range operators (`some_pack>=1.1.1`, `aws^1.0`, `aws==1.0`) are an error
+//!   explaining that only exact pins exist, rather than a lookup of a pack named `some_pack>`;
+//! - scp-like locators stay as they are instead of being turned into
+//!   `https://github.com/deploy@host:grp/repo`;
+//! - bare local paths (`/srv/pack`, `./pack`) are an error asking for `file://`.
+
+use std::fmt;
+
+use crate::CoreError;
+
+/// URL schemes accepted for git remotes (`file` is separate: [`RefKind::FileUrl`]).
+const GIT_SCHEMES: [&str; 6] = ["https", "http", "ssh", "git", "git+ssh", "ssh+git"];
+
+/// Characters that make a specifier look like a version range or comparison.
+const RANGE_CHARS: [char; 6] = ['>', '<', '~', '^', '*', '!'];
+
+/// What kind of place a locator points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefKind {
+    /// A name to look up in the pack indexes, e.g. `aws`.
+    IndexName,
+    /// `owner/repo` on GitHub.
+    GithubShorthand,
+    /// A git URL with the given (lowercased) scheme: `https`, `http`, `ssh`, `git`, `git+ssh`,
+    /// `ssh+git`.
+    Url {
+        /// The scheme, lowercased.
+        scheme: String,
+    },
+    /// scp-like `[user@]host:path`, or st2's `user@host/path`.
+    ScpLike {
+        /// The user before `@`, if any.
+        user: Option<String>,
+        /// The host.
+        host: String,
+        /// The path after `:` (or after the first `/` in st2's form).
+        path: String,
+    },
+    /// A `file://` URL: a local git repository or plain directory.
+    FileUrl,
+}
+
+/// A parsed pack specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackRef {
+    raw: String,
+    locator: String,
+    requested: Option<String>,
+    kind: RefKind,
+}
+
+impl PackRef {
+    /// Parse a specifier (surrounding whitespace ignored). See the module docs for the grammar.
+    pub fn parse(raw: &str) -> Result<PackRef, CoreError> {
+        let spec = raw.trim();
+        if spec.is_empty() {
+            return Err(CoreError::EmptySpec);
+        }
+        let shown = || redact_url(spec);
+
+        let simple = !spec.contains("://") && !spec.contains(':') && !spec.contains('@');
+        if simple && !spec.starts_with("~/") && spec.contains(RANGE_CHARS) {
+            return Err(range_error(spec));
+        }
+
+        let seps = separator_positions(spec);
+        let (locator, requested) = match seps.as_slice() {
+            [] => (spec, None),
+            [p] => (&spec[..*p], Some(&spec[p + 1..])),
+            many => {
+                let near_op = many.iter().any(|&p| {
+                    spec[..p].ends_with(RANGE_CHARS)
+                        || spec[p + 1..].starts_with(|c: char| c == '=' || RANGE_CHARS.contains(&c))
+                });
+                return Err(if near_op {
+                    range_error(spec)
+                } else {
+                    CoreError::MultipleSeparators { spec: shown() }
+                });
+            }
+        };
+
+        if locator.is_empty() {
+            return Err(CoreError::EmptyLocator { spec: shown() });
+        }
+        if let Some(req) = requested {
+            if req.is_empty() {
+                return Err(CoreError::EmptyVersion { spec: shown() });
+            }
+            if locator.ends_with(RANGE_CHARS)
+                || req.starts_with(RANGE_CHARS)
+                || req.contains(['*', '^', '~'])
+            {
+                return Err(range_error(spec));
+            }
+            if req.contains(char::is_whitespace) {
+                return Err(CoreError::UnrecognizedLocator {
+                    spec: shown(),
+                    reason: "the version after '=' contains whitespace".to_owned(),
+                });
+            }
+        }
+
+        let kind = classify(locator).map_err(|reason| CoreError::UnrecognizedLocator {
+            spec: shown(),
+            reason,
+        })?;
+        Ok(PackRef {
+            raw: spec.to_owned(),
+            locator: locator.to_owned(),
+            requested: requested.map(str::to_owned),
+            kind,
+        })
+    }
+
+    /// The specifier as given (trimmed). May hold credentials: show [`PackRef`]'s `Display`
+    /// (or [`redact_url`] of this) instead.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The part before `=`: a name, `owner/repo`, or a git URL.
+    pub fn locator(&self) -> &str {
+        &self.locator
+    }
+
+    /// The version, tag, branch or commit after `=`, if any.
+    pub fn requested(&self) -> Option<&str> {
+        self.requested.as_deref()
+    }
+
+    /// What kind of locator this is.
+    pub fn kind(&self) -> &RefKind {
+        &self.kind
+    }
+
+    /// The git remote to clone, or `None` for an index name (look it up in an index).
+    /// `owner/repo` becomes `https://github.com/owner/repo`; st2's `user@host/path` becomes
+    /// `user@host:path`; everything else is returned unchanged.
+    pub fn repo_url(&self) -> Option<String> {
+        match &self.kind {
+            RefKind::IndexName => None,
+            RefKind::GithubShorthand => Some(format!("https://github.com/{}", self.locator)),
+            RefKind::ScpLike { user, host, path } => Some(match user {
+                Some(user) => format!("{user}@{host}:{path}"),
+                None => format!("{host}:{path}"),
+            }),
+            RefKind::Url { .. } | RefKind::FileUrl => Some(self.locator.clone()),
+        }
+    }
+
+    /// The installed pack name this specifier most likely refers to; see [`dependency_name`].
+    pub fn dependency_name(&self) -> String {
+        dependency_name(&self.locator)
+    }
+}
+
+impl fmt::Display for PackRef {
+    /// The specifier with any URL password or token replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.raw))
+    }
+}
+
+impl std::str::FromStr for PackRef {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The byte range of `spec` where a version separator may appear: after a URL's userinfo
+/// (scheme-ful or scp-like) and before a query string or fragment.
+fn searchable_range(spec: &str) -> (usize, usize) {
+    let start = if let Some(idx) = spec.find("://") {
+        let auth_start = idx + 3;
+        let auth_end = spec[auth_start..]
+            .find(['/', '?', '#'])
+            .map_or(spec.len(), |p| p + auth_start);
+        spec[auth_start..auth_end]
+            .rfind('@')
+            .map_or(auth_start, |at| auth_start + at + 1)
+    } else {
+        match spec.find('@') {
+            Some(at) if !spec[..at].contains([':', '/']) && spec[at + 1..].contains([':', '/']) => {
+                at + 1
+            }
+            _ => 0,
+        }
+    };
+    let end = spec[start..]
+        .find(['?', '#'])
+        .map_or(spec.len(), |p| p + start);
+    (start, end)
+}
+
+/// Byte offsets of the `=` characters that may separate locator and version.
+fn separator_positions(spec: &str) -> Vec<usize> {
+    let (start, end) = searchable_range(spec);
+    spec[start..end]
+        .match_indices('=')
+        .map(|(i, _)| i + start)
+        .collect()
+}
+
+/// The "version ranges are not supported" error, with an exact-pin rewrite when the operator
+/// includes the version it names (`>=`, `<=`, `==`, `~=`, `~`, `^`).
+fn range_error(spec: &str) -> CoreError {
+    let is_op = |c: char| c == '=' || RANGE_CHARS.contains(&c);
+    let (start, end) = searchable_range(spec);
+    let region = &spec[start..end];
+    let anchor = region
+        .find(['>', '<', '^', '='])
+        .or_else(|| region.find(RANGE_CHARS))
+        .map(|p| p + start);
+    let suggestion = anchor.and_then(|anchor| {
+        let op_start = spec[..anchor]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_op(c))
+            .last()
+            .map_or(anchor, |(i, _)| i);
+        let after = &spec[op_start..];
+        let op_len = after.find(|c: char| !is_op(c)).unwrap_or(after.len());
+        let op = &after[..op_len];
+        let name = spec[..op_start].trim_end();
+        let version: String = after[op_len..]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+            .collect();
+        let inclusive = !op.contains(['!', '*']) && op != ">" && op != "<" && !spec.contains('*');
+        (inclusive && !name.is_empty() && !version.is_empty() && !version.ends_with('.'))
+            .then(|| redact_url(&format!("{name}={version}")))
+    });
+    CoreError::VersionRange {
+        spec: redact_url(spec),
+        suggestion,
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s != "." && s != ".." && s.chars().all(is_name_char)
+}
+
+/// Classify a locator, or say why it fits no form.
+fn classify(locator: &str) -> Result<RefKind, String> {
+    if locator.contains(char::is_whitespace) {
+        return Err("it contains whitespace".to_owned());
+    }
+    if let Some(idx) = locator.find("://") {
+        let scheme = &locator[..idx];
+        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !valid_scheme {
+            return Err(format!("'{scheme}' is not a URL scheme"));
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let rest = &locator[idx + 3..];
+        if scheme == "file" {
+            if rest.trim_matches('/').is_empty() {
+                return Err("the file:// URL names no directory".to_owned());
+            }
+            return Ok(RefKind::FileUrl);
+        }
+        if !GIT_SCHEMES.contains(&scheme.as_str()) {
+            return Err(format!(
+                "the URL scheme '{scheme}' is not supported (use https, http, ssh, git or file)"
+            ));
+        }
+        let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..auth_end];
+        let host = authority
+            .rfind('@')
+            .map_or(authority, |at| &authority[at + 1..]);
+        if host.is_empty() {
+            return Err("the URL has no host".to_owned());
+        }
+        let path = rest[auth_end..].split(['?', '#']).next().unwrap_or("");
+        if path.trim_matches('/').is_empty() {
+            return Err("the URL has no repository path after the host".to_owned());
+        }
+        return Ok(RefKind::Url { scheme });
+    }
+
+    if locator.starts_with(['/', '~'])
+        || locator == "."
+        || locator == ".."
+        || locator.starts_with("./")
+        || locator.starts_with("../")
+    {
+        return Err(format!(
+            "it looks like a local path; give local directories as file:// URLs, e.g. \
+             file://{}",
+            if locator.starts_with('/') {
+                locator.to_owned()
+            } else {
+                "/absolute/path/to/pack".to_owned()
+            }
+        ));
+    }
+
+    if let Some(colon) = locator.find(':') {
+        let before = &locator[..colon];
+        let path = &locator[colon + 1..];
+        if before.contains('/') {
+            return Err("a ':' after a '/' fits no git location form".to_owned());
+        }
+        let (user, host) = match before.split_once('@') {
+            Some((user, host)) => (Some(user), host),
+            None => (None, before),
+        };
+        if user.is_some_and(str::is_empty) {
+            return Err("the user before '@' is empty".to_owned());
+        }
+        if host.is_empty() || host.contains('@') {
+            return Err("the host before ':' is missing or malformed".to_owned());
+        }
+        if path.trim_matches('/').is_empty() {
+            return Err("the repository path after ':' is empty".to_owned());
+        }
+        return Ok(RefKind::ScpLike {
+            user: user.map(str::to_owned),
+            host: host.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+
+    if let Some(at) = locator.find('@') {
+        let user = &locator[..at];
+        let rest = &locator[at + 1..];
+        return match rest.split_once('/') {
+            Some((host, path))
+                if !user.is_empty()
+                    && !user.contains('/')
+                    && !host.is_empty()
+                    && !path.trim_matches('/').is_empty() =>
+            {
+                Ok(RefKind::ScpLike {
+                    user: Some(user.to_owned()),
+                    host: host.to_owned(),
+                    path: path.to_owned(),
+                })
+            }
+            _ => Err(
+                "'@' must be followed by host:path (e.g. git@github.com:owner/repo); to pin a \
+                 version use name=version"
+                    .to_owned(),
+            ),
+        };
+    }
+
+    let segments: Vec<&str> = locator.split('/').collect();
+    match segments.as_slice() {
+        [name] if is_name(name) => Ok(RefKind::IndexName),
+        [_] => Err("a pack name may only contain letters, digits, '_', '-' and '.'".to_owned()),
+        [owner, repo] if is_name(owner) && is_name(repo) => Ok(RefKind::GithubShorthand),
+        [_, _] => Err("owner/repo needs a non-empty owner and repository name".to_owned()),
+        _ => Err(format!(
+            "a path with more than one '/' needs a URL scheme, e.g. https://{locator}"
+        )),
+    }
+}
+
+/// Replace the password or token in every URL of `text` with `***`:
+/// `https://user:tok@h/…` → `https://user:***@h/…`, `https://tok@h` → `https://***@h`.
+/// A lone user name is kept for `ssh` URLs (`ssh://git@host`), where it is not a secret.
+/// Text without `scheme://` is returned unchanged; applying it twice changes nothing more.
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(idx) = rest.find("://") {
+        let scheme_start = rest[..idx]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |p| p + 1);
+        let scheme = rest[scheme_start..idx].to_ascii_lowercase();
+        let auth_start = idx + 3;
+        let auth_len = rest[auth_start..]
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
+            })
+            .unwrap_or(rest.len() - auth_start);
+        let authority = &rest[auth_start..auth_start + auth_len];
+        out.push_str(&rest[..auth_start]);
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                let keep_user = scheme.split('+').any(|s| s == "ssh");
+                match userinfo.split_once(':') {
+                    Some((user, secret)) if !secret.is_empty() => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    Some(_) => out.push_str(userinfo),
+                    None if userinfo.is_empty() || keep_user => out.push_str(userinfo),
+                    None => out.push_str("***"),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &rest[auth_start + auth_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The pack name a dependency locator refers to, for finding it among installed packs
+/// (spec §7.1 with quirk Q34 fixed): an index name is itself; otherwise take the last path
+/// segment (ignoring a query string, a fragment and trailing `/`), strip a trailing `.git`
+/// only (st2 cut at the first `.`), then strip a `stackstorm-` prefix (any case), as Exchange
+/// repositories are named `stackstorm-<ref>`. Pass the locator, not the whole specifier.
+pub fn dependency_name(locator: &str) -> String {
+    let trimmed = locator.trim();
+    let without_query = if trimmed.contains("://") {
+        trimmed.split(['?', '#']).next().unwrap_or(trimmed)
+    } else {
+        trimmed
+    };
+    let path = without_query.trim_end_matches('/');
+    let last = path.rsplit(['/', ':']).next().unwrap_or(path);
+    let base = last.strip_suffix(".git").unwrap_or(last);
+    const PREFIX: &str = "stackstorm-";
+    match base.get(..PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(PREFIX) && base.len() > PREFIX.len() => {
+            base[PREFIX.len()..].to_owned()
+        }
+        _ => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn p(raw: &str) -> PackRef {
+        PackRef::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    fn e(raw: &str) -> CoreError {
+        PackRef::parse(raw).expect_err(raw)
+    }
+
+    fn unchanged_url(raw: &str, scheme: &str) {
+        let r = p(raw);
+        assert_eq!(
+            r.kind(),
+            &RefKind::Url {
+                scheme: scheme.into()
+            },
+            "{raw}"
+        );
+        assert_eq!(r.repo_url().as_deref(), Some(raw));
+        assert_eq!(r.requested(), None);
+    }
+
+    // T-P01, T-P02
+    #[test]
+    fn t_p01_p02_github_shorthand() {
+        for (raw, url) in [
+            (
+                "stackstorm/st2contrib",
+                "https://github.com/stackstorm/st2contrib",
+            ),
+            (
+                "StackStorm-Exchange/stackstorm-test",
+                "https://github.com/StackStorm-Exchange/stackstorm-test",
+            ),
+        ] {
+            let r = p(raw);
+            assert_eq!(r.kind(), &RefKind::GithubShorthand);
+            assert_eq!(r.repo_url().as_deref(), Some(url));
+        }
+    }
+
+    // T-P03, T-P04, T-P05
+    #[test]
+    fn t_p03_p05_scp_like_unchanged() {
+        let r = p("git@github.com:StackStorm/st2contrib.git");
+        assert_eq!(
+            r.kind(),
+            &RefKind::ScpLike {
+                user: Some("git".into()),
+                host: "github.com".into(),
+                path: "StackStorm/st2contrib.git".into()
+            }
+        );
+        assert_eq!(
+            r.repo_url().as_deref(),
+            Some("git@github.com:StackStorm/st2contrib.git")
+        );
+        assert_eq!(
+            p("git@github.com:foo/bar.git").repo_url().as_deref(),
+            Some("git@github.com:foo/bar.git")
+        );
+        let r = p("gitlab@gitlab.com:StackStorm/st2contrib.git");
+        assert!(matches!(r.kind(), RefKind::ScpLike { user: Some(u), .. } if u == "gitlab"));
+        assert_eq!(
+            r.repo_url().as_deref(),
+            Some("gitlab@gitlab.com:StackStorm/st2contrib.git")
+        );
+    }
+
+    // T-P06 .. T-P09, T-P11
+    #[test]
+    fn t_p06_p11_urls_unchanged() {
+        unchanged_url("https://github.com/StackStorm/st2contrib.git", "https");
+        unchanged_url(
+            "https://git-wip-us.apache.org/repos/asf/libcloud.git",
+            "https",
+        );
+        unchanged_url(
+            "https://github.com/StackStorm-Exchange/stackstorm-test",
+            "https",
+        );
+        unchanged_url(
+            "https://github.com/StackStorm-Exchange/stackstorm-test.git",
+            "https",
+        );
+        unchanged_url("git://StackStorm-Exchange/stackstorm-test", "git");
+        unchanged_url("git://StackStorm-Exchange/stackstorm-test.git", "git");
+        unchanged_url("ssh://<user@host>/AutomationStackStorm", "ssh");
+        unchanged_url("ssh://joe@local/AutomationStackStorm", "ssh");
+        unchanged_url("HTTPS://example.com/p", "https");
+    }
+
+    // T-P10
+    #[test]
+    fn t_p10_file_urls() {
+        for raw in [
+            "file:///home/vagrant/stackstorm-test",
+            "file://localhost/home/vagrant/stackstorm-test",
+        ] {
+            let r = p(raw);
+            assert_eq!(r.kind(), &RefKind::FileUrl);
+            assert_eq!(r.repo_url().as_deref(), Some(raw));
+        }
+        let r = p("file:///srv/packs/aws=v1.2.0");
+        assert_eq!(r.locator(), "file:///srv/packs/aws");
+        assert_eq!(r.requested(), Some("v1.2.0"));
+        assert!(matches!(
+            e("file://"),
+            CoreError::UnrecognizedLocator { .. }
+        ));
+    }
+
+    // T-P12
+    #[test]
+    fn t_p12_empty() {
+        for raw in ["", "   "] {
+            let err = e(raw);
+            assert_eq!(err, CoreError::EmptySpec);
+            assert!(
+                err.to_string()
+                    .starts_with("No valid repo_url provided or could be inferred.")
+            );
+        }
+    }
+
+    // T-P13, T-P14, T-P17 (the parsing part; the lookup is the index's job)
+    #[test]
+    fn t_p13_p14_index_names() {
+        let r = p("test");
+        assert_eq!(r.kind(), &RefKind::IndexName);
+        assert_eq!(r.locator(), "test");
+        assert_eq!(r.requested(), None);
+        assert_eq!(r.repo_url(), None);
+        let r = p("test=1.2.3");
+        assert_eq!((r.locator(), r.requested()), ("test", Some("1.2.3")));
+        assert_eq!(p("doesntexist").kind(), &RefKind::IndexName);
+        assert_eq!(p(" aws ").raw(), "aws");
+    }
+
+    // T-P15, T-P16
+    #[test]
+    fn t_p15_p16_versions_on_urls() {
+        let r = p("StackStorm-Exchange/stackstorm-test=v1.0.0");
+        assert_eq!(
+            r.repo_url().as_deref(),
+            Some("https://github.com/StackStorm-Exchange/stackstorm-test")
+        );
+        assert_eq!(r.requested(), Some("v1.0.0"));
+        let r = p("git@github.com:foo/pack8.git=v3.2.1");
+        assert_eq!(
+            r.repo_url().as_deref(),
+            Some("git@github.com:foo/pack8.git")
+        );
+        assert_eq!(r.requested(), Some("v3.2.1"));
+        let r = p("https://github.com/StackStorm-Exchange/stackstorm-pack3.git=v2.1.1");
+        assert_eq!(
+            r.locator(),
+            "https://github.com/StackStorm-Exchange/stackstorm-pack3.git"
+        );
+        assert_eq!(r.requested(), Some("v2.1.1"));
+        let r = p("https://host/repo=feature/x");
+        assert_eq!(r.requested(), Some("feature/x"));
+    }
+
+    // T-P18, #5318
+    #[test]
+    fn t_p18_ranges_rejected() {
+        let err = e("some_pack>=1.1.1");
+        assert_eq!(
+            err,
+            CoreError::VersionRange {
+                spec: "some_pack>=1.1.1".into(),
+                suggestion: Some("some_pack=1.1.1".into())
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "Pack specifier \"some_pack>=1.1.1\" looks like a version range; version ranges are \
+             not supported. Pin one exact version with name=version, e.g. some_pack=1.1.1."
+        );
+        for raw in [
+            "aws^1.0",
+            "aws~1.0",
+            "aws*",
+            "aws>1",
+            "aws<2",
+            "aws!=1.0",
+            "aws==1.0.0",
+            "a>=1,<=2",
+            "aws=^1.0",
+            "aws=>1.0",
+            "aws=1.*",
+            "git@h:g/p>=1.0",
+            "https://h/g/p>=1.0",
+            "https://h/g/p=~1.0",
+        ] {
+            assert!(matches!(e(raw), CoreError::VersionRange { .. }), "{raw}");
+        }
+        assert!(
+            matches!(e("aws==1.0.0"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.0.0")
+        );
+        assert!(matches!(
+            e("aws>1"),
+            CoreError::VersionRange {
+                suggestion: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            e("aws=1.*"),
+            CoreError::VersionRange {
+                suggestion: None,
+                ..
+            }
+        ));
+        assert!(
+            matches!(e("aws~=1.2"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.2")
+        );
+        assert!(
+            matches!(e("aws=^1.2"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.2")
+        );
+        assert!(matches!(
+            e("https://u:t=k@h/~u/p>=1.0"),
+            CoreError::VersionRange { spec, suggestion: Some(s) }
+                if s == "https://u:***@h/~u/p=1.0" && spec == "https://u:***@h/~u/p>=1.0"
+        ));
+        assert!(matches!(
+            e("https://h/g/p>=1.0"),
+            CoreError::VersionRange { suggestion: Some(s), .. } if s == "https://h/g/p=1.0"
+        ));
+        // `~` and `!` are ordinary in URL paths.
+        assert_eq!(
+            p("ssh://host/~user/pack.git").locator(),
+            "ssh://host/~user/pack.git"
+        );
+        assert!(matches!(
+            p("git@host:~user/pack").kind(),
+            RefKind::ScpLike { .. }
+        ));
+    }
+
+    // T-P19
+    #[test]
+    fn t_p19_more_than_one_separator() {
+        let err = e("a=b=c");
+        assert_eq!(
+            err,
+            CoreError::MultipleSeparators {
+                spec: "a=b=c".into()
+            }
+        );
+        assert!(err.to_string().contains("contains more than one '='"));
+        assert!(matches!(
+            e("https://h/a=b/repo=v1"),
+            CoreError::MultipleSeparators { .. }
+        ));
+    }
+
+    // T-P20, Q3
+    #[test]
+    fn t_p20_scp_like_not_rewritten() {
+        let r = p("deploy@host:grp/repo");
+        assert_eq!(
+            r.kind(),
+            &RefKind::ScpLike {
+                user: Some("deploy".into()),
+                host: "host".into(),
+                path: "grp/repo".into()
+            }
+        );
+        assert_eq!(r.repo_url().as_deref(), Some("deploy@host:grp/repo"));
+        let r = p("git@gitlab.example.com:group/sub/pack=1.0.0");
+        assert_eq!(
+            r.kind(),
+            &RefKind::ScpLike {
+                user: Some("git".into()),
+                host: "gitlab.example.com".into(),
+                path: "group/sub/pack".into()
+            }
+        );
+        assert_eq!(r.requested(), Some("1.0.0"));
+        let r = p("gitlab.example.com:group/pack");
+        assert!(matches!(r.kind(), RefKind::ScpLike { user: None, .. }));
+        assert_eq!(
+            r.repo_url().as_deref(),
+            Some("gitlab.example.com:group/pack")
+        );
+    }
+
+    #[test]
+    fn st2_slash_form_is_scp_like() {
+        let r = p("git@github.com/owner/repo=v1");
+        assert_eq!(
+            r.kind(),
+            &RefKind::ScpLike {
+                user: Some("git".into()),
+                host: "github.com".into(),
+                path: "owner/repo".into()
+            }
+        );
+        assert_eq!(r.repo_url().as_deref(), Some("git@github.com:owner/repo"));
+        assert_eq!(r.requested(), Some("v1"));
+    }
+
+    // Q3: '=' in userinfo and query strings is not a separator.
+    #[test]
+    fn q3_equals_in_userinfo_and_query() {
+        let r = p("https://u:t=k@host/p=v1");
+        assert_eq!(r.locator(), "https://u:t=k@host/p");
+        assert_eq!(r.requested(), Some("v1"));
+        assert_eq!(r.to_string(), "https://u:***@host/p=v1");
+        let r = p("https://host/repo?x=y");
+        assert_eq!(r.locator(), "https://host/repo?x=y");
+        assert_eq!(r.requested(), None);
+        let r = p("https://a=b@host/repo");
+        assert_eq!(r.requested(), None);
+        let r = p("us=er@host:grp/repo=main");
+        assert_eq!(r.locator(), "us=er@host:grp/repo");
+        assert_eq!(r.requested(), Some("main"));
+    }
+
+    #[test]
+    fn empty_parts_are_errors() {
+        assert_eq!(
+            e("=1.0"),
+            CoreError::EmptyLocator {
+                spec: "=1.0".into()
+            }
+        );
+        assert_eq!(
+            e("aws="),
+            CoreError::EmptyVersion {
+                spec: "aws=".into()
+            }
+        );
+        assert!(
+            e("aws=")
+                .to_string()
+                .contains("has an empty version after '='")
+        );
+        assert!(
+            e("aws=1.0 beta")
+                .to_string()
+                .contains("is not recognised: the version after '=' contains whitespace.")
+        );
+        // A secret in the spec never reaches the message.
+        let msg = e("https://u:secret@h/p=").to_string();
+        assert!(msg.contains("https://u:***@h/p="), "{msg}");
+        assert!(!msg.contains("secret"));
+    }
+
+    #[test]
+    fn unrecognized_locators_list_forms() {
+        let err = e("/x/y/z");
+        let msg = err.to_string();
+        assert!(msg.contains("file:///x/y/z"), "{msg}");
+        assert!(msg.ends_with(
+            "Accepted forms: name, name=version, owner/repo, https://host/path[.git][=ref], \
+             ssh://user@host/path[=ref], git@host:group/pack[=ref], file:///dir[=ref]."
+        ));
+        for raw in [
+            "./pack",
+            "~/pack",
+            "github.com/owner/repo",
+            "my pack",
+            "ftp://h/p",
+            "https://h",
+            "https:///p",
+            "a/",
+            "aws@1.0",
+            "pack$",
+            "1http://h/p",
+            "@host:p",
+            "h:",
+            "a/b:c",
+        ] {
+            assert!(
+                matches!(e(raw), CoreError::UnrecognizedLocator { .. }),
+                "{raw}"
+            );
+        }
+        let msg = e("github.com/owner/repo").to_string();
+        assert!(msg.contains("e.g. https://github.com/owner/repo"), "{msg}");
+    }
+
+    #[test]
+    fn display_and_from_str() {
+        let r: PackRef = "https://tok@h/p=1.0.0".parse().unwrap();
+        assert_eq!(r.to_string(), "https://***@h/p=1.0.0");
+        assert_eq!(r.raw(), "https://tok@h/p=1.0.0");
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("https://user:tok@h/x"), "https://user:***@h/x");
+        assert_eq!(redact_url("https://tok@h"), "https://***@h");
+        assert_eq!(redact_url("https://h/x"), "https://h/x");
+        assert_eq!(redact_url("ssh://joe@local/x"), "ssh://joe@local/x");
+        assert_eq!(redact_url("git+ssh://git:pw@h/x"), "git+ssh://git:***@h/x");
+        assert_eq!(
+            redact_url("git@github.com:foo/bar"),
+            "git@github.com:foo/bar"
+        );
+        assert_eq!(redact_url("https://u:p@ss@h/x"), "https://u:***@h/x");
+        assert_eq!(redact_url("https://u:@h/x"), "https://u:@h/x");
+        assert_eq!(
+            redact_url("clone of 'https://a:b@h1/r' failed; tried http://t@h2?x=1 too"),
+            "clone of 'https://a:***@h1/r' failed; tried http://***@h2?x=1 too"
+        );
+        let once = redact_url("https://user:tok@h/x https://tok@h");
+        assert_eq!(redact_url(&once), once);
+        assert_eq!(redact_url("no url here"), "no url here");
+        assert_eq!(redact_url("://weird@x"), "://***@x");
+    }
+
+    // T-DP07 / T-DP12 / Q34
+    #[test]
+    fn dependency_names() {
+        for (locator, name) in [
+            ("uninstalled_pack", "uninstalled_pack"),
+            (
+                "https://github.com/StackStorm-Exchange/stackstorm-pack1",
+                "pack1",
+            ),
+            (
+                "https://github.com/StackStorm-Exchange/stackstorm-pack2.git",
+                "pack2",
+            ),
+            ("StackStorm-Exchange/stackstorm-pack4", "pack4"),
+            ("git://StackStorm-Exchange/stackstorm-pack6.git", "pack6"),
+            ("git@github.com:foo/pack8.git", "pack8"),
+            ("file:///home/vagrant/stackstorm-pack9", "pack9"),
+            ("file://localhost/home/vagrant/stackstorm-pack10", "pack10"),
+            (
+                "ssh://joe@local/AutomationStackStorm12",
+                "AutomationStackStorm12",
+            ),
+            (
+                "https://github.com/StackStorm-Exchange/stackstorm-bar.git",
+                "bar",
+            ),
+            ("https://host/group/foo.bar.git", "foo.bar"),
+            ("https://host/group/pack/", "pack"),
+            ("https://host/group/pack.git?ref=x", "pack"),
+            ("git@host:pack.git", "pack"),
+            ("StackStorm-Exchange/StackStorm-Foo", "Foo"),
+            ("owner/stackstorm-", "stackstorm-"),
+            ("owner/mypack.gitx", "mypack.gitx"),
+        ] {
+            assert_eq!(dependency_name(locator), name, "{locator}");
+        }
+        assert_eq!(
+            p("https://github.com/StackStorm-Exchange/stackstorm-pack3.git=v2.1.1")
+                .dependency_name(),
+            "pack3"
+        );
+    }
+}

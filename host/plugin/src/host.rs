@@ -1,0 +1,393 @@
+//! The per-call store state and the host imports a guest may call: `log`,
+//! `config-get`, `get-host-info`, and (resolver world only) `http-get` and
+//! `git-list-refs`. Every network call is checked against the plugin's grants here,
+//! in one place, including each redirect hop; the actual I/O is done by the
+//! [`NetBackend`] the embedder supplies.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use url::Url;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::resolver::stackpack::plugin::{host_base, net, types};
+use crate::grants::{Grants, git_remote_url};
+use crate::{API_VERSION, HOST_VERSION};
+
+/// One HTTP hop as the backend performed it (redirects are not followed).
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why the backend could not complete a request.
+#[derive(Debug, Clone)]
+pub enum NetFailure {
+    Offline,
+    Timeout,
+    TooLarge(u64),
+    Transport(String),
+}
+
+/// The host's network, as the plugin runtime needs it. Implementations perform one
+/// GET without following redirects (the runtime follows them, re-checking grants),
+/// add the operator's credentials for the URL's host, and cap the body at `max_body`.
+pub trait NetBackend: Send + Sync {
+    fn http_get(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure>;
+    /// `git ls-remote <url>`: (ref name, commit id) pairs.
+    fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure>;
+}
+
+/// A backend with no network at all: every call fails as offline.
+pub struct NoNetwork;
+
+impl NetBackend for NoNetwork {
+    fn http_get(&self, _: &Url, _: &[(String, String)], _: u64) -> Result<HttpReply, NetFailure> {
+        Err(NetFailure::Offline)
+    }
+    fn git_list_refs(&self, _: &str) -> Result<Vec<(String, String)>, NetFailure> {
+        Err(NetFailure::Offline)
+    }
+}
+
+/// Limits on what one call may consume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    /// Guest execution time per call (time spent in host imports does not count).
+    pub time: Duration,
+    pub max_http_body: u64,
+    pub max_redirects: u32,
+    /// Bytes of stderr and `log` output kept per call.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            time: Duration::from_secs(5),
+            max_http_body: 8 << 20,
+            max_redirects: 5,
+            max_log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Which limit a call ran into; stored in the state by the limiter and the epoch
+/// callback so the trap can be reported precisely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitHit {
+    Time,
+    Memory,
+}
+
+/// Error payload used to stop a guest; recognised again after the trap.
+#[derive(Debug)]
+pub(crate) struct Stopped(pub LimitHit);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stopped by the host: {:?} limit", self.0)
+    }
+}
+impl std::error::Error for Stopped {}
+
+/// The fixed context of one plugin, shared by all its calls.
+pub(crate) struct PluginContext {
+    pub name: String,
+    pub grants: Grants,
+    pub config: BTreeMap<String, String>,
+    pub limits: Limits,
+    pub offline: bool,
+    pub net: Arc<dyn NetBackend>,
+}
+
+/// State of one store (one call).
+pub(crate) struct CallState {
+    pub ctx: Arc<PluginContext>,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub started: Instant,
+    /// Time spent in host imports, which the guest's time limit does not count.
+    pub host_time: Duration,
+    pub hit: Option<LimitHit>,
+    pub log: LogSink,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.ctx.limits.memory_bytes {
+            self.hit = Some(LimitHit::Memory);
+            return Err(wasmtime::Error::new(Stopped(LimitHit::Memory)));
+        }
+        self.limits.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// Captured plugin output (stderr and `log` calls), capped; the excess is counted and
+/// dropped, never failing the guest.
+#[derive(Clone, Default)]
+pub(crate) struct LogSink(Arc<Mutex<LogBuf>>);
+
+#[derive(Default)]
+pub(crate) struct LogBuf {
+    pub bytes: Vec<u8>,
+    pub dropped: u64,
+    pub cap: usize,
+}
+
+impl LogSink {
+    pub fn new(cap: usize) -> LogSink {
+        LogSink(Arc::new(Mutex::new(LogBuf {
+            cap,
+            ..LogBuf::default()
+        })))
+    }
+
+    pub fn push(&self, data: &[u8]) {
+        let Ok(mut buf) = self.0.lock() else { return };
+        let room = buf.cap.saturating_sub(buf.bytes.len());
+        let take = room.min(data.len());
+        buf.bytes.extend_from_slice(&data[..take]);
+        buf.dropped += (data.len() - take) as u64;
+    }
+
+    /// Takes what was captured: (text, bytes dropped).
+    pub fn take(&self) -> (String, u64) {
+        let Ok(mut buf) = self.0.lock() else {
+            return (String::new(), 0);
+        };
+        let text = String::from_utf8_lossy(&buf.bytes).into_owned();
+        let dropped = buf.dropped;
+        buf.bytes.clear();
+        buf.dropped = 0;
+        (text, dropped)
+    }
+}
+
+/// The guest's stderr (and stdout): everything goes to the capped log sink.
+#[derive(Clone)]
+pub(crate) struct StderrPipe(pub LogSink);
+
+impl wasmtime_wasi::cli::IsTerminal for StderrPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for StderrPipe {
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl wasmtime_wasi::p2::OutputStream for StderrPipe {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        self.0.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), wasmtime_wasi::p2::StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, wasmtime_wasi::p2::StreamError> {
+        // Always accept: the sink drops what exceeds its cap instead of failing the guest.
+        Ok(64 << 10)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::Pollable for StderrPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for StderrPipe {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.push(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl CallState {
+    /// Runs a host-side operation, excluding its duration from the guest's time.
+    fn timed<R>(&mut self, f: impl FnOnce(&PluginContext) -> R) -> R {
+        let t = Instant::now();
+        let r = f(&self.ctx);
+        self.host_time += t.elapsed();
+        r
+    }
+}
+
+fn net_error(f: NetFailure) -> net::NetError {
+    match f {
+        NetFailure::Offline => net::NetError::Offline,
+        NetFailure::Timeout => net::NetError::Timeout,
+        NetFailure::TooLarge(n) => net::NetError::TooLarge(n),
+        NetFailure::Transport(m) => net::NetError::Transport(m),
+    }
+}
+
+/// Headers a guest may not set: credentials are the host's business.
+const STRIPPED_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
+
+impl host_base::Host for CallState {
+    fn log(&mut self, level: host_base::LogLevel, message: String) {
+        const MAX_LINE: usize = 4096;
+        let mut line = message;
+        if line.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str("…");
+        }
+        let tag = match level {
+            host_base::LogLevel::Trace => "trace",
+            host_base::LogLevel::Debug => "debug",
+            host_base::LogLevel::Info => "info",
+            host_base::LogLevel::Warn => "warn",
+            host_base::LogLevel::Error => "error",
+        };
+        self.log.push(format!("[{tag}] {line}\n").as_bytes());
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        self.ctx.config.get(&key).cloned()
+    }
+
+    fn get_host_info(&mut self) -> host_base::HostInfo {
+        host_base::HostInfo {
+            host_version: HOST_VERSION.to_string(),
+            api_version: API_VERSION.to_string(),
+            offline: self.ctx.offline,
+        }
+    }
+}
+
+impl net::Host for CallState {
+    fn http_get(&mut self, req: net::HttpRequest) -> Result<net::HttpResponse, net::NetError> {
+        if self.ctx.offline {
+            return Err(net::NetError::Offline);
+        }
+        let mut url = Url::parse(&req.url)
+            .map_err(|e| net::NetError::Transport(format!("invalid URL: {e}")))?;
+        let headers: Vec<(String, String)> = req
+            .headers
+            .into_iter()
+            .filter(|(k, _)| !STRIPPED_HEADERS.contains(&k.to_ascii_lowercase().as_str()))
+            .collect();
+        for _hop in 0..=self.ctx.limits.max_redirects {
+            self.ctx.grants.check(&url).map_err(net::NetError::Denied)?;
+            let reply = self
+                .timed(|c| c.net.http_get(&url, &headers, c.limits.max_http_body))
+                .map_err(net_error)?;
+            let location = reply
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.clone());
+            match (reply.status, location) {
+                (301 | 302 | 303 | 307 | 308, Some(loc)) => {
+                    url = url.join(&loc).map_err(|e| {
+                        net::NetError::Transport(format!("bad redirect location {loc:?}: {e}"))
+                    })?;
+                }
+                _ => {
+                    return Ok(net::HttpResponse {
+                        status: reply.status,
+                        headers: reply.headers,
+                        body: reply.body,
+                    });
+                }
+            }
+        }
+        Err(net::NetError::Transport(format!(
+            "more than {} redirects",
+            self.ctx.limits.max_redirects
+        )))
+    }
+
+    fn git_list_refs(&mut self, url: String) -> Result<Vec<net::RemoteRef>, net::NetError> {
+        if self.ctx.offline {
+            return Err(net::NetError::Offline);
+        }
+        let parsed = git_remote_url(&url).map_err(net::NetError::Transport)?;
+        self.ctx
+            .grants
+            .check(&parsed)
+            .map_err(net::NetError::Denied)?;
+        let refs = self
+            .timed(|c| c.net.git_list_refs(&url))
+            .map_err(net_error)?;
+        Ok(refs
+            .into_iter()
+            .map(|(name, commit)| net::RemoteRef { name, commit })
+            .collect())
+    }
+}
+
+impl types::Host for CallState {}

@@ -1,0 +1,39 @@
+//! stackpack's plugin runtime: runs source resolvers and override policies as
+//! sandboxed WebAssembly components defined by `wit/plugin.wit`.
+//!
+//! One [`Runtime`] per process owns the wasmtime [`wasmtime::Engine`] and the
+//! compiled-code cache (`<sha256>-<engine>.cwasm`, so a plugin is compiled once and
+//! then loaded in well under a millisecond). [`Runtime::load`] turns a [`PluginSpec`]
+//! (name, bytes, [`Grants`], [`Limits`], config values) into a [`Plugin`], after
+//! checking which world it implements and which API version it targets. Every call
+//! ([`Plugin::resolve`], [`Plugin::decide`]...) runs in a fresh instance with an empty
+//! WASI context (no filesystem, environment, arguments or sockets), a memory limit, a
+//! time limit enforced by epoch interruption, and its output captured into the log with
+//! a size cap. Network access goes through the host's `net` imports only, checked
+//! against the plugin's grants on every hop and performed by a [`NetBackend`] the
+//! embedder provides.
+
+mod bindings;
+mod error;
+pub mod grants;
+mod host;
+mod runtime;
+
+pub use bindings::{
+    ArchiveFormat, ArchiveSource, GitRef, GitSource, PackContext, PackRef, PackResource,
+    PackSummary, PolicyInfo, Refusal, Resolution, Resolved, ResolverInfo, ResourceKind, Verdict,
+    VersionInfo,
+};
+pub use error::PluginError;
+pub use grants::Grants;
+pub use host::{HttpReply, Limits, NetBackend, NetFailure, NoNetwork};
+pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+
+/// The WIT package plugins are built against.
+pub const API_PACKAGE: &str = "stackpack:plugin";
+/// The API version this host implements (and reports to guests).
+pub const API_VERSION: &str = "0.1.0";
+/// Every API version this host can load.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
+/// This host's version, reported to guests.
+pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,561 @@
+//! The engine, the compiled-code cache, and loading plugins.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::bindings::{policy, resolver};
+use crate::error::PluginError;
+use crate::grants::Grants;
+use crate::host::{
+    CallState, LimitHit, Limits, LogSink, NetBackend, PluginContext, StderrPipe, Stopped,
+};
+use crate::{API_PACKAGE, SUPPORTED_API_VERSIONS};
+
+/// One epoch tick. The time limit is checked at this granularity.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The two plugin kinds, one per WIT world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Resolver,
+    Policy,
+}
+
+impl PluginKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Resolver => "resolver",
+            PluginKind::Policy => "policy",
+        }
+    }
+    fn world(self) -> &'static str {
+        match self {
+            PluginKind::Resolver => "source-resolver",
+            PluginKind::Policy => "override-policy",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything needed to load one plugin.
+#[derive(Clone)]
+pub struct PluginSpec {
+    pub name: String,
+    pub wasm: Arc<[u8]>,
+    pub grants: Grants,
+    pub config: BTreeMap<String, String>,
+    pub limits: Limits,
+}
+
+/// How the plugin's machine code was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeSource {
+    /// Compiled now with Cranelift (and written to the cache if there is one).
+    Compiled,
+    /// Loaded from a `.cwasm` in the cache.
+    Cached,
+}
+
+/// The engine and its settings. Create one per process and load every plugin with it.
+pub struct Runtime {
+    engine: Engine,
+    engine_key: String,
+    cache_dir: Option<PathBuf>,
+    net: Arc<dyn NetBackend>,
+    offline: bool,
+}
+
+impl Runtime {
+    /// `cache_dir`: where compiled code is kept (`<sha256>-<engine>.cwasm`); `None`
+    /// compiles in memory every time.
+    pub fn new(
+        cache_dir: Option<PathBuf>,
+        net: Arc<dyn NetBackend>,
+        offline: bool,
+    ) -> Result<Runtime, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = format!("{:016x}", hasher.finish());
+        start_ticker(&engine);
+        Ok(Runtime {
+            engine,
+            engine_key,
+            cache_dir,
+            net,
+            offline,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a plugin: finds or compiles its code, checks its world and API version,
+    /// and links it, ready for calls.
+    pub fn load(&self, spec: PluginSpec) -> Result<Plugin, PluginError> {
+        let sha256 = hex::encode(Sha256::digest(&spec.wasm));
+        let started = Instant::now();
+        let (component, source) = self.component(&spec.name, &spec.wasm, &sha256)?;
+        let load_time = started.elapsed();
+        match source {
+            CodeSource::Cached => tracing::info!(
+                "plugin {}: loaded cached code in {:.2} ms",
+                spec.name,
+                load_time.as_secs_f64() * 1e3
+            ),
+            CodeSource::Compiled => tracing::info!(
+                "plugin {}: compiled in {:.0} ms",
+                spec.name,
+                load_time.as_secs_f64() * 1e3
+            ),
+        }
+        let (kind, api_version) = identify(&self.engine, &spec.name, &component)?;
+        let world = kind.world();
+        let link_err = |e: wasmtime::Error| PluginError::Link {
+            plugin: spec.name.clone(),
+            world,
+            reason: format!("{e:#}"),
+        };
+        let mut linker: Linker<CallState> = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_err)?;
+        let pre = match kind {
+            PluginKind::Resolver => {
+                resolver::SourceResolver::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+                    &mut linker,
+                    |s| s,
+                )
+                .map_err(link_err)?;
+                let pre = linker.instantiate_pre(&component).map_err(link_err)?;
+                Pre::Resolver(resolver::SourceResolverPre::new(pre).map_err(link_err)?)
+            }
+            PluginKind::Policy => {
+                policy::OverridePolicy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+                    &mut linker,
+                    |s| s,
+                )
+                .map_err(link_err)?;
+                let pre = linker.instantiate_pre(&component).map_err(link_err)?;
+                Pre::Policy(policy::OverridePolicyPre::new(pre).map_err(link_err)?)
+            }
+        };
+        Ok(Plugin {
+            ctx: Arc::new(PluginContext {
+                name: spec.name,
+                grants: spec.grants,
+                config: spec.config,
+                limits: spec.limits,
+                offline: self.offline,
+                net: self.net.clone(),
+            }),
+            engine: self.engine.clone(),
+            sha256,
+            kind,
+            api_version,
+            code_source: source,
+            load_time,
+            pre,
+        })
+    }
+
+    fn component(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CodeSource), PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::InvalidComponent {
+            plugin: name.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let Some(dir) = &self.cache_dir else {
+            return Ok((
+                Component::new(&self.engine, wasm).map_err(invalid)?,
+                CodeSource::Compiled,
+            ));
+        };
+        let file = format!("{sha256}-{}.cwasm", self.engine_key);
+        let path = dir.join(&file);
+        if path.is_file() {
+            // SAFETY: `deserialize_file` trusts its input to be machine code that this
+            // engine produced. The file is named by the sha256 of the wasm it was compiled
+            // from and by this engine's compatibility hash, it is only ever written by
+            // `store_cwasm` below (into the operator's own cache dir, by atomic rename, so
+            // never partially), and wasmtime re-checks the engine/version header before
+            // use. Whoever can write this directory can already replace the binary.
+            #[allow(unsafe_code)]
+            let loaded = unsafe { Component::deserialize_file(&self.engine, &path) };
+            match loaded {
+                Ok(c) => return Ok((c, CodeSource::Cached)),
+                Err(e) => tracing::warn!(
+                    "plugin {name}: ignoring unusable cached code {}: {e}; recompiling",
+                    path.display()
+                ),
+            }
+        }
+        let cwasm = self.engine.precompile_component(wasm).map_err(invalid)?;
+        if let Err(e) = store_cwasm(dir, &file, &cwasm) {
+            tracing::warn!("plugin {name}: could not cache compiled code: {e}");
+        }
+        // SAFETY: the bytes were produced by `precompile_component` on this engine just
+        // above; they never left this process's memory.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(&self.engine, &cwasm) }.map_err(invalid)?;
+        Ok((component, CodeSource::Compiled))
+    }
+}
+
+/// Writes a cache entry through a capability handle on the cache dir: a temp file
+/// then a rename, so readers never see a partial file.
+fn store_cwasm(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), PluginError> {
+    let err = |e: std::io::Error| PluginError::Cache {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let handle =
+        cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()).map_err(err)?;
+    let tmp = format!(".{file}.{}.tmp", std::process::id());
+    handle.write(&tmp, bytes).map_err(err)?;
+    handle.rename(&tmp, &handle, file).map_err(|e| {
+        let _ = handle.remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// One background thread per engine advances the epoch; it ends with the engine.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("stackpack-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without a ticker the time limit cannot fire; guests then run unbounded.
+        tracing::warn!("could not start the plugin time-limit thread: {e}");
+    }
+}
+
+/// Finds which world a component implements and which API version it targets, from
+/// its exported interface names (`stackpack:plugin/resolver@0.1.0`).
+fn identify(
+    engine: &Engine,
+    name: &str,
+    component: &Component,
+) -> Result<(PluginKind, String), PluginError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for export in &exports {
+        let Some(rest) = export.strip_prefix(&format!("{API_PACKAGE}/")) else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let kind = match iface {
+            "resolver" => PluginKind::Resolver,
+            "policy" => PluginKind::Policy,
+            _ => continue,
+        };
+        if !SUPPORTED_API_VERSIONS.contains(&version) {
+            return Err(PluginError::UnsupportedApi {
+                plugin: name.to_string(),
+                found: if version.is_empty() {
+                    "(unversioned)".into()
+                } else {
+                    version.to_string()
+                },
+                supported: SUPPORTED_API_VERSIONS.join(", "),
+            });
+        }
+        return Ok((kind, version.to_string()));
+    }
+    Err(PluginError::NotAPlugin {
+        plugin: name.to_string(),
+        exports: if exports.is_empty() {
+            "nothing".into()
+        } else {
+            exports.join(", ")
+        },
+    })
+}
+
+enum Pre {
+    Resolver(resolver::SourceResolverPre<CallState>),
+    Policy(policy::OverridePolicyPre<CallState>),
+}
+
+/// A loaded plugin. Every call runs in a fresh instance with its own limits, so no
+/// state leaks from one call to the next.
+pub struct Plugin {
+    ctx: Arc<PluginContext>,
+    engine: Engine,
+    sha256: String,
+    kind: PluginKind,
+    api_version: String,
+    code_source: CodeSource,
+    load_time: Duration,
+    pre: Pre,
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.ctx.name
+    }
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+    pub fn grants(&self) -> &Grants {
+        &self.ctx.grants
+    }
+    pub fn code_source(&self) -> CodeSource {
+        self.code_source
+    }
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    fn store(&self) -> Store<CallState> {
+        let log = LogSink::new(self.ctx.limits.max_log_bytes);
+        // The empty capability set: no preopened dirs, env, args, sockets or stdin;
+        // stdout and stderr land in the capped log sink.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(StderrPipe(log.clone()))
+            .stderr(StderrPipe(log.clone()))
+            .build();
+        let state = CallState {
+            ctx: self.ctx.clone(),
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.ctx.limits.memory_bytes)
+                .instances(8)
+                .tables(32)
+                .memories(4)
+                .build(),
+            started: Instant::now(),
+            host_time: Duration::ZERO,
+            hit: None,
+            log,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        let limit_ticks = ticks(self.ctx.limits.time);
+        store.set_epoch_deadline(limit_ticks);
+        store.epoch_deadline_callback(move |mut cx| {
+            let state = cx.data_mut();
+            let guest_time = state.started.elapsed().saturating_sub(state.host_time);
+            if guest_time >= state.ctx.limits.time {
+                state.hit = Some(LimitHit::Time);
+                return Err(wasmtime::Error::new(Stopped(LimitHit::Time)));
+            }
+            Ok(UpdateDeadline::Continue(
+                ticks(state.ctx.limits.time - guest_time).max(1),
+            ))
+        });
+        store
+    }
+
+    /// Runs one call in a fresh store, then forwards what the guest printed to the
+    /// log and maps traps to errors naming the plugin and the limit.
+    fn call<R>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let mut store = self.store();
+        let result = f(&mut store);
+        let state = store.data();
+        let (output, dropped) = state.log.take();
+        let name = &self.ctx.name;
+        for line in output.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!("plugin {name}: {line}");
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                "plugin {name}: dropped {dropped} bytes of output beyond its {} KiB log cap",
+                self.ctx.limits.max_log_bytes / 1024
+            );
+        }
+        let hit = state.hit;
+        result.map_err(|e| {
+            let limit = hit.or_else(|| e.downcast_ref::<Stopped>().map(|s| s.0));
+            match limit {
+                Some(LimitHit::Time) => PluginError::TimeLimit {
+                    plugin: name.clone(),
+                    call,
+                    limit: self.ctx.limits.time,
+                },
+                Some(LimitHit::Memory) => PluginError::MemoryLimit {
+                    plugin: name.clone(),
+                    call,
+                    limit_bytes: self.ctx.limits.memory_bytes,
+                },
+                None => PluginError::Trap {
+                    plugin: name.clone(),
+                    call,
+                    reason: trap_reason(&e),
+                },
+            }
+        })
+    }
+
+    fn resolver_pre(&self) -> Result<&resolver::SourceResolverPre<CallState>, PluginError> {
+        match &self.pre {
+            Pre::Resolver(p) => Ok(p),
+            Pre::Policy(_) => Err(self.wrong_kind(PluginKind::Resolver)),
+        }
+    }
+
+    fn policy_pre(&self) -> Result<&policy::OverridePolicyPre<CallState>, PluginError> {
+        match &self.pre {
+            Pre::Policy(p) => Ok(p),
+            Pre::Resolver(_) => Err(self.wrong_kind(PluginKind::Policy)),
+        }
+    }
+
+    fn wrong_kind(&self, wanted: PluginKind) -> PluginError {
+        PluginError::WrongKind {
+            plugin: self.ctx.name.clone(),
+            actual: self.kind.as_str(),
+            wanted: wanted.as_str(),
+        }
+    }
+
+    /// The plugin's self-description, whichever its kind.
+    pub fn describe(&self) -> Result<Description, PluginError> {
+        match &self.pre {
+            Pre::Resolver(pre) => {
+                let info = self.call("describe", |store| {
+                    pre.instantiate(&mut *store)?
+                        .stackpack_plugin_resolver()
+                        .call_describe(store)
+                })?;
+                Ok(Description {
+                    name: info.name,
+                    version: info.version,
+                    description: info.description,
+                    handles: info.handles,
+                    requested_hosts: info.requested_hosts,
+                })
+            }
+            Pre::Policy(pre) => {
+                let info = self.call("describe", |store| {
+                    pre.instantiate(&mut *store)?
+                        .stackpack_plugin_policy()
+                        .call_describe(store)
+                })?;
+                Ok(Description {
+                    name: info.name,
+                    version: info.version,
+                    description: info.description,
+                    handles: Vec::new(),
+                    requested_hosts: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Asks a resolver where to get a pack. The outer error is the plugin failing;
+    /// the inner one is the plugin's answer (`not-applicable`, `not-found`...).
+    pub fn resolve(
+        &self,
+        reference: &crate::PackRef,
+    ) -> Result<Result<crate::Resolved, crate::Refusal>, PluginError> {
+        let pre = self.resolver_pre()?;
+        self.call("resolve", |store| {
+            pre.instantiate(&mut *store)?
+                .stackpack_plugin_resolver()
+                .call_resolve(store, reference)
+        })
+    }
+
+    /// Lists the versions a resolver knows for a pack.
+    pub fn list_versions(
+        &self,
+        reference: &crate::PackRef,
+    ) -> Result<Result<Vec<crate::VersionInfo>, crate::Refusal>, PluginError> {
+        let pre = self.resolver_pre()?;
+        self.call("list-versions", |store| {
+            pre.instantiate(&mut *store)?
+                .stackpack_plugin_resolver()
+                .call_list_versions(store, reference)
+        })
+    }
+
+    /// Asks a policy for one verdict per resource of a pack.
+    pub fn decide(
+        &self,
+        ctx: &crate::PackContext,
+        resources: &[crate::PackResource],
+    ) -> Result<Result<Vec<crate::Verdict>, String>, PluginError> {
+        let pre = self.policy_pre()?;
+        let reply = self.call("decide", |store| {
+            pre.instantiate(&mut *store)?
+                .stackpack_plugin_policy()
+                .call_decide(store, ctx, resources)
+        })?;
+        if let Ok(verdicts) = &reply
+            && verdicts.len() != resources.len()
+        {
+            return Err(PluginError::BadReply {
+                plugin: self.ctx.name.clone(),
+                expected: resources.len(),
+                returned: verdicts.len(),
+            });
+        }
+        Ok(reply)
+    }
+}
+
+/// What `describe` returned, for either kind.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Description {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub handles: Vec<String>,
+    pub requested_hosts: Vec<String>,
+}
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// The most useful one-line description of a trap: the guest's own panic message
+/// when there was one, else wasmtime's.
+fn trap_reason(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.dedup();
+    parts.join(": ")
+}

@@ -1,0 +1,15 @@
+//! A stackpack site: the root directory and its layout ([`Root`]), the operator's
+//! [`Settings`] (from `stackpack.toml` or an existing st2.conf), and the packs
+//! installed across the packs base paths ([`discover`] → [`InstalledPack`]). Reading
+//! never creates anything; [`Root::ensure`] creates the layout on first write and
+//! returns the capability handle writes go through.
+
+pub mod discover;
+mod error;
+pub mod root;
+pub mod settings;
+
+pub use discover::{InstalledPack, PackState, discover, find, search_paths};
+pub use error::SiteError;
+pub use root::Root;
+pub use settings::{PluginSettings, ProxySettings, Settings};

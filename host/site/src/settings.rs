@@ -1,0 +1,427 @@
+//! Settings, read from `stackpack.toml` or from an existing `st2.conf`, using
+//! st2.conf's option names so a StackStorm host can point `--config` at its own file.
+//!
+//! ```toml
+//! packs_base_paths = ["/srv/extra-packs"]      # or st2's "a:b" string
+//! index_url = ["https://index.example/v1/index.json"]
+//! python_binary = "/usr/bin/python3"
+//! https_proxy = "http://proxy:3128"
+//! proxy_ca_bundle_path = "/etc/ssl/corp.pem"
+//!
+//! [plugins.github]
+//! hosts = ["https://github.example.com"]      # grants, on top of the built-in ones
+//! memory_mib = 64
+//! time_ms = 5000
+//! config = { hosts = "github.example.com" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::SiteError;
+
+/// Proxy settings, applied to everything that goes out (HTTP, git, pip).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProxySettings {
+    pub http_proxy: Option<String>,
+    pub https_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    pub proxy_ca_bundle_path: Option<PathBuf>,
+}
+
+/// Operator settings for one plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PluginSettings {
+    /// Hosts granted on top of the plugin's built-in grants.
+    pub hosts: Vec<String>,
+    pub memory_mib: Option<u64>,
+    pub time_ms: Option<u64>,
+    /// Values the plugin reads with `config-get`.
+    pub config: BTreeMap<String, String>,
+}
+
+/// Everything read from the config file (or the defaults when there is none).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Settings {
+    /// The file the settings came from, if any.
+    pub source: Option<PathBuf>,
+    /// `system.base_path` from an st2.conf: the root, unless `--root` says otherwise.
+    pub base_path: Option<PathBuf>,
+    /// Searched after `<root>/packs`, left to right.
+    pub packs_base_paths: Vec<PathBuf>,
+    /// Pack indexes, highest priority first.
+    pub index_url: Vec<String>,
+    pub python_binary: String,
+    pub proxy: ProxySettings,
+    pub plugins: BTreeMap<String, PluginSettings>,
+    /// Non-fatal problems (unknown keys), for the caller to print.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+pub const DEFAULT_INDEX_URL: &str = "https://index.stackstorm.org/v1/index.json";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            source: None,
+            base_path: None,
+            packs_base_paths: Vec::new(),
+            index_url: vec![DEFAULT_INDEX_URL.to_string()],
+            python_binary: "python3".to_string(),
+            proxy: ProxySettings::default(),
+            plugins: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "packs_base_paths",
+    "index_url",
+    "python_binary",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "proxy_ca_bundle_path",
+    "base_path",
+    "plugins",
+];
+const PLUGIN_KEYS: &[&str] = &["hosts", "memory_mib", "time_ms", "config"];
+
+impl Settings {
+    /// Reads settings from `path`. A missing file is fine when `required` is false
+    /// (the default location); a file given explicitly must exist.
+    pub fn load(path: &Path, required: bool) -> Result<Settings, SiteError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Settings::default());
+            }
+            Err(e) => {
+                return Err(SiteError::ConfigRead {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let is_toml = path.extension().is_some_and(|e| e == "toml");
+        let mut settings = match text.parse::<toml::Table>() {
+            Ok(table) => Settings::from_toml(path, &table)?,
+            Err(e) if is_toml => {
+                return Err(SiteError::ConfigSyntax {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+            Err(_) => Settings::from_st2_conf(path, &text)?,
+        };
+        settings.source = Some(path.to_path_buf());
+        Ok(settings)
+    }
+
+    fn from_toml(path: &Path, table: &toml::Table) -> Result<Settings, SiteError> {
+        let mut s = Settings::default();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let bad = |key: &str, expected: &str| SiteError::ConfigValue {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            expected: expected.to_string(),
+        };
+        for (key, value) in table {
+            match key.as_str() {
+                "packs_base_paths" => {
+                    let expected = "a list of directories, or a colon-separated string";
+                    let items = string_list(value, ':').ok_or_else(|| bad(key, expected))?;
+                    s.packs_base_paths = items.iter().map(|p| base.join(p)).collect();
+                }
+                "index_url" => {
+                    // Plain paths are relative to this file, like every path in it.
+                    s.index_url = string_list(value, ',')
+                        .ok_or_else(|| bad(key, "a list of index URLs or paths"))?
+                        .into_iter()
+                        .map(|u| {
+                            if u.contains("://") {
+                                u
+                            } else {
+                                base.join(u).display().to_string()
+                            }
+                        })
+                        .collect();
+                }
+                "python_binary" => {
+                    s.python_binary = nonempty_str(value)
+                        .ok_or_else(|| bad(key, "the name or path of a python executable"))?;
+                }
+                "http_proxy" | "https_proxy" | "no_proxy" => {
+                    let v = nonempty_str(value).ok_or_else(|| bad(key, "a string"))?;
+                    match key.as_str() {
+                        "http_proxy" => s.proxy.http_proxy = Some(v),
+                        "https_proxy" => s.proxy.https_proxy = Some(v),
+                        _ => s.proxy.no_proxy = Some(v),
+                    }
+                }
+                "proxy_ca_bundle_path" => {
+                    let v = nonempty_str(value)
+                        .ok_or_else(|| bad(key, "the path of a PEM CA bundle"))?;
+                    s.proxy.proxy_ca_bundle_path = Some(base.join(v));
+                }
+                "base_path" => {
+                    let v = nonempty_str(value).ok_or_else(|| bad(key, "a directory"))?;
+                    s.base_path = Some(base.join(v));
+                }
+                "plugins" => {
+                    let plugins = value
+                        .as_table()
+                        .ok_or_else(|| bad(key, "a table of [plugins.<name>] sections"))?;
+                    for (name, p) in plugins {
+                        let settings = plugin_settings(path, name, p, &mut s.warnings)?;
+                        s.plugins.insert(name.clone(), settings);
+                    }
+                }
+                _ => s.warnings.push(format!(
+                    "{}: unknown key `{key}` ignored (known keys: {})",
+                    path.display(),
+                    TOP_KEYS.join(", ")
+                )),
+            }
+        }
+        Ok(s)
+    }
+
+    /// st2.conf: an INI file with many sections; only the ones stackpack uses are read
+    /// (`[system] base_path`, `[content] packs_base_paths, index_url`,
+    /// `[actionrunner] python_binary`), the rest belong to st2 and are left alone.
+    fn from_st2_conf(path: &Path, text: &str) -> Result<Settings, SiteError> {
+        let ini = ini::Ini::load_from_str(text).map_err(|e| SiteError::ConfigSyntax {
+            path: path.to_path_buf(),
+            reason: format!("neither TOML nor st2.conf INI: {e}"),
+        })?;
+        let mut s = Settings::default();
+        let get = |section: &str, key: &str| {
+            ini.section(Some(section))
+                .and_then(|sec| sec.get(key))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get("system", "base_path") {
+            s.base_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("content", "packs_base_paths") {
+            s.packs_base_paths = split_list(v, ':').into_iter().map(PathBuf::from).collect();
+        }
+        if let Some(v) = get("content", "index_url") {
+            s.index_url = split_list(v, ',');
+        }
+        if let Some(v) = get("actionrunner", "python_binary") {
+            s.python_binary = v.to_string();
+        }
+        Ok(s)
+    }
+}
+
+fn plugin_settings(
+    path: &Path,
+    name: &str,
+    value: &toml::Value,
+    warnings: &mut Vec<String>,
+) -> Result<PluginSettings, SiteError> {
+    let bad = |key: &str, expected: &str| SiteError::ConfigValue {
+        path: path.to_path_buf(),
+        key: format!("plugins.{name}.{key}"),
+        expected: expected.to_string(),
+    };
+    let table = value
+        .as_table()
+        .ok_or_else(|| bad("", "a table with hosts, memory_mib, time_ms, config"))?;
+    let mut p = PluginSettings::default();
+    for (key, v) in table {
+        match key.as_str() {
+            "hosts" => {
+                p.hosts = string_list(v, ',')
+                    .ok_or_else(|| bad(key, "a list of `scheme://host[:port]` grants"))?;
+            }
+            "memory_mib" => {
+                p.memory_mib =
+                    Some(positive(v).ok_or_else(|| bad(key, "a positive integer (MiB)"))?)
+            }
+            "time_ms" => {
+                p.time_ms =
+                    Some(positive(v).ok_or_else(|| bad(key, "a positive integer (milliseconds)"))?)
+            }
+            "config" => {
+                let t = v
+                    .as_table()
+                    .ok_or_else(|| bad(key, "a table of string values"))?;
+                for (k, cv) in t {
+                    let text = match cv {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Integer(_)
+                        | toml::Value::Float(_)
+                        | toml::Value::Boolean(_) => cv.to_string(),
+                        toml::Value::Array(items) => items
+                            .iter()
+                            .map(|i| {
+                                i.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| i.to_string())
+                            })
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        _ => {
+                            return Err(bad(
+                                &format!("config.{k}"),
+                                "a string, number, boolean or list",
+                            ));
+                        }
+                    };
+                    p.config.insert(k.clone(), text);
+                }
+            }
+            _ => warnings.push(format!(
+                "{}: unknown key `plugins.{name}.{key}` ignored (known keys: {})",
+                path.display(),
+                PLUGIN_KEYS.join(", ")
+            )),
+        }
+    }
+    Ok(p)
+}
+
+fn positive(v: &toml::Value) -> Option<u64> {
+    v.as_integer().filter(|n| *n > 0).map(|n| n as u64)
+}
+
+fn nonempty_str(v: &toml::Value) -> Option<String> {
+    v.as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A list given as an array of strings or as one separated string.
+fn string_list(v: &toml::Value, sep: char) -> Option<Vec<String>> {
+    match v {
+        toml::Value::String(s) => Some(split_list(s, sep)),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(|s| s.trim().to_string()))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
+        _ => None,
+    }
+}
+
+fn split_list(s: &str, sep: char) -> Vec<String> {
+    s.split(sep)
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn missing_default_file_is_fine_but_explicit_one_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stackpack.toml");
+        assert_eq!(Settings::load(&p, false).unwrap(), Settings::default());
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("stackpack.toml"), "{e}");
+    }
+
+    #[test]
+    fn toml_settings() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            r#"
+packs_base_paths = "extra:/abs/packs"
+index_url = ["https://a/index.json", "file:///b.json"]
+python_binary = "/usr/bin/python3.11"
+https_proxy = "http://proxy:3128"
+proxy_ca_bundle_path = "ca.pem"
+colour = "blue"
+[plugins.github]
+hosts = ["https://ghe.corp"]
+time_ms = 200
+config = { hosts = "ghe.corp", n = 3 }
+"#,
+        );
+        let s = Settings::load(&p, true).unwrap();
+        assert_eq!(
+            s.packs_base_paths,
+            vec![d.path().join("extra"), PathBuf::from("/abs/packs")]
+        );
+        assert_eq!(s.index_url, vec!["https://a/index.json", "file:///b.json"]);
+        let relative = write(d.path(), "c.toml", "index_url = \"idx/index.json\"\n");
+        assert_eq!(
+            Settings::load(&relative, true).unwrap().index_url,
+            vec![d.path().join("idx/index.json").display().to_string()]
+        );
+        assert_eq!(s.python_binary, "/usr/bin/python3.11");
+        assert_eq!(s.proxy.https_proxy.as_deref(), Some("http://proxy:3128"));
+        assert_eq!(s.proxy.proxy_ca_bundle_path, Some(d.path().join("ca.pem")));
+        let gh = &s.plugins["github"];
+        assert_eq!(gh.hosts, vec!["https://ghe.corp"]);
+        assert_eq!(gh.time_ms, Some(200));
+        assert_eq!(gh.config["n"], "3");
+        assert_eq!(s.warnings.len(), 1);
+        assert!(
+            s.warnings[0].contains("unknown key `colour`"),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn bad_value_names_file_key_and_form() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "stackpack.toml", "python_binary = 3\n");
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("stackpack.toml"), "{e}");
+        assert!(e.contains("`python_binary`"), "{e}");
+        assert!(e.contains("python executable"), "{e}");
+        let p = write(d.path(), "b.toml", "[plugins.x]\ntime_ms = -1\n");
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("plugins.x.time_ms"), "{e}");
+    }
+
+    #[test]
+    fn toml_syntax_error_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "stackpack.toml", "index_url = [\n");
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("stackpack.toml"), "{e}");
+    }
+
+    #[test]
+    fn st2_conf_is_accepted() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "st2.conf",
+            "[system]\nbase_path = /srv/st2\n\n[content]\npacks_base_paths = /a:/b:\nindex_url = https://x/i.json, https://y/i.json\n\n[actionrunner]\npython_binary = /usr/bin/python3\n\n[database]\nhost = 127.0.0.1\n",
+        );
+        let s = Settings::load(&p, true).unwrap();
+        assert_eq!(s.base_path, Some(PathBuf::from("/srv/st2")));
+        assert_eq!(
+            s.packs_base_paths,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(s.index_url, vec!["https://x/i.json", "https://y/i.json"]);
+        assert_eq!(s.python_binary, "/usr/bin/python3");
+        assert!(s.warnings.is_empty());
+    }
+}

@@ -1,0 +1,289 @@
+//! The plugin runtime with real components: the built-ins from plugins/ and the
+//! hostile guest from tests/guests/hostile. No mocks: network calls go through the
+//! real backend to a loopback HTTP server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Reply, hostile_wasm, http_server, run, shared_cache, stackpack};
+use stackpack_plugin::{
+    GitRef, Grants, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal,
+    Resolution, Runtime,
+};
+
+fn runtime() -> Runtime {
+    let net = stackpack_fetch::Net::new(stackpack_fetch::NetConfig::default()).unwrap();
+    Runtime::new(Some(shared_cache().join("plugins")), Arc::new(net), false).unwrap()
+}
+
+fn hostile(rt: &Runtime, grants: &[&str], limits: Limits) -> Plugin {
+    rt.load(PluginSpec {
+        name: "hostile".into(),
+        wasm: hostile_wasm(),
+        grants: Grants::parse(grants).unwrap(),
+        config: BTreeMap::from([("greeting".to_string(), "/hello".to_string())]),
+        limits,
+    })
+    .unwrap()
+}
+
+fn builtin(rt: &Runtime, name: &str) -> Plugin {
+    let b = stackpack_builtins::get(name).unwrap();
+    rt.load(PluginSpec {
+        name: name.into(),
+        wasm: Arc::from(b.wasm),
+        grants: Grants::parse(b.default_grants).unwrap(),
+        config: BTreeMap::new(),
+        limits: Limits::default(),
+    })
+    .unwrap()
+}
+
+fn pack_ref(raw: &str) -> PackRef {
+    let (locator, requested) = match raw.rsplit_once('=') {
+        Some((l, r)) => (l.to_string(), Some(r.to_string())),
+        None => (raw.to_string(), None),
+    };
+    PackRef {
+        raw: raw.into(),
+        locator,
+        requested,
+    }
+}
+
+fn local_path(r: Result<Result<stackpack_plugin::Resolved, Refusal>, PluginError>) -> String {
+    match r.unwrap().unwrap().resolution {
+        Resolution::Local(p) => p,
+        other => panic!("expected a local resolution, got {other:?}"),
+    }
+}
+
+#[test]
+fn builtin_github_resolves_shorthand() {
+    let rt = runtime();
+    let gh = builtin(&rt, "github");
+    assert_eq!(gh.kind(), PluginKind::Resolver);
+    assert_eq!(gh.api_version(), "0.1.0");
+    let resolved = gh
+        .resolve(&pack_ref("StackStorm-Exchange/stackstorm-test=v1.0.0"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        resolved.canonical,
+        "github.com/StackStorm-Exchange/stackstorm-test"
+    );
+    match resolved.resolution {
+        Resolution::Git(g) => {
+            assert_eq!(
+                g.url,
+                "https://github.com/StackStorm-Exchange/stackstorm-test"
+            );
+            assert_eq!(g.ref_, GitRef::Any("v1.0.0".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not its business: the next resolver gets it.
+    assert!(matches!(
+        gh.resolve(&pack_ref("file:///tmp/x")).unwrap(),
+        Err(Refusal::NotApplicable)
+    ));
+}
+
+#[test]
+fn builtin_policy_is_a_policy() {
+    let rt = runtime();
+    let p = builtin(&rt, "default");
+    assert_eq!(p.kind(), PluginKind::Policy);
+    assert_eq!(p.describe().unwrap().name, "default");
+    // A policy cannot be asked to resolve.
+    let e = p.resolve(&pack_ref("x")).err().unwrap();
+    assert!(matches!(e, PluginError::WrongKind { .. }), "{e}");
+}
+
+#[test]
+fn looping_guest_is_stopped_at_its_deadline() {
+    let rt = runtime();
+    let limit = Duration::from_millis(300);
+    let p = hostile(
+        &rt,
+        &[],
+        Limits {
+            time: limit,
+            ..Limits::default()
+        },
+    );
+    let t = Instant::now();
+    let err = p
+        .resolve(&pack_ref("loop"))
+        .err()
+        .expect("the loop must be stopped");
+    let took = t.elapsed();
+    assert!(matches!(err, PluginError::TimeLimit { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("hostile") && msg.contains("300 ms"), "{msg}");
+    assert!(
+        took >= limit && took < Duration::from_secs(5),
+        "stopped after {took:?}"
+    );
+    // The plugin stays usable: the next call gets a fresh instance.
+    assert_eq!(local_path(p.resolve(&pack_ref("fine"))), "/ok");
+}
+
+#[test]
+fn memory_bomb_fails_cleanly() {
+    let rt = runtime();
+    let p = hostile(
+        &rt,
+        &[],
+        Limits {
+            memory_bytes: 32 << 20,
+            ..Limits::default()
+        },
+    );
+    let err = p
+        .resolve(&pack_ref("bomb"))
+        .err()
+        .expect("the bomb must fail");
+    assert!(matches!(err, PluginError::MemoryLimit { .. }), "{err}");
+    assert!(err.to_string().contains("32 MiB"), "{err}");
+}
+
+#[test]
+fn trap_is_reported_with_the_plugin_name() {
+    let rt = runtime();
+    let p = hostile(&rt, &[], Limits::default());
+    let err = p.resolve(&pack_ref("trap")).err().unwrap();
+    assert!(matches!(err, PluginError::Trap { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("plugin hostile crashed in `resolve`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn log_flood_is_capped_not_fatal() {
+    let rt = runtime();
+    let p = hostile(&rt, &[], Limits::default());
+    assert_eq!(local_path(p.resolve(&pack_ref("flood"))), "/ok");
+}
+
+#[test]
+fn config_values_reach_the_guest() {
+    let rt = runtime();
+    let p = hostile(&rt, &[], Limits::default());
+    assert_eq!(
+        local_path(p.resolve(&pack_ref("config:greeting"))),
+        "/hello"
+    );
+    assert_eq!(local_path(p.resolve(&pack_ref("config:missing"))), "/none");
+}
+
+#[test]
+fn http_get_is_denied_unless_granted() {
+    let base = http_server(vec![("/index.json", Reply::ok("{}"))]);
+    let rt = runtime();
+    let url = format!("{base}/index.json");
+
+    let p = hostile(&rt, &[], Limits::default());
+    match p.resolve(&pack_ref(&format!("http:{url}"))).unwrap() {
+        Err(Refusal::Denied(msg)) => assert!(msg.contains("not granted"), "{msg}"),
+        other => panic!("expected denied, got {other:?}"),
+    }
+
+    let p = hostile(&rt, &[&base], Limits::default());
+    assert_eq!(
+        local_path(p.resolve(&pack_ref(&format!("http:{url}")))),
+        "/status/200"
+    );
+}
+
+#[test]
+fn redirect_to_an_ungranted_host_is_denied() {
+    let other = http_server(vec![("/secret", Reply::ok("secret"))]);
+    let base = http_server(vec![("/go", Reply::redirect(&format!("{other}/secret")))]);
+    let rt = runtime();
+    let p = hostile(&rt, &[&base], Limits::default());
+    match p.resolve(&pack_ref(&format!("http:{base}/go"))).unwrap() {
+        Err(Refusal::Denied(msg)) => {
+            assert!(msg.contains(other.trim_start_matches("http://")), "{msg}")
+        }
+        other => panic!("expected denied, got {other:?}"),
+    }
+    // Granting both lets the redirect through.
+    let p = hostile(&rt, &[&base, &other], Limits::default());
+    assert_eq!(
+        local_path(p.resolve(&pack_ref(&format!("http:{base}/go")))),
+        "/status/200"
+    );
+}
+
+#[test]
+fn second_process_loads_cached_code() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let first = run(stackpack(&d.path().join("root"))
+        .env("STACKPACK_CACHE_DIR", &cache)
+        .args(["-v", "plugin", "list"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("plugin github: compiled"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains("loaded cached code"),
+        "{}",
+        first.stderr
+    );
+    let second = run(stackpack(&d.path().join("root"))
+        .env("STACKPACK_CACHE_DIR", &cache)
+        .args(["-v", "plugin", "list"]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("plugin github: loaded cached code"),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("compiled"), "{}", second.stderr);
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn plugin_list_shows_every_builtin() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run(stackpack(&d.path().join("root")).args([
+        "--index",
+        "http://127.0.0.1:9/i.json",
+        "plugin",
+        "list",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["github", "gitlab", "file", "index", "default"]);
+    for p in v.as_array().unwrap() {
+        assert_eq!(p["wit"], "stackpack:plugin@0.1.0");
+        assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+    }
+    assert_eq!(
+        v[0]["granted_hosts"],
+        serde_json::json!(["https://github.com"])
+    );
+    assert_eq!(
+        v[3]["granted_hosts"],
+        serde_json::json!(["http://127.0.0.1:9"])
+    );
+    assert_eq!(v[4]["kind"], "policy");
+    assert_eq!(v[4]["granted_hosts"], serde_json::json!([]));
+}
