@@ -119,8 +119,7 @@ fn looping_guest_is_stopped_at_its_deadline() {
     let t = Instant::now();
     let err = p
         .resolve(&pack_ref("loop"))
-        .err()
-        .expect("the loop must be stopped");
+        .expect_err("the loop must be stopped");
     let took = t.elapsed();
     assert!(matches!(err, PluginError::TimeLimit { .. }), "{err}");
     let msg = err.to_string();
@@ -146,8 +145,7 @@ fn memory_bomb_fails_cleanly() {
     );
     let err = p
         .resolve(&pack_ref("bomb"))
-        .err()
-        .expect("the bomb must fail");
+        .expect_err("the bomb must fail");
     assert!(matches!(err, PluginError::MemoryLimit { .. }), "{err}");
     assert!(err.to_string().contains("32 MiB"), "{err}");
 }

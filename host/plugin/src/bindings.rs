@@ -6,6 +6,7 @@ pub mod resolver {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "stackpack:plugin/source-resolver",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -13,6 +14,7 @@ pub mod policy {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "stackpack:plugin/override-policy",
+        additional_derives: [PartialEq],
         with: {
             "stackpack:plugin/types": super::resolver::stackpack::plugin::types,
             "stackpack:plugin/host-base": super::resolver::stackpack::plugin::host_base,

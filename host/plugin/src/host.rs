@@ -303,7 +303,7 @@ impl host_base::Host for CallState {
                 cut -= 1;
             }
             line.truncate(cut);
-            line.push_str("…");
+            line.push('…');
         }
         let tag = match level {
             host_base::LogLevel::Trace => "trace",

@@ -29,7 +29,7 @@ pub struct InstalledPack {
 #[derive(Debug, Clone, serde::Serialize)]
 pub enum PackState {
     #[serde(rename = "metadata")]
-    Valid(PackMeta),
+    Valid(Box<PackMeta>),
     #[serde(rename = "error")]
     Invalid(String),
 }
@@ -66,8 +66,13 @@ pub fn read_pack(dir: &Path, base_path: &Path) -> InstalledPack {
         .unwrap_or_default();
     let meta = match std::fs::read_to_string(dir.join("pack.yaml")) {
         Ok(text) => match parse_pack_yaml(&text, Some(&dir_name)) {
-            Ok(m) => PackState::Valid(m),
-            Err(e) => PackState::Invalid(format!("{}: {e}", dir.join("pack.yaml").display())),
+            Ok(m) => PackState::Valid(Box::new(m)),
+            // One line per problem in the error; one line in a listing.
+            Err(e) => PackState::Invalid(format!(
+                "{}: {}",
+                dir.join("pack.yaml").display(),
+                e.to_string().lines().collect::<Vec<_>>().join("; ")
+            )),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => PackState::Invalid(format!(
             "Pack \"{}\" is missing pack.yaml file",
