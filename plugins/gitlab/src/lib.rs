@@ -15,7 +15,9 @@
 wit_bindgen::generate!({ path: "../../wit", world: "source-resolver" });
 
 use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
-use plugin_common::forge::{ForgeMatch, ForgeRules, match_forge, versions_from_refs};
+use plugin_common::forge::{
+    ForgeMatch, ForgeRules, match_forge, requested_git_ref, versions_from_refs,
+};
 use plugin_common::{ConfiguredHost, parse_host_list, without_userinfo};
 use stackpack::plugin::host_base::config_get;
 use stackpack::plugin::net::{NetError, git_list_refs};
@@ -55,17 +57,11 @@ fn locate(locator: &str) -> Result<(String, String), PluginError> {
     }
 }
 
-/// No version: the default branch; anything else is a name the host resolves as tag,
-/// `v`-tag, branch or commit (st2's order).
+/// See [`requested_git_ref`].
 fn git_ref(reference: &PackRef) -> Result<GitRef, PluginError> {
-    match reference.requested.as_deref() {
-        None => Ok(GitRef::DefaultBranch),
-        Some("") => Err(PluginError::InvalidReference(format!(
-            "\"{}=\" has nothing after '='; give a tag, branch or commit, or drop the '='",
-            without_userinfo(&reference.locator)
-        ))),
-        Some(v) => Ok(GitRef::Any(v.to_string())),
-    }
+    requested_git_ref(&reference.locator, reference.requested.as_deref())
+        .map(|r| r.map_or(GitRef::DefaultBranch, GitRef::Any))
+        .map_err(PluginError::InvalidReference)
 }
 
 fn net_error(url: &str, e: NetError) -> PluginError {
