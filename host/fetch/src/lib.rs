@@ -3,16 +3,33 @@
 //! [`Net`] implements the plugin runtime's [`NetBackend`], so a plugin's `http-get`
 //! and `git-list-refs` calls (already checked against its grants by the runtime) are
 //! performed here.
+//!
+//! The host's own fetches live here too: [`GitCache`] resolves git refs and keeps bare
+//! repositories cached for reuse and offline installs, [`fetch_archive`] downloads,
+//! caches and checks tar.gz/zip archives by sha256, and [`inspect_local`],
+//! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
+//! the pack into a `cap_std` directory handle and refuses entries that would leave it
+//! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
 
 use std::io::Read;
 use std::path::PathBuf;
+
+mod archive;
+mod git;
+mod local;
+mod tree;
+
+pub use archive::{ArchiveKind, fetch_archive};
+pub use git::{GitCache, ResolvedRev, WantRef};
+pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
 
 use stackpack_core::redact_url;
 use stackpack_plugin::{HttpReply, NetBackend, NetFailure};
 use url::Url;
 
-/// Errors setting up the network client.
+/// Errors of the network client, git, archives and local sources. URLs in them are
+/// always redacted (no password or token).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
@@ -27,6 +44,128 @@ pub enum FetchError {
     CaBundle { path: PathBuf, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// A git operation failed; `location` is a redacted URL or a local path.
+    #[error("git {action} of {location} failed: {reason}; {hint}")]
+    Git {
+        action: &'static str,
+        location: String,
+        reason: String,
+        hint: &'static str,
+    },
+    /// The wanted ref is not in the repository.
+    #[error("{want} was not found in {url}; {}", known_refs(.versions, .branches))]
+    UnknownRef {
+        url: String,
+        want: String,
+        /// Semver tags, `v` stripped, newest first.
+        versions: Vec<String>,
+        branches: Vec<String>,
+    },
+    #[error("commit `{prefix}` is ambiguous in {url} (it matches {}); give more hex digits of the commit", .candidates.join(", "))]
+    AmbiguousCommit {
+        url: String,
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    /// Offline, and what is needed is not cached.
+    #[error(
+        "{what} of {url} is not in the local cache and the network is off (offline mode); run once online to cache it"
+    )]
+    Offline { url: String, what: String },
+    #[error(
+        "commit {commit} of {url} is not in the git cache; resolve it first (online) so it is fetched"
+    )]
+    NotCached { url: String, commit: String },
+    #[error(
+        "`{subdir}` is not a directory in commit {commit} of {url}; check the subdirectory the source names"
+    )]
+    Subdir {
+        url: String,
+        commit: String,
+        subdir: String,
+    },
+    /// An entry that could write outside the destination, or that is not a plain file,
+    /// directory or safe symlink. `origin` is a redacted URL or a local path.
+    #[error(
+        "refusing entry `{entry}` of {origin}: {reason}; the source is unsafe to unpack, ask its maintainer to fix it"
+    )]
+    UnsafeEntry {
+        origin: String,
+        entry: String,
+        reason: String,
+    },
+    #[error(
+        "cannot write `{entry}` into the destination directory: {source}; check free disk space and permissions"
+    )]
+    Write {
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the destination directory is not empty; fetch into a new, empty directory")]
+    DestNotEmpty,
+    #[error("cannot {action} {}: {source}; check that it exists and that stackpack may read and write it", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "sha256 mismatch for {url}: expected {expected}, got {actual}; the file changed upstream or was tampered with: check the source, and update the recorded digest only if you trust the new file"
+    )]
+    Digest {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "no usable sha256 digest for {url}: {reason}; archives are only installed with a digest, given as sha256:<64 hex digits>"
+    )]
+    DigestSpec { url: String, reason: String },
+    #[error(
+        "download of {url} failed: {reason}; check the URL, your network and the proxy settings"
+    )]
+    Download { url: String, reason: String },
+    #[error(
+        "download of {url} failed: HTTP status {status}; check the URL and that you have access to it"
+    )]
+    Http { url: String, status: u16 },
+    #[error(
+        "cannot read the {kind} archive from {url}: {reason}; the file is corrupt or not a {kind} archive, check the source"
+    )]
+    Archive {
+        url: String,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error(
+        "no entry of the archive {url} is under `{prefix}`; check the prefix to strip that the source names"
+    )]
+    Prefix { url: String, prefix: String },
+    /// st2's text for a `file://` source that is not a directory.
+    #[error("Local pack directory \"{}\" doesn't exist; check the path (a file:// URL needs an absolute path)", path.display())]
+    LocalMissing { path: PathBuf },
+    #[error("cannot use the git repository {}: {reason}; {hint}", path.display())]
+    LocalGit {
+        path: PathBuf,
+        reason: String,
+        hint: &'static str,
+    },
+}
+
+fn known_refs(versions: &[String], branches: &[String]) -> String {
+    let versions = if versions.is_empty() {
+        "it has no version tags".to_string()
+    } else {
+        format!("available versions: {}", versions.join(", "))
+    };
+    let branches = if branches.is_empty() {
+        "no branches".to_string()
+    } else {
+        format!("branches: {}", branches.join(", "))
+    };
+    format!("{versions}; {branches}. Ask for one of these, or a tag or commit of the repository")
 }
 
 /// Network settings shared by HTTP and git.
@@ -88,14 +227,44 @@ impl Net {
     }
 
     fn proxy_for(&self, url: &str) -> Option<&str> {
-        if url.starts_with("https://") {
-            self.config.https_proxy.as_deref()
-        } else if url.starts_with("http://") {
-            self.config.http_proxy.as_deref()
-        } else {
-            None
-        }
+        proxy_for(&self.config, url)
     }
+}
+
+/// The proxy `config` gives for `url` (https_proxy for https, http_proxy for http),
+/// unless `no_proxy` names its host.
+pub(crate) fn proxy_for<'a>(config: &'a NetConfig, url: &str) -> Option<&'a str> {
+    let parsed = Url::parse(url).ok()?;
+    let proxy = match parsed.scheme() {
+        "https" => config.https_proxy.as_deref(),
+        "http" => config.http_proxy.as_deref(),
+        _ => None,
+    }?;
+    if let (Some(host), Some(no_proxy)) = (parsed.host_str(), config.no_proxy.as_deref())
+        && bypasses_proxy(host, no_proxy)
+    {
+        return None;
+    }
+    Some(proxy)
+}
+
+/// `no_proxy` matching as curl does it: `*`, a host, or a domain (with or without a
+/// leading dot) that the host is in; a `:port` on an entry is ignored.
+fn bypasses_proxy(host: &str, no_proxy: &str) -> bool {
+    let host = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_ascii_lowercase();
+    no_proxy.split(',').map(str::trim).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let entry = match entry.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
+            _ => entry,
+        };
+        let domain = entry.trim_start_matches('.').to_ascii_lowercase();
+        !domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}")))
+    })
 }
 
 fn proxy_error(key: &'static str, value: &str, e: reqwest::Error) -> FetchError {
@@ -256,6 +425,24 @@ mod tests {
             read_capped(&b"123456"[..], 5),
             Err(NetFailure::TooLarge(5))
         ));
+    }
+
+    #[test]
+    fn no_proxy_bypass() {
+        let config = NetConfig {
+            https_proxy: Some("http://proxy:3128".into()),
+            no_proxy: Some("localhost, .internal.example,10.0.0.1:8080".into()),
+            ..NetConfig::default()
+        };
+        assert_eq!(
+            proxy_for(&config, "https://github.com/x"),
+            Some("http://proxy:3128")
+        );
+        assert_eq!(proxy_for(&config, "http://github.com/x"), None);
+        assert_eq!(proxy_for(&config, "https://localhost/x"), None);
+        assert_eq!(proxy_for(&config, "https://git.internal.example/x"), None);
+        assert_eq!(proxy_for(&config, "https://10.0.0.1/x"), None);
+        assert_eq!(proxy_for(&config, "file:///tmp/x"), None);
     }
 
     #[test]

@@ -1,0 +1,551 @@
+//! Archive sources: download (or take from the cache), check the sha256, unpack.
+//!
+//! Archives are cached by their digest under `<cache_dir>/archives/<sha256>.<ext>`,
+//! written atomically (a temporary file in that directory, renamed into place). A cache
+//! hit is hashed again before use, and needs no network. Unpacking reads the archive
+//! twice: first every entry is checked (paths, types, symlink and hard-link targets) and
+//! the prefix to strip is worked out, so an unsafe archive writes nothing; then the
+//! entries are written through the destination's `cap_std` handle.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
+use stackpack_core::redact_url;
+use tempfile::NamedTempFile;
+use url::Url;
+
+use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
+use crate::{FetchError, Net, describe};
+
+/// The format of an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    TarGz,
+    Zip,
+}
+
+impl ArchiveKind {
+    fn ext(self) -> &'static str {
+        match self {
+            ArchiveKind::TarGz => "tar.gz",
+            ArchiveKind::Zip => "zip",
+        }
+    }
+}
+
+/// Redirects followed, at most.
+const MAX_REDIRECTS: usize = 5;
+/// The largest archive downloaded.
+const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
+/// Downloads `url` with `net`, caching the file by its sha256 under
+/// `cache_dir/archives/<sha256>.<ext>` (a cache hit is hashed again and uses no network;
+/// offline without a cache hit is [`FetchError::Offline`]), checks the sha256
+/// (`expected` is `sha256:<hex>` or `<hex>`; a mismatch is [`FetchError::Digest`], a
+/// missing digest is refused), then unpacks into `dest` (which must be empty), stripping
+/// `strip_prefix` if given, else a single top-level directory if the archive has exactly
+/// one. Absolute paths, `..`, symlinks and hard links leaving the tree, and device files
+/// are [`FetchError::UnsafeEntry`]. Returns the hex sha256.
+///
+/// HTTP(S) goes through `net`'s client and settings (proxies, CA bundle, timeouts); up
+/// to 5 redirects are followed. `file://` URLs are read directly.
+#[allow(clippy::too_many_arguments)]
+pub fn fetch_archive(
+    net: &Net,
+    url: &str,
+    expected: &str,
+    kind: ArchiveKind,
+    strip_prefix: Option<&str>,
+    cache_dir: &Path,
+    offline: bool,
+    dest: &cap_std::fs::Dir,
+) -> Result<String, FetchError> {
+    let shown = redact_url(url);
+    let want = parse_digest(expected).map_err(|reason| FetchError::DigestSpec {
+        url: shown.clone(),
+        reason,
+    })?;
+    ensure_empty(dest)?;
+    let dir = cache_dir.join("archives");
+    let cached = dir.join(format!("{want}.{}", kind.ext()));
+    let hit = match hash_file(&cached) {
+        Ok(actual) if actual == want => true,
+        Ok(actual) => {
+            tracing::warn!(path = %cached.display(), %actual, "a cached archive does not match its digest; discarding it");
+            let _ = std::fs::remove_file(&cached);
+            false
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => {
+            return Err(FetchError::Io {
+                action: "read the cached archive",
+                path: cached,
+                source: e,
+            });
+        }
+    };
+    if hit {
+        tracing::debug!(url = %shown, path = %cached.display(), "archive cache hit");
+    } else {
+        if offline {
+            return Err(FetchError::Offline {
+                url: shown,
+                what: format!("the archive (sha256 {want})"),
+            });
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| FetchError::Io {
+            action: "create the archive cache directory",
+            path: dir.clone(),
+            source: e,
+        })?;
+        let (tmp, actual) = download(net, url, &dir)?;
+        if actual != want {
+            return Err(FetchError::Digest {
+                url: shown,
+                expected: want,
+                actual,
+            });
+        }
+        tmp.persist(&cached).map_err(|e| FetchError::Io {
+            action: "move the downloaded archive into the cache at",
+            path: cached.clone(),
+            source: e.error,
+        })?;
+    }
+    unpack(&cached, kind, strip_prefix, &shown, dest)?;
+    Ok(want)
+}
+
+/// `sha256:<hex>` or `<hex>` → lower-case hex.
+fn parse_digest(expected: &str) -> Result<String, String> {
+    let text = expected.trim();
+    if text.is_empty() {
+        return Err("none was given".into());
+    }
+    let hex = match text.split_once(':') {
+        Some((algo, hex)) if algo.eq_ignore_ascii_case("sha256") => hex,
+        Some((algo, _)) => return Err(format!("`{algo}` digests are not supported")),
+        None => text,
+    };
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{text}` is not 64 hex digits"));
+    }
+    Ok(hex.to_ascii_lowercase())
+}
+
+fn hash_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Downloads into a temporary file in `dir`; returns it with its sha256.
+fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String), FetchError> {
+    let shown = redact_url(url);
+    let fail = |reason: String| FetchError::Download {
+        url: shown.clone(),
+        reason: redact_url(&reason),
+    };
+    let mut current = Url::parse(url).map_err(|e| fail(format!("not a valid URL ({e})")))?;
+    let mut tmp = NamedTempFile::new_in(dir).map_err(|e| FetchError::Io {
+        action: "create a temporary file in",
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    for hop in 0..=MAX_REDIRECTS {
+        let body: Box<dyn Read> = match current.scheme() {
+            "file" => {
+                let path = current
+                    .to_file_path()
+                    .map_err(|()| fail("not a local path".into()))?;
+                Box::new(File::open(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?)
+            }
+            "http" | "https" => {
+                tracing::debug!(url = %redact_url(current.as_str()), "GET");
+                let resp = net
+                    .http
+                    .get(current.clone())
+                    .send()
+                    .map_err(|e| fail(describe(e)))?;
+                let status = resp.status().as_u16();
+                if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                    if hop == MAX_REDIRECTS {
+                        return Err(fail(format!("more than {MAX_REDIRECTS} redirects")));
+                    }
+                    let location = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .ok_or_else(|| fail(format!("HTTP {status} without a Location")))?;
+                    current = current
+                        .join(location)
+                        .map_err(|e| fail(format!("bad redirect Location ({e})")))?;
+                    continue;
+                }
+                if !resp.status().is_success() {
+                    return Err(FetchError::Http { url: shown, status });
+                }
+                if let Some(len) = resp.content_length()
+                    && len > MAX_ARCHIVE_BYTES
+                {
+                    return Err(fail(format!(
+                        "it is {len} bytes, over the {MAX_ARCHIVE_BYTES}-byte limit"
+                    )));
+                }
+                Box::new(resp)
+            }
+            other => {
+                return Err(fail(format!(
+                    "unsupported scheme `{other}`; use https://, http:// or file://"
+                )));
+            }
+        };
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut body = body.take(MAX_ARCHIVE_BYTES + 1);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = body
+                .read(&mut buf)
+                .map_err(|e| fail(format!("reading the body: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > MAX_ARCHIVE_BYTES {
+                return Err(fail(format!(
+                    "it is over the {MAX_ARCHIVE_BYTES}-byte limit"
+                )));
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(|e| FetchError::Io {
+                action: "write the download to",
+                path: tmp.path().to_path_buf(),
+                source: e,
+            })?;
+        }
+        tmp.as_file().sync_all().map_err(|e| FetchError::Io {
+            action: "write the download to",
+            path: tmp.path().to_path_buf(),
+            source: e,
+        })?;
+        return Ok((tmp, hex::encode(hasher.finalize())));
+    }
+    Err(fail(format!("more than {MAX_REDIRECTS} redirects")))
+}
+
+/// What an archive entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File {
+        exec: bool,
+    },
+    Symlink(PathBuf),
+    /// A hard link to another entry (its archive path).
+    HardLink(PathBuf),
+    /// Metadata (pax headers): not written.
+    Skip,
+}
+
+/// One entry of the archive as found in the first pass.
+#[derive(Debug)]
+struct Planned {
+    /// The name as in the archive, for messages.
+    raw: String,
+    /// Cleaned path, before stripping.
+    path: PathBuf,
+    kind: Kind,
+}
+
+/// One entry as it will be written: `None` when not written (stripped away, metadata).
+#[derive(Debug)]
+struct Placed {
+    path: PathBuf,
+    kind: Kind,
+}
+
+fn unpack(
+    file: &Path,
+    kind: ArchiveKind,
+    strip_prefix: Option<&str>,
+    shown: &str,
+    dest: &cap_std::fs::Dir,
+) -> Result<(), FetchError> {
+    let sink = Sink::new(dest, shown.to_string());
+    let corrupt = |reason: String| FetchError::Archive {
+        url: shown.to_string(),
+        kind: kind.ext(),
+        reason,
+    };
+    let open = || {
+        File::open(file).map_err(|e| FetchError::Io {
+            action: "read the cached archive",
+            path: file.to_path_buf(),
+            source: e,
+        })
+    };
+    let planned = match kind {
+        ArchiveKind::TarGz => {
+            let mut archive = tar::Archive::new(GzDecoder::new(open()?));
+            let mut planned = Vec::new();
+            for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
+                let entry = entry.map_err(|e| corrupt(e.to_string()))?;
+                planned.push(plan_tar(&entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?);
+            }
+            planned
+        }
+        ArchiveKind::Zip => {
+            let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
+            let mut planned = Vec::new();
+            for i in 0..archive.len() {
+                let mut entry = archive.by_index(i).map_err(|e| corrupt(e.to_string()))?;
+                planned.push(plan_zip(&mut entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?);
+            }
+            planned
+        }
+    };
+    let placed = place(&planned, strip_prefix, shown, &sink)?;
+    match kind {
+        ArchiveKind::TarGz => {
+            let mut archive = tar::Archive::new(GzDecoder::new(open()?));
+            let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
+            for (entry, placed) in entries.zip(&placed) {
+                let entry = entry.map_err(|e| corrupt(e.to_string()))?;
+                if let Some(p) = placed {
+                    write(&sink, p, entry)?;
+                }
+            }
+        }
+        ArchiveKind::Zip => {
+            let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
+            for (i, placed) in placed.iter().enumerate() {
+                if let Some(p) = placed {
+                    let entry = archive.by_index(i).map_err(|e| corrupt(e.to_string()))?;
+                    write(&sink, p, entry)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A first-pass failure: an unsafe entry, or an unreadable archive.
+enum PlanError {
+    Unsafe(FetchError),
+    Corrupt(String),
+}
+
+impl PlanError {
+    fn or_corrupt(self, corrupt: &impl Fn(String) -> FetchError) -> FetchError {
+        match self {
+            PlanError::Unsafe(e) => e,
+            PlanError::Corrupt(reason) => corrupt(reason),
+        }
+    }
+}
+
+fn planned(raw: String, kind: Kind, sink: &Sink<'_>) -> Result<Planned, PlanError> {
+    let path = clean_path(Path::new(&raw))
+        .map_err(|reason| PlanError::Unsafe(sink.unsafe_entry(Path::new(&raw), reason)))?;
+    Ok(Planned { raw, path, kind })
+}
+
+fn plan_tar<R: Read>(entry: &tar::Entry<'_, R>, sink: &Sink<'_>) -> Result<Planned, PlanError> {
+    use tar::EntryType as T;
+    let raw = entry
+        .path()
+        .map_err(|e| PlanError::Corrupt(e.to_string()))?
+        .to_string_lossy()
+        .into_owned();
+    let header = entry.header();
+    let unsafe_entry = |reason: &str| PlanError::Unsafe(sink.unsafe_entry(Path::new(&raw), reason));
+    let link = || -> Result<PathBuf, PlanError> {
+        entry
+            .link_name()
+            .map_err(|e| PlanError::Corrupt(e.to_string()))?
+            .map(|l| l.into_owned())
+            .ok_or_else(|| unsafe_entry("it is a link without a target"))
+    };
+    let kind = match header.entry_type() {
+        T::Regular | T::Continuous | T::GNUSparse => {
+            let mode = header
+                .mode()
+                .map_err(|e| PlanError::Corrupt(e.to_string()))?;
+            Kind::File {
+                exec: mode & 0o111 != 0,
+            }
+        }
+        T::Directory => Kind::Dir,
+        T::Symlink => Kind::Symlink(link()?),
+        T::Link => Kind::HardLink(link()?),
+        T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => Kind::Skip,
+        T::Char | T::Block => return Err(unsafe_entry("it is a device file")),
+        T::Fifo => return Err(unsafe_entry("it is a fifo")),
+        _ => return Err(unsafe_entry("its tar entry type is not supported")),
+    };
+    if kind == Kind::Skip {
+        return Ok(Planned {
+            raw,
+            path: PathBuf::new(),
+            kind,
+        });
+    }
+    planned(raw, kind, sink)
+}
+
+fn plan_zip<R: Read>(
+    entry: &mut zip::read::ZipFile<'_, R>,
+    sink: &Sink<'_>,
+) -> Result<Planned, PlanError> {
+    let raw = entry.name().to_string();
+    let mode = entry.unix_mode();
+    let kind = match mode.map(|m| m & 0o170000) {
+        _ if entry.is_dir() => Kind::Dir,
+        Some(0o120000) => {
+            let mut target = Vec::new();
+            entry
+                .take(4096)
+                .read_to_end(&mut target)
+                .map_err(|e| PlanError::Corrupt(e.to_string()))?;
+            let target = String::from_utf8(target).map_err(|_| {
+                PlanError::Unsafe(
+                    sink.unsafe_entry(Path::new(&raw), "its symlink target is not UTF-8"),
+                )
+            })?;
+            Kind::Symlink(PathBuf::from(target))
+        }
+        None | Some(0) | Some(0o100000) => Kind::File {
+            exec: mode.is_some_and(|m| m & 0o111 != 0),
+        },
+        Some(0o040000) => Kind::Dir,
+        Some(_) => {
+            return Err(PlanError::Unsafe(sink.unsafe_entry(
+                Path::new(&raw),
+                "it is a device file, fifo or socket",
+            )));
+        }
+    };
+    planned(raw, kind, sink)
+}
+
+/// Works out the prefix to strip and where each entry goes; checks symlink and hard-link
+/// targets against the final layout.
+fn place(
+    planned: &[Planned],
+    strip_prefix: Option<&str>,
+    shown: &str,
+    sink: &Sink<'_>,
+) -> Result<Vec<Option<Placed>>, FetchError> {
+    let content = || {
+        planned
+            .iter()
+            .filter(|p| p.kind != Kind::Skip && !p.path.as_os_str().is_empty())
+    };
+    let prefix: PathBuf = match strip_prefix {
+        Some(p) => {
+            let clean = clean_path(Path::new(p)).map_err(|_| FetchError::Prefix {
+                url: shown.to_string(),
+                prefix: p.to_string(),
+            })?;
+            if !clean.as_os_str().is_empty()
+                && !content().any(|e| e.path.starts_with(&clean) && e.path != clean)
+            {
+                return Err(FetchError::Prefix {
+                    url: shown.to_string(),
+                    prefix: p.to_string(),
+                });
+            }
+            clean
+        }
+        None => {
+            let tops: BTreeSet<_> = content()
+                .filter_map(|e| e.path.components().next())
+                .collect();
+            let single_dir = tops.len() == 1
+                && content().all(|e| e.path.components().count() > 1 || e.kind == Kind::Dir);
+            match tops.into_iter().next() {
+                Some(top) if single_dir => PathBuf::from(top.as_os_str()),
+                _ => PathBuf::new(),
+            }
+        }
+    };
+    let strip = |path: &Path| -> Option<PathBuf> {
+        let rest = path.strip_prefix(&prefix).ok()?;
+        (!rest.as_os_str().is_empty()).then(|| rest.to_path_buf())
+    };
+    let mut files = BTreeSet::new();
+    let mut placed = Vec::with_capacity(planned.len());
+    for entry in planned {
+        if entry.kind == Kind::Skip || entry.path.as_os_str().is_empty() {
+            placed.push(None);
+            continue;
+        }
+        let Some(path) = strip(&entry.path) else {
+            tracing::debug!(entry = %entry.raw, "outside the prefix to strip; skipped");
+            placed.push(None);
+            continue;
+        };
+        let kind = match &entry.kind {
+            Kind::Symlink(target) => {
+                check_symlink(&path, target)
+                    .map_err(|reason| sink.unsafe_entry(Path::new(&entry.raw), reason))?;
+                entry.kind.clone()
+            }
+            Kind::HardLink(target) => {
+                let bad = |why: &str| {
+                    sink.unsafe_entry(
+                        Path::new(&entry.raw),
+                        format!("it is a hard link to {}, {why}", target.display()),
+                    )
+                };
+                let clean = clean_path(target).map_err(|_| bad("outside the pack"))?;
+                let stripped = strip(&clean).ok_or_else(|| bad("outside the pack"))?;
+                if !files.contains(&stripped) {
+                    return Err(bad("which is not a regular file earlier in the archive"));
+                }
+                Kind::HardLink(stripped)
+            }
+            other => other.clone(),
+        };
+        if matches!(kind, Kind::File { .. }) {
+            files.insert(path.clone());
+        }
+        placed.push(Some(Placed { path, kind }));
+    }
+    Ok(placed)
+}
+
+fn write(sink: &Sink<'_>, placed: &Placed, data: impl Read) -> Result<(), FetchError> {
+    match &placed.kind {
+        Kind::Dir => sink.dir(&placed.path),
+        Kind::File { exec } => sink.file(&placed.path, *exec, data),
+        Kind::Symlink(target) => sink.symlink(&placed.path, target),
+        Kind::HardLink(target) => sink.hard_link(&placed.path, target),
+        Kind::Skip => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_digest(&format!("sha256:{hex}")), Ok(hex.clone()));
+        assert_eq!(
+            parse_digest(&format!("SHA256:{}", hex.to_uppercase())),
+            Ok(hex.clone())
+        );
+        assert_eq!(parse_digest(&hex), Ok(hex.clone()));
+        assert!(parse_digest("").is_err());
+        assert!(parse_digest("sha512:00").is_err());
+        assert!(parse_digest("sha256:abc").is_err());
+    }
+}

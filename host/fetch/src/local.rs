@@ -1,0 +1,156 @@
+//! Local sources (`file://` installs, spec §6 step 3): a git work tree is installed from
+//! its last commit, a plain directory is copied as it is.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use git2::{Repository, Status, StatusOptions};
+
+use crate::FetchError;
+use crate::git::export_tree;
+use crate::tree::{Sink, ensure_empty, is_dot_git};
+
+/// A local working copy for `file://` installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalSource {
+    /// A git work tree: its HEAD commit, and whether it has uncommitted changes
+    /// (untracked files count, ignored files do not).
+    Git { commit: String, dirty: bool },
+    /// A plain directory.
+    Plain,
+}
+
+const OPEN_HINT: &str = "check that it is a valid git repository owned by you (or listed in git's safe.directory), or remove its .git to install the directory as it is";
+
+/// Inspects `path`: a git work tree (has `.git`) gives its HEAD commit and whether the
+/// work tree has uncommitted changes; anything else is [`LocalSource::Plain`]. A missing
+/// directory is [`FetchError::LocalMissing`] (st2's text).
+pub fn inspect_local(path: &Path) -> Result<LocalSource, FetchError> {
+    if !path.is_dir() {
+        return Err(FetchError::LocalMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    if !path.join(".git").exists() {
+        return Ok(LocalSource::Plain);
+    }
+    let repo = open(path)?;
+    let commit = head_commit(&repo, path)?;
+    let mut options = StatusOptions::new();
+    options
+        .include_untracked(true)
+        .include_ignored(false)
+        .recurse_untracked_dirs(false);
+    let statuses = repo
+        .statuses(Some(&mut options))
+        .map_err(|e| FetchError::LocalGit {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+            hint: OPEN_HINT,
+        })?;
+    let dirty = statuses
+        .iter()
+        .any(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED));
+    Ok(LocalSource::Git {
+        commit: commit.to_string(),
+        dirty,
+    })
+}
+
+/// Exports HEAD (the last commit, never the uncommitted work tree) of the local repo at
+/// `path` into `dest`, which must be empty; returns the commit id.
+pub fn export_local_head(path: &Path, dest: &cap_std::fs::Dir) -> Result<String, FetchError> {
+    if !path.is_dir() {
+        return Err(FetchError::LocalMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    ensure_empty(dest)?;
+    let repo = open(path)?;
+    let commit = head_commit(&repo, path)?;
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| FetchError::LocalGit {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+            hint: OPEN_HINT,
+        })?;
+    let origin = format!("{} at {}", path.display(), &commit.to_string()[..7]);
+    export_tree(&repo, &tree, &Sink::new(dest, origin))?;
+    Ok(commit.to_string())
+}
+
+/// Copies the plain directory `src` into `dest` (which must be empty): `.git` skipped,
+/// executable bits kept (0755 vs 0644), symlinks copied as symlinks only when they stay
+/// inside the tree ([`FetchError::UnsafeEntry`] otherwise), none followed; device files,
+/// fifos and sockets refused.
+pub fn copy_dir(src: &Path, dest: &cap_std::fs::Dir) -> Result<(), FetchError> {
+    if !src.is_dir() {
+        return Err(FetchError::LocalMissing {
+            path: src.to_path_buf(),
+        });
+    }
+    ensure_empty(dest)?;
+    let sink = Sink::new(dest, src.display().to_string());
+    let io = |action: &'static str, path: PathBuf| {
+        move |source: std::io::Error| FetchError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = src.join(&rel);
+        let mut entries = fs::read_dir(&dir)
+            .map_err(io("read the directory", dir.clone()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io("read the directory", dir.clone()))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            if is_dot_git(&name) {
+                continue;
+            }
+            let rel = rel.join(&name);
+            let full = entry.path();
+            let kind = entry.file_type().map_err(io("read", full.clone()))?;
+            if kind.is_dir() {
+                sink.dir(&rel)?;
+                stack.push(rel);
+            } else if kind.is_file() {
+                let meta = entry.metadata().map_err(io("read", full.clone()))?;
+                let exec = meta.permissions().mode() & 0o111 != 0;
+                let file = fs::File::open(&full).map_err(io("read", full.clone()))?;
+                sink.file(&rel, exec, file)?;
+            } else if kind.is_symlink() {
+                let target = fs::read_link(&full).map_err(io("read the symlink", full.clone()))?;
+                sink.symlink(&rel, &target)?;
+            } else {
+                return Err(sink.unsafe_entry(&rel, "it is a device file, fifo or socket"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open(path: &Path) -> Result<Repository, FetchError> {
+    Repository::open(path).map_err(|e| FetchError::LocalGit {
+        path: path.to_path_buf(),
+        reason: e.message().to_string(),
+        hint: OPEN_HINT,
+    })
+}
+
+fn head_commit(repo: &Repository, path: &Path) -> Result<git2::Oid, FetchError> {
+    repo.head()
+        .and_then(|h| h.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(|e| FetchError::LocalGit {
+            path: path.to_path_buf(),
+            reason: format!("its HEAD has no commit ({})", e.message()),
+            hint: "commit the pack first, or remove its .git to install the directory as it is",
+        })
+}
