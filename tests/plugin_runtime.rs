@@ -269,7 +269,10 @@ fn plugin_list_shows_every_builtin() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["github", "gitlab", "file", "index", "default"]);
+    assert_eq!(
+        names,
+        vec!["github", "gitlab", "file", "index", "git", "default"]
+    );
     for p in v.as_array().unwrap() {
         assert_eq!(p["wit"], "stackpack:plugin@0.1.0");
         assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
@@ -282,6 +285,6 @@ fn plugin_list_shows_every_builtin() {
         v[3]["granted_hosts"],
         serde_json::json!(["http://127.0.0.1:9"])
     );
-    assert_eq!(v[4]["kind"], "policy");
-    assert_eq!(v[4]["granted_hosts"], serde_json::json!([]));
+    assert_eq!(v[5]["kind"], "policy");
+    assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
 }

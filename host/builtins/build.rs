@@ -23,6 +23,7 @@ const PLUGINS: &[(&str, &str, &str, &[&str])] = &[
     ),
     ("file", "file_resolver", "Resolver", &[]),
     ("index", "index_resolver", "Resolver", &[]),
+    ("git", "git_resolver", "Resolver", &[]),
     ("default", "default_policy", "Policy", &[]),
 ];
 

@@ -1,5 +1,5 @@
-//! The built-in plugins: the github, gitlab, file and index source resolvers and the
-//! default override policy. Their sources live under `plugins/`; `build.rs` compiles
+//! The built-in plugins: the github, gitlab, file, index and generic git source
+//! resolvers and the default override policy. Their sources live under `plugins/`; `build.rs` compiles
 //! them for `wasm32-wasip2` during the normal build and this crate embeds the
 //! components, so the binary carries them and a clean clone builds with cargo alone.
 //! Built-ins run in the same sandbox, through the same WIT worlds, as third-party

@@ -288,7 +288,10 @@ fn tag_v() {
 fn requested_git_ref_rules() {
     use crate::forge::requested_git_ref;
     assert_eq!(requested_git_ref("o/r", None), Ok(None));
-    assert_eq!(requested_git_ref("o/r", Some("v1.2.0")), Ok(Some("v1.2.0".into())));
+    assert_eq!(
+        requested_git_ref("o/r", Some("v1.2.0")),
+        Ok(Some("v1.2.0".into()))
+    );
     let err = requested_git_ref("https://u:tok@github.com/o/r", Some("")).unwrap_err();
     assert!(err.contains("nothing after '='"), "{err}");
     assert!(!err.contains("tok"), "{err}");
