@@ -147,3 +147,59 @@ pub fn hostile_wasm() -> Arc<[u8]> {
     })
     .clone()
 }
+
+/// Runs git in `dir` with a fixed identity; panics with git's output on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A git repo whose default branch is `branch`, with pack.yaml for `name` at
+/// `version` (plus `extra` lines) committed.
+pub fn pack_repo(dir: &Path, name: &str, version: &str, extra: &str, branch: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", branch]);
+    commit_version(dir, name, version, extra);
+    dir.to_path_buf()
+}
+
+/// Rewrites pack.yaml at `version` and commits it.
+pub fn commit_version(dir: &Path, name: &str, version: &str, extra: &str) {
+    write(
+        &dir.join("pack.yaml"),
+        &format!("{}{extra}", pack_yaml(name, version)),
+    );
+    write(
+        &dir.join("actions/hello.yaml"),
+        &format!("name: hello\npack: {name}\nrunner_type: local-shell-cmd\n"),
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", &format!("{name} {version}")]);
+}
+
+pub fn file_url(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+/// The version in an installed pack's pack.yaml.
+pub fn installed_version(root: &Path, pack: &str) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("packs").join(pack).join("pack.yaml")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("version: "))
+        .map(|v| v.trim().to_string())
+}

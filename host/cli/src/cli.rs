@@ -66,9 +66,43 @@ pub enum Command {
         /// Pack ref
         pack: String,
     },
+    /// Install or upgrade packs, with their dependencies, atomically
+    Install(InstallArgs),
+    /// Remove installed packs (their configs are kept)
+    Remove {
+        /// Pack refs
+        #[arg(required = true)]
+        packs: Vec<String>,
+        /// Also remove packs that ship with StackStorm or that other packs depend on
+        #[arg(long)]
+        force: bool,
+        /// Seconds to wait for another stackpack working on the same root
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        lock_timeout: u64,
+    },
     /// Inspect plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Pack references: name, name=version, owner/repo, https://host/path[.git][=ref],
+    /// ssh://…, git@host:group/pack, file:///dir[=ref]
+    #[arg(required_unless_present = "locked", value_name = "REF")]
+    pub packs: Vec<String>,
+    /// Install only the packs named, not their dependencies
+    #[arg(long)]
+    pub skip_dependencies: bool,
+    /// Install even when stackstorm_version or python_versions do not match
+    #[arg(long)]
+    pub force: bool,
+    /// Install exactly what stackpack.lock records (all of it when no REF is given)
+    #[arg(long)]
+    pub locked: bool,
+    /// Seconds to wait for another stackpack working on the same root
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -49,6 +49,7 @@ impl Context {
             .iter()
             .map(|u| normalize_index_url(u))
             .collect::<Result<_, _>>()?;
+        let root_path = std::path::absolute(&root_path).unwrap_or(root_path);
         Ok(Context {
             root: Root::new(root_path, global.cache_dir.clone()),
             settings,

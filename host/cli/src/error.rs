@@ -25,6 +25,19 @@ pub enum CliError {
     IndexUrl { url: String, reason: String },
     #[error("cannot write output: {0}")]
     Output(String),
+    #[error(transparent)]
+    Install(Box<stackpack_install::InstallError>),
+    #[error("{0}")]
+    Usage(String),
+    /// The failure was already reported on stdout (per-pack results).
+    #[error("")]
+    Reported,
+}
+
+impl From<stackpack_install::InstallError> for CliError {
+    fn from(e: stackpack_install::InstallError) -> Self {
+        CliError::Install(Box::new(e))
+    }
 }
 
 impl CliError {

@@ -4,6 +4,7 @@
 mod cli;
 mod context;
 mod error;
+mod install_cmd;
 mod output;
 mod packs;
 mod plugin_cmd;
@@ -21,7 +22,9 @@ fn main() {
     let cli = Cli::parse();
     init_logging(&cli.global);
     if let Err(e) = run(&cli) {
-        eprintln!("error: {e}");
+        if !matches!(e, CliError::Reported) {
+            eprintln!("error: {e}");
+        }
         std::process::exit(e.exit_code());
     }
 }
@@ -31,6 +34,12 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::List => packs::list(&ctx),
         Command::Get { pack } => packs::get(&ctx, pack),
+        Command::Install(args) => install_cmd::install(&ctx, args),
+        Command::Remove {
+            packs,
+            force,
+            lock_timeout,
+        } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
         Command::Plugin(PluginCommand::List) => plugin_cmd::list(&ctx),
     }
 }

@@ -18,7 +18,7 @@ struct PluginRow {
 }
 
 pub fn list(ctx: &Context) -> Result<(), CliError> {
-    let rt = plugins::runtime(ctx)?;
+    let rt = plugins::runtime(ctx, plugins::net(ctx)?)?;
     let mut rows = Vec::new();
     for plugin in plugins::load_builtins(ctx, &rt)? {
         let d = plugin.describe()?;

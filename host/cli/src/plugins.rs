@@ -10,16 +10,25 @@ use stackpack_plugin::{Grants, Limits, Plugin, PluginError, PluginSpec, Runtime}
 use crate::context::Context;
 use crate::error::CliError;
 
-/// The network backend and the runtime, set up from the settings.
-pub fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
+/// Network settings from the config, for HTTP and git alike.
+pub fn net_config(ctx: &Context) -> stackpack_fetch::NetConfig {
     let proxy = &ctx.settings.proxy;
-    let net = stackpack_fetch::Net::new(stackpack_fetch::NetConfig {
+    stackpack_fetch::NetConfig {
         http_proxy: proxy.http_proxy.clone(),
         https_proxy: proxy.https_proxy.clone(),
         no_proxy: proxy.no_proxy.clone(),
         ca_bundle: proxy.proxy_ca_bundle_path.clone(),
         timeout: None,
-    })?;
+    }
+}
+
+/// The host's network client.
+pub fn net(ctx: &Context) -> Result<Arc<stackpack_fetch::Net>, CliError> {
+    Ok(Arc::new(stackpack_fetch::Net::new(net_config(ctx))?))
+}
+
+/// The plugin runtime, doing its network I/O through `net`.
+pub fn runtime(ctx: &Context, net: Arc<stackpack_fetch::Net>) -> Result<Runtime, CliError> {
     // Compiled code is cached when the cache dir can be created; otherwise plugins are
     // compiled in memory (slower, still correct).
     let cache = match ctx.root.ensure_cache() {
@@ -29,7 +38,7 @@ pub fn runtime(ctx: &Context) -> Result<Runtime, CliError> {
             None
         }
     };
-    Ok(Runtime::new(cache, Arc::new(net), ctx.offline)?)
+    Ok(Runtime::new(cache, net, ctx.offline)?)
 }
 
 /// The grant for an index location: its origin, or the exact file.

@@ -1,0 +1,117 @@
+//! `stackpack install` and `stackpack remove`.
+
+use std::time::Duration;
+
+use stackpack_install::{Env, InstallOptions, Lockfile, Outcome, Report};
+
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::{output, plugins};
+
+pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
+    let net = plugins::net(ctx)?;
+    let rt = plugins::runtime(ctx, net.clone())?;
+    let plugins = plugins::load_builtins(ctx, &rt)?;
+    let git = stackpack_fetch::GitCache::new(
+        ctx.root.cache_dir().join("git"),
+        &plugins::net_config(ctx),
+        ctx.offline,
+    );
+    let env = Env {
+        root: &ctx.root,
+        search_paths: ctx.search_paths(),
+        plugins: &plugins,
+        net: &net,
+        git: &git,
+    };
+    let opts = InstallOptions {
+        skip_dependencies: args.skip_dependencies,
+        force: args.force,
+        locked: args.locked,
+        offline: ctx.offline,
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+        ..InstallOptions::default()
+    };
+    let mut refs = args.packs.clone();
+    if args.locked && refs.is_empty() {
+        let lock = Lockfile::read(&ctx.root.lockfile())?;
+        refs = lock.packs.iter().map(|p| p.ref_.clone()).collect();
+        if refs.is_empty() {
+            return Err(CliError::Usage(format!(
+                "{} records no packs; install some without --locked first",
+                ctx.root.lockfile().display()
+            )));
+        }
+    }
+    let report = stackpack_install::install(&env, &refs, &opts)?;
+    print_report(ctx, &report)
+}
+
+pub fn remove(
+    ctx: &Context,
+    packs: &[String],
+    force: bool,
+    lock_timeout: u64,
+) -> Result<(), CliError> {
+    let report = stackpack_install::remove(
+        &ctx.root,
+        &ctx.search_paths(),
+        packs,
+        force,
+        Duration::from_secs(lock_timeout),
+    )?;
+    print_report(ctx, &report)
+}
+
+/// One line per pack (or the JSON report); exit status 1 when any failed.
+fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+    if ctx.json {
+        output::json(report)?;
+    } else {
+        for r in &report.results {
+            let line = match &r.outcome {
+                Outcome::Installed {
+                    ref_,
+                    version,
+                    source,
+                    matched,
+                    replaced,
+                    ..
+                } => {
+                    let how = matched
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default();
+                    let was = match replaced {
+                        Some(v) if v != version => format!(", replacing {v}"),
+                        Some(_) => ", reinstalled".to_string(),
+                        None => String::new(),
+                    };
+                    let dep = r
+                        .dependency_of
+                        .as_ref()
+                        .map(|d| format!(" [dependency of {d}]"))
+                        .unwrap_or_default();
+                    format!("installed {ref_} {version} from {source}{how}{was}{dep}")
+                }
+                Outcome::Removed {
+                    ref_,
+                    version,
+                    path,
+                } => {
+                    format!("removed {ref_} {version} from {path}")
+                }
+                Outcome::Failed { reason } => format!("failed {}: {reason}", r.requested),
+            };
+            output::print(line)?;
+        }
+    }
+    if report.failed() {
+        return Err(CliError::Reported);
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why an install or removal failed. Each message names the pack or reference, what
+/// went wrong, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{0}")]
+    Reference(#[from] stackpack_core::CoreError),
+
+    #[error(
+        "no resolver accepts {reference:?}. Accepted forms: name, name=version, owner/repo, \
+         https://host/path[.git][=ref], ssh://git@host/path, git@host:group/pack, file:///dir[=ref]"
+    )]
+    NoResolver { reference: String },
+
+    #[error("{reference}: {message}")]
+    Resolve { reference: String, message: String },
+
+    #[error(
+        "{reference}: plugin {plugin} was denied network access: {message}. Grant the host \
+         to it in the config ([plugins.{plugin}] hosts = [...]) if you trust it"
+    )]
+    Denied {
+        reference: String,
+        plugin: String,
+        message: String,
+    },
+
+    #[error("{reference}: {source}")]
+    Plugin {
+        reference: String,
+        source: stackpack_plugin::PluginError,
+    },
+
+    #[error("{reference}: {source}")]
+    Fetch {
+        reference: String,
+        source: stackpack_fetch::FetchError,
+    },
+
+    #[error("{reference}: {message}")]
+    InvalidPack { reference: String, message: String },
+
+    #[error(
+        "dependency conflict on pack \"{pack}\": {first_by} requires {first}, {second_by} requires \
+         {second}. Nothing was installed; align the versions in their pack.yaml dependencies or \
+         install with --skip-dependencies"
+    )]
+    Conflict {
+        pack: String,
+        first: String,
+        first_by: String,
+        second: String,
+        second_by: String,
+    },
+
+    #[error(
+        "another stackpack is working on {} (pid {holder}) and did not finish within {}s; \
+         try again later, or stop that process",
+        root.display(), waited.as_secs()
+    )]
+    LockTimeout {
+        root: PathBuf,
+        holder: String,
+        waited: Duration,
+    },
+
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Site(#[from] stackpack_site::SiteError),
+
+    #[error("lockfile {}: {reason}; fix or delete it (it is rewritten by the next install)", path.display())]
+    Lockfile { path: PathBuf, reason: String },
+
+    #[error("pack \"{pack}\" is not in the lockfile {}; install it without --locked first", path.display())]
+    NotLocked { pack: String, path: PathBuf },
+
+    #[error("Pack \"{pack}\" is not installed in {}. Run `stackpack list` to see installed packs", packs_dir.display())]
+    NotInstalled { pack: String, packs_dir: PathBuf },
+
+    #[error("Pack \"{pack}\" is in {}, which stackpack does not manage; remove it there by hand", path.display())]
+    NotManaged { pack: String, path: PathBuf },
+
+    #[error(
+        "Pack \"{pack}\" ships with StackStorm and is not removed; pass --force to remove it anyway"
+    )]
+    SystemPack { pack: String },
+
+    #[error(
+        "Pack \"{pack}\" is required by {}; remove those first, or pass --force",
+        dependents.join(", ")
+    )]
+    Required {
+        pack: String,
+        dependents: Vec<String>,
+    },
+}
+
+impl InstallError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> InstallError {
+        let path = path.into();
+        move |source| InstallError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

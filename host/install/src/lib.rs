@@ -1,0 +1,27 @@
+//! Installing and removing packs, atomically. [`install()`] parses each reference,
+//! asks the [`ResolverChain`] of resolver plugins where it lives, fetches it (git,
+//! archive or local dir, through `stackpack-fetch`) into a [`Staging`] slot inside the
+//! root, checks its pack.yaml, and follows its dependencies the same way, so the whole
+//! graph is resolved and fetched before anything is written to `<root>/packs`; a
+//! version conflict anywhere installs nothing. Staged packs are then swapped into place
+//! with an atomic exchange, and the [`Lockfile`] records exactly what came from where.
+//! A [`RootLock`] serializes stackpack processes working on one root. [`remove()`] takes
+//! packs out the same careful way.
+
+mod error;
+mod install;
+mod lock;
+pub mod lockfile;
+mod remove;
+mod resolve;
+mod stage;
+
+pub use error::InstallError;
+pub use install::{
+    DEFAULT_STACKSTORM_VERSION, Env, InstallOptions, Outcome, PackResult, Report, install,
+};
+pub use lock::RootLock;
+pub use lockfile::{LockedPack, Lockfile};
+pub use remove::remove;
+pub use resolve::{Located, ResolverChain};
+pub use stage::Staging;

@@ -1,0 +1,184 @@
+//! `<root>/stackpack.lock`: what is installed and exactly where it came from, so
+//! `install --locked` reproduces it without asking any resolver.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [[pack]]
+//! ref = "sensu"
+//! version = "1.2.0"
+//! source = "github.com/stackstorm-exchange/stackstorm-sensu"
+//! kind = "git"                     # git | archive | local
+//! url = "https://github.com/StackStorm-Exchange/stackstorm-sensu"
+//! commit = "3f2a…"                 # git; `sha256` for archives
+//! resolver = "github"
+//! resolver_sha256 = "9e35…"
+//! ```
+//!
+//! URLs are stored without credentials; they come from the config when needed.
+
+use std::path::{Path, PathBuf};
+
+use cap_std::fs::Dir;
+use serde::{Deserialize, Serialize};
+
+use crate::error::InstallError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Git,
+    Archive,
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPack {
+    #[serde(rename = "ref")]
+    pub ref_: String,
+    pub version: String,
+    /// Canonical identity from the resolver, e.g. `github.com/owner/repo`.
+    pub source: String,
+    pub kind: SourceKind,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_format: Option<String>,
+    pub resolver: String,
+    pub resolver_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lockfile {
+    pub version: u32,
+    #[serde(default, rename = "pack")]
+    pub packs: Vec<LockedPack>,
+}
+
+impl Default for Lockfile {
+    fn default() -> Self {
+        Lockfile {
+            version: 1,
+            packs: Vec::new(),
+        }
+    }
+}
+
+impl Lockfile {
+    /// Reads the lockfile; a missing one is empty.
+    pub fn read(path: &Path) -> Result<Lockfile, InstallError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lockfile::default()),
+            Err(e) => return Err(lock_err(path, e.to_string())),
+        };
+        let lock: Lockfile = toml::from_str(&text).map_err(|e| lock_err(path, e.to_string()))?;
+        if lock.version != 1 {
+            return Err(lock_err(
+                path,
+                format!(
+                    "version {} is not supported (this stackpack writes version 1)",
+                    lock.version
+                ),
+            ));
+        }
+        Ok(lock)
+    }
+
+    pub fn get(&self, pack: &str) -> Option<&LockedPack> {
+        self.packs.iter().find(|p| p.ref_ == pack)
+    }
+
+    pub fn upsert(&mut self, entry: LockedPack) {
+        self.packs.retain(|p| p.ref_ != entry.ref_);
+        self.packs.push(entry);
+        self.packs.sort_by(|a, b| a.ref_.cmp(&b.ref_));
+    }
+
+    pub fn remove(&mut self, pack: &str) {
+        self.packs.retain(|p| p.ref_ != pack);
+    }
+
+    /// Writes atomically through the root handle: a temp file, then a rename.
+    pub fn write(&self, root: &Dir, root_path: &Path, name: &str) -> Result<(), InstallError> {
+        let path: PathBuf = root_path.join(name);
+        let text = toml::to_string_pretty(self).map_err(|e| lock_err(&path, e.to_string()))?;
+        let tmp = format!(".{name}.{}.tmp", std::process::id());
+        let header = "# Written by stackpack: what is installed and where it came from.\n\
+                      # `stackpack install --locked` reinstalls exactly this.\n";
+        root.write(&tmp, format!("{header}{text}"))
+            .map_err(InstallError::io("cannot write", &path))?;
+        root.rename(&tmp, root, name)
+            .map_err(InstallError::io("cannot replace", &path))
+    }
+}
+
+fn lock_err(path: &Path, reason: String) -> InstallError {
+    InstallError::Lockfile {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(r: &str) -> LockedPack {
+        LockedPack {
+            ref_: r.into(),
+            version: "1.0.0".into(),
+            source: format!("github.com/o/{r}"),
+            kind: SourceKind::Git,
+            url: format!("https://github.com/o/{r}"),
+            subdir: None,
+            commit: Some("a".repeat(40)),
+            sha256: None,
+            archive_format: None,
+            resolver: "github".into(),
+            resolver_sha256: "b".repeat(64),
+        }
+    }
+
+    #[test]
+    fn round_trip_sorted() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(d.path(), cap_std::ambient_authority()).unwrap();
+        let mut lock = Lockfile::default();
+        lock.upsert(entry("zeta"));
+        lock.upsert(entry("alpha"));
+        lock.upsert(entry("zeta"));
+        lock.write(&dir, d.path(), "stackpack.lock").unwrap();
+        let back = Lockfile::read(&d.path().join("stackpack.lock")).unwrap();
+        assert_eq!(back, lock);
+        assert_eq!(
+            back.packs
+                .iter()
+                .map(|p| p.ref_.as_str())
+                .collect::<Vec<_>>(),
+            ["alpha", "zeta"]
+        );
+    }
+
+    #[test]
+    fn bad_lockfile_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stackpack.lock");
+        std::fs::write(&p, "version = 7\n").unwrap();
+        let e = Lockfile::read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("stackpack.lock") && e.contains("version 7"),
+            "{e}"
+        );
+        assert_eq!(
+            Lockfile::read(&d.path().join("none")).unwrap(),
+            Lockfile::default()
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The resolver chain: each resolver plugin in order is asked where a reference lives;
+//! `not-applicable` passes it to the next one.
+
+use stackpack_plugin::{Plugin, PluginKind, Refusal, Resolved};
+
+use crate::error::InstallError;
+
+/// Where a reference lives, and which plugin said so.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub resolved: Resolved,
+    pub resolver: String,
+    pub resolver_sha256: String,
+}
+
+pub struct ResolverChain<'a> {
+    plugins: Vec<&'a Plugin>,
+}
+
+impl<'a> ResolverChain<'a> {
+    /// The resolver plugins among `plugins`, in their order.
+    pub fn new(plugins: &'a [Plugin]) -> ResolverChain<'a> {
+        ResolverChain {
+            plugins: plugins
+                .iter()
+                .filter(|p| p.kind() == PluginKind::Resolver)
+                .collect(),
+        }
+    }
+
+    pub fn locate(&self, reference: &stackpack_core::PackRef) -> Result<Located, InstallError> {
+        let shown = reference.to_string(); // redacted
+        let wit = stackpack_plugin::PackRef {
+            raw: reference.raw().to_string(),
+            locator: reference.locator().to_string(),
+            requested: reference.requested().map(str::to_string),
+        };
+        for plugin in &self.plugins {
+            let answer = plugin
+                .resolve(&wit)
+                .map_err(|source| InstallError::Plugin {
+                    reference: shown.clone(),
+                    source,
+                })?;
+            let refusal = match answer {
+                Ok(resolved) => {
+                    tracing::debug!("{shown}: resolved by plugin {}", plugin.name());
+                    return Ok(Located {
+                        resolved,
+                        resolver: plugin.name().to_string(),
+                        resolver_sha256: plugin.sha256().to_string(),
+                    });
+                }
+                Err(r) => r,
+            };
+            let message = match refusal {
+                Refusal::NotApplicable => continue,
+                Refusal::Denied(message) => {
+                    return Err(InstallError::Denied {
+                        reference: shown,
+                        plugin: plugin.name().to_string(),
+                        message: stackpack_core::redact_url(&message),
+                    });
+                }
+                Refusal::NotFound(m) | Refusal::InvalidReference(m) | Refusal::Other(m) => m,
+                Refusal::Unavailable(m) => {
+                    format!("{m} (plugin {} could not reach its source)", plugin.name())
+                }
+            };
+            return Err(InstallError::Resolve {
+                reference: shown,
+                message: stackpack_core::redact_url(&message),
+            });
+        }
+        Err(InstallError::NoResolver { reference: shown })
+    }
+}

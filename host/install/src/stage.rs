@@ -1,0 +1,141 @@
+//! Staging and the swap. Each pack is fetched into a slot under
+//! `<root>/.stackpack-staging/<run>/` (same filesystem as `<root>/packs`), checked, and
+//! then exchanged with `<root>/packs/<ref>` in one `renameat2(RENAME_EXCHANGE)`, so at
+//! every instant `<root>/packs/<ref>` is either the old tree or the new one. A run's
+//! staging dir is removed when the run ends; one left by a killed run is removed by the
+//! next (which holds the root lock, so no live run owns it).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cap_std::fs::Dir;
+use rustix::fs::{RenameFlags, renameat_with};
+
+use crate::error::InstallError;
+
+pub const STAGING_DIR: &str = ".stackpack-staging";
+
+pub struct Staging {
+    dir: Dir,
+    path: PathBuf,
+    next: AtomicUsize,
+}
+
+impl Staging {
+    /// Creates this run's staging dir, clearing what killed runs left behind.
+    pub fn new(root: &Dir, root_path: &Path) -> Result<Staging, InstallError> {
+        let base_path = root_path.join(STAGING_DIR);
+        root.create_dir_all(STAGING_DIR)
+            .map_err(InstallError::io("cannot create", &base_path))?;
+        let base = root
+            .open_dir(STAGING_DIR)
+            .map_err(InstallError::io("cannot open", &base_path))?;
+        if let Ok(entries) = base.entries() {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                tracing::info!(
+                    "removing staging left by an interrupted run: {}",
+                    base_path.join(&name).display()
+                );
+                let _ = base.remove_dir_all(&name);
+            }
+        }
+        let run = format!("run-{}", std::process::id());
+        base.create_dir(&run)
+            .map_err(InstallError::io("cannot create", base_path.join(&run)))?;
+        let dir = base
+            .open_dir(&run)
+            .map_err(InstallError::io("cannot open", base_path.join(&run)))?;
+        Ok(Staging {
+            dir,
+            path: base_path.join(run),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A fresh empty slot for one pack: its name and a handle on it.
+    pub fn slot(&self) -> Result<(String, Dir), InstallError> {
+        let name = format!("slot-{}", self.next.fetch_add(1, Ordering::Relaxed));
+        self.dir
+            .create_dir(&name)
+            .map_err(InstallError::io("cannot create", self.path.join(&name)))?;
+        let dir = self
+            .dir
+            .open_dir(&name)
+            .map_err(InstallError::io("cannot open", self.path.join(&name)))?;
+        Ok((name, dir))
+    }
+
+    pub fn slot_path(&self, slot: &str) -> PathBuf {
+        self.path.join(slot)
+    }
+
+    /// Removes a slot that will not be installed.
+    pub fn discard(&self, slot: &str) {
+        let _ = self.dir.remove_dir_all(slot);
+    }
+
+    /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
+    /// version exists (kept in place: the legacy in-pack `config.yaml` is carried over
+    /// first), a no-replace rename otherwise. Returns whether it replaced something.
+    pub fn swap_into(
+        &self,
+        slot: &str,
+        packs: &Dir,
+        packs_path: &Path,
+        name: &str,
+    ) -> Result<bool, InstallError> {
+        let dest = packs_path.join(name);
+        let exists = packs.exists(name);
+        if exists && packs.is_file(format!("{name}/config.yaml")) {
+            packs
+                .copy(
+                    format!("{name}/config.yaml"),
+                    &self.dir,
+                    format!("{slot}/config.yaml"),
+                )
+                .map_err(InstallError::io(
+                    "cannot keep the legacy config.yaml of",
+                    &dest,
+                ))?;
+        }
+        fault_point("before-swap");
+        let flags = if exists {
+            RenameFlags::EXCHANGE
+        } else {
+            RenameFlags::NOREPLACE
+        };
+        renameat_with(&self.dir, slot, packs, name, flags)
+            .map_err(|e| InstallError::io("cannot move the new version into", &dest)(e.into()))?;
+        fault_point("after-swap");
+        if exists {
+            // The slot now holds the previous version.
+            self.discard(slot);
+        }
+        Ok(exists)
+    }
+
+    /// Moves `packs/<name>` out of the way (into this run's staging, deleted with it).
+    pub fn take_out(&self, packs: &Dir, packs_path: &Path, name: &str) -> Result<(), InstallError> {
+        let slot = format!("removed-{name}");
+        renameat_with(packs, name, &self.dir, &slot, RenameFlags::NOREPLACE)
+            .map_err(|e| InstallError::io("cannot remove", packs_path.join(name))(e.into()))?;
+        self.discard(&slot);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Test hook: `STACKPACK_FAULT_POINT=<name>` kills the process (as kill -9 would) when
+/// the run reaches that point.
+pub fn fault_point(name: &str) {
+    if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name) {
+        eprintln!("stackpack: fault point {name} reached, aborting");
+        std::process::abort();
+    }
+}

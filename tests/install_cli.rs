@@ -1,0 +1,372 @@
+//! `stackpack install` / `remove` end to end through the real binary, with git repos
+//! made by the tests and served over file:// (and an index over file://).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{commit_version, file_url, git, installed_version, pack_repo, run, stackpack, write};
+use serde_json::Value;
+
+/// A repo with tags 1.0.0 and v1.1.0, a branch `dev` (1.2.0-dev), default branch
+/// `trunk` at 1.3.0.
+fn versioned_repo(dir: &Path) -> std::path::PathBuf {
+    let repo = pack_repo(dir, "tagged", "1.0.0", "", "trunk");
+    git(&repo, &["tag", "1.0.0"]);
+    commit_version(&repo, "tagged", "1.1.0", "");
+    git(&repo, &["tag", "-a", "v1.1.0", "-m", "release 1.1.0"]);
+    git(&repo, &["checkout", "-q", "-b", "dev"]);
+    commit_version(&repo, "tagged", "1.2.0-dev", "");
+    git(&repo, &["checkout", "-q", "trunk"]);
+    commit_version(&repo, "tagged", "1.3.0", "");
+    repo
+}
+
+fn json(r: &common::Run) -> Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr))
+}
+
+#[test]
+fn version_choice_over_file_git_urls() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = versioned_repo(&d.path().join("tagged"));
+    let root = d.path().join("root");
+    let url = file_url(&repo);
+    for (spec, version, matched) in [
+        ("1.0.0", "1.0.0", "tag 1.0.0"),
+        ("1.1.0", "1.1.0", "tag v1.1.0"),
+        ("v1.1.0", "1.1.0", "tag v1.1.0"),
+        ("dev", "1.2.0-dev", "branch dev"),
+    ] {
+        let r = run(stackpack(&root).args(["install", &format!("{url}={spec}")]));
+        assert_eq!(r.code, 0, "{spec}: {}{}", r.stdout, r.stderr);
+        assert_eq!(
+            installed_version(&root, "tagged").as_deref(),
+            Some(version),
+            "{spec}"
+        );
+        assert!(r.stdout.contains(matched), "{spec}: {}", r.stdout);
+    }
+    // A short commit id.
+    let commit = git(&repo, &["rev-parse", "--short=8", "1.0.0^{commit}"]);
+    let r = run(stackpack(&root).args(["install", &format!("{url}={commit}")]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(installed_version(&root, "tagged").as_deref(), Some("1.0.0"));
+    // Unknown: the available versions, semver order.
+    let r = run(stackpack(&root).args(["install", &format!("{url}=9.9.9")]));
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("9.9.9"), "{}", r.stdout);
+    assert!(r.stdout.contains("1.1.0, 1.0.0"), "{}", r.stdout);
+    assert_eq!(
+        installed_version(&root, "tagged").as_deref(),
+        Some("1.0.0"),
+        "a failure changed the install"
+    );
+}
+
+#[test]
+fn plain_dir_and_dirty_repo() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let plain = d.path().join("plain");
+    write(
+        &plain.join("pack.yaml"),
+        &common::pack_yaml("plain", "0.1.0"),
+    );
+    let r = run(stackpack(&root).args(["install", &file_url(&plain)]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(installed_version(&root, "plain").as_deref(), Some("0.1.0"));
+
+    let repo = pack_repo(&d.path().join("dirty"), "dirty", "1.0.0", "", "main");
+    write(
+        &repo.join("pack.yaml"),
+        &common::pack_yaml("dirty", "6.6.6"),
+    );
+    let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("uncommitted changes"), "{}", r.stderr);
+    assert_eq!(installed_version(&root, "dirty").as_deref(), Some("1.0.0"));
+    assert!(!root.join("packs/dirty/.git").exists());
+}
+
+#[test]
+fn index_names_dependencies_and_lockfile() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let base = pack_repo(&d.path().join("base"), "base", "1.0.0", "", "main");
+    git(&base, &["tag", "v1.0.0"]);
+    let util = pack_repo(&d.path().join("util"), "util", "2.0.0", "", "main");
+    // app depends on base (index name) and util (URL); util depends on base too (diamond).
+    commit_version(&util, "util", "2.0.0", "dependencies:\n  - base\n");
+    let app = pack_repo(
+        &d.path().join("app"),
+        "app",
+        "0.5.0",
+        &format!("dependencies:\n  - base=1.0.0\n  - {}\n", file_url(&util)),
+        "main",
+    );
+    git(&app, &["tag", "v0.5.0"]);
+    let index = d.path().join("index.json");
+    write(
+        &index,
+        &serde_json::json!({"metadata": {}, "packs": {
+            "base": {"name": "base", "version": "1.0.0", "repo_url": file_url(&base), "author": "t", "description": "b"},
+            "app": {"name": "app", "version": "0.5.0", "repo_url": file_url(&app), "author": "t", "description": "a"}
+        }})
+        .to_string(),
+    );
+    let r = run(stackpack(&root).args([
+        "--index",
+        index.to_str().unwrap(),
+        "install",
+        "app",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = json(&r);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["ref"], "app");
+    assert_eq!(results[0]["status"], "installed");
+    let deps: Vec<&str> = results[1..]
+        .iter()
+        .map(|r| r["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(deps.len(), 2, "{results:?}");
+    assert!(deps.contains(&"base") && deps.contains(&"util"));
+    for p in ["app", "base", "util"] {
+        assert!(
+            root.join("packs").join(p).join("pack.yaml").is_file(),
+            "{p}"
+        );
+    }
+    let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
+    assert!(
+        lock.contains("ref = \"app\"") && lock.contains("resolver = \"index\""),
+        "{lock}"
+    );
+    assert!(lock.contains("resolver_sha256"), "{lock}");
+
+    // --locked reinstalls the recorded commit even after the repo moved on.
+    commit_version(&app, "app", "0.6.0", "");
+    let r = run(stackpack(&root).args([
+        "--index",
+        index.to_str().unwrap(),
+        "install",
+        "--locked",
+        "app",
+    ]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(installed_version(&root, "app").as_deref(), Some("0.5.0"));
+    // A name no index knows.
+    let r =
+        run(stackpack(&root).args(["--index", index.to_str().unwrap(), "install", "nosuchpack"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains(r#"No record of the "nosuchpack" pack in the index."#),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn conflict_installs_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let shared = pack_repo(&d.path().join("shared"), "shared", "1.0.0", "", "main");
+    git(&shared, &["tag", "1.0.0"]);
+    commit_version(&shared, "shared", "2.0.0", "");
+    git(&shared, &["tag", "2.0.0"]);
+    let one = pack_repo(
+        &d.path().join("one"),
+        "one",
+        "1.0.0",
+        &format!("dependencies:\n  - {}=1.0.0\n", file_url(&shared)),
+        "main",
+    );
+    let two = pack_repo(
+        &d.path().join("two"),
+        "two",
+        "1.0.0",
+        &format!("dependencies:\n  - {}=2.0.0\n", file_url(&shared)),
+        "main",
+    );
+    let r = run(stackpack(&root).args(["install", &file_url(&one), &file_url(&two)]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("dependency conflict on pack \"shared\""),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("one") && r.stderr.contains("two"),
+        "{}",
+        r.stderr
+    );
+    let installed: Vec<_> = std::fs::read_dir(root.join("packs")).unwrap().collect();
+    assert!(installed.is_empty(), "a conflict installed something");
+    // --skip-dependencies installs only what was named.
+    let r = run(stackpack(&root).args([
+        "install",
+        "--skip-dependencies",
+        &file_url(&one),
+        &file_url(&two),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(root.join("packs/one").is_dir() && root.join("packs/two").is_dir());
+    assert!(!root.join("packs/shared").exists());
+}
+
+#[test]
+fn reinstall_keeps_configs_and_removal_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let repo = pack_repo(&d.path().join("keep"), "keep", "1.0.0", "", "main");
+    let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    write(&root.join("configs/keep.yaml"), "api_key: secret\n");
+    write(&root.join("packs/keep/config.yaml"), "legacy: true\n");
+    write(&root.join("packs/keep/local-edit.txt"), "lost on upgrade\n");
+    commit_version(&repo, "keep", "1.1.0", "");
+    let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("replacing 1.0.0"), "{}", r.stdout);
+    assert_eq!(installed_version(&root, "keep").as_deref(), Some("1.1.0"));
+    assert_eq!(
+        std::fs::read_to_string(root.join("configs/keep.yaml")).unwrap(),
+        "api_key: secret\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("packs/keep/config.yaml")).unwrap(),
+        "legacy: true\n"
+    );
+    assert!(!root.join("packs/keep/local-edit.txt").exists());
+
+    // A dependent blocks removal; the dependent can go first.
+    let user = pack_repo(
+        &d.path().join("user"),
+        "user",
+        "1.0.0",
+        "dependencies:\n  - keep\n",
+        "main",
+    );
+    let r = run(stackpack(&root).args(["install", &file_url(&user)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(stackpack(&root).args(["remove", "keep"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("required by user"), "{}", r.stdout);
+    std::fs::create_dir_all(root.join("virtualenvs/keep")).unwrap();
+    let r = run(stackpack(&root).args(["remove", "user", "keep"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!root.join("packs/keep").exists() && !root.join("virtualenvs/keep").exists());
+    assert!(
+        root.join("configs/keep.yaml").is_file(),
+        "remove deleted the config"
+    );
+    let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
+    assert!(!lock.contains("\"keep\""), "{lock}");
+    let r = run(stackpack(&root).args(["remove", "keep"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains(r#"Pack "keep" is not installed"#),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_keep_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let good = pack_repo(&d.path().join("good"), "good", "1.0.0", "", "main");
+    let nometa = d.path().join("nometa");
+    std::fs::create_dir_all(&nometa).unwrap();
+    write(&nometa.join("README"), "no pack.yaml here\n");
+    let broken = d.path().join("broken");
+    write(&broken.join("pack.yaml"), "name: [oops\n");
+    let escape = d.path().join("escape");
+    write(
+        &escape.join("pack.yaml"),
+        &format!("ref: ../x\n{}", common::pack_yaml("escape", "1.0.0")),
+    );
+    let r = run(stackpack(&root).args([
+        "install",
+        &file_url(&good),
+        &file_url(&nometa),
+        &file_url(&broken),
+        &file_url(&escape),
+        "not a ref!",
+        "https://user:s3cr3t-token@127.0.0.1:9/x/pack.git",
+        "--json",
+    ]));
+    assert_eq!(r.code, 1);
+    let v = json(&r);
+    let res = v["results"].as_array().unwrap();
+    assert_eq!(res[0]["status"], "installed");
+    for (i, needle) in [
+        (1, "missing pack.yaml"),
+        (2, "pack.yaml is invalid"),
+        (3, "ref"),
+        (4, "not a ref!"),
+        (5, "127.0.0.1"),
+    ] {
+        assert_eq!(res[i]["status"], "failed", "{i}: {}", res[i]);
+        assert!(
+            res[i]["reason"].as_str().unwrap().contains(needle),
+            "{i}: {}",
+            res[i]
+        );
+    }
+    assert!(
+        !r.stdout.contains("s3cr3t") && !r.stderr.contains("s3cr3t"),
+        "token leaked:\n{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(root.join("packs/good").is_dir());
+    assert!(!root.join("packs/x").exists() && !d.path().join("x").exists());
+    let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
+    assert!(!lock.contains("s3cr3t"));
+}
+
+#[test]
+fn lock_serializes_and_kill_before_swap_keeps_the_old_version() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let repo = pack_repo(&d.path().join("atomic"), "atomic", "1.0.0", "", "main");
+    let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Another process holds the root: we wait, then give up with a clear message.
+    let holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.join(".stackpack-lock"))
+        .unwrap();
+    holder.lock().unwrap();
+    let r = run(stackpack(&root).args(["install", "--lock-timeout", "1", &file_url(&repo)]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("another stackpack is working on"),
+        "{}",
+        r.stderr
+    );
+    drop(holder);
+
+    // Killed between staging and swap: the old version is intact, staging is cleaned
+    // up by the next run.
+    commit_version(&repo, "atomic", "2.0.0", "");
+    let r = run(stackpack(&root)
+        .env("STACKPACK_FAULT_POINT", "before-swap")
+        .args(["install", &file_url(&repo)]));
+    assert_ne!(r.code, 0);
+    assert_eq!(installed_version(&root, "atomic").as_deref(), Some("1.0.0"));
+    assert!(root.join("packs/atomic/actions/hello.yaml").is_file());
+    let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(installed_version(&root, "atomic").as_deref(), Some("2.0.0"));
+    let leftovers: Vec<_> = std::fs::read_dir(root.join(".stackpack-staging"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
