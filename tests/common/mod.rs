@@ -203,3 +203,90 @@ pub fn installed_version(root: &Path, pack: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix("version: "))
         .map(|v| v.trim().to_string())
 }
+
+/// Serves the git repositories under `project_root` over smart HTTP on 127.0.0.1, by
+/// running `git http-backend` (CGI) per request. Returns the base URL.
+pub fn git_http_server(project_root: &Path) -> String {
+    use std::io::Write;
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let root = project_root.to_path_buf();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let url = req.url().to_string();
+            let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+            let mut body = Vec::new();
+            let _ = req.as_reader().read_to_end(&mut body);
+            let header = |name: &'static str| {
+                req.headers()
+                    .iter()
+                    .find(|h| h.field.equiv(name))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default()
+            };
+            let mut child = Command::new("git")
+                .arg("http-backend")
+                .env("GIT_PROJECT_ROOT", &root)
+                .env("GIT_HTTP_EXPORT_ALL", "1")
+                .env("PATH_INFO", path)
+                .env("QUERY_STRING", query)
+                .env("REQUEST_METHOD", req.method().as_str())
+                .env("CONTENT_TYPE", header("Content-Type"))
+                .env("HTTP_CONTENT_ENCODING", header("Content-Encoding"))
+                .env("CONTENT_LENGTH", body.len().to_string())
+                .env("REMOTE_ADDR", "127.0.0.1")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let _ = child.stdin.take().unwrap().write_all(&body);
+            let out = child.wait_with_output().unwrap().stdout;
+            let split = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|i| (i, 4))
+                .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+            let (head, body) = match split {
+                Some((i, n)) => (
+                    String::from_utf8_lossy(&out[..i]).into_owned(),
+                    out[i + n..].to_vec(),
+                ),
+                None => (String::new(), out),
+            };
+            let mut status = 200;
+            let mut resp_headers = Vec::new();
+            for line in head.lines() {
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("status") {
+                        status = v.trim()[..3].parse().unwrap_or(500);
+                    } else {
+                        resp_headers.push(
+                            tiny_http::Header::from_bytes(k.trim().as_bytes(), v.trim().as_bytes())
+                                .unwrap(),
+                        );
+                    }
+                }
+            }
+            let mut resp = tiny_http::Response::from_data(body).with_status_code(status);
+            for h in resp_headers {
+                resp.add_header(h);
+            }
+            let _ = req.respond(resp);
+        }
+    });
+    base
+}
+
+/// A server that accepts connections and never answers. Returns its base URL.
+pub fn hanging_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    base
+}

@@ -18,7 +18,7 @@ pub fn net_config(ctx: &Context) -> stackpack_fetch::NetConfig {
         https_proxy: proxy.https_proxy.clone(),
         no_proxy: proxy.no_proxy.clone(),
         ca_bundle: proxy.proxy_ca_bundle_path.clone(),
-        timeout: None,
+        timeout: ctx.settings.http_timeout.map(Duration::from_secs),
     }
 }
 

@@ -322,11 +322,40 @@ impl GitCache {
         options
     }
 
+    /// libgit2 has no per-call timeouts (its global ones are `unsafe` to set), so an
+    /// http(s) remote is first asked for its refs with a bounded request: a server that
+    /// hangs fails here with a timeout instead of hanging the install. Other answers are
+    /// left for libgit2 to interpret.
+    fn probe(&self, url: &str) -> Result<(), FetchError> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Ok(());
+        }
+        let secs = self.net.timeout.unwrap_or(crate::DEFAULT_TIMEOUT).as_secs();
+        let Ok(net) = crate::Net::new(self.net.clone()) else {
+            return Ok(());
+        };
+        let Ok(probe) = url::Url::parse(&format!(
+            "{}/info/refs?service=git-upload-pack",
+            url.trim_end_matches('/')
+        )) else {
+            return Ok(());
+        };
+        match stackpack_plugin::NetBackend::http_get(&net, &probe, &[], 1 << 20) {
+            Err(stackpack_plugin::NetFailure::Timeout) => Err(FetchError::Timeout {
+                what: "git ls-remote of",
+                url: redact_url(url),
+                secs,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The remote's refs (`git ls-remote`).
     fn ls_remote(&self, url: &str) -> Result<Refs, FetchError> {
         let shown = redact_url(url);
         tracing::debug!(url = %shown, "git ls-remote");
         let fail = |e: git2::Error| git_err("ls-remote", &shown, &e, LS_HINT);
+        self.probe(url)?;
         let mut remote = git2::Remote::create_detached(url).map_err(fail)?;
         let conn = remote
             .connect_auth(Direction::Fetch, Some(credentials()), Some(self.proxy(url)))

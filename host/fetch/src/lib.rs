@@ -33,6 +33,16 @@ use url::Url;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
+        "{what} {url} timed out after {secs}s; check that the server is up and reachable \
+         (and the proxy settings), or raise `http_timeout` in the config"
+    )]
+    Timeout {
+        what: &'static str,
+        url: String,
+        secs: u64,
+    },
+
+    #[error(
         "invalid proxy setting `{key}` = {value:?}: {reason}; expected a URL such as http://proxy.example:3128"
     )]
     Proxy {
@@ -168,6 +178,9 @@ fn known_refs(versions: &[String], branches: &[String]) -> String {
     format!("{versions}; {branches}. Ask for one of these, or a tag or commit of the repository")
 }
 
+/// Per-request timeout when none is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Network settings shared by HTTP and git.
 #[derive(Debug, Clone, Default)]
 pub struct NetConfig {
@@ -189,7 +202,7 @@ impl Net {
     pub fn new(config: NetConfig) -> Result<Net, FetchError> {
         let mut builder = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout.unwrap_or(Duration::from_secs(30)))
+            .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("stackpack/", env!("CARGO_PKG_VERSION")));
         let no_proxy = config

@@ -53,6 +53,8 @@ pub struct Settings {
     pub index_url: Vec<String>,
     pub python_binary: String,
     pub proxy: ProxySettings,
+    /// Seconds any one network request may take (index, archive, git probe).
+    pub http_timeout: Option<u64>,
     pub plugins: BTreeMap<String, PluginSettings>,
     /// Non-fatal problems (unknown keys), for the caller to print.
     #[serde(skip)]
@@ -70,6 +72,7 @@ impl Default for Settings {
             index_url: vec![DEFAULT_INDEX_URL.to_string()],
             python_binary: "python3".to_string(),
             proxy: ProxySettings::default(),
+            http_timeout: None,
             plugins: BTreeMap::new(),
             warnings: Vec::new(),
         }
@@ -84,6 +87,7 @@ const TOP_KEYS: &[&str] = &[
     "https_proxy",
     "no_proxy",
     "proxy_ca_bundle_path",
+    "http_timeout",
     "base_path",
     "plugins",
 ];
@@ -165,6 +169,11 @@ impl Settings {
                     let v = nonempty_str(value)
                         .ok_or_else(|| bad(key, "the path of a PEM CA bundle"))?;
                     s.proxy.proxy_ca_bundle_path = Some(base.join(v));
+                }
+                "http_timeout" => {
+                    s.http_timeout = Some(
+                        positive(value).ok_or_else(|| bad(key, "a positive number of seconds"))?,
+                    );
                 }
                 "base_path" => {
                     let v = nonempty_str(value).ok_or_else(|| bad(key, "a directory"))?;
@@ -352,6 +361,7 @@ index_url = ["https://a/index.json", "file:///b.json"]
 python_binary = "/usr/bin/python3.11"
 https_proxy = "http://proxy:3128"
 proxy_ca_bundle_path = "ca.pem"
+http_timeout = 7
 colour = "blue"
 [plugins.github]
 hosts = ["https://ghe.corp"]
@@ -373,6 +383,7 @@ config = { hosts = "ghe.corp", n = 3 }
         assert_eq!(s.python_binary, "/usr/bin/python3.11");
         assert_eq!(s.proxy.https_proxy.as_deref(), Some("http://proxy:3128"));
         assert_eq!(s.proxy.proxy_ca_bundle_path, Some(d.path().join("ca.pem")));
+        assert_eq!(s.http_timeout, Some(7));
         let gh = &s.plugins["github"];
         assert_eq!(gh.hosts, vec!["https://ghe.corp"]);
         assert_eq!(gh.time_ms, Some(200));
