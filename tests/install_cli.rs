@@ -370,3 +370,88 @@ fn lock_serializes_and_kill_before_swap_keeps_the_old_version() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 }
+
+#[test]
+fn index_entry_served_as_an_archive() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("tarred-1.4.0");
+    write(
+        &src.join("pack.yaml"),
+        &common::pack_yaml("tarred", "1.4.0"),
+    );
+    write(&src.join("actions/run.sh"), "#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(
+        src.join("actions/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let tgz = d.path().join("tarred-1.4.0.tar.gz");
+    let out = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(d.path())
+        .arg("tarred-1.4.0")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bytes = std::fs::read(&tgz).unwrap();
+    let sha = sha256sum(&tgz);
+    let base = common::http_server(vec![(
+        "/packs/tarred-1.4.0.tar.gz",
+        common::Reply {
+            status: 200,
+            headers: vec![],
+            body: bytes,
+        },
+    )]);
+    let entry = |sha: &str| {
+        serde_json::json!({"metadata": {}, "packs": {"tarred": {
+            "name": "tarred", "version": "1.4.0", "author": "t", "description": "d",
+            "archive_url": format!("{base}/packs/tarred-1.4.0.tar.gz"),
+            "archive_sha256": sha,
+        }}})
+        .to_string()
+    };
+    let index = d.path().join("index.json");
+    let root = d.path().join("root");
+
+    write(&index, &entry(&"0".repeat(64)));
+    let r = run(stackpack(&root).args(["--index", index.to_str().unwrap(), "install", "tarred"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&sha) && r.stdout.contains(&"0".repeat(64)),
+        "both digests: {}",
+        r.stdout
+    );
+    assert!(!root.join("packs/tarred").exists());
+
+    write(&index, &entry(&sha));
+    let r = run(stackpack(&root).args(["--index", index.to_str().unwrap(), "install", "tarred"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(installed_version(&root, "tarred").as_deref(), Some("1.4.0"));
+    let mode = std::fs::metadata(root.join("packs/tarred/actions/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o111, 0, "the executable bit was lost");
+    let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
+    assert!(
+        lock.contains("kind = \"archive\"") && lock.contains(&sha),
+        "{lock}"
+    );
+}
+
+/// sha256 of a file, by coreutils (an independent check of ours).
+fn sha256sum(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
