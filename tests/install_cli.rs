@@ -455,3 +455,36 @@ fn sha256sum(path: &Path) -> String {
         .unwrap()
         .to_string()
 }
+
+#[test]
+fn unchanged_reinstall_writes_nothing_and_modified_pack_is_restored() {
+    use std::os::unix::fs::MetadataExt;
+    let d = tempfile::tempdir().unwrap();
+    let repo = versioned_repo(&d.path().join("tagged"));
+    let root = d.path().join("root");
+    let spec = format!("{}=1.1.0", file_url(&repo));
+    let r = run(stackpack(&root).args(["install", &spec]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = root.join("packs/tagged/actions/hello.yaml");
+    let inode = std::fs::metadata(&file).unwrap().ino();
+
+    let r = run(stackpack(&root).args(["install", &spec, "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["results"][0]["unchanged"], true, "{}", r.stdout);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().ino(),
+        inode,
+        "an unchanged pack was rewritten"
+    );
+
+    // A local edit makes the next reinstall replace the tree (st2 semantics).
+    write(&file, "tampered: true\n");
+    let r = run(stackpack(&root).args(["install", &spec]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("unchanged"), "{}", r.stdout);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("runner_type")
+    );
+}

@@ -84,6 +84,9 @@ pub enum Outcome {
         /// The version this replaced, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         replaced: Option<String>,
+        /// Already installed from the same commit or archive, intact: left as it was.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        unchanged: bool,
     },
     Removed {
         #[serde(rename = "ref")]
@@ -132,6 +135,15 @@ struct Staged {
     /// The version requested, as written (`=x`), if any.
     requested: Option<String>,
     warnings: Vec<String>,
+    /// The installed copy is this very commit/archive and intact: nothing to swap.
+    unchanged: bool,
+}
+
+/// What identifies fetched content before fetching it all.
+enum Pin {
+    Git(stackpack_fetch::ResolvedRev),
+    Archive(String),
+    None,
 }
 
 /// A pack in the plan.
@@ -212,7 +224,9 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
                     return Err(conflict(&node.staged.meta.ref_, node, &staged, &want));
                 }
                 node.tops.insert(want.top);
-                staging.discard(&staged.slot);
+                if !staged.unchanged {
+                    staging.discard(&staged.slot);
+                }
                 continue;
             }
             warnings.extend(staged.warnings.iter().cloned());
@@ -243,7 +257,9 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     let mut installed_nodes: Vec<(&Node, Option<String>)> = Vec::new();
     for node in nodes.iter().rev() {
         if node.tops.iter().all(|t| failures[*t].is_some()) {
-            staging.discard(&node.staged.slot);
+            if !node.staged.unchanged {
+                staging.discard(&node.staged.slot);
+            }
             continue;
         }
         let name = &node.staged.meta.ref_;
@@ -251,6 +267,11 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
             .iter()
             .find(|p| p.ref_ == *name && p.base_path == packs_path)
             .and_then(|p| p.meta().map(|m| m.version.clone()));
+        if node.staged.unchanged {
+            lockfile.upsert(node.staged.entry.clone());
+            installed_nodes.push((node, previous));
+            continue;
+        }
         match staging.swap_into(&node.staged.slot, &packs, &packs_path, name) {
             Ok(_) => {
                 lockfile.upsert(node.staged.entry.clone());
@@ -321,6 +342,7 @@ fn result_of(
             matched: s.matched.clone(),
             commit: s.entry.commit.clone(),
             replaced,
+            unchanged: s.unchanged,
         },
     }
 }
@@ -516,29 +538,108 @@ impl Fetcher<'_> {
         } else {
             self.chain.locate(&parsed)?
         };
+        let pin = self.pin(&shown, &located)?;
+        if let Some(staged) = self.unchanged(&located, &pin, &parsed) {
+            return Ok(staged);
+        }
         let (slot, dir) = self.staging.slot()?;
-        match self.fetch_into(&shown, &parsed, &located, &dir) {
-            Ok((entry, matched, warnings)) => {
+        let staged = self
+            .fetch_into(&shown, &parsed, &located, pin, &dir)
+            .and_then(|(entry, matched, warnings)| {
                 let meta = self.check(&shown, &dir, &self.staging.slot_path(&slot))?;
-                let entry = LockedPack {
+                let tree_sha256 = crate::tree::tree_digest(&dir).ok();
+                Ok((entry, matched, warnings, meta, tree_sha256))
+            });
+        match staged {
+            Ok((entry, matched, warnings, meta, tree_sha256)) => Ok(Staged {
+                entry: LockedPack {
                     ref_: meta.ref_.clone(),
                     version: meta.version.clone(),
+                    tree_sha256,
                     ..entry
-                };
-                Ok(Staged {
-                    slot,
-                    meta,
-                    entry,
-                    matched,
-                    requested: parsed.requested().map(str::to_string),
-                    warnings,
-                })
-            }
+                },
+                slot,
+                meta,
+                matched,
+                requested: parsed.requested().map(str::to_string),
+                warnings,
+                unchanged: false,
+            }),
             Err(e) => {
                 self.staging.discard(&slot);
                 Err(e)
             }
         }
+    }
+
+    /// Resolves what identifies the content: the commit of a git ref (this fetches it
+    /// into the git cache), or an archive's pinned digest.
+    fn pin(&self, shown: &str, located: &Located) -> Result<Pin, InstallError> {
+        Ok(match &located.resolved.resolution {
+            Resolution::Git(g) => {
+                let want = match &g.ref_ {
+                    GitRef::DefaultBranch => WantRef::DefaultBranch,
+                    GitRef::Any(x) => WantRef::Any(x.clone()),
+                    GitRef::Branch(x) => WantRef::Branch(x.clone()),
+                    GitRef::Tag(x) => WantRef::Tag(x.clone()),
+                    GitRef::Commit(x) => WantRef::Commit(x.clone()),
+                };
+                let rev =
+                    self.env
+                        .git
+                        .resolve(&g.url, &want)
+                        .map_err(|source| InstallError::Fetch {
+                            reference: shown.to_string(),
+                            source,
+                        })?;
+                Pin::Git(rev)
+            }
+            Resolution::Archive(a) => Pin::Archive(
+                a.digest
+                    .strip_prefix("sha256:")
+                    .unwrap_or(&a.digest)
+                    .to_ascii_lowercase(),
+            ),
+            Resolution::Local(_) => Pin::None,
+        })
+    }
+
+    /// The installed pack, when the lockfile says it came from this very commit or
+    /// archive and its tree is still exactly what was installed.
+    fn unchanged(&self, located: &Located, pin: &Pin, parsed: &PackRef) -> Option<Staged> {
+        let (commit, sha, matched) = match pin {
+            Pin::Git(rev) => (Some(rev.commit.as_str()), None, Some(rev.matched.clone())),
+            Pin::Archive(sha) => (None, Some(sha.as_str()), None),
+            Pin::None => return None,
+        };
+        let entry = self.lockfile.packs.iter().find(|e| {
+            e.source == located.resolved.canonical
+                && (commit.is_some() && e.commit.as_deref() == commit
+                    || sha.is_some() && e.sha256.as_deref() == sha)
+        })?;
+        let recorded = entry.tree_sha256.as_deref()?;
+        let dir = Dir::open_ambient_dir(
+            self.env.root.packs_dir().join(&entry.ref_),
+            cap_std::ambient_authority(),
+        )
+        .ok()?;
+        if crate::tree::tree_digest(&dir).ok()?.as_str() != recorded {
+            tracing::info!(
+                "pack {} was modified since it was installed; replacing it",
+                entry.ref_
+            );
+            return None;
+        }
+        let meta = parse_pack_yaml(&dir.read_to_string("pack.yaml").ok()?, None).ok()?;
+        (meta.ref_ == entry.ref_).then(|| Staged {
+            slot: String::new(),
+            meta,
+            entry: entry.clone(),
+            matched,
+            requested: parsed.requested().map(str::to_string),
+            warnings: Vec::new(),
+            unchanged: true,
+        })
     }
 
     /// A lockfile entry as if a resolver had answered.
@@ -590,6 +691,7 @@ impl Fetcher<'_> {
         shown: &str,
         parsed: &PackRef,
         located: &Located,
+        pin: Pin,
         dir: &Dir,
     ) -> Result<(LockedPack, Option<String>, Vec<String>), InstallError> {
         let fetch_err = |source| InstallError::Fetch {
@@ -608,19 +710,18 @@ impl Fetcher<'_> {
             archive_format: None,
             resolver: located.resolver.clone(),
             resolver_sha256: located.resolver_sha256.clone(),
+            tree_sha256: None,
         };
         let mut warnings = Vec::new();
         let mut matched = None;
         match &located.resolved.resolution {
             Resolution::Git(g) => {
-                let want = match &g.ref_ {
-                    GitRef::DefaultBranch => WantRef::DefaultBranch,
-                    GitRef::Any(x) => WantRef::Any(x.clone()),
-                    GitRef::Branch(x) => WantRef::Branch(x.clone()),
-                    GitRef::Tag(x) => WantRef::Tag(x.clone()),
-                    GitRef::Commit(x) => WantRef::Commit(x.clone()),
+                let Pin::Git(rev) = pin else {
+                    return Err(InstallError::Resolve {
+                        reference: shown.to_string(),
+                        message: "internal error: git source without a resolved commit".into(),
+                    });
                 };
-                let rev = self.env.git.resolve(&g.url, &want).map_err(fetch_err)?;
                 self.env
                     .git
                     .export(&g.url, &rev.commit, g.subdir.as_deref(), dir)

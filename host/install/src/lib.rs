@@ -15,6 +15,7 @@ pub mod lockfile;
 mod remove;
 mod resolve;
 mod stage;
+pub mod tree;
 
 pub use error::InstallError;
 pub use install::{

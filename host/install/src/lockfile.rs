@@ -51,6 +51,10 @@ pub struct LockedPack {
     pub archive_format: Option<String>,
     pub resolver: String,
     pub resolver_sha256: String,
+    /// Digest of the installed tree ([`crate::tree::tree_digest`]), so a reinstall of the
+    /// same commit can tell an intact pack (left alone) from a modified one (replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +147,7 @@ mod tests {
             archive_format: None,
             resolver: "github".into(),
             resolver_sha256: "b".repeat(64),
+            tree_sha256: None,
         }
     }
 
