@@ -285,6 +285,11 @@ fn bad_inputs_fail_clearly_and_keep_the_rest() {
     write(&nometa.join("README"), "no pack.yaml here\n");
     let broken = d.path().join("broken");
     write(&broken.join("pack.yaml"), "name: [oops\n");
+    let partial = d.path().join("partial");
+    write(
+        &partial.join("pack.yaml"),
+        "name: partial\nversion: 1.0.0\n",
+    );
     let escape = d.path().join("escape");
     write(
         &escape.join("pack.yaml"),
@@ -297,8 +302,11 @@ fn bad_inputs_fail_clearly_and_keep_the_rest() {
         &file_url(&broken),
         &file_url(&escape),
         "not a ref!",
+        &file_url(&partial),
         "https://user:s3cr3t-token@127.0.0.1:9/x/pack.git",
         "--json",
+        "--no-venv",
+        "--no-register",
     ]));
     assert_eq!(r.code, 1);
     let v = json(&r);
@@ -309,7 +317,8 @@ fn bad_inputs_fail_clearly_and_keep_the_rest() {
         (2, "pack.yaml is invalid"),
         (3, "ref"),
         (4, "not a ref!"),
-        (5, "127.0.0.1"),
+        (5, "description"),
+        (6, "127.0.0.1"),
     ] {
         assert_eq!(res[i]["status"], "failed", "{i}: {}", res[i]);
         assert!(

@@ -100,6 +100,12 @@ pub struct InstallArgs {
     /// Install exactly what stackpack.lock records (all of it when no REF is given)
     #[arg(long)]
     pub locked: bool,
+    /// Do not build the packs' Python virtualenvs (stackpack does not build them yet)
+    #[arg(long)]
+    pub no_venv: bool,
+    /// Do not register the packs' content (stackpack does not register it yet)
+    #[arg(long)]
+    pub no_register: bool,
     /// Seconds to wait for another stackpack working on the same root
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub lock_timeout: u64,

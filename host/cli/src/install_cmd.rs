@@ -31,6 +31,8 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         locked: args.locked,
         offline: ctx.offline,
         lock_timeout: Duration::from_secs(args.lock_timeout),
+        venv: !args.no_venv,
+        register: !args.no_register,
         ..InstallOptions::default()
     };
     let mut refs = args.packs.clone();

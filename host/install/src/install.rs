@@ -32,6 +32,10 @@ pub struct InstallOptions {
     pub offline: bool,
     pub lock_timeout: Duration,
     pub stackstorm_version: String,
+    /// Build virtualenvs after the swap (the venv step reads this; none exists yet).
+    pub venv: bool,
+    /// Register content after the swap (the register step reads this; none exists yet).
+    pub register: bool,
 }
 
 impl Default for InstallOptions {
@@ -43,6 +47,8 @@ impl Default for InstallOptions {
             offline: false,
             lock_timeout: Duration::from_secs(300),
             stackstorm_version: DEFAULT_STACKSTORM_VERSION.to_string(),
+            venv: true,
+            register: true,
         }
     }
 }
