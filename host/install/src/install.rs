@@ -225,7 +225,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
                 if !agrees(
                     &node.staged,
                     staged.requested.as_deref(),
-                    &staged.meta.version,
+                    Some(&staged.meta.version),
                 ) {
                     return Err(conflict(&node.staged.meta.ref_, node, &staged, &want));
                 }
@@ -357,16 +357,18 @@ fn redact(raw: &str) -> String {
     stackpack_core::redact_url(raw)
 }
 
-/// Does a request for `requested` (or any version, when None) agree with what is
-/// already planned?
-fn agrees(planned: &Staged, requested: Option<&str>, version: &str) -> bool {
+/// Does a request for `requested` (any version when None) agree with the pack already
+/// planned? It does when it names the planned version or the same ref, or when what it
+/// fetched (`fetched`, once known) is the planned version.
+fn agrees(planned: &Staged, requested: Option<&str>, fetched: Option<&str>) -> bool {
     let norm = |v: &str| v.trim_start_matches('v').to_string();
+    let planned_version = norm(&planned.meta.version);
     match requested {
         None => true,
         Some(r) => {
-            norm(r) == norm(&planned.meta.version)
+            norm(r) == planned_version
                 || planned.requested.as_deref().map(norm) == Some(norm(r))
-                || norm(version) == norm(&planned.meta.version)
+                || fetched.map(norm) == Some(planned_version)
         }
     }
 }
@@ -445,7 +447,7 @@ fn plan_dependencies(
         };
         let requested = parsed.requested();
         if let Some(node) = nodes.iter().find(|n| n.staged.meta.ref_ == name) {
-            if !agrees(&node.staged, requested, requested.unwrap_or("")) {
+            if !agrees(&node.staged, requested, None) {
                 return Err(InstallError::Conflict {
                     pack: name.clone(),
                     first: match &node.staged.requested {
