@@ -1,0 +1,282 @@
+//! The merged index and its queries: search, show, suggestions (spec §4.2–§5, Q4, Q5).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::FetchedIndex;
+
+/// A pack entry of the merged index.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The key of the entry in its index (the pack's ref, for the Exchange).
+    pub key: String,
+    /// The display name (`name`, or the key when it has none).
+    pub name: String,
+    /// The entry's `ref`, or the key when it has none.
+    #[serde(rename = "ref")]
+    pub ref_: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub keywords: Vec<String>,
+    pub repo_url: Option<String>,
+    /// Semver order, newest first (quirk Q4 fixed); strings that are not versions last.
+    pub versions: Vec<String>,
+    /// The redacted URL of the index the entry comes from.
+    pub index: String,
+    /// The whole entry as the index has it (`content`, `email`, unknown keys...).
+    #[serde(skip)]
+    pub raw: Value,
+    #[serde(skip)]
+    folded: Folded,
+}
+
+/// Lowercased copies of the searched fields, made once.
+#[derive(Debug, Clone, Default)]
+struct Folded {
+    key: String,
+    name: String,
+    ref_: String,
+    keywords: Vec<String>,
+    description: String,
+    author: String,
+}
+
+impl Entry {
+    fn new(key: &str, raw: &Value, index: &str) -> Entry {
+        let name = text(raw, "name")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| key.to_string());
+        let ref_ = text(raw, "ref")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| key.to_string());
+        let keywords = texts(raw, "keywords");
+        let description = text(raw, "description");
+        let author = text(raw, "author");
+        let folded = Folded {
+            key: key.to_lowercase(),
+            name: name.to_lowercase(),
+            ref_: ref_.to_lowercase(),
+            keywords: keywords.iter().map(|k| k.to_lowercase()).collect(),
+            description: description.as_deref().unwrap_or("").to_lowercase(),
+            author: author.as_deref().unwrap_or("").to_lowercase(),
+        };
+        Entry {
+            key: key.to_string(),
+            name,
+            ref_,
+            version: text(raw, "version"),
+            description,
+            author,
+            keywords,
+            repo_url: text(raw, "repo_url"),
+            versions: stackpack_core::sort_versions_desc(texts(raw, "versions")),
+            index: index.to_string(),
+            raw: raw.clone(),
+            folded,
+        }
+    }
+
+    /// How well the entry matches a lowercased, non-empty query (lower is better).
+    fn rank(&self, q: &str) -> Option<u8> {
+        let f = &self.folded;
+        let ids = [&f.name, &f.ref_, &f.key];
+        if ids.iter().any(|id| *id == q) {
+            Some(0)
+        } else if ids.iter().any(|id| id.starts_with(q)) {
+            Some(1)
+        } else if ids.iter().any(|id| id.contains(q)) {
+            Some(2)
+        } else if f.keywords.iter().any(|k| k.contains(q)) {
+            Some(3)
+        } else if f.description.contains(q) {
+            Some(4)
+        } else if f.author.contains(q) {
+            Some(5)
+        } else {
+            None
+        }
+    }
+}
+
+/// A scalar field as text (a YAML `version: 1.0` arrives as a number).
+fn text(raw: &Value, field: &str) -> Option<String> {
+    scalar(raw.get(field)?)
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A list field as texts (a lone string counts as a list of one).
+fn texts(raw: &Value, field: &str) -> Vec<String> {
+    match raw.get(field) {
+        Some(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// All usable indexes merged into one list of entries, sorted by key.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergedIndex {
+    pub entries: Vec<Entry>,
+}
+
+/// Merge fetched indexes, highest priority first: the first index that has a key wins
+/// (st2's order for its configured `index_url` list). Unusable indexes contribute nothing.
+pub fn merge(indexes: &[FetchedIndex]) -> MergedIndex {
+    let mut merged: BTreeMap<&str, Entry> = BTreeMap::new();
+    for index in indexes.iter().filter(|i| i.status.is_ok()) {
+        for (key, raw) in &index.packs {
+            if !raw.is_object() {
+                continue;
+            }
+            merged
+                .entry(key.as_str())
+                .or_insert_with(|| Entry::new(key, raw, &index.shown_url));
+        }
+    }
+    MergedIndex {
+        entries: merged.into_values().collect(),
+    }
+}
+
+impl MergedIndex {
+    /// Case-insensitive search over name, ref/key, keywords (substring of each keyword),
+    /// description and author; `content`, `versions`, `python_versions`, `repo_url` and
+    /// `email` are never searched (quirk Q5 fixed). Best first: exact name/ref, name/ref
+    /// prefix, name/ref substring, keyword, description, author; ties by key. An empty
+    /// query finds nothing.
+    pub fn search(&self, query: &str) -> Vec<&Entry> {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let mut hits: Vec<(u8, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.rank(&q).map(|r| (r, i)))
+            .collect();
+        // Entries are sorted by key, so their position breaks ties by key.
+        hits.sort_unstable();
+        hits.into_iter().map(|(_, i)| &self.entries[i]).collect()
+    }
+
+    /// The pack with this exact key, else this exact ref, else this display name
+    /// (case-insensitive). `None`: offer [`MergedIndex::suggest`].
+    pub fn show(&self, name: &str) -> Option<&Entry> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        if let Ok(i) = self.entries.binary_search_by(|e| e.key.as_str().cmp(name)) {
+            return self.entries.get(i);
+        }
+        if let Some(e) = self.entries.iter().find(|e| e.ref_ == name) {
+            return Some(e);
+        }
+        let folded = name.to_lowercase();
+        self.entries.iter().find(|e| e.folded.name == folded)
+    }
+
+    /// Up to five keys of packs whose key, ref or name is close to `name` ("did you
+    /// mean"), best first.
+    pub fn suggest(&self, name: &str) -> Vec<&str> {
+        let q = name.trim().to_lowercase();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let max_edits = (q.chars().count() / 3).min(2);
+        let mut close: Vec<(f64, &str)> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let f = &e.folded;
+                let mut best: Option<f64> = None;
+                for candidate in [&f.key, &f.name, &f.ref_] {
+                    let score = strsim::jaro_winkler(&q, candidate);
+                    let near = score >= 0.8 || strsim::levenshtein(&q, candidate) <= max_edits;
+                    if near && best.is_none_or(|b| score > b) {
+                        best = Some(score);
+                    }
+                }
+                best.map(|score| (score, e.key.as_str()))
+            })
+            .collect();
+        close.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        close.into_iter().take(5).map(|(_, key)| key).collect()
+    }
+
+    /// The entry with this exact key.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn index(entries: &[(&str, Value)]) -> MergedIndex {
+        let mut list: Vec<Entry> = entries
+            .iter()
+            .map(|(k, v)| Entry::new(k, v, "https://i.example/index.json"))
+            .collect();
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+        MergedIndex { entries: list }
+    }
+
+    fn keys<'a>(found: &[&'a Entry]) -> Vec<&'a str> {
+        found.iter().map(|e| e.key.as_str()).collect()
+    }
+
+    #[test]
+    fn entry_fields() {
+        let e = Entry::new(
+            "circle_ci",
+            &json!({"name": "Circle CI", "version": 1.0, "keywords": null,
+                    "versions": ["1.2.0", "1.10.0", "0.9.0", "junk"]}),
+            "i",
+        );
+        assert_eq!(e.ref_, "circle_ci");
+        assert_eq!(e.name, "Circle CI");
+        assert_eq!(e.version.as_deref(), Some("1.0"));
+        assert!(e.keywords.is_empty());
+        assert_eq!(e.versions, ["1.10.0", "1.2.0", "0.9.0", "junk"]);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["ref"], "circle_ci");
+        assert!(json.get("raw").is_none() && json.get("folded").is_none());
+    }
+
+    #[test]
+    fn ranking() {
+        let idx = index(&[
+            ("mail", json!({"description": "x"})),
+            ("gmail", json!({})),
+            ("mailgun", json!({})),
+            ("post", json!({"keywords": ["e-mail"]})),
+            ("notes", json!({"description": "Sends MAIL"})),
+            ("zz", json!({"author": "Mail Corp"})),
+            ("other", json!({"email": "mail@x", "content": {"mail": 1}})),
+        ]);
+        assert_eq!(
+            keys(&idx.search("Mail")),
+            ["mail", "mailgun", "gmail", "post", "notes", "zz"]
+        );
+        assert!(idx.search("  ").is_empty());
+    }
+}
