@@ -80,9 +80,28 @@ pub enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
     },
+    /// Search the pack indexes (name, keywords, description, author)
+    Search {
+        /// Words to look for
+        query: String,
+    },
+    /// Show one pack's index entry (everything with --json)
+    Show {
+        /// Pack name or ref
+        pack: String,
+    },
+    /// Pack indexes
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// Inspect plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Per index: status, pack count and cache age; exit 1 when none is usable
+    Health,
 }
 
 #[derive(Debug, Args)]

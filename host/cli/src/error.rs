@@ -29,6 +29,12 @@ pub enum CliError {
     Install(Box<stackpack_install::InstallError>),
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
+    )]
+    NoIndex(String),
+    #[error("Pack \"{pack}\" is not in any index. {hint}")]
+    NotInIndex { pack: String, hint: String },
     /// The failure was already reported on stdout (per-pack results).
     #[error("")]
     Reported,

@@ -11,7 +11,8 @@ use crate::{output, plugins};
 
 pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
     let net = plugins::net(ctx)?;
-    let rt = plugins::runtime(ctx, net.clone())?;
+    let served = std::sync::Arc::new(crate::indexes::IndexServedNet::new(ctx, net.clone()));
+    let rt = plugins::runtime(ctx, served)?;
     let plugins = plugins::load_builtins(ctx, &rt)?;
     let git = stackpack_fetch::GitCache::new(
         ctx.root.cache_dir().join("git"),

@@ -4,6 +4,7 @@
 mod cli;
 mod context;
 mod error;
+mod indexes;
 mod install_cmd;
 mod output;
 mod packs;
@@ -14,7 +15,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 
-use cli::{Cli, Command, PluginCommand};
+use cli::{Cli, Command, IndexCommand, PluginCommand};
 use context::Context;
 use error::CliError;
 
@@ -40,6 +41,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             force,
             lock_timeout,
         } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
+        Command::Search { query } => indexes::search(&ctx, query),
+        Command::Show { pack } => indexes::show(&ctx, pack),
+        Command::Index(IndexCommand::Health) => indexes::health_cmd(&ctx),
         Command::Plugin(PluginCommand::List) => plugin_cmd::list(&ctx),
     }
 }

@@ -19,6 +19,23 @@ pub fn net_config(ctx: &Context) -> stackpack_fetch::NetConfig {
         no_proxy: proxy.no_proxy.clone(),
         ca_bundle: proxy.proxy_ca_bundle_path.clone(),
         timeout: ctx.settings.http_timeout.map(Duration::from_secs),
+        credentials: ctx
+            .settings
+            .credentials
+            .iter()
+            .map(|c| stackpack_fetch::Credential {
+                prefix: c.url.clone(),
+                auth: match &c.secret {
+                    stackpack_site::Secret::Bearer(t) => stackpack_fetch::Auth::Bearer(t.clone()),
+                    stackpack_site::Secret::Basic { username, password } => {
+                        stackpack_fetch::Auth::Basic {
+                            username: username.clone(),
+                            password: password.clone(),
+                        }
+                    }
+                },
+            })
+            .collect(),
     }
 }
 
@@ -28,7 +45,10 @@ pub fn net(ctx: &Context) -> Result<Arc<stackpack_fetch::Net>, CliError> {
 }
 
 /// The plugin runtime, doing its network I/O through `net`.
-pub fn runtime(ctx: &Context, net: Arc<stackpack_fetch::Net>) -> Result<Runtime, CliError> {
+pub fn runtime(
+    ctx: &Context,
+    net: Arc<dyn stackpack_plugin::NetBackend>,
+) -> Result<Runtime, CliError> {
     // Compiled code is cached when the cache dir can be created; otherwise plugins are
     // compiled in memory (slower, still correct).
     let cache = match ctx.root.ensure_cache() {

@@ -190,6 +190,46 @@ pub struct NetConfig {
     pub ca_bundle: Option<PathBuf>,
     /// Per-request timeout; 30 s when unset.
     pub timeout: Option<Duration>,
+    /// Credentials the host adds to matching requests (never shown to plugins).
+    pub credentials: Vec<Credential>,
+}
+
+/// A secret the host sends to URLs starting with `prefix` (compared without userinfo),
+/// as an `Authorization` header. Its Debug output never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub prefix: String,
+    pub auth: Auth,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.auth {
+            Auth::Bearer(_) => "bearer",
+            Auth::Basic { .. } => "basic",
+        };
+        write!(
+            f,
+            "Credential({} for {}, secret hidden)",
+            kind,
+            redact_url(&self.prefix)
+        )
+    }
+}
+
+impl Credential {
+    fn matches(&self, url: &Url) -> bool {
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        bare.as_str().starts_with(&self.prefix)
+    }
 }
 
 /// The host's network client.
@@ -320,9 +360,21 @@ impl NetBackend for Net {
                 )));
             }
         }
+        let credential = self.config.credentials.iter().find(|c| c.matches(url));
         let mut req = self.http.get(url.clone());
         for (k, v) in headers {
+            if credential.is_some() && k.eq_ignore_ascii_case("authorization") {
+                continue;
+            }
             req = req.header(k, v);
+        }
+        // The operator's credentials for this URL; the caller's Authorization (if any)
+        // is replaced, so a plugin can never send its own.
+        if let Some(c) = credential {
+            req = match &c.auth {
+                Auth::Bearer(token) => req.bearer_auth(token),
+                Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
+            };
         }
         let resp = req.send().map_err(|e| {
             if e.is_timeout() {

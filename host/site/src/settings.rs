@@ -29,6 +29,30 @@ pub struct ProxySettings {
     pub proxy_ca_bundle_path: Option<PathBuf>,
 }
 
+/// A secret the host adds to requests whose URL starts with `url`. Secrets are never
+/// serialized and never shown by Debug.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialSetting {
+    pub url: String,
+    pub secret: Secret,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for CredentialSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CredentialSetting({}, secret hidden)",
+            stackpack_core::redact_url(&self.url)
+        )
+    }
+}
+
 /// Operator settings for one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PluginSettings {
@@ -56,6 +80,9 @@ pub struct Settings {
     /// Seconds any one network request may take (index, archive, git probe).
     pub http_timeout: Option<u64>,
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// Credentials for indexes and other hosts (`[[credentials]]`).
+    #[serde(skip)]
+    pub credentials: Vec<CredentialSetting>,
     /// Non-fatal problems (unknown keys), for the caller to print.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -74,6 +101,7 @@ impl Default for Settings {
             proxy: ProxySettings::default(),
             http_timeout: None,
             plugins: BTreeMap::new(),
+            credentials: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -90,6 +118,7 @@ const TOP_KEYS: &[&str] = &[
     "http_timeout",
     "base_path",
     "plugins",
+    "credentials",
 ];
 const PLUGIN_KEYS: &[&str] = &["hosts", "memory_mib", "time_ms", "config"];
 
@@ -186,6 +215,16 @@ impl Settings {
                     for (name, p) in plugins {
                         let settings = plugin_settings(path, name, p, &mut s.warnings)?;
                         s.plugins.insert(name.clone(), settings);
+                    }
+                }
+                "credentials" => {
+                    let items = value.as_array().ok_or_else(|| {
+                        bad(key, "a list of [[credentials]] tables with url and token or username/password")
+                    })?;
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(c) = credential(path, i, item, &mut s.warnings)? {
+                            s.credentials.push(c);
+                        }
                     }
                 }
                 _ => s.warnings.push(format!(
@@ -295,6 +334,75 @@ fn plugin_settings(
         }
     }
     Ok(p)
+}
+
+/// One `[[credentials]]` entry: `url` plus `token`/`token_env` (bearer) or
+/// `username` with `password`/`password_env` (basic). A secret taken from an unset
+/// environment variable drops the entry with a warning, so commands that do not need
+/// it still work.
+fn credential(
+    path: &Path,
+    i: usize,
+    item: &toml::Value,
+    warnings: &mut Vec<String>,
+) -> Result<Option<CredentialSetting>, SiteError> {
+    let bad = |key: &str, expected: &str| SiteError::ConfigValue {
+        path: path.to_path_buf(),
+        key: format!("credentials[{i}].{key}"),
+        expected: expected.to_string(),
+    };
+    let t = item
+        .as_table()
+        .ok_or_else(|| bad("", "a table with url and token or username/password"))?;
+    let get = |k: &str| t.get(k).and_then(toml::Value::as_str).map(str::to_string);
+    let url = get("url").ok_or_else(|| bad("url", "the URL (prefix) the credential is for"))?;
+    for k in t.keys() {
+        if ![
+            "url",
+            "token",
+            "token_env",
+            "username",
+            "password",
+            "password_env",
+        ]
+        .contains(&k.as_str())
+        {
+            warnings.push(format!(
+                "{}: unknown key `credentials[{i}].{k}` ignored",
+                path.display()
+            ));
+        }
+    }
+    let from_env = |key: &str, var: String, warnings: &mut Vec<String>| match std::env::var(&var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            warnings.push(format!(
+                "{}: credentials[{i}].{key} names ${var}, which is not set; requests to {} go without credentials",
+                path.display(),
+                stackpack_core::redact_url(&url)
+            ));
+            None
+        }
+    };
+    let secret = match (get("token"), get("token_env"), get("username")) {
+        (Some(token), None, None) => Some(Secret::Bearer(token)),
+        (None, Some(var), None) => from_env("token_env", var, warnings).map(Secret::Bearer),
+        (None, None, Some(username)) => {
+            let password = match (get("password"), get("password_env")) {
+                (Some(p), None) => Some(p),
+                (None, Some(var)) => from_env("password_env", var, warnings),
+                _ => return Err(bad("password", "exactly one of password or password_env")),
+            };
+            password.map(|password| Secret::Basic { username, password })
+        }
+        _ => {
+            return Err(bad(
+                "token",
+                "exactly one of token, token_env, or username with password/password_env",
+            ));
+        }
+    };
+    Ok(secret.map(|secret| CredentialSetting { url, secret }))
 }
 
 fn positive(v: &toml::Value) -> Option<u64> {
@@ -415,6 +523,41 @@ config = { hosts = "ghe.corp", n = 3 }
         let p = write(d.path(), "stackpack.toml", "index_url = [\n");
         let e = Settings::load(&p, true).unwrap_err().to_string();
         assert!(e.contains("stackpack.toml"), "{e}");
+    }
+
+    #[test]
+    fn credentials_from_config_and_env() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            r#"
+[[credentials]]
+url = "https://idx.corp/"
+token = "tok-inline"
+[[credentials]]
+url = "https://other.corp/"
+username = "svc"
+password_env = "STACKPACK_TEST_UNSET_PASSWORD_VAR"
+"#,
+        );
+        let s = Settings::load(&p, true).unwrap();
+        assert_eq!(s.credentials.len(), 1);
+        assert!(s.credentials[0].secret == Secret::Bearer("tok-inline".into()));
+        assert!(
+            s.warnings[0].contains("STACKPACK_TEST_UNSET_PASSWORD_VAR"),
+            "{:?}",
+            s.warnings
+        );
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("tok-inline"), "{shown}");
+        let p = write(
+            d.path(),
+            "b.toml",
+            "[[credentials]]\nurl = \"https://x/\"\ntoken = \"a\"\nusername = \"b\"\n",
+        );
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("credentials[0].token"), "{e}");
     }
 
     #[test]
