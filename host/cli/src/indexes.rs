@@ -21,13 +21,17 @@ pub fn fetch(ctx: &Context, net: &Net) -> Vec<FetchedIndex> {
             std::env::temp_dir().join(format!("stackpack-index-{}", std::process::id()))
         }
     };
+    fetch_urls(net, &ctx.settings.index_url, cache_dir, ctx.offline)
+}
+
+fn fetch_urls(net: &Net, urls: &[String], cache_dir: PathBuf, offline: bool) -> Vec<FetchedIndex> {
     let fetched = fetch_indexes(
         net,
-        &ctx.settings.index_url,
+        urls,
         &FetchOptions {
             cache_dir,
-            offline: ctx.offline,
-            max_body: 64 << 20,
+            offline,
+            max_body: stackpack_index::DEFAULT_MAX_BODY,
         },
     );
     for f in &fetched {
@@ -61,23 +65,8 @@ impl IndexServedNet {
     }
 
     fn indexes(&self) -> &[FetchedIndex] {
-        self.fetched.get_or_init(|| {
-            let fetched = fetch_indexes(
-                self.net.as_ref(),
-                &self.urls,
-                &FetchOptions {
-                    cache_dir: self.cache_dir.clone(),
-                    offline: self.offline,
-                    max_body: 64 << 20,
-                },
-            );
-            for f in &fetched {
-                if let Some(w) = &f.warning {
-                    tracing::warn!("{w}");
-                }
-            }
-            fetched
-        })
+        self.fetched
+            .get_or_init(|| fetch_urls(&self.net, &self.urls, self.cache_dir.clone(), self.offline))
     }
 }
 
