@@ -41,6 +41,7 @@ impl Context {
             (None, Some(b)) => b.clone(),
             (None, None) => early_root,
         };
+        fill_proxy_from_env(&mut settings.proxy);
         if !global.index.is_empty() {
             settings.index_url = global.index.clone();
         }
@@ -61,6 +62,28 @@ impl Context {
     /// The packs base paths in search order.
     pub fn search_paths(&self) -> Vec<PathBuf> {
         stackpack_site::search_paths(&self.root.packs_dir(), &self.settings.packs_base_paths)
+    }
+}
+
+/// Proxy settings not in the config come from the environment, as for st2 (lower-case
+/// names first, then upper-case; `proxy_ca_bundle_path` is st2's own name).
+fn fill_proxy_from_env(proxy: &mut stackpack_site::ProxySettings) {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    if proxy.http_proxy.is_none() {
+        proxy.http_proxy = env(&["http_proxy", "HTTP_PROXY"]);
+    }
+    if proxy.https_proxy.is_none() {
+        proxy.https_proxy = env(&["https_proxy", "HTTPS_PROXY"]);
+    }
+    if proxy.no_proxy.is_none() {
+        proxy.no_proxy = env(&["no_proxy", "NO_PROXY"]);
+    }
+    if proxy.proxy_ca_bundle_path.is_none() {
+        proxy.proxy_ca_bundle_path = env(&["proxy_ca_bundle_path"]).map(PathBuf::from);
     }
 }
 

@@ -12,4 +12,6 @@ pub mod settings;
 pub use discover::{InstalledPack, PackState, discover, find, search_paths};
 pub use error::SiteError;
 pub use root::Root;
-pub use settings::{CredentialSetting, PluginSettings, ProxySettings, Secret, Settings};
+pub use settings::{
+    CredentialSetting, PluginSettings, ProxySettings, PythonSettings, Secret, Settings,
+};

@@ -53,6 +53,17 @@ impl std::fmt::Debug for CredentialSetting {
     }
 }
 
+/// How pack virtualenvs get their requirements (`[python]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PythonSettings {
+    /// `auto` (uv when found, else pip), `uv`, `pip`, or a path to a uv binary.
+    pub installer: Option<String>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    /// Wheelhouse directories (`--find-links`).
+    pub find_links: Vec<PathBuf>,
+}
+
 /// Operator settings for one plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PluginSettings {
@@ -76,6 +87,8 @@ pub struct Settings {
     /// Pack indexes, highest priority first.
     pub index_url: Vec<String>,
     pub python_binary: String,
+    /// `[python]`: installer and package index options for pack virtualenvs.
+    pub python: PythonSettings,
     pub proxy: ProxySettings,
     /// Seconds any one network request may take (index, archive, git probe).
     pub http_timeout: Option<u64>,
@@ -98,6 +111,7 @@ impl Default for Settings {
             packs_base_paths: Vec::new(),
             index_url: vec![DEFAULT_INDEX_URL.to_string()],
             python_binary: "python3".to_string(),
+            python: PythonSettings::default(),
             proxy: ProxySettings::default(),
             http_timeout: None,
             plugins: BTreeMap::new(),
@@ -119,7 +133,9 @@ const TOP_KEYS: &[&str] = &[
     "base_path",
     "plugins",
     "credentials",
+    "python",
 ];
+const PYTHON_KEYS: &[&str] = &["installer", "index_url", "extra_index_urls", "find_links"];
 const PLUGIN_KEYS: &[&str] = &["hosts", "memory_mib", "time_ms", "config"];
 
 impl Settings {
@@ -215,6 +231,42 @@ impl Settings {
                     for (name, p) in plugins {
                         let settings = plugin_settings(path, name, p, &mut s.warnings)?;
                         s.plugins.insert(name.clone(), settings);
+                    }
+                }
+                "python" => {
+                    let t = value.as_table().ok_or_else(|| {
+                        bad(key, "a [python] table with installer, index_url, extra_index_urls, find_links")
+                    })?;
+                    for (k, v) in t {
+                        let key = format!("python.{k}");
+                        match k.as_str() {
+                            "installer" => {
+                                let i = nonempty_str(v).ok_or_else(|| {
+                                    bad(&key, "auto, uv, pip, or the path of a uv binary")
+                                })?;
+                                s.python.installer = Some(i);
+                            }
+                            "index_url" => {
+                                s.python.index_url =
+                                    Some(nonempty_str(v).ok_or_else(|| bad(&key, "a URL"))?);
+                            }
+                            "extra_index_urls" => {
+                                s.python.extra_index_urls = string_list(v, ',')
+                                    .ok_or_else(|| bad(&key, "a list of URLs"))?;
+                            }
+                            "find_links" => {
+                                s.python.find_links = string_list(v, ',')
+                                    .ok_or_else(|| bad(&key, "a list of wheelhouse directories"))?
+                                    .iter()
+                                    .map(|p| base.join(p))
+                                    .collect();
+                            }
+                            _ => s.warnings.push(format!(
+                                "{}: unknown key `{key}` ignored (known keys: {})",
+                                path.display(),
+                                PYTHON_KEYS.join(", ")
+                            )),
+                        }
                     }
                 }
                 "credentials" => {
@@ -471,6 +523,10 @@ https_proxy = "http://proxy:3128"
 proxy_ca_bundle_path = "ca.pem"
 http_timeout = 7
 colour = "blue"
+[python]
+installer = "pip"
+find_links = ["wheels"]
+extra_index_urls = ["https://extra/simple"]
 [plugins.github]
 hosts = ["https://ghe.corp"]
 time_ms = 200
@@ -492,6 +548,9 @@ config = { hosts = "ghe.corp", n = 3 }
         assert_eq!(s.proxy.https_proxy.as_deref(), Some("http://proxy:3128"));
         assert_eq!(s.proxy.proxy_ca_bundle_path, Some(d.path().join("ca.pem")));
         assert_eq!(s.http_timeout, Some(7));
+        assert_eq!(s.python.installer.as_deref(), Some("pip"));
+        assert_eq!(s.python.find_links, vec![d.path().join("wheels")]);
+        assert_eq!(s.python.extra_index_urls, vec!["https://extra/simple"]);
         let gh = &s.plugins["github"];
         assert_eq!(gh.hosts, vec!["https://ghe.corp"]);
         assert_eq!(gh.time_ms, Some(200));
