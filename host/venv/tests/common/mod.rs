@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: real interpreters, real wheels.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stackpack_venv::{InstallerChoice, VenvConfig};
+
+/// The real interpreter behind `python3` (not a pyenv shim), so that reuse is measured
+/// without a wrapper script being started.
+pub fn real_python() -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, os; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// uv as `InstallerChoice::Auto` would find it, or `None` with a notice.
+pub fn uv_or_skip(test: &str) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("uv"))
+            .find(|c| c.is_file())
+    });
+    let found = on_path.or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        let p = Path::new(&home).join(".local/bin/uv");
+        p.is_file().then_some(p)
+    });
+    if found.is_none() {
+        eprintln!(
+            "NOTICE: uv not found on PATH or in ~/.local/bin: skipping the uv part of {test}"
+        );
+    }
+    found
+}
+
+/// Builds `<name>-<version>` (one module `<name>` with `VALUE = <value>` and, if asked, a
+/// console script `<name>-cli`) into `wheelhouse` with `pip wheel`, offline.
+pub fn build_wheel(work: &Path, wheelhouse: &Path, name: &str, version: &str, value: &str) {
+    let src = work.join(format!("src-{name}-{version}"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("setup.py"),
+        format!(
+            "from setuptools import setup\n\
+             setup(name={name:?}, version={version:?}, py_modules=[{name:?}],\n\
+             \x20     entry_points={{'console_scripts': ['{name}-cli={name}:main']}})\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join(format!("{name}.py")),
+        format!("VALUE = {value:?}\n\ndef main():\n    print('{name}', VALUE)\n"),
+    )
+    .unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+            "-w",
+        ])
+        .arg(wheelhouse)
+        .arg(&src)
+        .output()
+        .expect("pip wheel runs");
+    assert!(
+        out.status.success(),
+        "pip wheel failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A pack directory with one Python action and the given requirements.txt.
+pub fn make_pack(dir: &Path, requirements: &str) {
+    std::fs::create_dir_all(dir.join("actions")).unwrap();
+    std::fs::write(dir.join("actions/run.py"), "print('hi')\n").unwrap();
+    std::fs::write(dir.join("requirements.txt"), requirements).unwrap();
+}
+
+/// Runs `<venv>/bin/python -c <code>`.
+pub fn venv_python(venv: &Path, code: &str) -> Output {
+    Command::new(venv.join("bin/python"))
+        .args(["-c", code])
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap()
+}
+
+pub fn offline_cfg(installer: InstallerChoice, wheelhouse: &Path) -> VenvConfig {
+    VenvConfig {
+        python: real_python(),
+        installer,
+        offline: true,
+        find_links: vec![wheelhouse.to_path_buf()],
+        ..VenvConfig::default()
+    }
+}
+
+/// Names in `dir` starting with `.build-` or `.old-`.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".build-") || n.starts_with(".old-"))
+        .collect()
+}
