@@ -480,6 +480,12 @@ fn unchanged_reinstall_writes_nothing_and_modified_pack_is_restored() {
     let r = run(stackpack(&root).args(["install", &spec, "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r)["results"][0]["unchanged"], true, "{}", r.stdout);
+    let r = run(stackpack(&root).args(["install", &spec]));
+    assert!(
+        r.stdout.contains("already installed and unchanged"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(
         std::fs::metadata(&file).unwrap().ino(),
         inode,

@@ -80,6 +80,14 @@ pub enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
     },
+    /// Build or refresh an installed pack's Python virtualenv
+    Venv {
+        /// Pack ref
+        pack: String,
+        /// Rebuild even when nothing changed
+        #[arg(long)]
+        recreate: bool,
+    },
     /// Search the pack indexes (name, keywords, description, author)
     Search {
         /// Words to look for
@@ -119,7 +127,7 @@ pub struct InstallArgs {
     /// Install exactly what stackpack.lock records (all of it when no REF is given)
     #[arg(long)]
     pub locked: bool,
-    /// Do not build the packs' Python virtualenvs (stackpack does not build them yet)
+    /// Do not build the packs' Python virtualenvs
     #[arg(long)]
     pub no_venv: bool,
     /// Do not register the packs' content (stackpack does not register it yet)

@@ -29,6 +29,8 @@ pub enum CliError {
     Install(Box<stackpack_install::InstallError>),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Venv(Box<stackpack_venv::VenvError>),
     #[error(
         "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
     )]

@@ -19,12 +19,21 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         &plugins::net_config(ctx),
         ctx.offline,
     );
+    let venv = crate::venv_cmd::config(ctx)?;
+    let python_major = match stackpack_venv::python_version(&venv.python) {
+        Ok((major, _, _)) => major,
+        Err(e) => {
+            tracing::debug!("{e}; assuming python 3 for python_versions checks");
+            3
+        }
+    };
     let env = Env {
         root: &ctx.root,
         search_paths: ctx.search_paths(),
         plugins: &plugins,
         net: &net,
         git: &git,
+        venv: (!args.no_venv).then_some(&venv),
     };
     let opts = InstallOptions {
         skip_dependencies: args.skip_dependencies,
@@ -34,6 +43,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         lock_timeout: Duration::from_secs(args.lock_timeout),
         venv: !args.no_venv,
         register: !args.no_register,
+        python_major,
         ..InstallOptions::default()
     };
     let mut refs = args.packs.clone();
@@ -83,6 +93,8 @@ fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
                     source,
                     matched,
                     replaced,
+                    unchanged,
+                    venv,
                     ..
                 } => {
                     let how = matched
@@ -90,6 +102,7 @@ fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
                         .map(|m| format!(" ({m})"))
                         .unwrap_or_default();
                     let was = match replaced {
+                        _ if *unchanged => ", already installed and unchanged".to_string(),
                         Some(v) if v != version => format!(", replacing {v}"),
                         Some(_) => ", reinstalled".to_string(),
                         None => String::new(),
@@ -99,7 +112,11 @@ fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
                         .as_ref()
                         .map(|d| format!(" [dependency of {d}]"))
                         .unwrap_or_default();
-                    format!("installed {ref_} {version} from {source}{how}{was}{dep}")
+                    let venv = venv
+                        .as_ref()
+                        .map(|v| format!("; {}", crate::venv_cmd::describe(v)))
+                        .unwrap_or_default();
+                    format!("installed {ref_} {version} from {source}{how}{was}{dep}{venv}")
                 }
                 Outcome::Removed {
                     ref_,

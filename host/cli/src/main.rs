@@ -10,6 +10,7 @@ mod output;
 mod packs;
 mod plugin_cmd;
 mod plugins;
+mod venv_cmd;
 
 use std::io::IsTerminal;
 
@@ -41,6 +42,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             force,
             lock_timeout,
         } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
+        Command::Venv { pack, recreate } => venv_cmd::venv(&ctx, pack, *recreate),
         Command::Search { query } => indexes::search(&ctx, query),
         Command::Show { pack } => indexes::show(&ctx, pack),
         Command::Index(IndexCommand::Health) => indexes::health_cmd(&ctx),

@@ -36,6 +36,8 @@ pub struct InstallOptions {
     pub venv: bool,
     /// Register content after the swap (the register step reads this; none exists yet).
     pub register: bool,
+    /// Major version of the configured python, for `python_versions` checks.
+    pub python_major: u32,
 }
 
 impl Default for InstallOptions {
@@ -49,6 +51,7 @@ impl Default for InstallOptions {
             stackstorm_version: DEFAULT_STACKSTORM_VERSION.to_string(),
             venv: true,
             register: true,
+            python_major: 3,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Env<'a> {
     pub plugins: &'a [Plugin],
     pub net: &'a Net,
     pub git: &'a GitCache,
+    /// How to build virtualenvs; `None` skips them (`--no-venv`).
+    pub venv: Option<&'a stackpack_venv::VenvConfig>,
 }
 
 /// The outcome for one requested reference, or for a dependency it pulled in.
@@ -93,6 +98,9 @@ pub enum Outcome {
         /// Already installed from the same commit or archive, intact: left as it was.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         unchanged: bool,
+        /// The pack's virtualenv, when it has Python content.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        venv: Option<stackpack_venv::VenvReport>,
     },
     Removed {
         #[serde(rename = "ref")]
@@ -260,7 +268,9 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     let packs = root_dir
         .open_dir(stackpack_site::root::PACKS_DIR)
         .map_err(InstallError::io("cannot open", &packs_path))?;
-    let mut installed_nodes: Vec<(&Node, Option<String>)> = Vec::new();
+    let venvs_path = env.root.virtualenvs_dir();
+    let mut installed_nodes: Vec<(&Node, Option<String>, Option<stackpack_venv::VenvReport>)> =
+        Vec::new();
     for node in nodes.iter().rev() {
         if node.tops.iter().all(|t| failures[*t].is_some()) {
             if !node.staged.unchanged {
@@ -273,15 +283,39 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
             .iter()
             .find(|p| p.ref_ == *name && p.base_path == packs_path)
             .and_then(|p| p.meta().map(|m| m.version.clone()));
+        // The virtualenv is built from the staged tree before the swap: if it fails,
+        // the previous pack and its previous venv both stay as they were.
+        let tree = if node.staged.unchanged {
+            packs_path.join(name)
+        } else {
+            staging.slot_path(&node.staged.slot)
+        };
+        let venv = match env.venv {
+            Some(cfg) if stackpack_venv::has_python_content(&tree) => {
+                match stackpack_venv::ensure(&venvs_path, name, &tree, cfg, false) {
+                    Ok(report) => Some(report),
+                    Err(e) => {
+                        for t in &node.tops {
+                            failures[*t].get_or_insert(format!("virtualenv for {name}: {e}"));
+                        }
+                        if !node.staged.unchanged {
+                            staging.discard(&node.staged.slot);
+                        }
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
         if node.staged.unchanged {
             lockfile.upsert(node.staged.entry.clone());
-            installed_nodes.push((node, previous));
+            installed_nodes.push((node, previous, venv));
             continue;
         }
         match staging.swap_into(&node.staged.slot, &packs, &packs_path, name) {
             Ok(_) => {
                 lockfile.upsert(node.staged.entry.clone());
-                installed_nodes.push((node, previous));
+                installed_nodes.push((node, previous, venv));
             }
             Err(e) => {
                 for t in &node.tops {
@@ -309,21 +343,28 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         }
         let own = installed_nodes
             .iter()
-            .find(|(n, _)| !n.want.dependency && n.want.top == top)
+            .find(|(n, _, _)| !n.want.dependency && n.want.top == top)
             .or_else(|| {
                 // The same pack asked for twice: the first request's node serves both.
                 installed_nodes
                     .iter()
-                    .find(|(n, _)| n.tops.contains(&top) && !n.want.dependency)
+                    .find(|(n, _, _)| n.tops.contains(&top) && !n.want.dependency)
             });
-        if let Some((node, previous)) = own {
-            results.push(result_of(node, previous.clone(), redact(raw), None));
+        if let Some((node, previous, venv)) = own {
+            results.push(result_of(
+                node,
+                previous.clone(),
+                venv.clone(),
+                redact(raw),
+                None,
+            ));
         }
     }
-    for (node, previous) in installed_nodes.iter().filter(|(n, _)| n.want.dependency) {
+    for (node, previous, venv) in installed_nodes.iter().filter(|(n, _, _)| n.want.dependency) {
         results.push(result_of(
             node,
             previous.clone(),
+            venv.clone(),
             redact(&node.want.raw),
             Some(node.want.by.clone()),
         ));
@@ -334,6 +375,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
 fn result_of(
     node: &Node,
     replaced: Option<String>,
+    venv: Option<stackpack_venv::VenvReport>,
     requested: String,
     dependency_of: Option<String>,
 ) -> PackResult {
@@ -349,6 +391,7 @@ fn result_of(
             commit: s.entry.commit.clone(),
             replaced,
             unchanged: s.unchanged,
+            venv,
         },
     }
 }
@@ -843,7 +886,7 @@ impl Fetcher<'_> {
                 )
                 .map_err(|e| invalid(e.to_string()))?;
             }
-            stackpack_core::python_versions_ok(&meta.python_versions, 3)
+            stackpack_core::python_versions_ok(&meta.python_versions, self.opts.python_major)
                 .map_err(|e| invalid(format!("Pack \"{}\": {e}", meta.name)))?;
         }
         Ok(meta)

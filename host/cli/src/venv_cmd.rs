@@ -1,0 +1,94 @@
+//! Pack virtualenvs: the settings they are built with, and `stackpack venv`.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stackpack_venv::{InstallerChoice, ProxyEnv, VenvAction, VenvConfig, VenvReport};
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::output;
+
+/// The venv settings from the config (`python_binary`, `[python]`, proxies, `--offline`).
+pub fn config(ctx: &Context) -> Result<VenvConfig, CliError> {
+    let s = &ctx.settings;
+    let installer = match s.python.installer.as_deref() {
+        None | Some("auto") => InstallerChoice::Auto,
+        Some("pip") => InstallerChoice::Pip,
+        Some("uv") => InstallerChoice::Uv("uv".into()),
+        Some(path) if path.contains('/') => InstallerChoice::Uv(path.into()),
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "[python] installer = {other:?} is not understood; use auto, uv, pip, or the path of a uv binary"
+            )));
+        }
+    };
+    Ok(VenvConfig {
+        python: s.python_binary.clone(),
+        installer,
+        index_url: s.python.index_url.clone(),
+        extra_index_urls: s.python.extra_index_urls.clone(),
+        find_links: s.python.find_links.clone(),
+        offline: ctx.offline,
+        proxy: ProxyEnv {
+            http_proxy: s.proxy.http_proxy.clone(),
+            https_proxy: s.proxy.https_proxy.clone(),
+            no_proxy: s.proxy.no_proxy.clone(),
+            ca_bundle: s.proxy.proxy_ca_bundle_path.clone(),
+        },
+    })
+}
+
+/// One line about a venv, for people.
+pub fn describe(r: &VenvReport) -> String {
+    match r.action {
+        VenvAction::Kept => "virtualenv unchanged".to_string(),
+        VenvAction::Created | VenvAction::Rebuilt => format!(
+            "virtualenv {} with {} (python {}) in {:.1}s",
+            if matches!(r.action, VenvAction::Created) {
+                "created"
+            } else {
+                "rebuilt"
+            },
+            r.installer,
+            r.python,
+            r.seconds
+        ),
+    }
+}
+
+/// `stackpack venv <pack> [--recreate]`.
+pub fn venv(ctx: &Context, pack: &str, recreate: bool) -> Result<(), CliError> {
+    let packs = stackpack_site::discover(&ctx.search_paths())?;
+    let Some(found) = stackpack_site::find(&packs, pack) else {
+        return Err(CliError::PackNotFound {
+            pack: pack.to_string(),
+            hint: "Run `stackpack list` to see installed packs.".into(),
+        });
+    };
+    ctx.root.ensure()?;
+    let cfg = config(ctx)?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("building the virtualenv of {pack}"));
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let result = stackpack_venv::ensure(
+        &ctx.root.virtualenvs_dir(),
+        pack,
+        &found.path,
+        &cfg,
+        recreate,
+    );
+    bar.finish_and_clear();
+    let report = result.map_err(|e| CliError::Venv(Box::new(e)))?;
+    if ctx.json {
+        return output::json(&report);
+    }
+    output::print(format!(
+        "{pack}: {} at {}",
+        describe(&report),
+        report.path.display()
+    ))
+}
