@@ -292,7 +292,12 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         };
         let venv = match env.venv {
             Some(cfg) if stackpack_venv::has_python_content(&tree) => {
-                match stackpack_venv::ensure(&venvs_path, name, &tree, cfg, false) {
+                let bar = progress.add(ProgressBar::new_spinner());
+                bar.set_message(format!("virtualenv of {name}"));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                let built = stackpack_venv::ensure(&venvs_path, name, &tree, cfg, false);
+                bar.finish_and_clear();
+                match built {
                     Ok(report) => Some(report),
                     Err(e) => {
                         for t in &node.tops {
