@@ -1,0 +1,1122 @@
+//! Pack configuration for stackpack: a pack's `config.schema.yaml` in StackStorm's dialect
+//! (draft-4 validators with draft-3 style `required: true` inside each property, `secret: true`,
+//! nested `properties`, `items`, `enum`, `default`; spec §11) is parsed and checked
+//! ([`ConfigSchema::parse`]), turned into a draft-7 JSON Schema with st2's rules (extra keys
+//! allowed, `required: true` lifted into the parent's `required` list) and used to validate a
+//! pack's values ([`ConfigSchema::validate`]), where `{{ st2kv... }}` template strings are accepted
+//! for any type (the fix of st2 #4574). Values are set from `key.path=value` assignments
+//! ([`set_value`]) or asked for on a terminal ([`prompt`]), shown with defaults filled and
+//! secrets masked, and stored as `<configs_dir>/<pack>.yaml` ([`write_config`]): raw values,
+//! written atomically through a `cap_std` directory handle, mode 0600 when they hold secrets.
+
+mod prompt;
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub use prompt::prompt;
+
+/// The mask st2 shows instead of a secret value.
+pub const MASK: &str = "********";
+
+/// Everything that can go wrong with a pack's configuration. Each message names the key path
+/// (dotted, e.g. `instances.0.alias`) and the rule, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.schema.yaml is not valid YAML: {source}; fix the file's syntax")]
+    SchemaYaml {
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    #[error(
+        "config.schema.yaml must be a mapping of attribute name to property schema, found {found}; \
+         rewrite it as `name: {{type: string, ...}}` entries"
+    )]
+    SchemaNotMapping { found: String },
+    #[error(
+        "config.schema.yaml: property `{path}` must be a mapping (e.g. `{{type: string}}`), found {found}; fix its definition"
+    )]
+    PropertyNotMapping { path: String, found: String },
+    #[error(
+        "config.schema.yaml: property `{path}` has unknown type `{kind}`; use one of string, integer, number, boolean, array, object, null"
+    )]
+    UnknownType { path: String, kind: String },
+    #[error("config.schema.yaml: property `{path}`: `{keyword}` {rule}; fix the schema")]
+    BadKeyword {
+        path: String,
+        keyword: String,
+        rule: String,
+    },
+    #[error(
+        "config.schema.yaml: the default of `{path}` violates its own property ({message}); fix the default or the property's rules"
+    )]
+    BadDefault { path: String, message: String },
+    #[error("config.schema.yaml is not a valid JSON schema: {message}; fix the schema")]
+    InvalidSchema { message: String },
+    #[error("config for pack \"{pack}\" is invalid:\n{}\nfix these values (`--set key=value` or edit the file) and try again", join_problems(.problems))]
+    Invalid {
+        pack: String,
+        problems: Vec<ConfigProblem>,
+    },
+    #[error("invalid pack name \"{pack}\": a pack name must match ^[a-z0-9_]+$")]
+    BadPackName { pack: String },
+    #[error(
+        "invalid assignment \"{assignment}\": {reason}; write it as key.path=value (e.g. instances.0.alias=prod)"
+    )]
+    BadAssignment { assignment: String, reason: String },
+    #[error("`{path}`: \"{value}\" is not a valid {expected}; give {hint}")]
+    BadValue {
+        path: String,
+        value: String,
+        expected: String,
+        hint: String,
+    },
+    #[error("`{path}`: {reason}")]
+    PathConflict { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid YAML: {source}; fix or remove the file")]
+    ConfigYaml {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    #[error(
+        "{path} must hold a mapping of config keys to values, found {found}; fix or remove the file"
+    )]
+    ConfigNotMapping { path: PathBuf, found: String },
+    #[error("cannot serialise the config as YAML: {source}")]
+    Serialize {
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    #[error(
+        "interactive configuration needs a terminal, but standard input is not a TTY; use --set key=value or --from-file <file.yaml> instead"
+    )]
+    NotATerminal,
+    #[error("configuration dialog interrupted: {message}")]
+    Dialog { message: String },
+}
+
+fn join_problems(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One validation failure: the dotted key path (`instances.0.alias`; empty for the whole
+/// config) and what rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "(config)"
+        } else {
+            &self.path
+        };
+        write!(f, "{path}: {}", self.message)
+    }
+}
+
+/// The type of a property (`type:` in the schema). `Any` stands for a missing `type`, a list
+/// of types, or `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+    Any,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Kind {
+    /// The schema's name for the type (`any` for [`Kind::Any`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Integer => "integer",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Array => "array",
+            Kind::Object => "object",
+            Kind::Any => "any",
+        }
+    }
+}
+
+/// One property of the schema (top-level attribute, nested property or array `items`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    pub name: String,
+    pub kind: Kind,
+    pub description: Option<String>,
+    pub default: Option<Value>,
+    pub required: bool,
+    pub secret: bool,
+    pub choices: Option<Vec<Value>>,
+    pub items: Option<Box<Property>>,
+    pub properties: Vec<Property>,
+}
+
+impl Property {
+    fn child(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// A parsed config.schema.yaml (top-level map attribute -> property schema).
+#[derive(Debug, Clone)]
+pub struct ConfigSchema {
+    properties: Vec<Property>,
+    json_schema: Value,
+}
+
+/// Whether a string is a Jinja expression (`{{ st2kv.system.x }}`, `{% ... %}`), rendered by
+/// st2 at run time: accepted for any type.
+pub fn is_template(s: &str) -> bool {
+    (s.contains("{{") && s.contains("}}")) || (s.contains("{%") && s.contains("%}"))
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(_) => "a number".into(),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+fn join_path(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+fn parse_property(name: &str, path: &str, spec: &Value) -> Result<Property, ConfigError> {
+    let map = match spec {
+        Value::Object(m) => m,
+        // An empty spec (`key:`) means "any type", as in st2.
+        Value::Null => &Map::new(),
+        other => {
+            return Err(ConfigError::PropertyNotMapping {
+                path: path.into(),
+                found: describe(other),
+            });
+        }
+    };
+    let bad = |keyword: &str, rule: &str| ConfigError::BadKeyword {
+        path: path.into(),
+        keyword: keyword.into(),
+        rule: rule.into(),
+    };
+    let kind = match map.get("type") {
+        None | Some(Value::Null) => Kind::Any,
+        Some(Value::String(t)) => match t.as_str() {
+            "string" => Kind::String,
+            "integer" => Kind::Integer,
+            "number" => Kind::Number,
+            "boolean" => Kind::Boolean,
+            "array" => Kind::Array,
+            "object" => Kind::Object,
+            "null" => Kind::Any,
+            other => {
+                return Err(ConfigError::UnknownType {
+                    path: path.into(),
+                    kind: other.into(),
+                });
+            }
+        },
+        Some(Value::Array(types)) => {
+            for t in types {
+                let ok = matches!(
+                    t.as_str(),
+                    Some("string" | "integer" | "number" | "boolean" | "array" | "object" | "null")
+                );
+                if !ok {
+                    return Err(ConfigError::UnknownType {
+                        path: path.into(),
+                        kind: t.to_string(),
+                    });
+                }
+            }
+            Kind::Any
+        }
+        Some(other) => {
+            return Err(ConfigError::UnknownType {
+                path: path.into(),
+                kind: other.to_string(),
+            });
+        }
+    };
+    let description = match map.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("description", "must be a string")),
+    };
+    let required = match map.get("required") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        // A draft-4 list of required children is handled in `to_json_schema`.
+        Some(Value::Array(_)) => false,
+        Some(_) => return Err(bad("required", "must be true or false")),
+    };
+    let secret = match map.get("secret") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("secret", "must be true or false")),
+    };
+    let choices = match map.get("enum") {
+        None => None,
+        Some(Value::Array(a)) if !a.is_empty() => Some(a.clone()),
+        Some(_) => return Err(bad("enum", "must be a non-empty list of values")),
+    };
+    let items = match map.get("items") {
+        None => None,
+        Some(v @ (Value::Object(_) | Value::Null)) => {
+            Some(Box::new(parse_property("items", &format!("{path}[]"), v)?))
+        }
+        // Positional `items` lists: validated by the JSON schema, not modelled here.
+        Some(Value::Array(list)) => {
+            for (i, v) in list.iter().enumerate() {
+                parse_property("items", &format!("{path}.items.{i}"), v)?;
+            }
+            None
+        }
+        Some(_) => return Err(bad("items", "must be a mapping (the schema of each item)")),
+    };
+    let properties = match map.get("properties") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(props)) => props
+            .iter()
+            .map(|(k, v)| parse_property(k, &join_path(path, k), v))
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(bad(
+                "properties",
+                "must be a mapping of property name to schema",
+            ));
+        }
+    };
+    for keyword in [
+        "patternProperties",
+        "additionalProperties",
+        "additionalItems",
+    ] {
+        match map.get(keyword) {
+            None | Some(Value::Bool(_)) => {}
+            Some(Value::Object(m)) if keyword == "patternProperties" => {
+                for (k, v) in m {
+                    parse_property(k, &join_path(path, k), v)?;
+                }
+            }
+            Some(v @ Value::Object(_)) => {
+                parse_property(keyword, &join_path(path, keyword), v)?;
+            }
+            Some(_) => return Err(bad(keyword, "must be a mapping or a boolean")),
+        }
+    }
+    Ok(Property {
+        name: name.into(),
+        kind,
+        description,
+        default: map.get("default").cloned(),
+        required,
+        secret,
+        choices,
+        items,
+        properties,
+    })
+}
+
+const ST2_ONLY: [&str; 4] = ["required", "secret", "immutable", "position"];
+
+/// One st2 property schema → JSON Schema: st2-only keywords stripped, `required: true` of the
+/// children lifted into this node's `required` list, recursing into every sub-schema.
+fn convert_node(spec: &Value) -> Value {
+    let Value::Object(map) = spec else {
+        // `key:` with no spec accepts anything.
+        return Value::Object(Map::new());
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        if ST2_ONLY.contains(&k.as_str()) {
+            continue;
+        }
+        let v = match (k.as_str(), v) {
+            ("properties" | "patternProperties", Value::Object(children)) => Value::Object(
+                children
+                    .iter()
+                    .map(|(name, s)| (name.clone(), convert_node(s)))
+                    .collect(),
+            ),
+            ("items", Value::Array(list)) => Value::Array(list.iter().map(convert_node).collect()),
+            ("items" | "additionalProperties" | "additionalItems" | "not", Value::Object(_)) => {
+                convert_node(v)
+            }
+            ("anyOf" | "allOf" | "oneOf", Value::Array(list)) => {
+                Value::Array(list.iter().map(convert_node).collect())
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    let mut required: Vec<Value> = match map.get("required") {
+        Some(Value::Array(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(Value::Object(children)) = map.get("properties") {
+        for (name, s) in children {
+            if s.get("required") == Some(&Value::Bool(true)) {
+                let name = Value::String(name.clone());
+                if !required.contains(&name) {
+                    required.push(name);
+                }
+            }
+        }
+    }
+    if !required.is_empty() {
+        out.insert("required".into(), Value::Array(required));
+    }
+    Value::Object(out)
+}
+
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::draft7::new(schema).map_err(|e| e.to_string())
+}
+
+/// `/instances/0/alias` → `instances.0.alias`.
+fn pointer_to_dotted(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn run_validator(validator: &jsonschema::Validator, value: &Value) -> Vec<ConfigProblem> {
+    validator
+        .iter_errors(value)
+        .map(|e| {
+            let mut path = pointer_to_dotted(&e.instance_path().to_string());
+            let message = match e.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    let name = property
+                        .as_str()
+                        .map_or_else(|| property.to_string(), String::from);
+                    path = join_path(&path, &name);
+                    format!("required key `{name}` is missing (rule: required)")
+                }
+                _ => format!("{e} (rule: {})", e.kind().keyword()),
+            };
+            ConfigProblem { path, message }
+        })
+        .collect()
+}
+
+impl ConfigSchema {
+    /// Parses and checks the schema itself: not a mapping, a property that is not a mapping,
+    /// an unknown `type`, a `default` that violates its own property → error naming the key.
+    pub fn parse(yaml_text: &str) -> Result<ConfigSchema, ConfigError> {
+        let raw: Value = serde_yaml_ng::from_str(yaml_text)
+            .map_err(|source| ConfigError::SchemaYaml { source })?;
+        let map = match raw {
+            Value::Object(m) => m,
+            // An empty file declares no properties.
+            Value::Null => Map::new(),
+            other => {
+                return Err(ConfigError::SchemaNotMapping {
+                    found: describe(&other),
+                });
+            }
+        };
+        let mut properties = map
+            .iter()
+            .map(|(k, v)| parse_property(k, k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        // serde_json sorts keys: restore the file's order from the YAML mapping.
+        if let Ok(yaml) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml_text) {
+            file_order(&yaml, &mut properties);
+        }
+        let top = Value::Object(Map::from_iter([
+            ("type".to_string(), Value::String("object".into())),
+            ("properties".to_string(), Value::Object(map.clone())),
+            ("additionalProperties".to_string(), Value::Bool(true)),
+        ]));
+        let json_schema = convert_node(&top);
+        compile(&json_schema).map_err(|message| ConfigError::InvalidSchema { message })?;
+        // Each default must satisfy its own property.
+        for (name, spec) in &map {
+            check_defaults(name, spec)?;
+        }
+        Ok(ConfigSchema {
+            properties,
+            json_schema,
+        })
+    }
+
+    /// Whether some top-level property is `required: true` without a `default`: the pack
+    /// cannot run until it is configured.
+    pub fn has_required(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| p.required && p.default.is_none())
+    }
+
+    /// The top-level properties, in file order.
+    pub fn properties(&self) -> &[Property] {
+        &self.properties
+    }
+
+    /// The top-level property `name`.
+    pub fn property(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// The schema as a draft-7 JSON Schema document, with st2's rules: type object,
+    /// `additionalProperties: true` at the top, `required: true` inside properties turned into
+    /// the parent's `required` list (recursively), `secret`/`immutable`/`position` stripped.
+    pub fn json_schema(&self) -> &Value {
+        &self.json_schema
+    }
+
+    /// Validates raw config values like st2 (§11.2): defaults applied first, `null` allowed for
+    /// optional keys, extra keys allowed, and template strings (`{{ st2kv.system.x }}`) accepted
+    /// for any type. A `decrypt_kv` template on a `secret: true` key is refused, as in st2.
+    pub fn validate(&self, values: &Value) -> Result<(), Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let Value::Object(_) = values else {
+            return Err(vec![ConfigProblem {
+                path: String::new(),
+                message: format!(
+                    "the config must be a mapping of keys to values, found {} (rule: type object)",
+                    describe(values)
+                ),
+            }]);
+        };
+        let mut prepared = values.clone();
+        let mut templates = Vec::new();
+        prepare(
+            &self.properties,
+            &mut prepared,
+            "",
+            &mut templates,
+            &mut problems,
+        );
+        let validator = match compile(&self.json_schema) {
+            Ok(v) => v,
+            Err(message) => {
+                return Err(vec![ConfigProblem {
+                    path: String::new(),
+                    message,
+                }]);
+            }
+        };
+        problems.extend(
+            run_validator(&validator, &prepared)
+                .into_iter()
+                .filter(|p| !templates.contains(&p.path)),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Like [`ConfigSchema::validate`] with the problems in one [`ConfigError::Invalid`].
+    pub fn check(&self, pack: &str, values: &Value) -> Result<(), ConfigError> {
+        self.validate(values)
+            .map_err(|problems| ConfigError::Invalid {
+                pack: pack.into(),
+                problems,
+            })
+    }
+
+    /// The values with schema defaults filled in, like st2's runtime resolution (§11.3
+    /// step 3): falsy defaults honoured, explicit values kept, missing nested objects created.
+    /// For display only: config files store raw values.
+    pub fn with_defaults(&self, values: &Value) -> Value {
+        let mut out = values.clone();
+        fill_defaults(&self.properties, &mut out, true);
+        out
+    }
+
+    /// The values with every `secret: true` value (nested ones too) replaced by `********`.
+    pub fn mask_secrets(&self, values: &Value) -> Value {
+        let mut out = values.clone();
+        walk_secrets(&self.properties, &mut out, &mut |v| {
+            *v = Value::String(MASK.into());
+        });
+        out
+    }
+
+    /// Whether the values hold a (non-null) value for some `secret: true` property.
+    pub fn has_secret_values(&self, values: &Value) -> bool {
+        let mut copy = values.clone();
+        let mut found = false;
+        walk_secrets(&self.properties, &mut copy, &mut |_| found = true);
+        found
+    }
+}
+
+/// Sorts `props` (and their nested properties) in the order of the YAML mapping `node`.
+fn file_order(node: &serde_yaml_ng::Value, props: &mut [Property]) {
+    let serde_yaml_ng::Value::Mapping(map) = node else {
+        return;
+    };
+    let keys: Vec<&str> = map
+        .keys()
+        .filter_map(serde_yaml_ng::Value::as_str)
+        .collect();
+    props.sort_by_key(|p| keys.iter().position(|k| *k == p.name).unwrap_or(usize::MAX));
+    for p in props.iter_mut() {
+        let Some(spec) = map.get(p.name.as_str()) else {
+            continue;
+        };
+        if let Some(children) = spec.get("properties") {
+            file_order(children, &mut p.properties);
+        }
+        if let (Some(items), Some(item_spec)) = (p.items.as_deref_mut(), spec.get("items"))
+            && let Some(children) = item_spec.get("properties")
+        {
+            file_order(children, &mut items.properties);
+        }
+    }
+}
+
+fn check_defaults(path: &str, spec: &Value) -> Result<(), ConfigError> {
+    let Value::Object(map) = spec else {
+        return Ok(());
+    };
+    if let Some(default) = map.get("default") {
+        let templated = matches!(default, Value::String(s) if is_template(s));
+        if !templated {
+            let node = convert_node(spec);
+            let validator = compile(&node).map_err(|message| ConfigError::InvalidSchema {
+                message: format!("`{path}`: {message}"),
+            })?;
+            let problems = run_validator(&validator, default);
+            if let Some(first) = problems.first() {
+                let message = if first.path.is_empty() {
+                    first.message.clone()
+                } else {
+                    first.to_string()
+                };
+                return Err(ConfigError::BadDefault {
+                    path: path.into(),
+                    message,
+                });
+            }
+        }
+    }
+    if let Some(Value::Object(children)) = map.get("properties") {
+        for (k, v) in children {
+            check_defaults(&join_path(path, k), v)?;
+        }
+    }
+    if let Some(items @ Value::Object(_)) = map.get("items") {
+        check_defaults(&format!("{path}[]"), items)?;
+    }
+    Ok(())
+}
+
+/// Prepares a copy of the values for the JSON-schema validator: fills defaults (not creating
+/// missing objects), drops `null` for optional keys, records the paths of template strings.
+fn prepare(
+    props: &[Property],
+    value: &mut Value,
+    path: &str,
+    templates: &mut Vec<String>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    fill_defaults(props, value, false);
+    collect_templates(value, path, templates);
+    let Value::Object(map) = value else {
+        return;
+    };
+    for p in props {
+        let child_path = join_path(path, &p.name);
+        if map.get(&p.name) == Some(&Value::Null) && !p.required {
+            map.remove(&p.name);
+            continue;
+        }
+        let Some(v) = map.get_mut(&p.name) else {
+            continue;
+        };
+        if p.secret
+            && let Value::String(s) = v
+            && is_template(s)
+            && s.contains("decrypt_kv")
+        {
+            problems.push(ConfigProblem {
+                path: child_path.clone(),
+                message: "values of \"secret: true\" keys are decrypted automatically: the \
+                          \"decrypt_kv\" filter is not allowed here (rule: secret); remove it"
+                    .into(),
+            });
+        }
+        match v {
+            Value::Object(_) if !p.properties.is_empty() => {
+                prepare(&p.properties, v, &child_path, &mut Vec::new(), problems);
+            }
+            Value::Array(list) => {
+                if let Some(items) = &p.items
+                    && !items.properties.is_empty()
+                {
+                    for (i, item) in list.iter_mut().enumerate() {
+                        prepare(
+                            &items.properties,
+                            item,
+                            &format!("{child_path}.{i}"),
+                            &mut Vec::new(),
+                            problems,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn collect_templates(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if is_template(s) => out.push(path.to_string()),
+        Value::Object(map) => {
+            for (k, v) in map {
+                collect_templates(v, &join_path(path, k), out);
+            }
+        }
+        Value::Array(list) => {
+            for (i, v) in list.iter().enumerate() {
+                collect_templates(v, &join_path(path, &i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn fill_defaults(props: &[Property], value: &mut Value, create_objects: bool) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for p in props {
+        if !map.contains_key(&p.name)
+            && let Some(d) = &p.default
+        {
+            map.insert(p.name.clone(), d.clone());
+        }
+        if p.kind == Kind::Object && !p.properties.is_empty() {
+            if create_objects && !map.contains_key(&p.name) {
+                map.insert(p.name.clone(), Value::Object(Map::new()));
+            }
+            if let Some(child) = map.get_mut(&p.name) {
+                fill_defaults(&p.properties, child, create_objects);
+            }
+        }
+        if let (Some(items), Some(Value::Array(list))) = (&p.items, map.get_mut(&p.name))
+            && !items.properties.is_empty()
+        {
+            for item in list {
+                fill_defaults(&items.properties, item, create_objects);
+            }
+        }
+    }
+}
+
+fn walk_secrets(props: &[Property], value: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for p in props {
+        let Some(v) = map.get_mut(&p.name) else {
+            continue;
+        };
+        if p.secret {
+            if !v.is_null() {
+                f(v);
+            }
+            continue;
+        }
+        walk_secret_value(p, v, f);
+    }
+}
+
+fn walk_secret_value(p: &Property, v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+    match v {
+        Value::Object(_) => walk_secrets(&p.properties, v, f),
+        Value::Array(list) => {
+            if let Some(items) = &p.items {
+                for item in list {
+                    if items.secret {
+                        if !item.is_null() {
+                            f(item);
+                        }
+                    } else {
+                        walk_secret_value(items, item, f);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// --set key.path=value
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "on" | "1" => Some(true),
+        "false" | "no" | "n" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses text typed by a user (`--set` or a prompt) as a value of `kind`; arrays of scalars
+/// are comma-separated. Template strings stay strings whatever the kind.
+pub(crate) fn parse_typed(
+    path: &str,
+    kind: Kind,
+    items: Option<&Property>,
+    text: &str,
+) -> Result<Value, ConfigError> {
+    let bad = |expected: &str, hint: &str| ConfigError::BadValue {
+        path: path.into(),
+        value: text.into(),
+        expected: expected.into(),
+        hint: hint.into(),
+    };
+    if is_template(text) {
+        return Ok(Value::String(text.into()));
+    }
+    let trimmed = text.trim();
+    match kind {
+        Kind::String => Ok(Value::String(text.into())),
+        Kind::Boolean => parse_bool(trimmed)
+            .map(Value::Bool)
+            .ok_or_else(|| bad("boolean", "true/false or yes/no")),
+        Kind::Integer => trimmed
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| bad("integer", "a whole number such as 8080")),
+        Kind::Number => {
+            if let Ok(i) = trimmed.parse::<i64>() {
+                return Ok(Value::from(i));
+            }
+            trimmed
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| bad("number", "a number such as 1.5"))
+        }
+        Kind::Array => {
+            if trimmed.starts_with('[') {
+                return serde_json::from_str::<Value>(trimmed)
+                    .ok()
+                    .filter(Value::is_array)
+                    .ok_or_else(|| bad("list", "a JSON list or comma-separated values"));
+            }
+            if trimmed.is_empty() {
+                return Ok(Value::Array(Vec::new()));
+            }
+            let (item_kind, item_items) = match items {
+                Some(p) => (p.kind, p.items.as_deref()),
+                None => (Kind::String, None),
+            };
+            if matches!(item_kind, Kind::Object | Kind::Array) {
+                return Err(bad(
+                    "list of objects",
+                    "a JSON list, or set each item's keys with key.N.field=value",
+                ));
+            }
+            let item_kind = if item_kind == Kind::Any {
+                Kind::String
+            } else {
+                item_kind
+            };
+            trimmed
+                .split(',')
+                .enumerate()
+                .map(|(i, part)| {
+                    parse_typed(&format!("{path}.{i}"), item_kind, item_items, part.trim())
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
+        }
+        Kind::Object => serde_json::from_str::<Value>(trimmed)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| {
+                bad(
+                    "object",
+                    "a JSON object, or set its keys one by one with key.field=value",
+                )
+            }),
+        Kind::Any => {
+            if (trimmed.starts_with('[') || trimmed.starts_with('{'))
+                && let Ok(v) = serde_json::from_str::<Value>(trimmed)
+            {
+                return Ok(v);
+            }
+            Ok(Value::String(text.into()))
+        }
+    }
+}
+
+/// Applies `key.path=value` (dotted; `a.0.b` indexes arrays) to values, parsing the value by
+/// the schema's type at that path (true/false/yes/no for booleans, integers, numbers,
+/// comma-separated lists for arrays of scalars, else string); unknown paths are set as
+/// strings (extra keys are allowed in st2). An index equal to an array's length appends.
+pub fn set_value(
+    schema: &ConfigSchema,
+    values: &mut Value,
+    assignment: &str,
+) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::BadAssignment {
+        assignment: assignment.into(),
+        reason: reason.into(),
+    };
+    let Some((key, text)) = assignment.split_once('=') else {
+        return Err(bad("no `=`"));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(bad("empty key"));
+    }
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(bad("empty segment in the key path"));
+    }
+    // Work on a copy: `values` is untouched on any error.
+    let mut work = if values.is_null() {
+        Value::Object(Map::new())
+    } else {
+        values.clone()
+    };
+    // Resolve the property at each step.
+    let mut props: Vec<Option<&Property>> = Vec::with_capacity(segments.len());
+    let mut current: Option<&Property> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        let next = if i == 0 {
+            schema.property(seg)
+        } else {
+            match current {
+                Some(p)
+                    if p.kind == Kind::Array
+                        || seg.parse::<usize>().is_ok() && p.items.is_some() =>
+                {
+                    p.items.as_deref()
+                }
+                Some(p) => p.child(seg),
+                None => None,
+            }
+        };
+        props.push(next);
+        current = next;
+    }
+    let last = segments.len() - 1;
+    let leaf = props[last];
+    let parsed = match leaf {
+        Some(p) => parse_typed(key, p.kind, p.items.as_deref(), text)?,
+        None => Value::String(text.into()),
+    };
+
+    let mut node = &mut work;
+    for (i, seg) in segments.iter().enumerate() {
+        let here = segments[..=i].join(".");
+        let is_last = i == last;
+        // What container the next segment needs.
+        let wants_array = !is_last
+            && match props[i] {
+                Some(p) => {
+                    p.kind == Kind::Array
+                        || (p.kind == Kind::Any && segments[i + 1].parse::<usize>().is_ok())
+                }
+                None => segments[i + 1].parse::<usize>().is_ok(),
+            };
+        let slot: &mut Value = match node {
+            Value::Object(map) => map.entry(seg.to_string()).or_insert(Value::Null),
+            Value::Array(list) => {
+                let idx: usize = seg.parse().map_err(|_| ConfigError::PathConflict {
+                    path: here.clone(),
+                    reason: format!("`{seg}` is not an index into a list; use a number"),
+                })?;
+                if idx > list.len() {
+                    return Err(ConfigError::PathConflict {
+                        path: here,
+                        reason: format!(
+                            "index {idx} is past the end of the list ({} items); use {} to append",
+                            list.len(),
+                            list.len()
+                        ),
+                    });
+                }
+                if idx == list.len() {
+                    list.push(Value::Null);
+                }
+                &mut list[idx]
+            }
+            other => {
+                return Err(ConfigError::PathConflict {
+                    path: segments[..i].join("."),
+                    reason: format!("holds {}, which has no keys to set", describe(other)),
+                });
+            }
+        };
+        if is_last {
+            *slot = parsed;
+            break;
+        }
+        if slot.is_null() {
+            *slot = if wants_array {
+                Value::Array(Vec::new())
+            } else {
+                Value::Object(Map::new())
+            };
+        }
+        node = slot;
+    }
+    *values = work;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+/// Checks a pack name used in a file path: `^[a-z0-9_]+$`.
+pub fn check_pack_name(pack: &str) -> Result<(), ConfigError> {
+    let ok = !pack.is_empty()
+        && pack
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::BadPackName { pack: pack.into() })
+    }
+}
+
+/// `<configs_dir>/<pack>.yaml`.
+pub fn config_path(configs_dir: &Path, pack: &str) -> Result<PathBuf, ConfigError> {
+    check_pack_name(pack)?;
+    Ok(configs_dir.join(format!("{pack}.yaml")))
+}
+
+/// Reads `<configs_dir>/<pack>.yaml`: `None` when there is no such file, `{}` for an empty one.
+pub fn read_config(configs_dir: &Path, pack: &str) -> Result<Option<Value>, ConfigError> {
+    let path = config_path(configs_dir, pack)?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ConfigError::Io { path, source }),
+    };
+    let value: Value =
+        serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::ConfigYaml {
+            path: path.clone(),
+            source,
+        })?;
+    match value {
+        Value::Null => Ok(Some(Value::Object(Map::new()))),
+        v @ Value::Object(_) => Ok(Some(v)),
+        other => Err(ConfigError::ConfigNotMapping {
+            path,
+            found: describe(&other),
+        }),
+    }
+}
+
+/// Writes `<configs_dir>/<pack>.yaml` atomically: a temporary file in the same directory,
+/// synced, then renamed over the old one, all through a `cap_std` handle on `configs_dir`
+/// (created if missing). Mode 0600 when `secret` (the values hold secrets), 0644 otherwise.
+/// On any failure the old file is untouched and the temporary file removed.
+pub fn write_config(
+    configs_dir: &Path,
+    pack: &str,
+    values: &Value,
+    secret: bool,
+) -> Result<PathBuf, ConfigError> {
+    let path = config_path(configs_dir, pack)?;
+    let io = |source: std::io::Error| ConfigError::Io {
+        path: path.clone(),
+        source,
+    };
+    let text =
+        serde_yaml_ng::to_string(values).map_err(|source| ConfigError::Serialize { source })?;
+    std::fs::create_dir_all(configs_dir).map_err(|source| ConfigError::Io {
+        path: configs_dir.to_path_buf(),
+        source,
+    })?;
+    let dir = cap_std::fs::Dir::open_ambient_dir(configs_dir, cap_std::ambient_authority())
+        .map_err(|source| ConfigError::Io {
+            path: configs_dir.to_path_buf(),
+            source,
+        })?;
+    let final_name = format!("{pack}.yaml");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp_name = format!(".{pack}.yaml.{}.{nanos}.tmp", std::process::id());
+    let mode = if secret { 0o600 } else { 0o644 };
+
+    let result = (|| -> std::io::Result<()> {
+        let mut opts = cap_std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use cap_std::fs::OpenOptionsExt as _;
+            opts.mode(mode);
+        }
+        let mut file = dir.open_with(&tmp_name, &opts)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            // The umask may have narrowed (or a 0644 request widened nothing): set it exactly.
+            file.set_permissions(cap_std::fs::Permissions::from_std(
+                std::fs::Permissions::from_mode(mode),
+            ))?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        dir.rename(&tmp_name, &dir, &final_name)
+    })();
+    if let Err(e) = result {
+        let _ = dir.remove_file(&tmp_name);
+        return Err(io(e));
+    }
+    // Make the rename durable; a failure here does not undo the write.
+    if let Ok(d) = dir.open(".") {
+        let _ = d.sync_all();
+    }
+    Ok(path)
+}
