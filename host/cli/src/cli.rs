@@ -80,6 +80,8 @@ pub enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
     },
+    /// Configure a pack from its config.schema.yaml (interactive, or --set / --from-file)
+    Config(crate::config_cmd::ConfigArgs),
     /// Build or refresh an installed pack's Python virtualenv
     Venv {
         /// Pack ref

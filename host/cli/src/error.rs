@@ -31,6 +31,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Venv(Box<stackpack_venv::VenvError>),
+    #[error(transparent)]
+    Config(Box<stackpack_config::ConfigError>),
     #[error(
         "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
     )]

@@ -58,6 +58,15 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         }
     }
     let report = stackpack_install::install(&env, &refs, &opts)?;
+    let installed: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Installed { ref_, .. } => Some(ref_.clone()),
+            _ => None,
+        })
+        .collect();
+    crate::config_cmd::warn_unconfigured(ctx, &installed);
     print_report(ctx, &report)
 }
 

@@ -2,6 +2,7 @@
 //! turns its error into a message on stderr and an exit code.
 
 mod cli;
+mod config_cmd;
 mod context;
 mod error;
 mod indexes;
@@ -42,6 +43,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             force,
             lock_timeout,
         } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
+        Command::Config(args) => config_cmd::config(&ctx, args),
         Command::Venv { pack, recreate } => venv_cmd::venv(&ctx, pack, *recreate),
         Command::Search { query } => indexes::search(&ctx, query),
         Command::Show { pack } => indexes::show(&ctx, pack),
