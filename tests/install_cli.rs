@@ -503,3 +503,28 @@ fn unchanged_reinstall_writes_nothing_and_modified_pack_is_restored() {
             .contains("runner_type")
     );
 }
+
+#[test]
+fn python_versions_are_checked_against_the_configured_python() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let old = d.path().join("py2only");
+    write(
+        &old.join("pack.yaml"),
+        &format!(
+            "{}python_versions:\n  - \"2\"\n",
+            common::pack_yaml("py2only", "1.0.0")
+        ),
+    );
+    let r = run(stackpack(&root).args(["install", "--no-venv", &file_url(&old)]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Python 2") && r.stdout.contains("--force"),
+        "{}",
+        r.stdout
+    );
+    assert!(!root.join("packs/py2only").exists());
+    let r = run(stackpack(&root).args(["install", "--no-venv", "--force", &file_url(&old)]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(root.join("packs/py2only").is_dir());
+}

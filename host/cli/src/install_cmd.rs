@@ -20,13 +20,6 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         ctx.offline,
     );
     let venv = crate::venv_cmd::config(ctx)?;
-    let python_major = match stackpack_venv::python_version(&venv.python) {
-        Ok((major, _, _)) => major,
-        Err(e) => {
-            tracing::debug!("{e}; assuming python 3 for python_versions checks");
-            3
-        }
-    };
     let env = Env {
         root: &ctx.root,
         search_paths: ctx.search_paths(),
@@ -43,7 +36,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         lock_timeout: Duration::from_secs(args.lock_timeout),
         venv: !args.no_venv,
         register: !args.no_register,
-        python_major,
+        python_binary: venv.python.clone(),
         ..InstallOptions::default()
     };
     let mut refs = args.packs.clone();

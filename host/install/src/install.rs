@@ -36,8 +36,9 @@ pub struct InstallOptions {
     pub venv: bool,
     /// Register content after the swap (the register step reads this; none exists yet).
     pub register: bool,
-    /// Major version of the configured python, for `python_versions` checks.
-    pub python_major: u32,
+    /// The configured python (`python_binary`), asked for its version only when a pack
+    /// declares `python_versions`.
+    pub python_binary: String,
 }
 
 impl Default for InstallOptions {
@@ -51,7 +52,7 @@ impl Default for InstallOptions {
             stackstorm_version: DEFAULT_STACKSTORM_VERSION.to_string(),
             venv: true,
             register: true,
-            python_major: 3,
+            python_binary: "python3".to_string(),
         }
     }
 }
@@ -181,6 +182,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         chain: &chain,
         lockfile: &lockfile,
         staging: &staging,
+        python_major: std::sync::OnceLock::new(),
     };
 
     let mut failures: Vec<Option<String>> = vec![None; raws.len()];
@@ -546,6 +548,8 @@ struct Fetcher<'a> {
     chain: &'a ResolverChain<'a>,
     lockfile: &'a Lockfile,
     staging: &'a Staging,
+    /// Resolved on first need: running python costs ~100 ms through a pyenv shim.
+    python_major: std::sync::OnceLock<u32>,
 }
 
 impl Fetcher<'_> {
@@ -856,6 +860,20 @@ impl Fetcher<'_> {
         Ok((entry, matched, warnings))
     }
 
+    /// The configured python's major version; 3 when it cannot be run (the venv step
+    /// then reports why).
+    fn python_major(&self) -> u32 {
+        *self.python_major.get_or_init(|| {
+            match stackpack_venv::python_version(&self.opts.python_binary) {
+                Ok((major, _, _)) => major,
+                Err(e) => {
+                    tracing::debug!("{e}; assuming python 3 for python_versions checks");
+                    3
+                }
+            }
+        })
+    }
+
     /// Reads and checks the staged pack.yaml (spec §2; ref rules fix Q10).
     fn check(&self, shown: &str, dir: &Dir, path: &Path) -> Result<PackMeta, InstallError> {
         let invalid = |message: String| InstallError::InvalidPack {
@@ -891,8 +909,10 @@ impl Fetcher<'_> {
                 )
                 .map_err(|e| invalid(e.to_string()))?;
             }
-            stackpack_core::python_versions_ok(&meta.python_versions, self.opts.python_major)
-                .map_err(|e| invalid(format!("Pack \"{}\": {e}", meta.name)))?;
+            if !meta.python_versions.is_empty() {
+                stackpack_core::python_versions_ok(&meta.python_versions, self.python_major())
+                    .map_err(|e| invalid(format!("Pack \"{}\": {e}", meta.name)))?;
+            }
         }
         Ok(meta)
     }
