@@ -38,13 +38,7 @@ fn config_error(e: stackpack_config::ConfigError) -> CliError {
 
 pub fn config(ctx: &Context, args: &ConfigArgs) -> Result<(), CliError> {
     let pack = args.pack.as_str();
-    let packs = stackpack_site::discover(&ctx.search_paths())?;
-    let Some(found) = stackpack_site::find(&packs, pack) else {
-        return Err(CliError::PackNotFound {
-            pack: pack.to_string(),
-            hint: "Run `stackpack list` to see installed packs.".into(),
-        });
-    };
+    let found = crate::packs::installed(ctx, pack)?;
     let schema_path = found.path.join("config.schema.yaml");
     let text = std::fs::read_to_string(&schema_path).map_err(|_| {
         CliError::Usage(format!(

@@ -103,7 +103,7 @@ impl NetBackend for IndexServedNet {
 }
 
 fn merged(ctx: &Context) -> Result<(Vec<FetchedIndex>, MergedIndex), CliError> {
-    let net = Net::new(crate::plugins::net_config(ctx))?;
+    let net = crate::plugins::net(ctx)?;
     let fetched = fetch(ctx, &net);
     let usable = fetched.iter().any(|f| f.body.is_some());
     if !usable {
@@ -183,7 +183,7 @@ pub fn show(ctx: &Context, pack: &str) -> Result<(), CliError> {
 }
 
 pub fn health_cmd(ctx: &Context) -> Result<(), CliError> {
-    let net = Net::new(crate::plugins::net_config(ctx))?;
+    let net = crate::plugins::net(ctx)?;
     let fetched = fetch(ctx, &net);
     let report = health(&fetched);
     if ctx.json {

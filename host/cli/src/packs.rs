@@ -44,6 +44,15 @@ pub fn list(ctx: &Context) -> Result<(), CliError> {
     output::print_table(t)
 }
 
+/// The active installed pack with this ref, or `Pack "x" is not found.` with close
+/// names and where it looked.
+pub fn installed(ctx: &Context, pack: &str) -> Result<InstalledPack, CliError> {
+    let packs = discover(&ctx.search_paths())?;
+    find(&packs, pack)
+        .cloned()
+        .ok_or_else(|| not_found(ctx, pack, &packs))
+}
+
 pub fn get(ctx: &Context, pack: &str) -> Result<(), CliError> {
     let packs = discover(&ctx.search_paths())?;
     let Some(found) = find(&packs, pack) else {

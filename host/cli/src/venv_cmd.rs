@@ -59,13 +59,7 @@ pub fn describe(r: &VenvReport) -> String {
 
 /// `stackpack venv <pack> [--recreate]`.
 pub fn venv(ctx: &Context, pack: &str, recreate: bool) -> Result<(), CliError> {
-    let packs = stackpack_site::discover(&ctx.search_paths())?;
-    let Some(found) = stackpack_site::find(&packs, pack) else {
-        return Err(CliError::PackNotFound {
-            pack: pack.to_string(),
-            hint: "Run `stackpack list` to see installed packs.".into(),
-        });
-    };
+    let found = crate::packs::installed(ctx, pack)?;
     ctx.root.ensure()?;
     let cfg = config(ctx)?;
     let bar = ProgressBar::new_spinner().with_style(
