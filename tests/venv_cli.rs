@@ -11,33 +11,8 @@ use common::{file_url, pack_yaml, run, stackpack, write};
 
 /// A wheelhouse with `tinypkg` 0.1.0, built offline with pip.
 fn wheelhouse(dir: &Path) -> PathBuf {
-    let src = dir.join("tinypkg-src");
-    write(
-        &src.join("setup.py"),
-        "from setuptools import setup\nsetup(name='tinypkg', version='0.1.0', py_modules=['tinypkg'])\n",
-    );
-    write(&src.join("tinypkg.py"), "ANSWER = 42\n");
     let wheels = dir.join("wheels");
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-            "-q",
-            "-w",
-        ])
-        .arg(&wheels)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pip wheel: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stackpack_testkit::build_wheel(dir, &wheels, "tinypkg", "0.1.0", "42");
     wheels
 }
 
@@ -47,7 +22,7 @@ fn py_pack(dir: &Path, version: &str, requirements: &str) -> PathBuf {
     write(&pack.join("pack.yaml"), &pack_yaml("pypack", version));
     write(
         &pack.join("actions/run.py"),
-        "import tinypkg\nprint(tinypkg.ANSWER)\n",
+        "import tinypkg\nprint(tinypkg.VALUE)\n",
     );
     write(
         &pack.join("actions/run.yaml"),

@@ -41,24 +41,8 @@ fn run(cmd: &mut Command) -> Duration {
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let src = d.join("tinypkg-src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("setup.py"), "from setuptools import setup\nsetup(name='tinypkg', version='0.1.0', py_modules=['tinypkg'])\n").unwrap();
-    std::fs::write(src.join("tinypkg.py"), "ANSWER = 42\n").unwrap();
     let wheels = d.join("wheels");
-    run(Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-            "-q",
-            "-w",
-        ])
-        .arg(&wheels)
-        .arg(&src));
+    stackpack_testkit::build_wheel(d, &wheels, "tinypkg", "0.1.0", "42");
 
     let root = d.join("root");
     let pack = root.join("packs/pypack");

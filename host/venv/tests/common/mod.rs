@@ -40,47 +40,10 @@ pub fn uv_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// Builds `<name>-<version>` (one module `<name>` with `VALUE = <value>` and, if asked, a
-/// console script `<name>-cli`) into `wheelhouse` with `pip wheel`, offline.
-pub fn build_wheel(work: &Path, wheelhouse: &Path, name: &str, version: &str, value: &str) {
-    let src = work.join(format!("src-{name}-{version}"));
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(
-        src.join("setup.py"),
-        format!(
-            "from setuptools import setup\n\
-             setup(name={name:?}, version={version:?}, py_modules=[{name:?}],\n\
-             \x20     entry_points={{'console_scripts': ['{name}-cli={name}:main']}})\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        src.join(format!("{name}.py")),
-        format!("VALUE = {value:?}\n\ndef main():\n    print('{name}', VALUE)\n"),
-    )
-    .unwrap();
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-            "-w",
-        ])
-        .arg(wheelhouse)
-        .arg(&src)
-        .output()
-        .expect("pip wheel runs");
-    assert!(
-        out.status.success(),
-        "pip wheel failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// The shared wheel builder (one copy for every test and bench).
+#[allow(unused_imports)]
+pub use stackpack_testkit::build_wheel;
 
-/// A pack directory with one Python action and the given requirements.txt.
 pub fn make_pack(dir: &Path, requirements: &str) {
     std::fs::create_dir_all(dir.join("actions")).unwrap();
     std::fs::write(dir.join("actions/run.py"), "print('hi')\n").unwrap();
