@@ -61,19 +61,6 @@ pub fn runtime(
     Ok(Runtime::new(cache, net, ctx.offline)?)
 }
 
-/// The grant for an index location: its origin, or the exact file.
-fn index_grant(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
-    match u.scheme() {
-        "file" => Some(format!("file://{}", u.path())),
-        s => Some(format!(
-            "{s}://{}{}",
-            u.host_str()?,
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        )),
-    }
-}
-
 /// The spec of one built-in plugin with the operator's settings applied.
 pub fn builtin_spec(
     ctx: &Context,
@@ -88,7 +75,13 @@ pub fn builtin_spec(
     let mut hosts: Vec<String> = b.default_grants.iter().map(|s| s.to_string()).collect();
     let mut config: BTreeMap<String, String> = user.config.clone();
     if b.name == "index" {
-        hosts.extend(ctx.settings.index_url.iter().filter_map(|u| index_grant(u)));
+        hosts.extend(
+            ctx.settings
+                .index_url
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok())
+                .map(|u| stackpack_plugin::grants::origin(&u)),
+        );
         config.insert("index-urls".into(), ctx.settings.index_url.join("\n"));
     }
     hosts.extend(user.hosts.iter().cloned());

@@ -153,15 +153,20 @@ impl Grants {
         if self.grants.iter().any(|g| g.allows(url)) {
             return Ok(());
         }
-        let origin = match url.scheme() {
-            "file" => format!("file://{}", url.path()),
-            s => format!(
-                "{s}://{}{}",
-                url.host_str().unwrap_or(""),
-                url.port().map(|p| format!(":{p}")).unwrap_or_default()
-            ),
-        };
-        Err(format!("{origin} is not granted to this plugin"))
+        Err(format!("{} is not granted to this plugin", origin(url)))
+    }
+}
+
+/// What grants a URL: `scheme://host[:port]` (no user, path or query), or the exact
+/// `file://` path. Also how denials name what was asked for.
+pub fn origin(url: &Url) -> String {
+    match url.scheme() {
+        "file" => format!("file://{}", url.path()),
+        s => format!(
+            "{s}://{}{}",
+            url.host_str().unwrap_or(""),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
     }
 }
 
