@@ -1,10 +1,11 @@
 //! Shared helpers for the integration tests: running the real binary on a scratch
-//! root, a loopback HTTP server, and building the hostile test guest.
+//! root, a loopback HTTP server, and building the test guests and example plugins.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Compiled plugin code shared by every test (each test still uses its own root).
 pub fn shared_cache() -> PathBuf {
@@ -111,12 +112,24 @@ pub fn http_server(routes: Vec<(&str, Reply)>) -> String {
     base
 }
 
-/// Builds tests/guests/hostile for wasm32-wasip2 once per test process.
-pub fn hostile_wasm() -> Arc<[u8]> {
-    static WASM: OnceLock<Arc<[u8]>> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let manifest =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/hostile/Cargo.toml");
+/// Builds the guest workspace at `manifest_rel` (relative to the repository root) for
+/// wasm32-wasip2 and returns `<artifact>.wasm` from it, once per artifact per test
+/// process. Every guest workspace shares one target dir, so their common dependencies
+/// (wit-bindgen...) are compiled once.
+pub fn guest_wasm(manifest_rel: &str, artifact: &str) -> Arc<[u8]> {
+    type Cells = HashMap<String, Arc<OnceLock<Arc<[u8]>>>>;
+    static BUILT: OnceLock<Mutex<Cells>> = OnceLock::new();
+    // The map lock is held only to find the artifact's cell, so a panicking build
+    // cannot poison it; concurrent callers of one artifact wait on its cell.
+    let cell = BUILT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(format!("{manifest_rel}#{artifact}"))
+        .or_default()
+        .clone();
+    cell.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest_rel);
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests-target");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
@@ -139,13 +152,31 @@ pub fn hostile_wasm() -> Arc<[u8]> {
             .expect("run cargo");
         assert!(
             out.status.success(),
-            "building the hostile guest failed:\n{}",
+            "building the guest {manifest_rel} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let wasm = target.join("wasm32-wasip2/release/hostile_guest.wasm");
-        Arc::from(std::fs::read(wasm).unwrap())
+        let wasm = target.join(format!("wasm32-wasip2/release/{artifact}.wasm"));
+        let bytes = std::fs::read(&wasm)
+            .unwrap_or_else(|e| panic!("{manifest_rel} built no {}: {e}", wasm.display()));
+        Arc::from(bytes)
     })
     .clone()
+}
+
+/// The hostile test guest (tests/guests/hostile).
+pub fn hostile_wasm() -> Arc<[u8]> {
+    guest_wasm("tests/guests/hostile/Cargo.toml", "hostile_guest")
+}
+
+/// An example plugin from examples/plugins, by crate name (`corp-resolver`).
+pub fn example_wasm(name: &str) -> Arc<[u8]> {
+    guest_wasm("examples/plugins/Cargo.toml", &name.replace('-', "_"))
+}
+
+/// The policy built against the unsupported API version 0.2.0
+/// (tests/guests/future-api).
+pub fn future_api_wasm() -> Arc<[u8]> {
+    guest_wasm("tests/guests/future-api/Cargo.toml", "future_api_guest")
 }
 
 /// Runs git in `dir` with a fixed identity; panics with git's output on failure.
@@ -289,4 +320,13 @@ pub fn hanging_server() -> String {
         }
     });
     base
+}
+
+/// The misbehaving override policy (tests/guests/hostile-policy); config `mode` picks
+/// the misbehaviour.
+pub fn hostile_policy_wasm() -> Arc<[u8]> {
+    guest_wasm(
+        "tests/guests/hostile-policy/Cargo.toml",
+        "hostile_policy_guest",
+    )
 }
