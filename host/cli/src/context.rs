@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use stackpack_site::{Root, Settings};
+use stackpack_install::SourcePolicy;
+use stackpack_site::{Enterprise, Root, Settings};
 
 use crate::cli::Global;
 use crate::error::CliError;
@@ -14,6 +15,11 @@ pub struct Context {
     pub settings: Settings,
     pub offline: bool,
     pub json: bool,
+    /// The enterprise rules (system file, or `$STACKPACK_ENTERPRISE_CONFIG` when there
+    /// is none); the user's config cannot loosen them.
+    pub enterprise: Enterprise,
+    /// The enterprise `allowed_sources`, parsed: packs and indexes must come from these.
+    pub allowed_sources: Option<SourcePolicy>,
 }
 
 impl Context {
@@ -51,12 +57,30 @@ impl Context {
             .map(|u| normalize_index_url(u))
             .collect::<Result<_, _>>()?;
         let root_path = std::path::absolute(&root_path).unwrap_or(root_path);
+        let enterprise = Enterprise::load()?;
+        let allowed_sources = match (&enterprise.allowed_sources, &enterprise.source) {
+            (Some(items), Some(file)) => Some(SourcePolicy::new(items, file)?),
+            _ => None,
+        };
         Ok(Context {
             root: Root::new(root_path, global.cache_dir.clone()),
             settings,
             offline: global.offline,
             json: global.json,
+            enterprise,
+            allowed_sources,
         })
+    }
+
+    /// Refuses, before anything is fetched, index URLs (`index_url` / `--index`) that
+    /// the enterprise `allowed_sources` does not allow.
+    pub fn check_index_urls(&self) -> Result<(), CliError> {
+        if let Some(policy) = &self.allowed_sources {
+            for url in &self.settings.index_url {
+                policy.check_index(url)?;
+            }
+        }
+        Ok(())
     }
 
     /// The packs base paths in search order.

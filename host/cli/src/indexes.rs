@@ -103,6 +103,7 @@ impl NetBackend for IndexServedNet {
 }
 
 fn merged(ctx: &Context) -> Result<(Vec<FetchedIndex>, MergedIndex), CliError> {
+    ctx.check_index_urls()?;
     let net = crate::plugins::net(ctx)?;
     let fetched = fetch(ctx, &net);
     let usable = fetched.iter().any(|f| f.body.is_some());
@@ -183,6 +184,7 @@ pub fn show(ctx: &Context, pack: &str) -> Result<(), CliError> {
 }
 
 pub fn health_cmd(ctx: &Context) -> Result<(), CliError> {
+    ctx.check_index_urls()?;
     let net = crate::plugins::net(ctx)?;
     let fetched = fetch(ctx, &net);
     let report = health(&fetched);

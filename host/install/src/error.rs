@@ -27,6 +27,42 @@ pub enum InstallError {
         message: String,
     },
 
+    #[error(
+        "{reference}: {url} is not under an origin allowed by the enterprise settings in {} \
+         (allowed_sources = [{allowed}]); nothing was fetched. Install the pack from an allowed \
+         source, or ask your administrator to allow its origin",
+        file.display()
+    )]
+    SourceNotAllowed {
+        reference: String,
+        url: String,
+        file: PathBuf,
+        allowed: String,
+    },
+
+    #[error(
+        "pack index {url} is not under an origin allowed by the enterprise settings in {} \
+         (allowed_sources = [{allowed}]); nothing was fetched. Set index_url (or --index) to an \
+         allowed index, or ask your administrator to allow its origin",
+        file.display()
+    )]
+    IndexNotAllowed {
+        url: String,
+        file: PathBuf,
+        allowed: String,
+    },
+
+    #[error(
+        "enterprise settings {}: allowed_sources entry {entry:?} is not valid: {reason}; ask your \
+         administrator to fix the file",
+        file.display()
+    )]
+    AllowedSource {
+        file: PathBuf,
+        entry: String,
+        reason: String,
+    },
+
     #[error("{reference}: {source}")]
     Plugin {
         reference: String,

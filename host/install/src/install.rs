@@ -39,6 +39,9 @@ pub struct InstallOptions {
     /// The configured python (`python_binary`), asked for its version only when a pack
     /// declares `python_versions`.
     pub python_binary: String,
+    /// The enterprise `allowed_sources`: every resolution (git URL, archive URL, local
+    /// path) must be under one of them, checked before anything is fetched.
+    pub allowed_sources: Option<crate::sources::SourcePolicy>,
 }
 
 impl Default for InstallOptions {
@@ -53,6 +56,7 @@ impl Default for InstallOptions {
             venv: true,
             register: true,
             python_binary: "python3".to_string(),
+            allowed_sources: None,
         }
     }
 }
@@ -598,6 +602,10 @@ impl Fetcher<'_> {
         } else {
             self.chain.locate(&parsed)?
         };
+        // The one place every resolution passes (resolver or lockfile) before any fetch.
+        if let Some(policy) = &self.opts.allowed_sources {
+            policy.check(&shown, &located.resolved.resolution)?;
+        }
         let pin = self.pin(&shown, &located)?;
         if let Some(staged) = self.unchanged(&located, &pin, &parsed) {
             return Ok(staged);

@@ -14,6 +14,7 @@ mod lock;
 pub mod lockfile;
 mod remove;
 mod resolve;
+mod sources;
 mod stage;
 pub mod tree;
 
@@ -25,4 +26,5 @@ pub use lock::RootLock;
 pub use lockfile::{LockedPack, Lockfile};
 pub use remove::remove;
 pub use resolve::{Located, ResolverChain};
+pub use sources::SourcePolicy;
 pub use stage::Staging;

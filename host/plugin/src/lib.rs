@@ -17,6 +17,7 @@ mod bindings;
 mod error;
 pub mod grants;
 mod host;
+pub mod replay;
 mod runtime;
 
 pub use bindings::{
@@ -27,6 +28,7 @@ pub use bindings::{
 pub use error::PluginError;
 pub use grants::Grants;
 pub use host::{HttpReply, Limits, NetBackend, NetFailure, NoNetwork};
+pub use replay::{Recorded, ReplayNet};
 pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
 
 /// The WIT package plugins are built against.
@@ -37,3 +39,10 @@ pub const API_VERSION: &str = "0.1.0";
 pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
 /// This host's version, reported to guests.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The hex sha256 of a component's bytes: what plugins are pinned by, and what
+/// [`Plugin::sha256`] reports.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -25,4 +25,28 @@ pub enum SiteError {
 
     #[error("cannot read packs directory {}: {reason}", path.display())]
     ReadDir { path: PathBuf, reason: String },
+
+    #[error("cannot read the enterprise settings {}: {reason}; {hint}", path.display())]
+    EnterpriseRead {
+        path: PathBuf,
+        reason: String,
+        hint: String,
+    },
+
+    #[error("cannot {action} {}: {reason}; check that stackpack may read and write the root's plugins directory", path.display())]
+    PluginStore {
+        action: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error(
+        "plugin manifest {} is not valid: {reason}; remove the plugin with `stackpack plugin remove {name}` and add it again",
+        path.display()
+    )]
+    PluginManifest {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
 }

@@ -5,13 +5,18 @@
 //! returns the capability handle writes go through.
 
 pub mod discover;
+pub mod enterprise;
 mod error;
+pub mod plugin_store;
 pub mod root;
 pub mod settings;
 
 pub use discover::{InstalledPack, PackState, discover, find, search_paths};
+pub use enterprise::Enterprise;
 pub use error::SiteError;
+pub use plugin_store::{PluginManifest, PluginStore};
 pub use root::Root;
 pub use settings::{
-    CredentialSetting, PluginSettings, ProxySettings, PythonSettings, Secret, Settings,
+    CredentialSetting, DeclaredKind, PluginSettings, ProxySettings, PythonSettings, Secret,
+    Settings, normalize_sha256,
 };

@@ -7,6 +7,7 @@
 //! <root>/overrides/{_global,<pack>}.yaml
 //! <root>/registry.db
 //! <root>/cache/            indexes, git mirrors, compiled plugin code
+//! <root>/plugins/<name>.{wasm,toml}   added plugins and their manifests
 //! <root>/stackpack.lock
 //! <root>/stackpack.toml    default config file
 //! ```
@@ -29,6 +30,7 @@ pub const CACHE_DIR: &str = "cache";
 pub const REGISTRY_DB: &str = "registry.db";
 pub const LOCKFILE: &str = "stackpack.lock";
 pub const CONFIG_FILE: &str = "stackpack.toml";
+pub const PLUGINS_DIR: &str = "plugins";
 
 /// The root and the paths derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,10 @@ impl Root {
     }
     pub fn default_config(&self) -> PathBuf {
         self.path.join(CONFIG_FILE)
+    }
+    /// Plugins added with `stackpack plugin add`: `<name>.wasm` and `<name>.toml`.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.path.join(PLUGINS_DIR)
     }
     pub fn cache_dir(&self) -> &Path {
         &self.cache

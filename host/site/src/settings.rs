@@ -13,6 +13,13 @@
 //! memory_mib = 64
 //! time_ms = 5000
 //! config = { hosts = "github.example.com" }
+//!
+//! [plugins.corp-resolver]                     # a third-party plugin, declared here
+//! kind = "resolver"                           # or "policy"; required with path/url
+//! path = "plugins/corp_resolver.wasm"         # or url = "https://…" / "file:///…"
+//! sha256 = "<64 hex digits>"                  # the pin (a warning without it)
+//! order = 10                                  # built-in resolvers sit at 100…500
+//! hosts = ["https://packs.corp.example"]      # its only grants
 //! ```
 
 use std::collections::BTreeMap;
@@ -64,7 +71,31 @@ pub struct PythonSettings {
     pub find_links: Vec<PathBuf>,
 }
 
-/// Operator settings for one plugin.
+/// The plugin kinds as written in the config and in plugin manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeclaredKind {
+    Resolver,
+    Policy,
+}
+
+impl DeclaredKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclaredKind::Resolver => "resolver",
+            DeclaredKind::Policy => "policy",
+        }
+    }
+}
+
+impl std::fmt::Display for DeclaredKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Operator settings for one plugin: a built-in or added one (extra grants, limits,
+/// config values, order), or a third-party one declared here with `path` or `url`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PluginSettings {
     /// Hosts granted on top of the plugin's built-in grants.
@@ -73,6 +104,31 @@ pub struct PluginSettings {
     pub time_ms: Option<u64>,
     /// Values the plugin reads with `config-get`.
     pub config: BTreeMap<String, String>,
+    /// Required with `path`/`url`: which world the component must implement.
+    pub kind: Option<DeclaredKind>,
+    /// A local `.wasm` component (relative paths are relative to the config file).
+    pub path: Option<PathBuf>,
+    /// Where to get the component: `https://…` or `file:///…`.
+    pub url: Option<String>,
+    /// The pinned digest of the component's bytes: 64 lower-case hex digits.
+    pub sha256: Option<String>,
+    /// Position in its chain (lower first; ties by name).
+    pub order: Option<i64>,
+}
+
+impl PluginSettings {
+    /// Declared here with a component of its own (`path` or `url`).
+    pub fn is_declared(&self) -> bool {
+        self.path.is_some() || self.url.is_some()
+    }
+}
+
+/// A sha256 digest as written by a person: optional `sha256:` prefix, any case.
+/// Returns the 64 lower-case hex digits, or None when it is not one.
+pub fn normalize_sha256(text: &str) -> Option<String> {
+    let t = text.trim();
+    let t = t.strip_prefix("sha256:").unwrap_or(t).to_ascii_lowercase();
+    (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
 }
 
 /// Everything read from the config file (or the defaults when there is none).
@@ -136,7 +192,17 @@ const TOP_KEYS: &[&str] = &[
     "python",
 ];
 const PYTHON_KEYS: &[&str] = &["installer", "index_url", "extra_index_urls", "find_links"];
-const PLUGIN_KEYS: &[&str] = &["hosts", "memory_mib", "time_ms", "config"];
+const PLUGIN_KEYS: &[&str] = &[
+    "hosts",
+    "memory_mib",
+    "time_ms",
+    "config",
+    "kind",
+    "path",
+    "url",
+    "sha256",
+    "order",
+];
 
 impl Settings {
     /// Reads settings from `path`. A missing file is fine when `required` is false
@@ -229,7 +295,7 @@ impl Settings {
                         .as_table()
                         .ok_or_else(|| bad(key, "a table of [plugins.<name>] sections"))?;
                     for (name, p) in plugins {
-                        let settings = plugin_settings(path, name, p, &mut s.warnings)?;
+                        let settings = plugin_settings(path, base, name, p, &mut s.warnings)?;
                         s.plugins.insert(name.clone(), settings);
                     }
                 }
@@ -322,21 +388,71 @@ impl Settings {
 
 fn plugin_settings(
     path: &Path,
+    base: &Path,
     name: &str,
     value: &toml::Value,
     warnings: &mut Vec<String>,
 ) -> Result<PluginSettings, SiteError> {
     let bad = |key: &str, expected: &str| SiteError::ConfigValue {
         path: path.to_path_buf(),
-        key: format!("plugins.{name}.{key}"),
+        key: if key.is_empty() {
+            format!("plugins.{name}")
+        } else {
+            format!("plugins.{name}.{key}")
+        },
         expected: expected.to_string(),
     };
-    let table = value
-        .as_table()
-        .ok_or_else(|| bad("", "a table with hosts, memory_mib, time_ms, config"))?;
+    let table = value.as_table().ok_or_else(|| {
+        bad(
+            "",
+            "a table with hosts, memory_mib, time_ms, config (and kind, path or url, sha256, order for a third-party plugin)",
+        )
+    })?;
     let mut p = PluginSettings::default();
     for (key, v) in table {
         match key.as_str() {
+            "kind" => {
+                p.kind = Some(match v.as_str().map(str::trim) {
+                    Some("resolver") => DeclaredKind::Resolver,
+                    Some("policy") => DeclaredKind::Policy,
+                    _ => return Err(bad(key, "\"resolver\" or \"policy\"")),
+                });
+            }
+            "path" => {
+                let v = nonempty_str(v).ok_or_else(|| bad(key, "the path of a .wasm component"))?;
+                p.path = Some(base.join(v));
+            }
+            "url" => {
+                let v = nonempty_str(v)
+                    .filter(|u| {
+                        u.strip_prefix("https://").is_some_and(|r| !r.is_empty())
+                            || u.strip_prefix("file://")
+                                .is_some_and(|r| r.starts_with('/'))
+                    })
+                    .ok_or_else(|| {
+                        bad(
+                            key,
+                            "an https:// URL or an absolute file:/// URL of a .wasm component",
+                        )
+                    })?;
+                p.url = Some(v);
+            }
+            "sha256" => {
+                p.sha256 = Some(v.as_str().and_then(normalize_sha256).ok_or_else(|| {
+                    bad(
+                        key,
+                        "the component's sha256: 64 hex digits (`sha256sum plugin.wasm`)",
+                    )
+                })?);
+            }
+            "order" => {
+                p.order = Some(v.as_integer().ok_or_else(|| {
+                    bad(
+                        key,
+                        "an integer position in its chain (lower runs first; built-in resolvers sit at 100, 200, 300, 400, 500)",
+                    )
+                })?);
+            }
             "hosts" => {
                 p.hosts = string_list(v, ',')
                     .ok_or_else(|| bad(key, "a list of `scheme://host[:port]` grants"))?;
@@ -383,6 +499,26 @@ fn plugin_settings(
                 path.display(),
                 PLUGIN_KEYS.join(", ")
             )),
+        }
+    }
+    if p.path.is_some() && p.url.is_some() {
+        return Err(bad("url", "either `path` or `url`, not both"));
+    }
+    if p.is_declared() {
+        if p.kind.is_none() {
+            return Err(bad(
+                "kind",
+                "\"resolver\" or \"policy\": required for a plugin loaded from `path` or `url`",
+            ));
+        }
+    } else {
+        for (key, set) in [("kind", p.kind.is_some()), ("sha256", p.sha256.is_some())] {
+            if set {
+                return Err(bad(
+                    key,
+                    "nothing here unless the plugin is loaded from `path` or `url` (built-in and added plugins carry their own kind and pin)",
+                ));
+            }
         }
     }
     Ok(p)
@@ -574,6 +710,64 @@ config = { hosts = "ghe.corp", n = 3 }
         let p = write(d.path(), "b.toml", "[plugins.x]\ntime_ms = -1\n");
         let e = Settings::load(&p, true).unwrap_err().to_string();
         assert!(e.contains("plugins.x.time_ms"), "{e}");
+    }
+
+    #[test]
+    fn third_party_plugin_settings() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            &format!(
+                "[plugins.corp]\nkind = \"resolver\"\npath = \"p/corp.wasm\"\nsha256 = \"sha256:{}\"\norder = -3\n[plugins.pol]\nkind = \"policy\"\nurl = \"https://x.example/pol.wasm\"\n",
+                "AB".repeat(32)
+            ),
+        );
+        let s = Settings::load(&p, true).unwrap();
+        let corp = &s.plugins["corp"];
+        assert_eq!(corp.kind, Some(DeclaredKind::Resolver));
+        assert_eq!(corp.path, Some(d.path().join("p/corp.wasm")));
+        assert_eq!(corp.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(corp.order, Some(-3));
+        assert!(corp.is_declared());
+        assert_eq!(
+            s.plugins["pol"].url.as_deref(),
+            Some("https://x.example/pol.wasm")
+        );
+        for (text, key) in [
+            (
+                "[plugins.a]\nkind = \"both\"\npath = \"a.wasm\"\n",
+                "plugins.a.kind",
+            ),
+            ("[plugins.a]\npath = \"a.wasm\"\n", "plugins.a.kind"),
+            (
+                "[plugins.a]\nkind = \"policy\"\nurl = \"http://x/a.wasm\"\n",
+                "plugins.a.url",
+            ),
+            (
+                "[plugins.a]\nkind = \"policy\"\npath = \"a\"\nurl = \"https://x/a\"\n",
+                "plugins.a.url",
+            ),
+            (
+                "[plugins.a]\nkind = \"policy\"\npath = \"a\"\nsha256 = \"abc\"\n",
+                "plugins.a.sha256",
+            ),
+            (
+                "[plugins.a]\nkind = \"policy\"\npath = \"a\"\norder = \"first\"\n",
+                "plugins.a.order",
+            ),
+            (
+                "[plugins.github]\nsha256 = \"abc\"\n",
+                "plugins.github.sha256",
+            ),
+        ] {
+            let p = write(d.path(), "bad.toml", text);
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(
+                e.contains("bad.toml") && e.contains(&format!("`{key}`")),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! A [`NetBackend`] that answers from recorded responses instead of the network, for
+//! `stackpack plugin test` and for plugin authors' own tests: a resolver can be run
+//! against every reference form without a server, deterministically.
+//!
+//! Recordings are a JSON array (parse it with serde into `Vec<Recorded>`):
+//!
+//! ```json
+//! [{"url": "https://packs.corp.example/index.json", "status": 200,
+//!   "headers": {"content-type": "application/json"}, "body": "{…}"}]
+//! ```
+//!
+//! A URL that was not recorded fails with a transport error that names it and says it
+//! was not recorded; the URLs asked for but missing are kept for the report. Grants
+//! still apply first (the runtime checks them before the backend sees a request).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use url::Url;
+
+use crate::host::{HttpReply, NetBackend, NetFailure};
+
+/// One recorded HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    pub url: String,
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// Replays [`Recorded`] responses; see the module docs.
+pub struct ReplayNet {
+    records: Vec<(Option<Url>, Recorded)>,
+    missed: Mutex<Vec<String>>,
+}
+
+impl ReplayNet {
+    pub fn new(records: Vec<Recorded>) -> ReplayNet {
+        ReplayNet {
+            records: records
+                .into_iter()
+                .map(|r| (Url::parse(&r.url).ok(), r))
+                .collect(),
+            missed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The origins (`scheme://host[:port]`, as grants are written) of the recorded
+    /// URLs, deduplicated in first-seen order: the default grants of a replayed run.
+    pub fn origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (url, _) in &self.records {
+            if let Some(u) = url {
+                let o = crate::grants::origin(u);
+                if !out.contains(&o) {
+                    out.push(o);
+                }
+            }
+        }
+        out
+    }
+
+    /// URLs a plugin asked for that were not recorded, in order, without repeats.
+    pub fn missed(&self) -> Vec<String> {
+        self.missed.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn miss(&self, what: String) -> NetFailure {
+        if let Ok(mut m) = self.missed.lock()
+            && !m.contains(&what)
+        {
+            m.push(what.clone());
+        }
+        NetFailure::Transport(format!(
+            "{what} was not recorded: the replayed network only answers the URLs in the recorded responses file; record it there"
+        ))
+    }
+}
+
+impl NetBackend for ReplayNet {
+    fn http_get(
+        &self,
+        url: &Url,
+        _headers: &[(String, String)],
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure> {
+        let found = self.records.iter().find(|(u, r)| match u {
+            Some(u) => u == url,
+            None => r.url == url.as_str(),
+        });
+        let Some((_, r)) = found else {
+            return Err(self.miss(stackpack_redact(url)));
+        };
+        if r.body.len() as u64 > max_body {
+            return Err(NetFailure::TooLarge(max_body));
+        }
+        Ok(HttpReply {
+            status: r.status,
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            body: r.body.as_bytes().to_vec(),
+        })
+    }
+
+    fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {
+        Err(self.miss(format!("git ls-remote {}", redact_text(url))))
+    }
+}
+
+/// A URL without its password, for messages.
+fn stackpack_redact(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
+}
+
+fn redact_text(url: &str) -> String {
+    Url::parse(url)
+        .map(|u| stackpack_redact(&u))
+        .unwrap_or_else(|_| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn rec(url: &str, body: &str) -> Recorded {
+        Recorded {
+            url: url.into(),
+            status: 200,
+            headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn answers_recorded_urls_and_names_missing_ones() {
+        let net = ReplayNet::new(vec![
+            rec("https://a.example/x.json", "x"),
+            rec("https://a.example:8443/y", "y"),
+            rec("http://b.example/z", "z"),
+        ]);
+        assert_eq!(
+            net.origins(),
+            vec![
+                "https://a.example",
+                "https://a.example:8443",
+                "http://b.example"
+            ]
+        );
+        let r = net
+            .http_get(&Url::parse("https://a.example/x.json").unwrap(), &[], 100)
+            .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"x"[..]));
+        assert_eq!(
+            r.headers,
+            vec![("content-type".into(), "text/plain".into())]
+        );
+        let e = net
+            .http_get(
+                &Url::parse("https://u:pw@a.example/nope").unwrap(),
+                &[],
+                100,
+            )
+            .unwrap_err();
+        let NetFailure::Transport(m) = e else {
+            panic!("expected a transport error")
+        };
+        assert!(
+            m.contains("https://u:***@a.example/nope was not recorded"),
+            "{m}"
+        );
+        assert_eq!(net.missed(), vec!["https://u:***@a.example/nope"]);
+        assert!(matches!(
+            net.http_get(&Url::parse("https://a.example/x.json").unwrap(), &[], 0),
+            Err(NetFailure::TooLarge(0))
+        ));
+    }
+}

@@ -1,0 +1,581 @@
+//! Third-party plugins through the real binary, with real components: `plugin add`
+//! (pinned by sha256), `remove`, `list`, `inspect`, `test` (recorded HTTP), the pin
+//! checked on every load, config-declared plugins, and the enterprise file
+//! (`require_pinned_plugins`, `allowed_plugins`, `allowed_sources`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{
+    Run, example_wasm, file_url, future_api_wasm, git_http_server, hostile_wasm, pack_repo, run,
+    stackpack, write,
+};
+
+fn sha(bytes: &[u8]) -> String {
+    stackpack_plugin::sha256_hex(bytes)
+}
+
+/// Writes a component into `dir` and returns its path.
+fn component(dir: &Path, file: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(file);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+/// Files under `<root>/plugins` (none when the directory does not exist).
+fn plugin_files(root: &Path) -> Vec<String> {
+    match std::fs::read_dir(root.join("plugins")) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The enterprise file can only be chosen by the variable when the system file is
+/// absent; on a machine that has one, those tests cannot run.
+fn enterprise_env_usable() -> bool {
+    let usable = !Path::new("/etc/stackpack/enterprise.toml").exists();
+    if !usable {
+        eprintln!("skipped: /etc/stackpack/enterprise.toml exists and takes precedence");
+    }
+    usable
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn add_pins_and_stores_then_list_inspect_and_remove() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "hostile_guest.wasm", &wasm);
+    let digest = sha(&wasm);
+
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &digest.to_uppercase()])
+        .args(["--grant", "https://packs.corp.example", "--order", "-5"])
+        .args([
+            "--set",
+            "requested-hosts=https://packs.corp.example,https://evil.example",
+        ])
+        .arg("--json"));
+    let added = json(&r);
+    assert_eq!(added["name"], "hostile", "named by describe()");
+    assert_eq!(added["kind"], "resolver");
+    assert_eq!(added["sha256"], digest.as_str());
+    assert_eq!(added["order"], -5);
+    assert_eq!(
+        added["not_granted"],
+        serde_json::json!(["https://evil.example"])
+    );
+    assert_eq!(
+        std::fs::read(root.join("plugins/hostile.wasm")).unwrap(),
+        wasm.to_vec()
+    );
+    let manifest = std::fs::read_to_string(root.join("plugins/hostile.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("sha256 = \"{digest}\"")),
+        "{manifest}"
+    );
+    assert!(manifest.contains("kind = \"resolver\""), "{manifest}");
+    assert!(
+        manifest.contains("https://packs.corp.example"),
+        "{manifest}"
+    );
+
+    // In the chain, before the built-ins (order -5 < 100), with only its grants.
+    let list = json(&run(stackpack(&root).args(["plugin", "list", "--json"])));
+    assert_eq!(
+        names(&list),
+        vec![
+            "hostile", "github", "gitlab", "file", "index", "git", "default"
+        ]
+    );
+    let h = &list[0];
+    assert_eq!(h["origin"], "added");
+    assert_eq!(h["order"], -5);
+    assert_eq!(h["sha256"], digest.as_str());
+    assert_eq!(h["pinned_sha256"], digest.as_str());
+    assert_eq!(
+        h["granted_hosts"],
+        serde_json::json!(["https://packs.corp.example"])
+    );
+    assert_eq!(list[1]["order"], 100);
+    assert_eq!(list[5]["order"], 500);
+    assert_eq!(list[6]["order"], serde_json::Value::Null);
+
+    let i = json(&run(
+        stackpack(&root).args(["plugin", "inspect", "hostile", "--json"])
+    ));
+    assert_eq!(i["world"], "source-resolver");
+    assert_eq!(i["wit"], "stackpack:plugin@0.1.0");
+    assert_eq!(i["origin"], "added");
+    assert_eq!(i["pinned_sha256"], digest.as_str());
+    assert_eq!(
+        i["requested_hosts"],
+        serde_json::json!(["https://packs.corp.example", "https://evil.example"])
+    );
+    assert_eq!(
+        i["not_granted"],
+        serde_json::json!(["https://evil.example"])
+    );
+    assert_eq!(i["memory_mib"], 64);
+
+    // A file that is not added can be inspected too: no grants, no pin.
+    let i = json(&run(stackpack(&root)
+        .args(["plugin", "inspect", "--json"])
+        .arg(&file)));
+    assert_eq!(i["origin"], "file");
+    assert_eq!(i["sha256"], digest.as_str());
+    assert_eq!(i["granted_hosts"], serde_json::json!([]));
+    assert_eq!(i["pinned_sha256"], serde_json::Value::Null);
+
+    // Adding it again needs --force.
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &digest]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("already added") && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(stackpack(&root).args(["plugin", "remove", "hostile"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
+    let list = json(&run(stackpack(&root).args(["plugin", "list", "--json"])));
+    assert!(!names(&list).contains(&"hostile".to_string()));
+    let r = run(stackpack(&root).args(["plugin", "remove", "hostile"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("\"hostile\""), "{}", r.stderr);
+}
+
+#[test]
+fn wrong_digest_is_refused_and_nothing_is_written() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "hostile_guest.wasm", &wasm);
+    let wrong = "0".repeat(64);
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(file_url(&file))
+        .args(["--sha256", &wrong]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains(&wrong), "{}", r.stderr);
+    assert!(r.stderr.contains(&sha(&wasm)), "{}", r.stderr);
+    assert!(r.stderr.contains("hostile_guest.wasm"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was added"), "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
+
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", "abc"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("64 hex digits"), "{}", r.stderr);
+}
+
+#[test]
+fn a_replaced_component_is_refused_on_the_next_load() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "h.wasm", &wasm);
+    let digest = sha(&wasm);
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &digest]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Someone swaps the stored component (here: for another valid component).
+    let other = example_wasm("corp-resolver");
+    std::fs::write(root.join("plugins/hostile.wasm"), &other).unwrap();
+    for args in [
+        vec!["plugin", "list"],
+        vec!["plugin", "inspect", "hostile"],
+        vec!["install", "anything", "--no-venv", "--no-register"],
+    ] {
+        let r = run(stackpack(&root).args(&args));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+        assert!(
+            r.stderr.contains("plugin hostile was refused"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(&digest), "{}", r.stderr);
+        assert!(r.stderr.contains(&sha(&other)), "{}", r.stderr);
+        assert!(r.stderr.contains("plugins/hostile.wasm"), "{}", r.stderr);
+    }
+    assert!(!root.join("packs/anything").exists());
+}
+
+#[test]
+fn builtin_names_cannot_be_added_or_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "h.wasm", &wasm);
+    let r = run(stackpack(&root).args(["plugin", "add"]).arg(&file).args([
+        "--sha256",
+        &sha(&wasm),
+        "--name",
+        "github",
+    ]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("github is a built-in plugin"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--name"), "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty());
+
+    let r = run(stackpack(&root).args(["plugin", "remove", "default"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("default is a built-in plugin"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_plugin_for_an_unsupported_api_is_refused_by_add() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = future_api_wasm();
+    let file = component(d.path(), "future.wasm", &wasm);
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &sha(&wasm)]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("stackpack:plugin@0.2.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("supports 0.1.0"), "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty());
+}
+
+#[test]
+fn config_declared_plugins_pinned_unpinned_and_required_pins() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let resolver = hostile_wasm();
+    let policy = example_wasm("corp-policy");
+    component(d.path(), "hostile.wasm", &resolver);
+    let policy_file = component(d.path(), "corp_policy.wasm", &policy);
+    let config = d.path().join("stackpack.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[plugins.hos]
+kind = "resolver"
+path = "hostile.wasm"
+sha256 = "{}"
+order = 150
+hosts = ["https://packs.corp.example"]
+
+[plugins.pol]
+kind = "policy"
+url = "{}"
+"#,
+            sha(&resolver),
+            file_url(&policy_file)
+        ),
+    );
+    let r = run(stackpack(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["plugin", "list", "--json"]));
+    let list = json(&r);
+    assert_eq!(
+        names(&list),
+        vec![
+            "github", "hos", "gitlab", "file", "index", "git", "pol", "default"
+        ],
+        "order 150 sits between github and gitlab; the default policy runs last"
+    );
+    assert_eq!(list[1]["origin"], "config");
+    assert_eq!(
+        list[1]["granted_hosts"],
+        serde_json::json!(["https://packs.corp.example"])
+    );
+    assert_eq!(list[6]["pinned_sha256"], serde_json::Value::Null);
+    // The unpinned one loads, with a warning that gives its digest.
+    assert!(r.stderr.contains("plugin pol"), "{}", r.stderr);
+    assert!(r.stderr.contains("not pinned"), "{}", r.stderr);
+    assert!(r.stderr.contains(&sha(&policy)), "{}", r.stderr);
+
+    // A config-declared component replaced after pinning is refused.
+    std::fs::write(d.path().join("hostile.wasm"), &policy).unwrap();
+    let r = run(stackpack(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["plugin", "list"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("plugin hos was refused"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&sha(&resolver)) && r.stderr.contains(&sha(&policy)),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(d.path().join("hostile.wasm"), &resolver).unwrap();
+
+    if enterprise_env_usable() {
+        let enterprise = d.path().join("enterprise.toml");
+        write(&enterprise, "require_pinned_plugins = true\n");
+        let r = run(stackpack(&root)
+            .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
+            .arg("--config")
+            .arg(&config)
+            .args(["plugin", "list"]));
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert!(r.stderr.contains("plugin pol"), "{}", r.stderr);
+        assert!(r.stderr.contains("require_pinned_plugins"), "{}", r.stderr);
+        assert!(r.stderr.contains("enterprise.toml"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("sha256 = \"{}\"", sha(&policy))),
+            "{}",
+            r.stderr
+        );
+
+        // Allow-listed plugins only: `hos` is not on the list.
+        write(&enterprise, "allowed_plugins = [\"pol\"]\n");
+        let r = run(stackpack(&root)
+            .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
+            .arg("--config")
+            .arg(&config)
+            .args(["plugin", "list"]));
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert!(
+            r.stderr.contains("plugin hos is not allowed"),
+            "{}",
+            r.stderr
+        );
+        let wasm = hostile_wasm();
+        let file = component(d.path(), "h2.wasm", &wasm);
+        let r = run(stackpack(&root)
+            .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
+            .args(["plugin", "add"])
+            .arg(&file)
+            .args(["--sha256", &sha(&wasm)]));
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert!(
+            r.stderr.contains("plugin hostile is not allowed"),
+            "{}",
+            r.stderr
+        );
+        assert!(plugin_files(&root).is_empty());
+    }
+
+    // A section naming no plugin at all, and no component.
+    write(
+        &config,
+        "[plugins.nosuch]\nhosts = [\"https://x.example\"]\n",
+    );
+    let r = run(stackpack(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["plugin", "list"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("[plugins.nosuch]"), "{}", r.stderr);
+    assert!(r.stderr.contains("stackpack.toml"), "{}", r.stderr);
+    assert!(r.stderr.contains("path"), "{}", r.stderr);
+}
+
+#[test]
+fn enterprise_allowed_sources_refuse_installs_before_fetching() {
+    if !enterprise_env_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let repo = pack_repo(&d.path().join("src/pk"), "pk", "1.0.0", "", "main");
+    let served = d.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    common::git(
+        &served,
+        &["clone", "-q", "--bare", repo.to_str().unwrap(), "pk.git"],
+    );
+    let base = git_http_server(&served);
+    let enterprise = d.path().join("enterprise.toml");
+    write(
+        &enterprise,
+        "allowed_sources = [\"https://packs.corp.example\", \"https://*.corp.example\"]\n",
+    );
+    let config = d.path().join("stackpack.toml");
+    write(
+        &config,
+        "index_url = [\"https://packs.corp.example/index.json\"]\n",
+    );
+    let install = |reference: &str| {
+        run(stackpack(&root)
+            .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
+            .arg("--config")
+            .arg(&config)
+            .args(["install", "--no-venv", "--no-register", reference]))
+    };
+    for reference in [file_url(&repo), format!("{base}/pk.git")] {
+        let r = install(&reference);
+        assert_eq!(r.code, 1, "{reference}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("not under an origin allowed"),
+            "{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("nothing was fetched"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains(&enterprise.display().to_string()),
+            "{}",
+            r.stdout
+        );
+        let shown = reference.trim_start_matches("file://");
+        assert!(r.stdout.contains(shown), "{}", r.stdout);
+        assert!(!root.join("packs/pk").exists());
+        assert!(
+            !root.join("cache/git").exists(),
+            "nothing fetched into the git cache"
+        );
+    }
+    // An index that is not allowed is refused before it is fetched.
+    let r = run(stackpack(&root)
+        .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
+        .args(["--index", &format!("{base}/index.json")])
+        .args(["install", "--no-venv", "--no-register", "pk"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("pack index"), "{}", r.stderr);
+    assert!(r.stderr.contains(&base), "{}", r.stderr);
+
+    // Allowing local paths lets the file:// install through.
+    write(
+        &enterprise,
+        "allowed_sources = [\"https://packs.corp.example\", \"file://\"]\n",
+    );
+    let r = install(&file_url(&repo));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(root.join("packs/pk/pack.yaml").exists());
+}
+
+#[test]
+fn plugin_test_replays_recorded_responses() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = example_wasm("corp-resolver");
+    let file = component(d.path(), "corp_resolver.wasm", &wasm);
+    let recorded = d.path().join("recorded.json");
+    write(
+        &recorded,
+        r#"[
+  {"url": "https://packs.corp.example/packs/sensu", "status": 200,
+   "headers": {"content-type": "application/json"},
+   "body": "{\"git_url\": \"https://gitlab.corp.example/packs/sensu.git\", \"ref\": \"v1.1.0\"}"},
+  {"url": "https://packs.corp.example/packs/gone", "status": 404, "body": "{}"}
+]"#,
+    );
+    let refs = d.path().join("refs.txt");
+    write(
+        &refs,
+        "# comment\n\ncorp:sensu=1.2.0\nsensu\ncorp:gone\ncorp:unrecorded\n",
+    );
+    let test = |refs: &Path, json: bool| {
+        let mut cmd = stackpack(&root);
+        cmd.args(["plugin", "test"])
+            .arg(&file)
+            .arg("--refs")
+            .arg(refs)
+            .arg("--recorded")
+            .arg(&recorded)
+            .args(["--set", "service-url=https://packs.corp.example"]);
+        if json {
+            cmd.arg("--json");
+        }
+        run(&mut cmd)
+    };
+    let r = test(&refs, true);
+    assert_eq!(
+        r.code, 1,
+        "a not-found and an unrecorded URL fail: {}",
+        r.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "comments and blank lines are skipped");
+    assert_eq!(results[0]["status"], "resolved");
+    assert_eq!(results[0]["resolution"]["kind"], "git");
+    assert_eq!(
+        results[0]["resolution"]["url"],
+        "https://gitlab.corp.example/packs/sensu.git"
+    );
+    assert_eq!(results[0]["canonical"], "corp:sensu");
+    assert_eq!(results[1]["status"], "not-applicable");
+    assert_eq!(results[2]["status"], "refused");
+    assert_eq!(results[2]["refusal"], "not-found");
+    assert_eq!(results[3]["status"], "refused");
+    assert!(
+        results[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://packs.corp.example/packs/unrecorded was not recorded"),
+        "{}",
+        results[3]
+    );
+    assert_eq!(
+        v["unrecorded"],
+        serde_json::json!(["https://packs.corp.example/packs/unrecorded"])
+    );
+    assert_eq!(
+        v["granted_hosts"],
+        serde_json::json!(["https://packs.corp.example"]),
+        "grants default to the recorded origins"
+    );
+
+    // Only resolvable and not-applicable references: exit 0, in plain text too.
+    let ok_refs = d.path().join("ok.txt");
+    write(&ok_refs, "corp:sensu\nowner/repo\n");
+    let r = test(&ok_refs, false);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("corp:sensu  ->  git https://gitlab.corp.example/packs/sensu.git"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("owner/repo  ->  not applicable"),
+        "{}",
+        r.stdout
+    );
+
+    // Without the grant the plugin is denied, and that is a failure.
+    let r = run(stackpack(&root)
+        .args(["plugin", "test"])
+        .arg(&file)
+        .arg("--refs")
+        .arg(&ok_refs)
+        .arg("--recorded")
+        .arg(&recorded)
+        .args(["--set", "service-url=https://packs.corp.example"])
+        .args(["--grant", "https://other.example"]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("REFUSED"), "{}", r.stdout);
+}
