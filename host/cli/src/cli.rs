@@ -80,6 +80,8 @@ pub enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
     },
+    /// Load installed packs' content into the registry, applying override policies
+    Register(crate::register_cmd::RegisterArgs),
     /// Configure a pack from its config.schema.yaml (interactive, or --set / --from-file)
     Config(crate::config_cmd::ConfigArgs),
     /// Build or refresh an installed pack's Python virtualenv
@@ -103,7 +105,7 @@ pub enum Command {
     /// Pack indexes
     #[command(subcommand)]
     Index(IndexCommand),
-    /// Inspect plugins
+    /// Manage plugins: list, add, remove, inspect, test
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
@@ -132,7 +134,7 @@ pub struct InstallArgs {
     /// Do not build the packs' Python virtualenvs
     #[arg(long)]
     pub no_venv: bool,
-    /// Do not register the packs' content (stackpack does not register it yet)
+    /// Do not register the packs' content (run `stackpack register` later)
     #[arg(long)]
     pub no_register: bool,
     /// Seconds to wait for another stackpack working on the same root
@@ -142,6 +144,20 @@ pub struct InstallArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// List the plugins: name, kind, WIT version, sha256, granted hosts
+    /// List the plugins in chain order: name, kind, order, origin, WIT version, sha256, grants
     List,
+    /// Add a plugin component, pinned by its sha256, to <root>/plugins
+    Add(crate::plugin_cmd::AddArgs),
+    /// Remove an added plugin (its .wasm and its manifest)
+    Remove {
+        /// Plugin name
+        name: String,
+    },
+    /// Show a plugin's world, API version, requested and granted hosts, limits and digests
+    Inspect {
+        /// Plugin name, or the path of a .wasm component
+        target: String,
+    },
+    /// Run a resolver over references against recorded HTTP responses (author test kit)
+    Test(crate::plugin_cmd::TestArgs),
 }

@@ -27,6 +27,8 @@ pub enum CliError {
     Output(String),
     #[error(transparent)]
     Install(Box<stackpack_install::InstallError>),
+    #[error(transparent)]
+    Plugins(Box<crate::plugins::PluginsError>),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -39,6 +41,8 @@ pub enum CliError {
     NoIndex(String),
     #[error("Pack \"{pack}\" is not in any index. {hint}")]
     NotInIndex { pack: String, hint: String },
+    #[error(transparent)]
+    Registry(#[from] Box<stackpack_registry::RegistryError>),
     /// The failure was already reported on stdout (per-pack results).
     #[error("")]
     Reported,
@@ -47,6 +51,12 @@ pub enum CliError {
 impl From<stackpack_install::InstallError> for CliError {
     fn from(e: stackpack_install::InstallError) -> Self {
         CliError::Install(Box::new(e))
+    }
+}
+
+impl From<crate::plugins::PluginsError> for CliError {
+    fn from(e: crate::plugins::PluginsError) -> Self {
+        CliError::Plugins(Box::new(e))
     }
 }
 

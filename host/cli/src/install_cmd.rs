@@ -10,10 +10,11 @@ use crate::error::CliError;
 use crate::{output, plugins};
 
 pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
+    ctx.check_index_urls()?;
     let net = plugins::net(ctx)?;
     let served = std::sync::Arc::new(crate::indexes::IndexServedNet::new(ctx, net.clone()));
     let rt = plugins::runtime(ctx, served)?;
-    let plugins = plugins::load_builtins(ctx, &rt)?;
+    let plugins = plugins::load_all(ctx, &rt)?;
     let git = stackpack_fetch::GitCache::new(
         ctx.root.cache_dir().join("git"),
         &plugins::net_config(ctx),
@@ -37,6 +38,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         venv: !args.no_venv,
         register: !args.no_register,
         python_binary: venv.python.clone(),
+        allowed_sources: ctx.allowed_sources.clone(),
         ..InstallOptions::default()
     };
     let mut refs = args.packs.clone();
@@ -60,7 +62,26 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         })
         .collect();
     crate::config_cmd::warn_unconfigured(ctx, &installed);
-    print_report(ctx, &report)
+    // Register what was installed. The packs are in place whatever happens here, so a
+    // registration failure is reported with the way to retry, and exits 1.
+    let registration = if args.no_register || installed.is_empty() {
+        None
+    } else {
+        Some(crate::register_cmd::register_installed(ctx, &installed))
+    };
+    let registered = match registration {
+        Some(Ok(outcome)) => Some(outcome),
+        Some(Err(e)) => {
+            print_report(ctx, &report, None)?;
+            return Err(CliError::Usage(format!(
+                "the packs are installed but were not registered: {e}\nFix that, then run \
+                 `stackpack register {}`",
+                installed.join(" ")
+            )));
+        }
+        None => None,
+    };
+    print_report(ctx, &report, registered.as_ref())
 }
 
 pub fn remove(
@@ -76,16 +97,40 @@ pub fn remove(
         force,
         Duration::from_secs(lock_timeout),
     )?;
-    print_report(ctx, &report)
+    let removed: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Removed { ref_, .. } => Some(ref_.clone()),
+            _ => None,
+        })
+        .collect();
+    crate::register_cmd::unregister(ctx, &removed)?;
+    print_report(ctx, &report, None)
 }
 
-/// One line per pack (or the JSON report); exit status 1 when any failed.
-fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
+/// One line per pack (or the JSON report, with the registration under
+/// `"registered"`); exit status 1 when any failed.
+fn print_report(
+    ctx: &Context,
+    report: &Report,
+    registered: Option<&crate::register_cmd::Outcome>,
+) -> Result<(), CliError> {
     for w in &report.warnings {
         tracing::warn!("{w}");
     }
+    if let Some(reg) = registered {
+        for r in &reg.packs {
+            crate::register_cmd::warn_problems(&r.pack, &r.problems);
+        }
+    }
     if ctx.json {
-        output::json(report)?;
+        let mut value =
+            serde_json::to_value(report).map_err(|e| CliError::Output(e.to_string()))?;
+        if let (Some(reg), Some(obj)) = (registered, value.as_object_mut()) {
+            obj.insert("registered".into(), reg.json());
+        }
+        output::json(&value)?;
     } else {
         for r in &report.results {
             let line = match &r.outcome {
@@ -130,6 +175,13 @@ fn print_report(ctx: &Context, report: &Report) -> Result<(), CliError> {
                 Outcome::Failed { reason } => format!("failed {}: {reason}", r.requested),
             };
             output::print(line)?;
+        }
+        for r in registered.iter().flat_map(|reg| &reg.packs) {
+            output::print(format!(
+                "registered {}: {}",
+                r.pack,
+                crate::register_cmd::summary(r)
+            ))?;
         }
     }
     if report.failed() {

@@ -11,13 +11,14 @@ mod output;
 mod packs;
 mod plugin_cmd;
 mod plugins;
+mod register_cmd;
 mod venv_cmd;
 
 use std::io::IsTerminal;
 
 use clap::Parser;
 
-use cli::{Cli, Command, IndexCommand, PluginCommand};
+use cli::{Cli, Command, IndexCommand};
 use context::Context;
 use error::CliError;
 
@@ -43,12 +44,13 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             force,
             lock_timeout,
         } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
+        Command::Register(args) => register_cmd::register(&ctx, args),
         Command::Config(args) => config_cmd::config(&ctx, args),
         Command::Venv { pack, recreate } => venv_cmd::venv(&ctx, pack, *recreate),
         Command::Search { query } => indexes::search(&ctx, query),
         Command::Show { pack } => indexes::show(&ctx, pack),
         Command::Index(IndexCommand::Health) => indexes::health_cmd(&ctx),
-        Command::Plugin(PluginCommand::List) => plugin_cmd::list(&ctx),
+        Command::Plugin(cmd) => plugin_cmd::run(&ctx, cmd),
     }
 }
 

@@ -51,3 +51,18 @@ pub fn json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Output(e.to_string()))?;
     print(text)
 }
+
+/// A spinner on stderr for long work: hidden when `show` is false or stderr is not a
+/// terminal (indicatif's default), cleared by `finish_and_clear`.
+pub fn spinner(show: bool, message: impl Into<String>) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}

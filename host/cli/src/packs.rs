@@ -78,10 +78,13 @@ pub fn get(ctx: &Context, pack: &str) -> Result<(), CliError> {
             #[serde(flatten)]
             pack: &'a InstalledPack,
             shadows: Vec<&'a std::path::Path>,
+            /// What the registry holds for the pack (null: not registered).
+            registry: Option<stackpack_registry::Registered>,
         }
         return output::json(&Out {
             pack: found,
             shadows: shadowed.iter().map(|p| p.path.as_path()).collect(),
+            registry: crate::register_cmd::registered(&ctx.root.registry_db(), &meta.ref_)?,
         });
     }
     let list = |v: &[String]| v.join(", ");
@@ -104,6 +107,7 @@ pub fn get(ctx: &Context, pack: &str) -> Result<(), CliError> {
     for s in &shadowed {
         rows.push(("shadows", s.path.display().to_string()));
     }
+    rows.extend(crate::register_cmd::get_rows(ctx, &meta.ref_)?);
     output::print_table(output::properties(&rows))
 }
 

@@ -1,8 +1,5 @@
 //! Pack virtualenvs: the settings they are built with, and `stackpack venv`.
 
-use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressStyle};
 use stackpack_venv::{InstallerChoice, ProxyEnv, VenvAction, VenvConfig, VenvReport};
 
 use crate::context::Context;
@@ -62,12 +59,7 @@ pub fn venv(ctx: &Context, pack: &str, recreate: bool) -> Result<(), CliError> {
     let found = crate::packs::installed(ctx, pack)?;
     ctx.root.ensure()?;
     let cfg = config(ctx)?;
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(format!("building the virtualenv of {pack}"));
-    bar.enable_steady_tick(Duration::from_millis(100));
+    let bar = output::spinner(true, format!("building the virtualenv of {pack}"));
     let result = stackpack_venv::ensure(
         &ctx.root.virtualenvs_dir(),
         pack,

@@ -338,6 +338,9 @@ impl Plugin {
     pub fn grants(&self) -> &Grants {
         &self.ctx.grants
     }
+    pub fn limits(&self) -> &Limits {
+        &self.ctx.limits
+    }
     pub fn code_source(&self) -> CodeSource {
         self.code_source
     }
@@ -424,7 +427,7 @@ impl Plugin {
                 None => PluginError::Trap {
                     plugin: name.clone(),
                     call,
-                    reason: trap_reason(&e),
+                    reason: trap_reason(&e, &output),
                 },
             }
         })
@@ -553,9 +556,28 @@ fn ticks(d: Duration) -> u64 {
 }
 
 /// The most useful one-line description of a trap: the guest's own panic message
-/// when there was one, else wasmtime's.
-fn trap_reason(e: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+/// (which Rust guests print to stderr before trapping) when there was one, then
+/// wasmtime's cause without the wasm backtrace.
+fn trap_reason(e: &wasmtime::Error, guest_output: &str) -> String {
+    let mut parts: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|p| !p.contains("wasm backtrace"))
+        .collect();
     parts.dedup();
-    parts.join(": ")
+    let cause = if parts.is_empty() {
+        e.root_cause().to_string()
+    } else {
+        parts.join(": ")
+    };
+    // std's panic output: "thread '<name>' panicked at file:line:col:\n<message>".
+    let panic = guest_output
+        .split_once("panicked at ")
+        .and_then(|(_, rest)| rest.split_once('\n'))
+        .map(|(_, message)| message.lines().next().unwrap_or("").trim().to_string())
+        .filter(|m| !m.is_empty());
+    match panic {
+        Some(message) => format!("{message} ({cause})"),
+        None => cause,
+    }
 }

@@ -1,0 +1,555 @@
+//! Reading a pack's content from disk (spec §9.3): the top-level `*.yaml`/`*.yml` files
+//! of `triggers/`, `sensors/`, `actions/`, `rules/`, `aliases/` and `policies/`, each
+//! parsed and validated. A bad file becomes a [`Problem`] with its path and reason; the
+//! other files are still read.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// The kinds of content a pack registers, in st2's registration order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    Trigger,
+    Sensor,
+    Action,
+    Rule,
+    Alias,
+    Policy,
+}
+
+impl ResourceType {
+    pub const ALL: [ResourceType; 6] = [
+        ResourceType::Trigger,
+        ResourceType::Sensor,
+        ResourceType::Action,
+        ResourceType::Rule,
+        ResourceType::Alias,
+        ResourceType::Policy,
+    ];
+
+    /// Singular name, as stored in the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Trigger => "trigger",
+            ResourceType::Sensor => "sensor",
+            ResourceType::Action => "action",
+            ResourceType::Rule => "rule",
+            ResourceType::Alias => "alias",
+            ResourceType::Policy => "policy",
+        }
+    }
+
+    /// Plural name: the content directory and the key in count reports.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ResourceType::Trigger => "triggers",
+            ResourceType::Sensor => "sensors",
+            ResourceType::Action => "actions",
+            ResourceType::Rule => "rules",
+            ResourceType::Alias => "aliases",
+            ResourceType::Policy => "policies",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResourceType> {
+        ResourceType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s || t.plural() == s)
+    }
+
+    /// Whether override policies apply (st2: actions, aliases, rules, sensors).
+    pub fn overridable(self) -> bool {
+        matches!(
+            self,
+            ResourceType::Sensor | ResourceType::Action | ResourceType::Rule | ResourceType::Alias
+        )
+    }
+
+    /// The value of `enabled` when a file does not say: st2's API defaults (a rule is
+    /// disabled unless it says otherwise).
+    pub fn default_enabled(self) -> bool {
+        !matches!(self, ResourceType::Rule)
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One validated resource of a pack.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Resource {
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+    /// `<pack>.<name>`.
+    #[serde(rename = "ref")]
+    pub ref_: String,
+    /// The name within the pack (a sensor's `class_name`).
+    pub name: String,
+    /// The metadata file, relative to the pack directory (`actions/run.yaml`).
+    pub file: String,
+    /// What the pack itself says (its `enabled`, else the type's default); `None` for
+    /// types that cannot be disabled (triggers, policies).
+    pub enabled: Option<bool>,
+    /// The whole document, with `pack` filled in.
+    pub metadata: Value,
+}
+
+/// A file that could not be registered, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+    /// Relative to the pack directory.
+    pub file: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+/// Everything read from one pack.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    pub resources: Vec<Resource>,
+    pub problems: Vec<Problem>,
+    /// Metadata files read (valid or not).
+    pub files: usize,
+}
+
+/// st2's built-in policy types (`st2common/policies/meta`).
+pub const POLICY_TYPES: &[&str] = &[
+    "action.concurrency",
+    "action.concurrency.attr",
+    "action.retry",
+];
+
+/// JSON schema types an action parameter may declare.
+const PARAM_TYPES: &[&str] = &[
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+/// The metadata files of one content directory: regular files (symlinks are not
+/// followed) ending in `.yaml`/`.yml`, sorted by name. `actions/config.yaml` is st2's
+/// legacy pack config, not an action.
+pub fn metadata_files(pack_dir: &Path, kind: ResourceType) -> Vec<String> {
+    let dir = pack_dir.join(kind.plural());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .filter(|n| !(kind == ResourceType::Action && (n == "config.yaml" || n == "config.yml")))
+        .map(|n| format!("{}/{n}", kind.plural()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reads and validates every metadata file of the pack at `pack_dir`, whose ref is
+/// `pack`.
+pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
+    let mut scan = Scan::default();
+    // Where each ref was first defined, to report duplicates.
+    let mut seen: BTreeMap<(ResourceType, String), String> = BTreeMap::new();
+    for kind in ResourceType::ALL {
+        for file in metadata_files(pack_dir, kind) {
+            scan.files += 1;
+            let parsed = std::fs::read_to_string(pack_dir.join(&file))
+                .map_err(|e| format!("cannot read the file: {e}"))
+                .and_then(|text| parse_yaml(&text))
+                .and_then(|doc| validate(kind, pack, &file, doc));
+            match parsed {
+                Ok(resources) => {
+                    for r in resources {
+                        let key = (r.kind, r.ref_.clone());
+                        if let Some(first) = seen.get(&key) {
+                            // A trigger type declared both by a sensor and in triggers/
+                            // is one trigger; any other repeat is a mistake.
+                            if r.kind != ResourceType::Trigger {
+                                scan.problems.push(Problem {
+                                    kind,
+                                    file: file.clone(),
+                                    message: format!(
+                                        "{} \"{}\" is already defined in {first}; rename one of them",
+                                        r.kind, r.name
+                                    ),
+                                });
+                            }
+                            continue;
+                        }
+                        seen.insert(key, file.clone());
+                        scan.resources.push(r);
+                    }
+                }
+                Err(message) => scan.problems.push(Problem {
+                    kind,
+                    file: file.clone(),
+                    message,
+                }),
+            }
+        }
+    }
+    scan
+}
+
+/// Parses one YAML document into JSON values. Local tags (`!python/object:...`) are
+/// refused; the YAML library resolves `!!` tags to their plain data. Either way nothing
+/// is ever constructed from a tag (st2 uses a safe loader for the same reason).
+pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    let yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    if let Some(tag) = find_tag(&yaml) {
+        return Err(format!(
+            "uses the YAML tag {tag}, which pack metadata may not use; remove it"
+        ));
+    }
+    let value: Value = serde_yaml_ng::from_value(yaml)
+        .map_err(|e| format!("not usable as metadata: {e}; use plain string keys"))?;
+    match value {
+        Value::Null => Err("the file is empty".into()),
+        Value::Object(_) => Ok(value),
+        other => Err(format!(
+            "expected a mapping of fields, found {}",
+            describe(&other)
+        )),
+    }
+}
+
+/// The first explicit tag (`!!python/object:...`, `!Custom`) in a document.
+fn find_tag(v: &serde_yaml_ng::Value) -> Option<String> {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::Tagged(t) => Some(t.tag.to_string()),
+        Y::Sequence(items) => items.iter().find_map(find_tag),
+        Y::Mapping(m) => m
+            .iter()
+            .find_map(|(k, v)| find_tag(k).or_else(|| find_tag(v))),
+        _ => None,
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (null)".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+type Fields = serde_json::Map<String, Value>;
+
+fn required_str<'a>(doc: &'a Fields, key: &str) -> Result<&'a str, String> {
+    match doc.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        None | Some(Value::Null) => Err(format!("required field \"{key}\" is missing")),
+        Some(other) => Err(format!(
+            "field \"{key}\" must be a non-empty string, found {}",
+            describe(other)
+        )),
+    }
+}
+
+fn optional_map<'a>(doc: &'a Fields, key: &str) -> Result<Option<&'a Fields>, String> {
+    match doc.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(other) => Err(format!(
+            "field \"{key}\" must be a mapping, found {}",
+            describe(other)
+        )),
+    }
+}
+
+fn enabled(doc: &Fields, kind: ResourceType) -> Result<Option<bool>, String> {
+    if !kind.overridable() {
+        return Ok(None);
+    }
+    match doc.get("enabled") {
+        None | Some(Value::Null) => Ok(Some(kind.default_enabled())),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(format!(
+            "field \"enabled\" must be true or false, found {}",
+            describe(other)
+        )),
+    }
+}
+
+/// Checks one parsed document and returns the resources it defines (a sensor also
+/// defines the trigger types it lists).
+fn validate(
+    kind: ResourceType,
+    pack: &str,
+    file: &str,
+    doc: Value,
+) -> Result<Vec<Resource>, String> {
+    let Value::Object(mut doc) = doc else {
+        return Err("expected a mapping of fields".into());
+    };
+    match doc.get("pack") {
+        None | Some(Value::Null) => {
+            doc.insert("pack".into(), Value::String(pack.into()));
+        }
+        Some(Value::String(p)) if p == pack => {}
+        Some(other) => {
+            let shown = match other {
+                Value::String(s) => s.clone(),
+                v => describe(v),
+            };
+            return Err(format!(
+                "the file is in pack \"{pack}\" but its field \"pack\" says {shown:?}; \
+                 remove the field or set it to \"{pack}\""
+            ));
+        }
+    }
+    let name_key = if kind == ResourceType::Sensor {
+        "class_name"
+    } else {
+        "name"
+    };
+    let name = required_str(&doc, name_key)?.to_string();
+    let mut extra = Vec::new();
+    match kind {
+        ResourceType::Action => {
+            required_str(&doc, "runner_type")?;
+            if let Some(params) = optional_map(&doc, "parameters")? {
+                for (pname, spec) in params {
+                    if pname.is_empty()
+                        || !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(format!(
+                            "parameter name \"{pname}\" is invalid: use only letters, digits \
+                             and _"
+                        ));
+                    }
+                    let Value::Object(spec) = spec else {
+                        return Err(format!(
+                            "parameter \"{pname}\" must be a mapping (type, description, ...), \
+                             found {}",
+                            describe(spec)
+                        ));
+                    };
+                    check_param_type(pname, spec.get("type"))?;
+                }
+            }
+        }
+        ResourceType::Sensor => {
+            if doc.get("entry_point").and_then(Value::as_str).is_none() {
+                return Err(
+                    "sensor definition is missing \"entry_point\" (the Python file \
+                            of the sensor class)"
+                        .into(),
+                );
+            }
+            match doc.get("trigger_types") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let Value::Object(t) = item else {
+                            return Err(format!(
+                                "trigger_types[{i}] must be a mapping with a \"name\", found {}",
+                                describe(item)
+                            ));
+                        };
+                        let tname = required_str(t, "name")
+                            .map_err(|e| format!("trigger_types[{i}]: {e}"))?;
+                        let mut t = t.clone();
+                        t.entry("pack")
+                            .or_insert_with(|| Value::String(pack.into()));
+                        extra.push(Resource {
+                            kind: ResourceType::Trigger,
+                            ref_: format!("{pack}.{tname}"),
+                            name: tname.to_string(),
+                            file: file.to_string(),
+                            enabled: None,
+                            metadata: Value::Object(t),
+                        });
+                    }
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "field \"trigger_types\" must be a list, found {}",
+                        describe(other)
+                    ));
+                }
+            }
+        }
+        ResourceType::Rule => {
+            let trigger = optional_map(&doc, "trigger")?
+                .ok_or("required field \"trigger\" is missing (a mapping with a \"type\")")?;
+            required_str(trigger, "type").map_err(|e| format!("trigger: {e}"))?;
+            let action = optional_map(&doc, "action")?
+                .ok_or("required field \"action\" is missing (a mapping with a \"ref\")")?;
+            required_str(action, "ref").map_err(|e| format!("action: {e}"))?;
+            optional_map(&doc, "criteria")?;
+        }
+        ResourceType::Alias => {
+            required_str(&doc, "action_ref")?;
+        }
+        ResourceType::Policy => {
+            required_str(&doc, "resource_ref")?;
+            let ptype = required_str(&doc, "policy_type")?;
+            if !POLICY_TYPES.contains(&ptype) {
+                return Err(format!(
+                    "policy_type \"{ptype}\" does not exist; use one of {}",
+                    POLICY_TYPES.join(", ")
+                ));
+            }
+            optional_map(&doc, "parameters")?;
+        }
+        ResourceType::Trigger => {
+            optional_map(&doc, "payload_schema")?;
+        }
+    }
+    let enabled = enabled(&doc, kind)?;
+    let mut out = vec![Resource {
+        kind,
+        ref_: format!("{pack}.{name}"),
+        name,
+        file: file.to_string(),
+        enabled,
+        metadata: Value::Object(doc),
+    }];
+    out.extend(extra);
+    Ok(out)
+}
+
+fn check_param_type(pname: &str, t: Option<&Value>) -> Result<(), String> {
+    let bad = |shown: String| {
+        format!(
+            "parameter \"{pname}\": type {shown} is not one of [{}]",
+            PARAM_TYPES
+                .iter()
+                .map(|t| format!("'{t}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    match t {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if PARAM_TYPES.contains(&s.as_str()) => Ok(()),
+        Some(Value::String(s)) => Err(bad(format!("'{s}'"))),
+        Some(Value::Array(items)) => items.iter().try_for_each(|i| match i {
+            Value::String(s) if PARAM_TYPES.contains(&s.as_str()) => Ok(()),
+            other => Err(bad(describe(other))),
+        }),
+        Some(other) => Err(bad(describe(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn check(kind: ResourceType, yaml: &str) -> Result<Vec<Resource>, String> {
+        validate(kind, "mine", "x/f.yaml", parse_yaml(yaml)?)
+    }
+
+    #[test]
+    fn action_defaults_and_pack_field() {
+        let r = check(
+            ResourceType::Action,
+            "name: a\nrunner_type: python-script\n",
+        )
+        .unwrap();
+        assert_eq!(r[0].ref_, "mine.a");
+        assert_eq!(r[0].enabled, Some(true));
+        assert_eq!(r[0].metadata["pack"], "mine");
+        let e = check(
+            ResourceType::Action,
+            "name: a\nrunner_type: local-shell-cmd\npack: other\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("in pack \"mine\"") && e.contains("\"other\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rules_default_to_disabled() {
+        let r = check(
+            ResourceType::Rule,
+            "name: r\ntrigger: {type: core.st2.IntervalTimer}\naction: {ref: core.local}\n",
+        )
+        .unwrap();
+        assert_eq!(r[0].enabled, Some(false));
+        let e = check(ResourceType::Rule, "name: r\naction: {ref: core.local}\n").unwrap_err();
+        assert!(e.contains("\"trigger\" is missing"), "{e}");
+    }
+
+    #[test]
+    fn bad_parameter_types_are_named() {
+        let e = check(
+            ResourceType::Action,
+            "name: a\nrunner_type: python-script\nparameters:\n  p: {type: stringa}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("'stringa' is not one of ['array', 'boolean', 'integer', 'null', 'number', 'object', 'string']"),
+            "{e}"
+        );
+        let e = check(
+            ResourceType::Action,
+            "name: a\nrunner_type: python-script\nparameters:\n  bad-name: {type: string}\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("\"bad-name\" is invalid"), "{e}");
+    }
+
+    #[test]
+    fn sensors_need_entry_point_and_declare_triggers() {
+        let e = check(ResourceType::Sensor, "class_name: S\n").unwrap_err();
+        assert!(e.contains("entry_point"), "{e}");
+        let r = check(
+            ResourceType::Sensor,
+            "class_name: S\nentry_point: s.py\ntrigger_types:\n  - name: t1\n  - name: t2\n",
+        )
+        .unwrap();
+        let refs: Vec<_> = r.iter().map(|r| (r.kind, r.ref_.as_str())).collect();
+        assert_eq!(
+            refs,
+            [
+                (ResourceType::Sensor, "mine.S"),
+                (ResourceType::Trigger, "mine.t1"),
+                (ResourceType::Trigger, "mine.t2")
+            ]
+        );
+    }
+
+    #[test]
+    fn unsafe_tags_and_odd_documents_are_refused() {
+        let e = parse_yaml("name: !python/object/apply:os.system [ls]\n").unwrap_err();
+        assert!(e.contains("!python/object/apply:os.system"), "{e}");
+        assert_eq!(parse_yaml("").unwrap_err(), "the file is empty");
+        assert!(parse_yaml("- a\n").unwrap_err().contains("a list"));
+        let e = check(
+            ResourceType::Policy,
+            "name: p\nresource_ref: mine.a\npolicy_type: action.nope\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("action.concurrency"), "{e}");
+        let e = check(
+            ResourceType::Alias,
+            "name: a\naction_ref: x.y\nenabled: maybe\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("\"enabled\" must be true or false"), "{e}");
+    }
+}

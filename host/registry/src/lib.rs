@@ -1,0 +1,26 @@
+//! The content registry: installed packs' resources (triggers, sensors, actions, rules,
+//! aliases, policies; spec §9) loaded into a SQLite database at `<root>/registry.db`,
+//! with the operator's override policies applied (spec §10).
+//!
+//! [`content::scan_pack`] reads and validates a pack's metadata files (a bad file is a
+//! [`Problem`], the rest go on); [`policy::decide`] asks the override-policy plugins, in
+//! order, for verdicts on the overridable resources (the first verdict that is not
+//! `keep` wins; the built-in `default` policy implements st2's `overrides/_global.yaml`
+//! and `overrides/<pack>.yaml`); [`Registry::register`] replaces a pack's registration
+//! in one transaction, removing resources the pack no longer has, so a failure keeps the
+//! previous registration. [`Registry::registered`] reads back counts and the verdicts'
+//! reasons for `get`; [`st2_counts`] sums reports into st2's `{"actions": 3,
+//! "actions(overridden)": 1, ...}` shape. Schema changes are append-only migrations
+//! tracked by SQLite's `user_version`.
+
+pub mod content;
+mod error;
+pub mod policy;
+mod store;
+
+pub use content::{Problem, Resource, ResourceType, Scan, scan_pack};
+pub use error::RegistryError;
+pub use store::{
+    Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, TypeCounts, prepare,
+    st2_counts,
+};
