@@ -579,3 +579,68 @@ fn plugin_test_replays_recorded_responses() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("REFUSED"), "{}", r.stdout);
 }
+
+/// The whole third-party flow a user follows: build the example resolver, `plugin add`
+/// it pinned and granted only its service, then `install corp:<name>`: the plugin asks
+/// the internal service (loopback HTTP), the host fetches the git repository it names
+/// (smart HTTP) and records the resolver in the lockfile.
+#[test]
+fn an_added_third_party_resolver_installs_corp_packs() {
+    let d = tempfile::tempdir().unwrap();
+    let work = pack_repo(&d.path().join("work"), "webpack", "1.0.0", "", "main");
+    common::git(&work, &["tag", "v1.0.0"]);
+    common::commit_version(&work, "webpack", "2.0.0", "");
+    common::git(&work, &["tag", "v2.0.0"]);
+    let served = d.path().join("srv");
+    std::fs::create_dir_all(&served).unwrap();
+    common::git(
+        &served,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            "webpack.git",
+        ],
+    );
+    let git_base = git_http_server(&served);
+    let answer = format!(r#"{{"git_url": "{git_base}/webpack.git", "ref": "v1.0.0"}}"#);
+    let service = common::http_server(vec![("/packs/webpack", common::Reply::ok(&answer))]);
+
+    let root = d.path().join("root");
+    let wasm = example_wasm("corp-resolver");
+    let file = component(d.path(), "corp_resolver.wasm", &wasm);
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &sha(&wasm), "--grant", &service])
+        .args(["--set", &format!("service-url={service}")]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let r = run(stackpack(&root).args(["install", "--no-venv", "corp:webpack"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        common::installed_version(&root, "webpack").as_deref(),
+        Some("1.0.0")
+    );
+    let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
+    assert!(lock.contains("resolver = \"corp\""), "{lock}");
+    assert!(lock.contains("source = \"corp:webpack\""), "{lock}");
+    // The requested version wins over the service's default ref.
+    let r = run(stackpack(&root).args(["install", "--no-venv", "corp:webpack=v2.0.0"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        common::installed_version(&root, "webpack").as_deref(),
+        Some("2.0.0")
+    );
+    // Unknown to the service: a clear failure, nothing installed.
+    let r = run(stackpack(&root).args(["install", "--no-venv", "corp:nothere"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("corp:nothere") || r.stderr.contains("corp:nothere"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(!root.join("packs/nothere").exists());
+}
