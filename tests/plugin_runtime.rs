@@ -288,3 +288,63 @@ fn plugin_list_shows_every_builtin() {
     assert_eq!(v[5]["kind"], "policy");
     assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
 }
+
+/// A loopback server that answers 200 only to the host's token, 401 to the guest's
+/// forged header, 403 to anything else, and records every Authorization and Cookie it
+/// was sent.
+fn token_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let mut status = 403;
+            for h in req.headers() {
+                if h.field.equiv("Authorization") || h.field.equiv("Cookie") {
+                    log.lock().unwrap().push(h.value.to_string());
+                }
+                if h.field.equiv("Authorization") {
+                    status = match h.value.as_str() {
+                        "Bearer host-s3cret" => 200,
+                        "Bearer guest-forged" => 401,
+                        _ => 403,
+                    };
+                }
+            }
+            let _ = req.respond(tiny_http::Response::from_string("ok").with_status_code(status));
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn credentials_stay_in_the_host_and_guest_headers_are_dropped() {
+    let (base, seen) = token_server();
+    let net = stackpack_fetch::Net::new(stackpack_fetch::NetConfig {
+        credentials: vec![stackpack_fetch::Credential {
+            prefix: format!("{base}/private/"),
+            auth: stackpack_fetch::Auth::Bearer("host-s3cret".into()),
+        }],
+        ..stackpack_fetch::NetConfig::default()
+    })
+    .unwrap();
+    let rt = Runtime::new(Some(shared_cache().join("plugins")), Arc::new(net), false).unwrap();
+    let p = hostile(&rt, &[&base], Limits::default());
+    // Under the credential's prefix: the host's token is added, the guest's forged
+    // Authorization and Cookie never reach the server.
+    assert_eq!(
+        local_path(p.resolve(&pack_ref(&format!("http:{base}/private/x")))),
+        "/status/200"
+    );
+    // Elsewhere on the same host: no token at all, and still not the guest's.
+    assert_eq!(
+        local_path(p.resolve(&pack_ref(&format!("http:{base}/public/x")))),
+        "/status/403"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, vec!["Bearer host-s3cret".to_string()], "{seen:?}");
+    // The token is nowhere in what the guest can read: its config is only what the
+    // operator set for it.
+    assert_eq!(local_path(p.resolve(&pack_ref("config:token"))), "/none");
+}

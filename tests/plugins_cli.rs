@@ -644,3 +644,49 @@ fn an_added_third_party_resolver_installs_corp_packs() {
     );
     assert!(!root.join("packs/nothere").exists());
 }
+
+/// A hostile resolver in the chain during a real install: each misbehaviour ends in an
+/// error naming the plugin and the limit, the process exits cleanly, and nothing is
+/// half-written (no staging left, no pack, no lockfile entry).
+#[test]
+fn a_hostile_added_resolver_stops_installs_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "hostile_guest.wasm", &wasm);
+    // Order 350: after the file resolver (300), before the index (400), so `loop` etc.
+    // reach it while file:// references do not.
+    let r = run(stackpack(&root)
+        .args(["plugin", "add"])
+        .arg(&file)
+        .args(["--sha256", &sha(&wasm), "--order", "350"])
+        .args(["--time-ms", "300", "--memory-mib", "32"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let good = pack_repo(&d.path().join("good"), "good", "1.0.0", "", "main");
+    let cases = [
+        ("loop", "time limit"),
+        ("bomb", "32 MiB"),
+        ("trap", "hostile guest trapped on purpose"),
+    ];
+    for (reference, limit) in cases {
+        let r = run(stackpack(&root).args(["install", "--no-venv", reference, &file_url(&good)]));
+        let out = format!("{}{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 1, "{reference}: {out}");
+        assert!(
+            out.contains("plugin hostile") && out.contains(limit),
+            "{reference}: {out}"
+        );
+        assert!(!out.contains("wasm backtrace"), "{reference}: {out}");
+        let staging: Vec<_> = std::fs::read_dir(root.join(".stackpack-staging"))
+            .map(|e| e.collect())
+            .unwrap_or_default();
+        assert!(staging.is_empty(), "{reference}: staging left: {staging:?}");
+        assert!(
+            !root.join("packs/loop").exists() && !root.join("packs/bomb").exists(),
+            "{reference}"
+        );
+    }
+    // The host is unharmed: the same chain installs the good pack next.
+    let r = run(stackpack(&root).args(["install", "--no-venv", &file_url(&good)]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}

@@ -58,9 +58,13 @@ fn flood() {
 }
 
 fn http(url: &str) -> Result<Resolved, PluginError> {
+    // Forged credentials: the host must drop them.
     let request = HttpRequest {
         url: url.into(),
-        headers: Vec::new(),
+        headers: vec![
+            ("Authorization".into(), "Bearer guest-forged".into()),
+            ("Cookie".into(), "session=guest-forged".into()),
+        ],
     };
     match http_get(&request) {
         Ok(resp) => local(format!("/status/{}", resp.status), "hostile"),
