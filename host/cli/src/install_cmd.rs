@@ -53,14 +53,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         }
     }
     let report = stackpack_install::install(&env, &refs, &opts)?;
-    let installed: Vec<String> = report
-        .results
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Installed { ref_, .. } => Some(ref_.clone()),
-            _ => None,
-        })
-        .collect();
+    let installed = report.installed();
     crate::config_cmd::warn_unconfigured(ctx, &installed);
     // Register what was installed. The packs are in place whatever happens here, so a
     // registration failure is reported with the way to retry, and exits 1.
@@ -97,15 +90,7 @@ pub fn remove(
         force,
         Duration::from_secs(lock_timeout),
     )?;
-    let removed: Vec<String> = report
-        .results
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Removed { ref_, .. } => Some(ref_.clone()),
-            _ => None,
-        })
-        .collect();
-    crate::register_cmd::unregister(ctx, &removed)?;
+    crate::register_cmd::unregister(ctx, &report.removed())?;
     print_report(ctx, &report, None)
 }
 

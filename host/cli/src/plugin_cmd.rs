@@ -281,12 +281,7 @@ pub fn add(ctx: &Context, args: &AddArgs) -> Result<(), CliError> {
         .is_some_and(|p| p.is_declared())
     {
         return Err(PluginsError::Config {
-            file: ctx
-                .settings
-                .source
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            file: config_file(ctx),
             plugin: name.clone(),
             problem: "already declares a plugin of that name with `path`/`url`".into(),
             fix: "nothing was added; remove that section, or add this one under another name with --name".into(),
@@ -376,12 +371,7 @@ pub fn remove(ctx: &Context, name: &str) -> Result<(), CliError> {
             .is_some_and(|p| p.is_declared())
         {
             return Err(PluginsError::Config {
-                file: ctx
-                    .settings
-                    .source
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
+                file: config_file(ctx),
                 plugin: name.to_string(),
                 problem: "declares this plugin; it was not added with `stackpack plugin add`"
                     .into(),
@@ -821,4 +811,13 @@ pub fn test(ctx: &Context, args: &TestArgs) -> Result<(), CliError> {
         return Err(CliError::Reported);
     }
     Ok(())
+}
+
+/// The config file the settings came from, for messages ("" when there is none).
+fn config_file(ctx: &Context) -> String {
+    ctx.settings
+        .source
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }

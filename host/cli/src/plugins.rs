@@ -725,19 +725,15 @@ pub fn fetch_source(
             };
             read_err(reason, "check the URL, the network and the proxy settings")
         })?;
-        let location = reply
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-            .map(|(_, v)| v.clone());
-        match (reply.status, location) {
-            (301 | 302 | 303 | 307 | 308, Some(loc)) => {
-                url = url
-                    .join(&loc)
-                    .map_err(|e| read_err(format!("bad redirect: {e}"), "check the URL"))?;
-            }
-            (200, _) => return Ok((reply.body, shown)),
-            (status, _) => {
+        if let Some(loc) = reply.redirect_location() {
+            url = url
+                .join(loc)
+                .map_err(|e| read_err(format!("bad redirect: {e}"), "check the URL"))?;
+            continue;
+        }
+        match reply.status {
+            200 => return Ok((reply.body, shown)),
+            status => {
                 return Err(read_err(
                     format!("HTTP status {status}"),
                     "check the URL and that you have access to it (credentials come from [[credentials]] in the config)",

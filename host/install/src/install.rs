@@ -130,6 +130,28 @@ impl Report {
             .iter()
             .any(|r| matches!(r.outcome, Outcome::Failed { .. }))
     }
+
+    /// The refs of the packs installed (or found unchanged) by this run.
+    pub fn installed(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Installed { ref_, .. } => Some(ref_.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The refs of the packs removed by this run.
+    pub fn removed(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Removed { ref_, .. } => Some(ref_.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// One reference to fetch.

@@ -25,6 +25,20 @@ pub struct HttpReply {
     pub body: Vec<u8>,
 }
 
+impl HttpReply {
+    /// Where a redirect (301, 302, 303, 307, 308 with a `Location`) points, if this is
+    /// one; relative locations are for the caller to join onto the request URL.
+    pub fn redirect_location(&self) -> Option<&str> {
+        if !matches!(self.status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Why the backend could not complete a request.
 #[derive(Debug, Clone)]
 pub enum NetFailure {
@@ -345,18 +359,13 @@ impl net::Host for CallState {
             let reply = self
                 .timed(|c| c.net.http_get(&url, &headers, c.limits.max_http_body))
                 .map_err(net_error)?;
-            let location = reply
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-                .map(|(_, v)| v.clone());
-            match (reply.status, location) {
-                (301 | 302 | 303 | 307 | 308, Some(loc)) => {
-                    url = url.join(&loc).map_err(|e| {
+            match reply.redirect_location() {
+                Some(loc) => {
+                    url = url.join(loc).map_err(|e| {
                         net::NetError::Transport(format!("bad redirect location {loc:?}: {e}"))
                     })?;
                 }
-                _ => {
+                None => {
                     return Ok(net::HttpResponse {
                         status: reply.status,
                         headers: reply.headers,
