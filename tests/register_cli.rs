@@ -461,3 +461,32 @@ fn a_trapping_policy_is_named_and_leaves_the_registry_as_it_was() {
     );
     assert_eq!(get(&root, "p")["registry"]["counts"]["actions"]["total"], 1);
 }
+
+#[test]
+fn policies_see_the_configured_environment_and_the_packs_source() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    pack(&root, "p", &[], &[]);
+    let config = policy_config(
+        d.path(),
+        "strict",
+        &hostile_policy_wasm(),
+        r#"mode = "disable-sensors""#,
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    write(&config, &format!("environment = \"prod\"\n{text}"));
+    let r = run(stackpack(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(["--json", "register"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let g = get(&root, "p");
+    let reason = g["registry"]["decisions"][0]["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        format!(
+            "hostile-policy: no sensors from unmanaged:{} in prod",
+            root.join("packs/p").display()
+        )
+    );
+}

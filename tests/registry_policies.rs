@@ -167,7 +167,7 @@ fn first_verdict_that_is_not_keep_wins_and_its_reason_is_stored() {
     assert_eq!(got.decisions[0].policy, "hostile-policy");
     assert_eq!(
         got.decisions[0].reason,
-        "hostile-policy: no sensors from git:github.com/someone/p@abc"
+        "hostile-policy: no sensors from git:github.com/someone/p@abc in any environment"
     );
 
     // A policy that keeps everything passes the decision on to the default policy.

@@ -239,7 +239,7 @@ fn run(
                 .get(&pack.ref_)
                 .cloned()
                 .unwrap_or_else(|| format!("unmanaged:{}", pack.path.display())),
-            environment: None,
+            environment: ctx.settings.environment.clone(),
             overrides: overrides(ctx, &pack.ref_)?,
         };
         let mut p =

@@ -7,6 +7,7 @@
 //! python_binary = "/usr/bin/python3"
 //! https_proxy = "http://proxy:3128"
 //! proxy_ca_bundle_path = "/etc/ssl/corp.pem"
+//! environment = "prod"                         # handed to override policies
 //!
 //! [plugins.github]
 //! hosts = ["https://github.example.com"]      # grants, on top of the built-in ones
@@ -148,6 +149,9 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// Seconds any one network request may take (index, archive, git probe).
     pub http_timeout: Option<u64>,
+    /// Site label handed to override policies (`"prod"`), so one policy serves many
+    /// sites.
+    pub environment: Option<String>,
     pub plugins: BTreeMap<String, PluginSettings>,
     /// Credentials for indexes and other hosts (`[[credentials]]`).
     #[serde(skip)]
@@ -170,6 +174,7 @@ impl Default for Settings {
             python: PythonSettings::default(),
             proxy: ProxySettings::default(),
             http_timeout: None,
+            environment: None,
             plugins: BTreeMap::new(),
             credentials: Vec::new(),
             warnings: Vec::new(),
@@ -186,6 +191,7 @@ const TOP_KEYS: &[&str] = &[
     "no_proxy",
     "proxy_ca_bundle_path",
     "http_timeout",
+    "environment",
     "base_path",
     "plugins",
     "credentials",
@@ -284,6 +290,11 @@ impl Settings {
                 "http_timeout" => {
                     s.http_timeout = Some(
                         positive(value).ok_or_else(|| bad(key, "a positive number of seconds"))?,
+                    );
+                }
+                "environment" => {
+                    s.environment = Some(
+                        nonempty_str(value).ok_or_else(|| bad(key, "a label such as \"prod\""))?,
                     );
                 }
                 "base_path" => {
@@ -658,6 +669,7 @@ python_binary = "/usr/bin/python3.11"
 https_proxy = "http://proxy:3128"
 proxy_ca_bundle_path = "ca.pem"
 http_timeout = 7
+environment = "prod"
 colour = "blue"
 [python]
 installer = "pip"
@@ -684,6 +696,7 @@ config = { hosts = "ghe.corp", n = 3 }
         assert_eq!(s.proxy.https_proxy.as_deref(), Some("http://proxy:3128"));
         assert_eq!(s.proxy.proxy_ca_bundle_path, Some(d.path().join("ca.pem")));
         assert_eq!(s.http_timeout, Some(7));
+        assert_eq!(s.environment.as_deref(), Some("prod"));
         assert_eq!(s.python.installer.as_deref(), Some("pip"));
         assert_eq!(s.python.find_links, vec![d.path().join("wheels")]);
         assert_eq!(s.python.extra_index_urls, vec!["https://extra/simple"]);

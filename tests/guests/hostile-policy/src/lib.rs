@@ -39,9 +39,11 @@ impl Guest for Hostile {
             Some("disable-sensors") => Ok(resources
                 .iter()
                 .map(|r| match r.kind {
-                    ResourceKind::Sensor => {
-                        Verdict::Disable(format!("hostile-policy: no sensors from {}", ctx.source))
-                    }
+                    ResourceKind::Sensor => Verdict::Disable(format!(
+                        "hostile-policy: no sensors from {} in {}",
+                        ctx.source,
+                        ctx.environment.as_deref().unwrap_or("any environment")
+                    )),
                     _ => Verdict::Keep,
                 })
                 .collect()),
