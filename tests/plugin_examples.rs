@@ -49,16 +49,9 @@ fn corp_policy(rt: &Runtime, config: &[(&str, &str)]) -> Plugin {
     load(rt, "corp-policy", example_wasm("corp-policy"), &[], config).unwrap()
 }
 
+/// A reference split by the host's own grammar, as resolvers receive it.
 fn pack_ref(raw: &str) -> PackRef {
-    let (locator, requested) = match raw.rsplit_once('=') {
-        Some((l, r)) => (l.to_string(), Some(r.to_string())),
-        None => (raw.to_string(), None),
-    };
-    PackRef {
-        raw: raw.into(),
-        locator,
-        requested,
-    }
+    PackRef::from(&stackpack_core::PackRef::parse(raw).unwrap())
 }
 
 fn resolved(p: &Plugin, raw: &str) -> Resolved {

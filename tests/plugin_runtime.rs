@@ -43,15 +43,16 @@ fn builtin(rt: &Runtime, name: &str) -> Plugin {
     .unwrap()
 }
 
+/// A reference split by the host's own grammar, as resolvers receive it; the hostile
+/// guest's pseudo-references (`http:<url>`) are no user syntax and go through whole.
 fn pack_ref(raw: &str) -> PackRef {
-    let (locator, requested) = match raw.rsplit_once('=') {
-        Some((l, r)) => (l.to_string(), Some(r.to_string())),
-        None => (raw.to_string(), None),
-    };
-    PackRef {
-        raw: raw.into(),
-        locator,
-        requested,
+    match stackpack_core::PackRef::parse(raw) {
+        Ok(r) => PackRef::from(&r),
+        Err(_) => PackRef {
+            raw: raw.into(),
+            locator: raw.into(),
+            requested: None,
+        },
     }
 }
 

@@ -24,6 +24,15 @@ fn component(dir: &Path, file: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// `stackpack plugin add <source> --sha256 <digest> <extra...>`.
+fn add(root: &Path, source: impl AsRef<std::ffi::OsStr>, digest: &str, extra: &[&str]) -> Run {
+    run(stackpack(root)
+        .args(["plugin", "add"])
+        .arg(source)
+        .args(["--sha256", digest])
+        .args(extra))
+}
+
 fn json(r: &Run) -> serde_json::Value {
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
@@ -147,10 +156,7 @@ fn add_pins_and_stores_then_list_inspect_and_remove() {
     assert_eq!(i["pinned_sha256"], serde_json::Value::Null);
 
     // Adding it again needs --force.
-    let r = run(stackpack(&root)
-        .args(["plugin", "add"])
-        .arg(&file)
-        .args(["--sha256", &digest]));
+    let r = add(&root, &file, &digest, &[]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("already added") && r.stderr.contains("--force"),
@@ -175,10 +181,7 @@ fn wrong_digest_is_refused_and_nothing_is_written() {
     let wasm = hostile_wasm();
     let file = component(d.path(), "hostile_guest.wasm", &wasm);
     let wrong = "0".repeat(64);
-    let r = run(stackpack(&root)
-        .args(["plugin", "add"])
-        .arg(file_url(&file))
-        .args(["--sha256", &wrong]));
+    let r = add(&root, file_url(&file), &wrong, &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains(&wrong), "{}", r.stderr);
     assert!(r.stderr.contains(&sha(&wasm)), "{}", r.stderr);
@@ -186,10 +189,7 @@ fn wrong_digest_is_refused_and_nothing_is_written() {
     assert!(r.stderr.contains("nothing was added"), "{}", r.stderr);
     assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
 
-    let r = run(stackpack(&root)
-        .args(["plugin", "add"])
-        .arg(&file)
-        .args(["--sha256", "abc"]));
+    let r = add(&root, &file, "abc", &[]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("64 hex digits"), "{}", r.stderr);
 }
@@ -201,10 +201,7 @@ fn a_replaced_component_is_refused_on_the_next_load() {
     let wasm = hostile_wasm();
     let file = component(d.path(), "h.wasm", &wasm);
     let digest = sha(&wasm);
-    let r = run(stackpack(&root)
-        .args(["plugin", "add"])
-        .arg(&file)
-        .args(["--sha256", &digest]));
+    let r = add(&root, &file, &digest, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     // Someone swaps the stored component (here: for another valid component).
@@ -265,10 +262,7 @@ fn a_plugin_for_an_unsupported_api_is_refused_by_add() {
     let root = d.path().join("root");
     let wasm = future_api_wasm();
     let file = component(d.path(), "future.wasm", &wasm);
-    let r = run(stackpack(&root)
-        .args(["plugin", "add"])
-        .arg(&file)
-        .args(["--sha256", &sha(&wasm)]));
+    let r = add(&root, &file, &sha(&wasm), &[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("stackpack:plugin@0.2.0"), "{}", r.stderr);
     assert!(r.stderr.contains("supports 0.1.0"), "{}", r.stderr);

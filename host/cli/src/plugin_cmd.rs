@@ -666,11 +666,7 @@ fn test_row(plugin: &Plugin, raw: &str) -> TestRow {
             );
         }
     };
-    let wit = stackpack_plugin::PackRef {
-        raw: parsed.raw().to_string(),
-        locator: parsed.locator().to_string(),
-        requested: parsed.requested().map(str::to_string),
-    };
+    let wit = stackpack_plugin::PackRef::from(&parsed);
     match plugin.resolve(&wit) {
         Err(e) => row("error", Some(e.to_string())),
         Ok(Ok(Resolved {

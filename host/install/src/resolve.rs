@@ -30,11 +30,7 @@ impl<'a> ResolverChain<'a> {
 
     pub fn locate(&self, reference: &stackpack_core::PackRef) -> Result<Located, InstallError> {
         let shown = reference.to_string(); // redacted
-        let wit = stackpack_plugin::PackRef {
-            raw: reference.raw().to_string(),
-            locator: reference.locator().to_string(),
-            requested: reference.requested().map(str::to_string),
-        };
+        let wit = stackpack_plugin::PackRef::from(reference);
         for plugin in &self.plugins {
             let answer = plugin
                 .resolve(&wit)

@@ -30,3 +30,15 @@ pub use resolver::stackpack::plugin::types::{
     ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError as Refusal,
     Resolution, VersionInfo,
 };
+
+/// The host's parsed reference as the WIT record a resolver receives: the raw text
+/// and the host's own split (last `=` outside userinfo and query).
+impl From<&stackpack_core::PackRef> for PackRef {
+    fn from(r: &stackpack_core::PackRef) -> PackRef {
+        PackRef {
+            raw: r.raw().to_string(),
+            locator: r.locator().to_string(),
+            requested: r.requested().map(str::to_string),
+        }
+    }
+}
