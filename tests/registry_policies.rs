@@ -209,3 +209,125 @@ fn registry_schema_is_migrated_and_newer_schemas_are_refused() {
     let e = Registry::open(&db).unwrap_err().to_string();
     assert!(e.contains("newer stackpack"), "{e}");
 }
+
+/// F-OVR from the spec (§18, st2's test_content_loader.py fixture), verbatim.
+const F_OVR_GLOBAL: &str = "sensors:\n  defaults:\n    enabled: false\n";
+const F_OVR: [(&str, &str); 4] = [
+    (
+        "overpack1",
+        "actions:\n  defaults:\n    enabled: False\n  exceptions:\n    action2:\n      enabled: True\n",
+    ),
+    (
+        "overpack2",
+        "actions:\n  defaults:\n    enabled: False\n    rubbish: False\n  exceptions:\n    action2:\n      enabled: True\nsensors:\n  defaults:\n    enabled: True\n",
+    ),
+    (
+        "overpack3",
+        "actions:\n  defaults:\n    enabled: False\n  exceptions:\n    action2:\n      rubbish: True\nsensors:\n  exceptions:\n    sensor1:\n      enabled: True\n",
+    ),
+    ("overpack4", "actions:\n  defaults:\n    enabled: False\n"),
+];
+
+/// Registers a pack `pack` holding one resource (`kind` `name`, with `enabled` when
+/// given) under F-OVR plus `extra` override files; returns (overridden, effective
+/// enabled) or the error.
+fn override_one(
+    rt: &Runtime,
+    pack: &str,
+    kind: ResourceType,
+    name: &str,
+    enabled: Option<bool>,
+    pack_file: Option<&str>,
+) -> Result<(bool, bool), String> {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join(pack);
+    write(&dir.join("pack.yaml"), &pack_yaml(pack, "1.0.0"));
+    let enabled = enabled.map(|b| format!("enabled: {b}\n")).unwrap_or_default();
+    let (file, body) = match kind {
+        ResourceType::Action => (
+            format!("actions/{name}.yaml"),
+            format!("name: {name}\nrunner_type: python-script\nentry_point: a.py\n{enabled}"),
+        ),
+        ResourceType::Sensor => (
+            format!("sensors/{name}.yaml"),
+            format!("class_name: {name}\nentry_point: s.py\n{enabled}"),
+        ),
+        ResourceType::Rule => (
+            format!("rules/{name}.yaml"),
+            format!(
+                "name: {name}\npack: {pack}\ntrigger:\n  type: core.st2.webhook\naction:\n  ref: core.local\n{enabled}"
+            ),
+        ),
+        other => panic!("{other:?}"),
+    };
+    write(&dir.join(file), &body);
+    let meta = parse_pack_yaml(
+        &std::fs::read_to_string(dir.join("pack.yaml")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let own = pack_file.or_else(|| F_OVR.iter().find(|(p, _)| *p == pack).map(|(_, t)| *t));
+    let mut files = vec![("overrides/_global.yaml", F_OVR_GLOBAL)];
+    let own_label = format!("overrides/{pack}.yaml");
+    if let Some(text) = own {
+        files.push((&own_label, text));
+    }
+    let default = default_policy(rt);
+    let mut reg = Registry::open(&d.path().join("registry.db")).unwrap();
+    let report = reg
+        .register(&input(&meta, &dir, &files), &[&default], false)
+        .map_err(|e| e.to_string())?;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let overridden = report.overridden.get(&kind).copied().unwrap_or(0) == 1;
+    let effective = reg
+        .enabled(kind, &format!("{pack}.{name}"))
+        .unwrap()
+        .unwrap();
+    Ok((overridden, effective))
+}
+
+/// The spec's portable override cases (§18.8, T-O01..T-O13) against the built-in
+/// default policy, with st2's quirks fixed where §17 says so (Q20).
+#[test]
+fn spec_override_cases_t_o01_to_t_o13() {
+    use ResourceType::{Action, Rule, Sensor};
+    let rt = runtime();
+    let ok = |pack, kind, name, enabled, file| {
+        override_one(&rt, pack, kind, name, enabled, file).unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(ok("overpack1", Action, "action1", Some(true), None), (true, false), "T-O01");
+    assert_eq!(ok("overpack1", Action, "action1", Some(false), None), (false, false), "T-O02");
+    assert_eq!(ok("overpack1", Action, "action2", Some(true), None), (false, true), "T-O03");
+    assert_eq!(ok("overpack1", Action, "action2", Some(false), None), (true, true), "T-O04");
+    assert_eq!(ok("overpack4", Action, "action1", Some(true), None), (true, false), "T-O05");
+    assert_eq!(ok("overpack4", Action, "action2", Some(true), None), (true, false), "T-O05");
+    assert_eq!(ok("overpack1", Sensor, "sensor1", Some(true), None), (true, false), "T-O06");
+    assert_eq!(ok("overpack2", Sensor, "sensor1", Some(true), None), (false, true), "T-O07");
+    assert_eq!(ok("overpack3", Sensor, "sensor1", Some(true), None), (false, true), "T-O08");
+    // T-O09 (a type outside actions/aliases/rules/sensors) cannot be asked: triggers and
+    // policies never reach a policy, and an unknown section in a file is ignored.
+    let wrongtype = "wrongtype:\n  defaults:\n    enabled: false\n";
+    assert_eq!(
+        ok("overpack9", Action, "action1", Some(true), Some(wrongtype)),
+        (false, true),
+        "T-O09"
+    );
+    let e = override_one(&rt, "overpack2", Action, "action1", Some(true), None).unwrap_err();
+    assert!(
+        e.contains("overrides/overpack2.yaml: actions.defaults.rubbish cannot be overridden"),
+        "T-O10: {e}"
+    );
+    let e = override_one(&rt, "overpack3", Action, "action2", Some(true), None).unwrap_err();
+    assert!(
+        e.contains("overrides/overpack3.yaml: actions.exceptions.action2.rubbish cannot be overridden"),
+        "T-O11: {e}"
+    );
+    let enable = "actions:\n  defaults:\n    enabled: true\n";
+    assert_eq!(ok("overpack12", Action, "action1", None, Some(enable)), (false, true), "T-O12");
+    // Q20 fixed: a rule's default is disabled, so enabling one that says nothing counts.
+    let rules_on = "rules:\n  defaults:\n    enabled: true\n";
+    assert_eq!(ok("overpack12", Rule, "rule1", None, Some(rules_on)), (true, true), "T-O12 rule");
+    // T-O13 (Q20 fixed): an empty pack file is a no-op, the global default still applies.
+    assert_eq!(ok("overpack13", Sensor, "sensor1", Some(true), Some("")), (true, false), "T-O13");
+    assert_eq!(ok("overpack13", Action, "action1", Some(true), Some("")), (false, true), "T-O13");
+}

@@ -13,11 +13,14 @@
 //! ```
 //!
 //! Precedence, as in st2: pack exceptions > pack defaults > global defaults > keep
-//! (abstain). Only `enabled` matters; other keys are ignored, unknown resource types
-//! with a logged warning, and `exceptions` in `_global.yaml` likewise (st2 ignores them
-//! there too). An empty file is a no-op. Invalid YAML (duplicate keys included) or an
-//! `enabled` that is not a boolean fails the whole decision with
-//! `"<path>: <what is wrong at which key>; fix the file"`.
+//! (abstain). Only `enabled` can be overridden: any other key under `defaults` or an
+//! exception is an error, as in st2. Unknown resource types are ignored with a logged
+//! warning, and `exceptions` in `_global.yaml` likewise (st2 ignores them there too).
+//! An empty file is a no-op (st2 crashes on it). Invalid YAML (duplicate keys included)
+//! fails the whole decision; an invalid section (a key other than `enabled`, an
+//! `enabled` that is not a boolean) fails it when the pack has resources of that type,
+//! as st2 fails only when it overrides that type, and is logged otherwise. Errors read
+//! `"<path>: <what is wrong at which key>; <the fix>"`.
 //!
 //! YAML is parsed as YAML 1.2 (saphyr), but since st2 reads these files with PyYAML
 //! (YAML 1.1), the 1.1 booleans `yes`/`no`/`on`/`off` (in PyYAML's spellings) are
@@ -29,8 +32,25 @@ use exports::stackpack::plugin::policy::{
     Guest, PackContext, PackResource, PolicyInfo, ResourceKind, Verdict,
 };
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
-use stackpack::plugin::host_base::{LogLevel, log};
 use std::collections::BTreeMap;
+
+/// A warning for the operator, through the host's log.
+#[cfg(target_arch = "wasm32")]
+fn warn(message: &str) {
+    use stackpack::plugin::host_base::{LogLevel, log};
+    log(LogLevel::Warn, message);
+}
+
+// Native unit tests have no host to import from: warnings are collected instead.
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn warn(message: &str) {
+    WARNINGS.with(|w| w.borrow_mut().push(message.to_string()));
+}
 
 /// Resource types in the order of `kind_index`.
 const TYPES: [&str; 4] = ["actions", "aliases", "rules", "sensors"];
@@ -48,6 +68,9 @@ fn kind_index(kind: ResourceKind) -> usize {
 struct TypeRules {
     defaults: Option<bool>,
     exceptions: BTreeMap<String, bool>,
+    /// What is wrong with this type's section: reported only when the pack has a
+    /// resource of this type, as st2 raises only when it overrides that type.
+    invalid: Option<String>,
 }
 
 /// One parsed override file.
@@ -129,20 +152,56 @@ fn entries<'y, 'i>(
     }
 }
 
-/// The `enabled` of a `defaults` or exception mapping, if it has one.
+/// The `enabled` of a `defaults` or exception mapping, if it has one. `enabled` is the
+/// only key that can be overridden (st2 refuses any other with a ValueError).
 fn enabled(v: &Yaml<'_>, path: &str, at: &str) -> Result<Option<bool>, String> {
+    let mut found = None;
     for (key, value) in entries(v, path, at)? {
-        if key == "enabled" {
-            return match as_bool(value) {
-                Some(b) => Ok(Some(b)),
-                None => Err(format!(
+        if key != "enabled" {
+            return Err(format!(
+                "{path}: {at}.{key} cannot be overridden, only `enabled` can; remove the key"
+            ));
+        }
+        found = match as_bool(value) {
+            Some(b) => Some(b),
+            None => {
+                return Err(format!(
                     "{path}: {at}.enabled must be true or false, found {}; fix the file",
                     show(value)
-                )),
-            };
+                ));
+            }
+        };
+    }
+    Ok(found)
+}
+
+/// Reads one type's section (`defaults`, and `exceptions` in a pack's own file).
+fn parse_type(
+    body: &Yaml<'_>,
+    path: &str,
+    type_key: &str,
+    global: bool,
+) -> Result<TypeRules, String> {
+    let mut rules = TypeRules::default();
+    for (section, value) in entries(body, path, type_key)? {
+        let at = format!("{type_key}.{section}");
+        match section.as_str() {
+            "defaults" => rules.defaults = enabled(value, path, &at)?,
+            "exceptions" if global => warn(&format!("{path}: ignoring {at}: exceptions only apply in a pack's own file"),
+            ),
+            "exceptions" => {
+                for (name, exception) in entries(value, path, &at)? {
+                    let at = format!("{at}.{name}");
+                    if let Some(b) = enabled(exception, path, &at)? {
+                        rules.exceptions.insert(name, b);
+                    }
+                }
+            }
+            _ => warn(&format!("{path}: ignoring {at} (expected `defaults` or `exceptions`)"),
+            ),
         }
     }
-    Ok(None)
+    Ok(rules)
 }
 
 fn parse_file<'a>(path: &'a str, text: &str) -> Result<OverrideFile<'a>, String> {
@@ -165,37 +224,40 @@ fn parse_file<'a>(path: &'a str, text: &str) -> Result<OverrideFile<'a>, String>
     let global = is_global(path);
     for (type_key, body) in entries(doc, path, "the top level")? {
         let Some(i) = TYPES.iter().position(|t| *t == type_key) else {
-            log(
-                LogLevel::Warn,
-                &format!(
+            warn(&format!(
                     "{path}: ignoring unknown key {type_key:?} (overridable types: {})",
                     TYPES.join(", ")
                 ),
             );
             continue;
         };
-        let rules = &mut file.types[i];
-        for (section, value) in entries(body, path, &type_key)? {
-            let at = format!("{type_key}.{section}");
-            match section.as_str() {
-                "defaults" => rules.defaults = enabled(value, path, &at)?,
-                "exceptions" if global => log(
-                    LogLevel::Warn,
-                    &format!("{path}: ignoring {at}: exceptions only apply in a pack's own file"),
-                ),
-                "exceptions" => {
-                    for (name, exception) in entries(value, path, &at)? {
-                        let at = format!("{at}.{name}");
-                        if let Some(b) = enabled(exception, path, &at)? {
-                            rules.exceptions.insert(name, b);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        file.types[i] = parse_type(body, path, &type_key, global).unwrap_or_else(|e| TypeRules {
+            invalid: Some(e),
+            ..TypeRules::default()
+        });
     }
     Ok(file)
+}
+
+/// Fails on an invalid section of a type the pack has resources of; warns about the
+/// others (st2 would not notice them until the pack gains such a resource).
+fn check_sections(files: &[OverrideFile<'_>], resources: &[PackResource]) -> Result<(), String> {
+    for file in files {
+        for (i, rules) in file.types.iter().enumerate() {
+            let Some(problem) = &rules.invalid else {
+                continue;
+            };
+            if resources.iter().any(|r| kind_index(r.kind) == i) {
+                return Err(problem.clone());
+            }
+            warn(&format!(
+                    "{problem} (no {} in this pack yet, so nothing was affected)",
+                    TYPES[i]
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn verdict(value: bool, reason: String) -> Verdict {
@@ -246,6 +308,7 @@ impl Guest for DefaultPolicy {
             .iter()
             .map(|(path, text)| parse_file(path, text))
             .collect::<Result<Vec<_>, _>>()?;
+        check_sections(&files, &resources)?;
         Ok(resources.iter().map(|r| decide_one(&files, r)).collect())
     }
 }
@@ -273,6 +336,7 @@ mod tests {
             .iter()
             .map(|(p, t)| parse_file(p, t))
             .collect::<Result<Vec<_>, _>>()?;
+        check_sections(&parsed, resources)?;
         Ok(resources
             .iter()
             .map(|r| match decide_one(&parsed, r) {
@@ -327,8 +391,13 @@ mod tests {
         ] {
             assert_eq!(run(&[(PACK, text)], &r).unwrap(), ["keep"], "{text:?}");
         }
-        let other_keys = "sensors:\n  defaults:\n    interval: 5\n  foo: bar\n";
-        assert_eq!(run(&[(PACK, other_keys)], &r).unwrap(), ["keep"]);
+        let other_sections = "sensors:\n  foo: bar\ntriggers:\n  defaults:\n    enabled: false\n";
+        WARNINGS.with(|w| w.borrow_mut().clear());
+        assert_eq!(run(&[(PACK, other_sections)], &r).unwrap(), ["keep"]);
+        let warned = WARNINGS.with(|w| w.borrow().clone());
+        assert_eq!(warned.len(), 2, "{warned:?}");
+        assert!(warned[0].contains("ignoring sensors.foo"), "{warned:?}");
+        assert!(warned[1].contains("unknown key \"triggers\""), "{warned:?}");
     }
 
     #[test]
@@ -359,6 +428,31 @@ mod tests {
         assert!(e.contains("not valid YAML"), "{e}");
         let e = err("a: 1\n---\nb: 2\n");
         assert!(e.contains("2 YAML documents"), "{e}");
+    }
+
+    #[test]
+    fn only_enabled_can_be_overridden_and_errors_hit_the_types_present() {
+        let file = "actions:\n  defaults:\n    enabled: false\n    rubbish: false\nsensors:\n  defaults:\n    enabled: true\n";
+        let e = run(&[(PACK, file)], &[res(ResourceKind::Action, "a")]).unwrap_err();
+        assert_eq!(
+            e,
+            "overrides/mypack.yaml: actions.defaults.rubbish cannot be overridden, only `enabled` can; remove the key"
+        );
+        let exception = "actions:\n  exceptions:\n    a:\n      rubbish: true\n";
+        let e = run(&[(PACK, exception)], &[res(ResourceKind::Action, "b")]).unwrap_err();
+        assert!(e.contains("actions.exceptions.a.rubbish cannot be overridden"), "{e}");
+        // A pack without actions is decided by the valid sections, with a warning.
+        WARNINGS.with(|w| w.borrow_mut().clear());
+        let got = run(&[(PACK, file)], &[res(ResourceKind::Sensor, "s")]).unwrap();
+        assert_eq!(
+            got,
+            ["enable: overrides/mypack.yaml: sensors.defaults.enabled=true"]
+        );
+        let warned = WARNINGS.with(|w| w.borrow().clone());
+        assert!(
+            warned.len() == 1 && warned[0].contains("rubbish cannot be overridden"),
+            "{warned:?}"
+        );
     }
 
     #[test]
