@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Run, example_wasm, file_url, future_api_wasm, git_http_server, hostile_wasm, pack_repo, run,
-    stackpack, write,
+    Reply, Run, example_wasm, file_url, future_api_wasm, git_http_server, hostile_wasm,
+    https_server, pack_repo, run, stackpack, write,
 };
 
 fn sha(bytes: &[u8]) -> String {
@@ -192,6 +192,72 @@ fn wrong_digest_is_refused_and_nothing_is_written() {
     let r = add(&root, &file, "abc", &[]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("64 hex digits"), "{}", r.stderr);
+}
+
+/// `plugin add https://...` over real TLS on loopback: trusted through the configured
+/// CA bundle, refused without it, never downgraded to http by a redirect, and the
+/// credentials in the URL never shown or stored.
+#[test]
+fn add_fetches_over_https_with_the_configured_ca_only() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let digest = sha(&wasm);
+    let plain = common::http_server(vec![("/hostile.wasm", Reply::ok("not this"))]);
+    let (base, ca_pem) = https_server(vec![
+        (
+            "/hostile.wasm",
+            Reply {
+                status: 200,
+                headers: vec![],
+                body: wasm.to_vec(),
+            },
+        ),
+        ("/moved.wasm", Reply::redirect("/hostile.wasm")),
+        (
+            "/downgrade.wasm",
+            Reply::redirect(&format!("{plain}/hostile.wasm")),
+        ),
+    ]);
+    let secret_url = |path: &str| {
+        format!(
+            "https://svc:s3cr3t-token@{}{path}",
+            base.trim_start_matches("https://")
+        )
+    };
+
+    // Without the CA the server's certificate is not trusted: nothing is added.
+    let r = add(&root, secret_url("/hostile.wasm"), &digest, &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("plugin hostile"), "{}", r.stderr);
+    assert!(r.stderr.contains("/hostile.wasm"), "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cr3t-token"), "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
+
+    let ca = d.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    write(
+        &root.join("stackpack.toml"),
+        &format!("proxy_ca_bundle_path = {:?}\n", ca.display().to_string()),
+    );
+    let r = add(&root, secret_url("/downgrade.wasm"), &digest, &["--name", "hostile"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("only fetched over https"), "{}", r.stderr);
+    assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
+
+    // A same-host redirect is followed; the stored source keeps no credentials.
+    let r = add(&root, secret_url("/moved.wasm"), &digest, &["--json", "--name", "hostile"]);
+    let added = json(&r);
+    assert_eq!(added["sha256"], digest.as_str());
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert!(!shown.contains("s3cr3t-token"), "{shown}");
+    let manifest = std::fs::read_to_string(root.join("plugins/hostile.toml")).unwrap();
+    assert!(manifest.contains("/moved.wasm"), "{manifest}");
+    assert!(!manifest.contains("s3cr3t-token"), "{manifest}");
+    assert_eq!(
+        std::fs::read(root.join("plugins/hostile.wasm")).unwrap(),
+        wasm.to_vec()
+    );
 }
 
 #[test]

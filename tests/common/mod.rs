@@ -82,25 +82,34 @@ impl Reply {
     }
 }
 
+/// The reply for `path` from a route table, 404 when it has none.
+fn route(routes: &[(String, Reply)], path: &str) -> Reply {
+    routes
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, r)| r.clone())
+        .unwrap_or(Reply {
+            status: 404,
+            headers: vec![],
+            body: b"not found".to_vec(),
+        })
+}
+
+fn owned_routes(routes: Vec<(&str, Reply)>) -> Vec<(String, Reply)> {
+    routes
+        .into_iter()
+        .map(|(p, r)| (p.to_string(), r))
+        .collect()
+}
+
 /// A loopback HTTP server answering from a route table; returns its base URL.
 pub fn http_server(routes: Vec<(&str, Reply)>) -> String {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let base = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let routes: Vec<(String, Reply)> = routes
-        .into_iter()
-        .map(|(p, r)| (p.to_string(), r))
-        .collect();
+    let routes = owned_routes(routes);
     std::thread::spawn(move || {
         for req in server.incoming_requests() {
-            let reply = routes
-                .iter()
-                .find(|(p, _)| p == req.url())
-                .map(|(_, r)| r.clone())
-                .unwrap_or(Reply {
-                    status: 404,
-                    headers: vec![],
-                    body: b"not found".to_vec(),
-                });
+            let reply = route(&routes, req.url());
             let mut resp =
                 tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
             for (k, v) in reply.headers {
@@ -110,6 +119,77 @@ pub fn http_server(routes: Vec<(&str, Reply)>) -> String {
         }
     });
     base
+}
+
+/// A loopback HTTPS server answering from a route table (HTTP/1.1, one request per
+/// connection), with a certificate for 127.0.0.1 issued by a CA made for this call.
+/// Returns its base URL and the CA certificate's PEM, for a CA bundle.
+pub fn https_server(routes: Vec<(&str, Reply)>) -> (String, String) {
+    use std::io::{BufRead, BufReader, Write};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "stackpack test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let routes = Arc::new(owned_routes(routes));
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, routes) = (config.clone(), routes.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut request_line = String::new();
+                {
+                    // A client that rejects the certificate ends the handshake here.
+                    let mut reader = BufReader::new(&mut tls);
+                    if reader.read_line(&mut request_line).is_err() {
+                        return;
+                    }
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                        line.clear();
+                    }
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let reply = route(&routes, path);
+                let mut head = format!(
+                    "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    reply.status,
+                    reply.body.len()
+                );
+                for (k, v) in &reply.headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = tls.write_all(head.as_bytes());
+                let _ = tls.write_all(&reply.body);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (base, ca.pem())
 }
 
 /// Builds the guest workspace at `manifest_rel` (relative to the repository root) for
