@@ -231,6 +231,11 @@ fn add_fetches_over_https_with_the_configured_ca_only() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("plugin hostile"), "{}", r.stderr);
     assert!(r.stderr.contains("/hostile.wasm"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("set proxy_ca_bundle_path"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("s3cr3t-token"), "{}", r.stderr);
     assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
 
@@ -240,13 +245,23 @@ fn add_fetches_over_https_with_the_configured_ca_only() {
         &root.join("stackpack.toml"),
         &format!("proxy_ca_bundle_path = {:?}\n", ca.display().to_string()),
     );
-    let r = add(&root, secret_url("/downgrade.wasm"), &digest, &["--name", "hostile"]);
+    let r = add(
+        &root,
+        secret_url("/downgrade.wasm"),
+        &digest,
+        &["--name", "hostile"],
+    );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("only fetched over https"), "{}", r.stderr);
     assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
 
     // A same-host redirect is followed; the stored source keeps no credentials.
-    let r = add(&root, secret_url("/moved.wasm"), &digest, &["--json", "--name", "hostile"]);
+    let r = add(
+        &root,
+        secret_url("/moved.wasm"),
+        &digest,
+        &["--json", "--name", "hostile"],
+    );
     let added = json(&r);
     assert_eq!(added["sha256"], digest.as_str());
     let shown = format!("{}{}", r.stdout, r.stderr);

@@ -242,7 +242,9 @@ fn override_one(
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join(pack);
     write(&dir.join("pack.yaml"), &pack_yaml(pack, "1.0.0"));
-    let enabled = enabled.map(|b| format!("enabled: {b}\n")).unwrap_or_default();
+    let enabled = enabled
+        .map(|b| format!("enabled: {b}\n"))
+        .unwrap_or_default();
     let (file, body) = match kind {
         ResourceType::Action => (
             format!("actions/{name}.yaml"),
@@ -295,15 +297,51 @@ fn spec_override_cases_t_o01_to_t_o13() {
     let ok = |pack, kind, name, enabled, file| {
         override_one(&rt, pack, kind, name, enabled, file).unwrap_or_else(|e| panic!("{e}"))
     };
-    assert_eq!(ok("overpack1", Action, "action1", Some(true), None), (true, false), "T-O01");
-    assert_eq!(ok("overpack1", Action, "action1", Some(false), None), (false, false), "T-O02");
-    assert_eq!(ok("overpack1", Action, "action2", Some(true), None), (false, true), "T-O03");
-    assert_eq!(ok("overpack1", Action, "action2", Some(false), None), (true, true), "T-O04");
-    assert_eq!(ok("overpack4", Action, "action1", Some(true), None), (true, false), "T-O05");
-    assert_eq!(ok("overpack4", Action, "action2", Some(true), None), (true, false), "T-O05");
-    assert_eq!(ok("overpack1", Sensor, "sensor1", Some(true), None), (true, false), "T-O06");
-    assert_eq!(ok("overpack2", Sensor, "sensor1", Some(true), None), (false, true), "T-O07");
-    assert_eq!(ok("overpack3", Sensor, "sensor1", Some(true), None), (false, true), "T-O08");
+    assert_eq!(
+        ok("overpack1", Action, "action1", Some(true), None),
+        (true, false),
+        "T-O01"
+    );
+    assert_eq!(
+        ok("overpack1", Action, "action1", Some(false), None),
+        (false, false),
+        "T-O02"
+    );
+    assert_eq!(
+        ok("overpack1", Action, "action2", Some(true), None),
+        (false, true),
+        "T-O03"
+    );
+    assert_eq!(
+        ok("overpack1", Action, "action2", Some(false), None),
+        (true, true),
+        "T-O04"
+    );
+    assert_eq!(
+        ok("overpack4", Action, "action1", Some(true), None),
+        (true, false),
+        "T-O05"
+    );
+    assert_eq!(
+        ok("overpack4", Action, "action2", Some(true), None),
+        (true, false),
+        "T-O05"
+    );
+    assert_eq!(
+        ok("overpack1", Sensor, "sensor1", Some(true), None),
+        (true, false),
+        "T-O06"
+    );
+    assert_eq!(
+        ok("overpack2", Sensor, "sensor1", Some(true), None),
+        (false, true),
+        "T-O07"
+    );
+    assert_eq!(
+        ok("overpack3", Sensor, "sensor1", Some(true), None),
+        (false, true),
+        "T-O08"
+    );
     // T-O09 (a type outside actions/aliases/rules/sensors) cannot be asked: triggers and
     // policies never reach a policy, and an unknown section in a file is ignored.
     let wrongtype = "wrongtype:\n  defaults:\n    enabled: false\n";
@@ -319,15 +357,33 @@ fn spec_override_cases_t_o01_to_t_o13() {
     );
     let e = override_one(&rt, "overpack3", Action, "action2", Some(true), None).unwrap_err();
     assert!(
-        e.contains("overrides/overpack3.yaml: actions.exceptions.action2.rubbish cannot be overridden"),
+        e.contains(
+            "overrides/overpack3.yaml: actions.exceptions.action2.rubbish cannot be overridden"
+        ),
         "T-O11: {e}"
     );
     let enable = "actions:\n  defaults:\n    enabled: true\n";
-    assert_eq!(ok("overpack12", Action, "action1", None, Some(enable)), (false, true), "T-O12");
+    assert_eq!(
+        ok("overpack12", Action, "action1", None, Some(enable)),
+        (false, true),
+        "T-O12"
+    );
     // Q20 fixed: a rule's default is disabled, so enabling one that says nothing counts.
     let rules_on = "rules:\n  defaults:\n    enabled: true\n";
-    assert_eq!(ok("overpack12", Rule, "rule1", None, Some(rules_on)), (true, true), "T-O12 rule");
+    assert_eq!(
+        ok("overpack12", Rule, "rule1", None, Some(rules_on)),
+        (true, true),
+        "T-O12 rule"
+    );
     // T-O13 (Q20 fixed): an empty pack file is a no-op, the global default still applies.
-    assert_eq!(ok("overpack13", Sensor, "sensor1", Some(true), Some("")), (true, false), "T-O13");
-    assert_eq!(ok("overpack13", Action, "action1", Some(true), Some("")), (false, true), "T-O13");
+    assert_eq!(
+        ok("overpack13", Sensor, "sensor1", Some(true), Some("")),
+        (true, false),
+        "T-O13"
+    );
+    assert_eq!(
+        ok("overpack13", Action, "action1", Some(true), Some("")),
+        (false, true),
+        "T-O13"
+    );
 }

@@ -467,6 +467,12 @@ fn describe(e: reqwest::Error) -> String {
         text = format!("{text}: {s}");
         source = s.source();
     }
+    if text.contains("invalid peer certificate") {
+        text.push_str(
+            " (the server's certificate is not trusted; if a private CA signed it, \
+             set proxy_ca_bundle_path in the config to that CA's PEM bundle)",
+        );
+    }
     text
 }
 

@@ -187,8 +187,9 @@ fn parse_type(
         let at = format!("{type_key}.{section}");
         match section.as_str() {
             "defaults" => rules.defaults = enabled(value, path, &at)?,
-            "exceptions" if global => warn(&format!("{path}: ignoring {at}: exceptions only apply in a pack's own file"),
-            ),
+            "exceptions" if global => warn(&format!(
+                "{path}: ignoring {at}: exceptions only apply in a pack's own file"
+            )),
             "exceptions" => {
                 for (name, exception) in entries(value, path, &at)? {
                     let at = format!("{at}.{name}");
@@ -197,8 +198,9 @@ fn parse_type(
                     }
                 }
             }
-            _ => warn(&format!("{path}: ignoring {at} (expected `defaults` or `exceptions`)"),
-            ),
+            _ => warn(&format!(
+                "{path}: ignoring {at} (expected `defaults` or `exceptions`)"
+            )),
         }
     }
     Ok(rules)
@@ -225,10 +227,9 @@ fn parse_file<'a>(path: &'a str, text: &str) -> Result<OverrideFile<'a>, String>
     for (type_key, body) in entries(doc, path, "the top level")? {
         let Some(i) = TYPES.iter().position(|t| *t == type_key) else {
             warn(&format!(
-                    "{path}: ignoring unknown key {type_key:?} (overridable types: {})",
-                    TYPES.join(", ")
-                ),
-            );
+                "{path}: ignoring unknown key {type_key:?} (overridable types: {})",
+                TYPES.join(", ")
+            ));
             continue;
         };
         file.types[i] = parse_type(body, path, &type_key, global).unwrap_or_else(|e| TypeRules {
@@ -251,10 +252,9 @@ fn check_sections(files: &[OverrideFile<'_>], resources: &[PackResource]) -> Res
                 return Err(problem.clone());
             }
             warn(&format!(
-                    "{problem} (no {} in this pack yet, so nothing was affected)",
-                    TYPES[i]
-                ),
-            );
+                "{problem} (no {} in this pack yet, so nothing was affected)",
+                TYPES[i]
+            ));
         }
     }
     Ok(())
@@ -440,7 +440,10 @@ mod tests {
         );
         let exception = "actions:\n  exceptions:\n    a:\n      rubbish: true\n";
         let e = run(&[(PACK, exception)], &[res(ResourceKind::Action, "b")]).unwrap_err();
-        assert!(e.contains("actions.exceptions.a.rubbish cannot be overridden"), "{e}");
+        assert!(
+            e.contains("actions.exceptions.a.rubbish cannot be overridden"),
+            "{e}"
+        );
         // A pack without actions is decided by the valid sections, with a warning.
         WARNINGS.with(|w| w.borrow_mut().clear());
         let got = run(&[(PACK, file)], &[res(ResourceKind::Sensor, "s")]).unwrap();
