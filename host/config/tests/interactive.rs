@@ -18,18 +18,13 @@ api_key: {type: string, secret: true, required: true, description: "API key"}
 
 const SECRET: &str = "t0psecretvalue";
 
-/// Builds the example (cheap when fresh) and returns its path.
+/// Builds the example (cheap when fresh) and returns its path. `--workspace` resolves
+/// features as `cargo test --workspace` (CI) does, so nothing is rebuilt there; with
+/// `-p stackpack-config` instead, every shared dependency was compiled a second time.
 fn example() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "stackpack-config",
-            "--example",
-            "prompt",
-        ])
+        .args(["build", "--quiet", "--workspace", "--example", "prompt"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap();
