@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use common::{Reply, hanging_server, http_server, run, stackpack, write};
+use common::{Reply, Server, hanging_server, http_server, run, stackpack, write};
 use serde_json::{Value, json};
 
 fn index(packs: Value) -> String {
@@ -32,13 +29,13 @@ fn first_index_wins_and_broken_ones_do_not_matter() {
     let base = http_server(vec![
         (
             "/first.json",
-            Reply::ok(&index(
+            Reply::ok(index(
                 json!({"shared": entry("shared", "2.0.0", "from the first")}),
             )),
         ),
         (
             "/second.json",
-            Reply::ok(&index(
+            Reply::ok(index(
                 json!({"shared": entry("shared", "1.0.0", "from the second"),
                                     "only2": entry("only2", "0.1.0", "second only")}),
             )),
@@ -82,25 +79,19 @@ fn first_index_wins_and_broken_ones_do_not_matter() {
 #[test]
 fn private_index_with_a_token_and_offline_cache() {
     let d = tempfile::tempdir().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", server.server_addr().to_ip().unwrap());
     let body = index(json!({"secretpack": entry("secretpack", "3.1.4", "behind a token")}));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let authed = req.headers().iter().any(|h| {
-                h.field.equiv("Authorization") && h.value.as_str() == "Bearer s3cret-index-token"
-            });
-            let resp = if authed {
-                tiny_http::Response::from_string(body.clone())
-            } else {
-                tiny_http::Response::from_string("unauthorized").with_status_code(401)
-            };
-            let _ = req.respond(resp);
+    let server = Server::start(move |req| {
+        let authed = req
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer s3cret-index-token");
+        if authed {
+            Reply::ok(&body)
+        } else {
+            Reply::status(401, "unauthorized")
         }
     });
+    let base = &server.base;
     let url = format!("{base}/v1/index.json");
     let root = d.path().join("root");
     let cache = d.path().join("cache");
@@ -133,14 +124,10 @@ fn private_index_with_a_token_and_offline_cache() {
     );
     assert!(!r.stdout.contains("s3cret-index-token") && !r.stderr.contains("s3cret-index-token"));
     // Offline: the cached copy, no request.
-    let before = hits.load(Ordering::SeqCst);
+    let before = server.count();
     let r = run(&mut cmd(&["--offline", "show", "secretpack", "--json"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        before,
-        "offline mode made a request"
-    );
+    assert_eq!(server.count(), before, "offline mode made a request");
     // A never-fetched index offline is unusable, and health says why.
     let r = run(&mut cmd(&[
         "--offline",

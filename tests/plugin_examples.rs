@@ -81,7 +81,7 @@ fn pack_service() -> String {
         ),
         (
             "/packs/tarball",
-            Reply::ok(&format!(
+            Reply::ok(format!(
                 r#"{{"archive_url": "https://files.corp.example/tarball-2.0.0.tar.gz",
                      "sha256": "{SHA256}", "version": "2.0.0"}}"#
             )),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Reply, hostile_wasm, http_server, run, shared_cache, stackpack};
+use common::{Reply, Server, hostile_wasm, http_server, run, shared_cache, stackpack};
 use stackpack_plugin::{
     GitRef, Grants, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal,
     Resolution, Runtime,
@@ -291,37 +291,38 @@ fn plugin_list_shows_every_builtin() {
 }
 
 /// A loopback server that answers 200 only to the host's token, 401 to the guest's
-/// forged header, 403 to anything else, and records every Authorization and Cookie it
-/// was sent.
-fn token_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let mut status = 403;
-            for h in req.headers() {
-                if h.field.equiv("Authorization") || h.field.equiv("Cookie") {
-                    log.lock().unwrap().push(h.value.to_string());
-                }
-                if h.field.equiv("Authorization") {
-                    status = match h.value.as_str() {
-                        "Bearer host-s3cret" => 200,
-                        "Bearer guest-forged" => 401,
-                        _ => 403,
-                    };
-                }
+/// forged header, 403 to anything else; it records every request.
+fn token_server() -> Server {
+    Server::start(|req| {
+        let mut status = 403;
+        for (name, value) in &req.headers {
+            if name == "authorization" {
+                status = match value.as_str() {
+                    "Bearer host-s3cret" => 200,
+                    "Bearer guest-forged" => 401,
+                    _ => 403,
+                };
             }
-            let _ = req.respond(tiny_http::Response::from_string("ok").with_status_code(status));
         }
-    });
-    (base, seen)
+        Reply::status(status, "ok")
+    })
+}
+
+/// Every Authorization and Cookie value the server was sent, in order.
+fn authorization_and_cookies(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .flat_map(|req| req.headers.clone())
+        .filter(|(name, _)| name == "authorization" || name == "cookie")
+        .map(|(_, value)| value)
+        .collect()
 }
 
 #[test]
 fn credentials_stay_in_the_host_and_guest_headers_are_dropped() {
-    let (base, seen) = token_server();
+    let server = token_server();
+    let base = &server.base;
     let net = stackpack_fetch::Net::new(stackpack_fetch::NetConfig {
         credentials: vec![stackpack_fetch::Credential {
             prefix: format!("{base}/private/"),
@@ -331,7 +332,7 @@ fn credentials_stay_in_the_host_and_guest_headers_are_dropped() {
     })
     .unwrap();
     let rt = Runtime::new(Some(shared_cache().join("plugins")), Arc::new(net), false).unwrap();
-    let p = hostile(&rt, &[&base], Limits::default());
+    let p = hostile(&rt, &[base], Limits::default());
     // Under the credential's prefix: the host's token is added, the guest's forged
     // Authorization and Cookie never reach the server.
     assert_eq!(
@@ -343,7 +344,7 @@ fn credentials_stay_in_the_host_and_guest_headers_are_dropped() {
         local_path(p.resolve(&pack_ref(&format!("http:{base}/public/x")))),
         "/status/403"
     );
-    let seen = seen.lock().unwrap().clone();
+    let seen = authorization_and_cookies(&server);
     assert_eq!(seen, vec!["Bearer host-s3cret".to_string()], "{seen:?}");
     // The token is nowhere in what the guest can read: its config is only what the
     // operator set for it.

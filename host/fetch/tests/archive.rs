@@ -6,67 +6,25 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 
 use common::*;
 use sha2::{Digest, Sha256};
 use stackpack_fetch::{ArchiveKind, FetchError, Net, NetConfig, fetch_archive};
+use stackpack_testkit::http::{Reply, Server};
 use tempfile::TempDir;
 
 /// Serves fixed files; `/redirect/<name>` answers 302 to `/<name>`.
-struct Server {
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-    base: String,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Server {
-    fn start(files: HashMap<String, Vec<u8>>) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let (s, h) = (server.clone(), hits.clone());
-        let thread = std::thread::spawn(move || {
-            for req in s.incoming_requests() {
-                h.fetch_add(1, Ordering::SeqCst);
-                let path = req.url().trim_start_matches('/').to_string();
-                let resp = if let Some(name) = path.strip_prefix("redirect/") {
-                    let location =
-                        tiny_http::Header::from_bytes("Location", format!("/{name}")).unwrap();
-                    tiny_http::Response::empty(302)
-                        .with_header(location)
-                        .boxed()
-                } else if let Some(body) = files.get(&path) {
-                    tiny_http::Response::from_data(body.clone()).boxed()
-                } else {
-                    tiny_http::Response::empty(404).boxed()
-                };
-                let _ = req.respond(resp);
-            }
-        });
-        Server {
-            server,
-            thread: Some(thread),
-            base: format!("http://127.0.0.1:{port}"),
-            hits,
+fn serve(files: HashMap<String, Vec<u8>>) -> Server {
+    Server::start(move |req| {
+        let path = req.path.trim_start_matches('/');
+        if let Some(name) = path.strip_prefix("redirect/") {
+            Reply::redirect(&format!("/{name}"))
+        } else if let Some(body) = files.get(path) {
+            Reply::ok(body)
+        } else {
+            Reply::status(404, b"")
         }
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    })
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -171,7 +129,7 @@ impl Case {
         }
         Case {
             tmp: TempDir::new().unwrap(),
-            server: Server::start(files),
+            server: serve(files),
             tar,
             zip,
         }
@@ -368,12 +326,12 @@ fn cache_hit_needs_no_server() {
     let digest = sha(&case.tar);
     let (_, res) = case.fetch("pack.tar.gz", &digest, ArchiveKind::TarGz, None, false, "a");
     res.unwrap();
-    let hits = case.server.hits();
+    let hits = case.server.count();
     assert_eq!(hits, 1);
     let (out, res) = case.fetch("pack.tar.gz", &digest, ArchiveKind::TarGz, None, false, "b");
     res.unwrap();
     check_pack(&out, "1.0.0");
-    assert_eq!(case.server.hits(), hits, "a cache hit used the network");
+    assert_eq!(case.server.count(), hits, "a cache hit used the network");
 
     let Case {
         tmp, server, zip, ..

@@ -1,8 +1,13 @@
 //! Helpers shared by stackpack's tests and benchmarks, so each real fixture is built
-//! one way: today, a wheel of a tiny Python package built offline with pip, for the
-//! virtualenv tests and the venv benchmark. A dev-dependency only; it panics with the
-//! tool's output when a fixture cannot be built, which is what a test wants.
+//! one way: [`build_wheel`], a wheel of a tiny Python package built offline with pip,
+//! for the virtualenv tests and the venv benchmark; and [`http`], loopback HTTP(S)
+//! servers: one [`http::Reply`] type, one server core ([`http::Server`], answering with
+//! a handler and recording each request) and the route-table, HTTPS and hanging servers
+//! built on them. A dev-dependency only; it panics with a message (or the tool's output)
+//! when a fixture cannot be made, which is what a test wants.
 #![allow(clippy::expect_used)]
+
+pub mod http;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,75 +5,45 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-
 use common::*;
+use stackpack_testkit::http::{Reply, Server};
 use stackpack_venv::{InstallerChoice, ProxyEnv, VenvConfig, VenvError, ensure};
 
 const PASSWORD: &str = "s3cr3t-proxy-pw";
 
-/// Records `<method> <request-target>` of every request and answers 403, as a proxy
-/// that refuses would. (403 rather than 502: uv retries 5xx answers with back-off, ~10 s.)
-struct RecordingProxy {
-    server: Arc<tiny_http::Server>,
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-    thread: Option<JoinHandle<()>>,
+/// A "proxy" that answers every request 403, as a proxy that refuses would. (403 rather
+/// than 502: uv retries 5xx answers with back-off, ~10 s.)
+fn refusing_proxy() -> Server {
+    Server::start(|_| Reply::status(403, "blocked by the test proxy"))
 }
 
-impl RecordingProxy {
-    fn start() -> RecordingProxy {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, log) = (server.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            for request in s.incoming_requests() {
-                let auth = request
-                    .headers()
-                    .iter()
-                    .any(|h| h.field.equiv("Proxy-Authorization"));
-                log.lock().unwrap().push(format!(
-                    "{} {}{}",
-                    request.method(),
-                    request.url(),
-                    if auth {
-                        " (with Proxy-Authorization)"
-                    } else {
-                        ""
-                    }
-                ));
-                let _ = request.respond(
-                    tiny_http::Response::from_string("blocked by the test proxy")
-                        .with_status_code(403),
-                );
-            }
-        });
-        RecordingProxy {
-            server,
-            port,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for RecordingProxy {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// `<method> <request-target>` of every request the proxy saw, and whether it carried
+/// Proxy-Authorization.
+fn seen_by(proxy: &Server) -> Vec<String> {
+    proxy
+        .requests()
+        .iter()
+        .map(|request| {
+            format!(
+                "{} {}{}",
+                request.method,
+                request.path,
+                if request.header("Proxy-Authorization").is_some() {
+                    " (with Proxy-Authorization)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
 }
 
 fn through_proxy(installer: InstallerChoice, label: &str) {
-    let proxy = RecordingProxy::start();
+    let proxy = refusing_proxy();
+    let proxy_url = format!(
+        "http://user:{PASSWORD}@{}",
+        proxy.base.trim_start_matches("http://")
+    );
     let tmp = tempfile::tempdir().unwrap();
     let pack_dir = tmp.path().join("pack");
     make_pack(&pack_dir, "stackpack-proxy-probe==1.0\n");
@@ -84,8 +54,8 @@ fn through_proxy(installer: InstallerChoice, label: &str) {
         index_url: Some("http://pypi.invalid/simple".to_owned()),
         offline: false,
         proxy: ProxyEnv {
-            http_proxy: Some(format!("http://user:{PASSWORD}@127.0.0.1:{}", proxy.port)),
-            https_proxy: Some(format!("http://user:{PASSWORD}@127.0.0.1:{}", proxy.port)),
+            http_proxy: Some(proxy_url.clone()),
+            https_proxy: Some(proxy_url),
             // Replaces any inherited no_proxy that could bypass the proxy.
             no_proxy: Some("example.test".to_owned()),
             ca_bundle: None,
@@ -94,7 +64,7 @@ fn through_proxy(installer: InstallerChoice, label: &str) {
     };
     let err = ensure(&venvs, "proxied", &pack_dir, &cfg, false).unwrap_err();
     let msg = err.to_string();
-    let seen = proxy.seen();
+    let seen = seen_by(&proxy);
     eprintln!("[{label}] proxy saw {seen:#?}\n[{label}] error:\n{msg}\n");
     assert!(matches!(err, VenvError::InstallFailed { .. }), "{msg}");
     assert!(

@@ -1,14 +1,16 @@
-//! Test servers on 127.0.0.1 and helpers shared by the integration tests.
+//! Test servers on 127.0.0.1 (stackpack-testkit's HTTP server, and a raw TCP one that
+//! can hang) and helpers shared by the integration tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use stackpack_fetch::{Net, NetConfig};
+#[allow(unused_imports)]
+pub use stackpack_testkit::http::{Reply, Seen, Server};
 
 /// The real network client, with a short timeout.
 pub fn net() -> Net {
@@ -34,117 +36,10 @@ pub fn index_json(packs: &[(&str, &str)]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"metadata": {}, "packs": packs})).unwrap()
 }
 
-/// A request as the server saw it.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub path: String,
-    /// Names lowercased.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == &name.to_ascii_lowercase())
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn ok(body: Vec<u8>) -> Reply {
-        Reply::status(200, body)
-    }
-    pub fn status(status: u16, body: Vec<u8>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-}
-
-/// A tiny_http server answering every request with `handler`, recording what it saw.
-pub struct Server {
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-    pub base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    pub fn start(handler: impl Fn(&Seen) -> Reply + Send + 'static) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, log) = (server.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            for req in s.incoming_requests() {
-                let request = Seen {
-                    path: req.url().to_string(),
-                    headers: req
-                        .headers()
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.field.as_str().as_str().to_ascii_lowercase(),
-                                h.value.as_str().to_string(),
-                            )
-                        })
-                        .collect(),
-                };
-                let reply = handler(&request);
-                log.lock().unwrap().push(request);
-                let mut resp = tiny_http::Response::from_data(reply.body)
-                    .with_status_code(tiny_http::StatusCode(reply.status));
-                for (name, value) in reply.headers {
-                    resp.add_header(tiny_http::Header::from_bytes(name, value).unwrap());
-                }
-                let _ = req.respond(resp);
-            }
-        });
-        Server {
-            server,
-            thread: Some(thread),
-            base: format!("http://127.0.0.1:{port}"),
-            seen,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// A raw TCP server that answers `body` with 200 until told to hang; a hanging server
 /// accepts connections and never answers (nor closes them).
+/// Raw TCP rather than testkit's [`Server`]: it counts connections and hangs before
+/// reading, so a second request to a hanging server is still counted.
 pub struct Flaky {
     pub base: String,
     hang: Arc<AtomicBool>,
