@@ -67,16 +67,9 @@ fn main() {
     );
 
     // Whole process, warm cache, served over HTTP once.
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let index_url = format!(
-        "http://{}/v1/index.json",
-        server.server_addr().to_ip().unwrap()
-    );
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let _ = req.respond(tiny_http::Response::from_data(body.clone()));
-        }
-    });
+    let server =
+        stackpack_testkit::http::Server::start(move |_| stackpack_testkit::http::Reply::ok(&body));
+    let index_url = server.url("/v1/index.json");
     let root = dir.path().join("root");
     let stackpack = |offline: bool| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_stackpack"));
