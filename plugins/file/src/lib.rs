@@ -11,11 +11,11 @@
 //! host is an `invalid-reference`. This plugin reaches no network host and has no
 //! versions to list.
 
-wit_bindgen::generate!({ path: "../../wit", world: "source-resolver" });
-
-use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
 use plugin_common::{parse_url, percent_decode};
-use stackpack::plugin::types::{GitRef, GitSource, PackRef, PluginError, Resolution, VersionInfo};
+use resolver_kit::{
+    GitRef, Guest, PackRef, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo,
+    git_resolution,
+};
 
 struct File;
 
@@ -95,11 +95,7 @@ impl Guest for File {
                     "nothing follows '='; give a tag, branch or commit, or drop the '='",
                 ));
             }
-            Some(v) => Resolution::Git(GitSource {
-                url: canonical.clone(),
-                ref_: GitRef::Any(v),
-                subdir: None,
-            }),
+            Some(v) => git_resolution(canonical.clone(), GitRef::Any(v)),
         };
         Ok(Resolved {
             resolution,
@@ -113,7 +109,7 @@ impl Guest for File {
     }
 }
 
-export!(File);
+resolver_kit::export_resolver!(File);
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,8 @@
 //! without `.git` and without credentials. It reaches no network itself: listing
 //! versions is left to the host.
 
-wit_bindgen::generate!({ path: "../../wit", world: "source-resolver" });
-
-use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
-use plugin_common::forge::requested_git_ref;
 use plugin_common::{GitLocator, canonical_from_url, parse_git_locator};
-use stackpack::plugin::types::{GitRef, GitSource, PackRef, PluginError, Resolution, VersionInfo};
+use resolver_kit::{Guest, PackRef, PluginError, Resolved, ResolverInfo, VersionInfo, resolve_git};
 
 struct Git;
 
@@ -57,18 +53,7 @@ impl Guest for Git {
 
     fn resolve(reference: PackRef) -> Result<Resolved, PluginError> {
         let (url, canonical) = locate(&reference.locator)?;
-        let ref_ = requested_git_ref(&reference.locator, reference.requested.as_deref())
-            .map(|r| r.map_or(GitRef::DefaultBranch, GitRef::Any))
-            .map_err(PluginError::InvalidReference)?;
-        Ok(Resolved {
-            resolution: Resolution::Git(GitSource {
-                url,
-                ref_,
-                subdir: None,
-            }),
-            canonical,
-            summary: None,
-        })
+        resolve_git(&reference, url, canonical)
     }
 
     fn list_versions(_: PackRef) -> Result<Vec<VersionInfo>, PluginError> {
@@ -76,4 +61,4 @@ impl Guest for Git {
     }
 }
 
-export!(Git);
+resolver_kit::export_resolver!(Git);

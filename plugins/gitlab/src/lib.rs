@@ -12,28 +12,17 @@
 //! colon-less ssh form becomes `git@HOST:group/.../project`, and `http://gitlab.com`
 //! becomes https. The canonical identity is `host/group/.../project`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "source-resolver" });
-
-use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
-use plugin_common::forge::{
-    ForgeMatch, ForgeRules, match_forge, requested_git_ref, versions_from_refs,
+use plugin_common::forge::ForgeRules;
+use resolver_kit::{
+    Guest, PackRef, PluginError, Resolved, ResolverInfo, VersionInfo, configured_hosts,
+    list_tag_versions, locate_forge, resolve_git,
 };
-use plugin_common::{ConfiguredHost, parse_host_list, without_userinfo};
-use stackpack::plugin::host_base::config_get;
-use stackpack::plugin::net::{NetError, git_list_refs};
-use stackpack::plugin::types::{GitRef, GitSource, PackRef, PluginError, Resolution, VersionInfo};
 
 const PUBLIC_HOST: &str = "gitlab.com";
 const EXPECTED: &str = "https://gitlab.com/GROUP[/SUBGROUP...]/PROJECT[.git] or \
                         git@gitlab.com:GROUP[/SUBGROUP...]/PROJECT[.git] (at least two path segments)";
 
 struct Gitlab;
-
-fn configured_hosts() -> Vec<ConfiguredHost> {
-    config_get("hosts")
-        .map(|v| parse_host_list(&v))
-        .unwrap_or_default()
-}
 
 /// The URL to fetch and the canonical identity, or why the locator is not ours.
 fn locate(locator: &str) -> Result<(String, String), PluginError> {
@@ -50,28 +39,7 @@ fn locate(locator: &str) -> Result<(String, String), PluginError> {
         reject_dash_segment: true,
         expected: EXPECTED,
     };
-    match match_forge(locator.trim(), &rules) {
-        ForgeMatch::Repo { url, canonical } => Ok((url, canonical)),
-        ForgeMatch::Invalid(msg) => Err(PluginError::InvalidReference(msg)),
-        ForgeMatch::NotApplicable => Err(PluginError::NotApplicable),
-    }
-}
-
-/// See [`requested_git_ref`].
-fn git_ref(reference: &PackRef) -> Result<GitRef, PluginError> {
-    requested_git_ref(&reference.locator, reference.requested.as_deref())
-        .map(|r| r.map_or(GitRef::DefaultBranch, GitRef::Any))
-        .map_err(PluginError::InvalidReference)
-}
-
-fn net_error(url: &str, e: NetError) -> PluginError {
-    match e {
-        NetError::Denied(msg) => PluginError::Denied(msg),
-        NetError::Offline => PluginError::Unavailable(format!("{url}: the host is offline")),
-        NetError::Timeout => PluginError::Unavailable(format!("{url}: timed out")),
-        NetError::TooLarge(n) => PluginError::Other(format!("{url}: answer too large ({n} bytes)")),
-        NetError::Transport(msg) => PluginError::Unavailable(format!("{url}: {msg}")),
-    }
+    locate_forge(locator, &rules)
 }
 
 impl Guest for Gitlab {
@@ -106,30 +74,12 @@ impl Guest for Gitlab {
 
     fn resolve(reference: PackRef) -> Result<Resolved, PluginError> {
         let (url, canonical) = locate(&reference.locator)?;
-        let ref_ = git_ref(&reference)?;
-        Ok(Resolved {
-            resolution: Resolution::Git(GitSource {
-                url,
-                ref_,
-                subdir: None,
-            }),
-            canonical,
-            summary: None,
-        })
+        resolve_git(&reference, url, canonical)
     }
 
     fn list_versions(reference: PackRef) -> Result<Vec<VersionInfo>, PluginError> {
-        let (url, _) = locate(&reference.locator)?;
-        let refs = git_list_refs(&url).map_err(|e| net_error(&without_userinfo(&url), e))?;
-        Ok(versions_from_refs(refs.iter().map(|r| r.name.as_str()))
-            .into_iter()
-            .map(|(version, tag)| VersionInfo {
-                version,
-                ref_: Some(tag),
-                yanked: false,
-            })
-            .collect())
+        list_tag_versions(&locate(&reference.locator)?.0)
     }
 }
 
-export!(Gitlab);
+resolver_kit::export_resolver!(Gitlab);

@@ -19,20 +19,16 @@
 //! resolvers give it, so the same pack found two ways dedups), never with
 //! credentials or `.git`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "source-resolver" });
-
-use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
 use plugin_common::{
     canonical_from_url, compare_versions, is_bare_name, is_sha256_hex, split_version_range,
     strip_dot_git, strip_tag_v, without_userinfo,
 };
-use serde_json::{Map, Value};
-use stackpack::plugin::host_base::{LogLevel, config_get, log};
-use stackpack::plugin::net::{HttpRequest, NetError, http_get};
-use stackpack::plugin::types::{
-    ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError, Resolution,
-    VersionInfo,
+use resolver_kit::{
+    ArchiveFormat, ArchiveSource, GitRef, Guest, HttpRequest, LogLevel, NetError, PackRef,
+    PackSummary, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo, config_get,
+    describe_net_error, git_resolution, http_get, log,
 };
+use serde_json::{Map, Value};
 
 const NO_INDEX: &str =
     "no pack index is configured; set index_url in the config or pass --index URL";
@@ -72,16 +68,6 @@ fn pack_name(reference: &PackRef) -> Result<&str, PluginError> {
          {name}={version}",
         reference.raw.trim()
     )))
-}
-
-fn describe_net_error(e: &NetError) -> String {
-    match e {
-        NetError::Denied(m) => format!("denied: {m}"),
-        NetError::Offline => "the host is offline".into(),
-        NetError::Timeout => "timed out".into(),
-        NetError::TooLarge(n) => format!("answer too large ({n} bytes)"),
-        NetError::Transport(m) => m.clone(),
-    }
 }
 
 /// A found pack: the index it came from (as configured) and its entry.
@@ -306,14 +292,13 @@ fn resolve_found(
                 version.as_deref().unwrap_or("(none)")
             )));
         }
-        (_, Some(url), _) => Resolution::Git(GitSource {
-            url: url.clone(),
-            ref_: match requested.map(String::from).or_else(|| version.clone()) {
+        (_, Some(url), _) => git_resolution(
+            url.clone(),
+            match requested.map(String::from).or_else(|| version.clone()) {
                 Some(v) => GitRef::Any(v),
                 None => GitRef::DefaultBranch,
             },
-            subdir: None,
-        }),
+        ),
         (None, None, _) => {
             return Err(PluginError::Other(format!(
                 "index {}: the \"{name}\" entry has neither repo_url nor archive_url; \
@@ -367,7 +352,7 @@ fn versions_of(found: &Found) -> Vec<VersionInfo> {
     versions
 }
 
-export!(Index);
+resolver_kit::export_resolver!(Index);
 
 #[cfg(test)]
 mod tests {
