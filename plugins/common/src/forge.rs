@@ -122,6 +122,20 @@ pub fn versions_from_refs<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(
     out
 }
 
+/// What a git forge resolver fetches for a requested version: `Ok(None)` is the
+/// default branch, `Ok(Some(name))` a name the host resolves in st2's order (tag,
+/// `v`-tag, branch, commit); an empty version after `=` is an error saying so.
+pub fn requested_git_ref(locator: &str, requested: Option<&str>) -> Result<Option<String>, String> {
+    match requested {
+        None => Ok(None),
+        Some("") => Err(format!(
+            "\"{}=\" has nothing after '='; give a tag, branch or commit, or drop the '='",
+            without_userinfo(locator)
+        )),
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,19 +311,5 @@ mod tests {
                 ("nightly".into(), "nightly".into()),
             ]
         );
-    }
-}
-
-/// What a git forge resolver fetches for a requested version: `Ok(None)` is the
-/// default branch, `Ok(Some(name))` a name the host resolves in st2's order (tag,
-/// `v`-tag, branch, commit); an empty version after `=` is an error saying so.
-pub fn requested_git_ref(locator: &str, requested: Option<&str>) -> Result<Option<String>, String> {
-    match requested {
-        None => Ok(None),
-        Some("") => Err(format!(
-            "\"{}=\" has nothing after '='; give a tag, branch or commit, or drop the '='",
-            without_userinfo(locator)
-        )),
-        Some(v) => Ok(Some(v.to_string())),
     }
 }
