@@ -284,13 +284,29 @@ fn broken_override_file_names_file_and_key_and_changes_nothing() {
     assert!(
         r.stderr
             .contains("overrides/_global.yaml: sensors.defaults.enabled must be true or false")
-            && r.stderr.contains("previous registration is kept"),
+            && r.stderr.contains("previous registration is kept")
+            && r.stderr.contains("fix the override file it names"),
         "{}",
         r.stderr
     );
     assert_eq!(
         get(root, "aws")["registry"]["counts"]["sensors"]["enabled"],
         2
+    );
+    // A key other than `enabled` (st2: ValueError) is refused the same way.
+    write(
+        &root.join("overrides/aws.yaml"),
+        "actions:\n  defaults:\n    enabled: false\n    rubbish: false\n",
+    );
+    std::fs::remove_file(root.join("overrides/_global.yaml")).unwrap();
+    let r = run(stackpack(root).args(["register"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "overrides/aws.yaml: actions.defaults.rubbish cannot be overridden, only `enabled` can"
+        ),
+        "{}",
+        r.stderr
     );
     // Nothing was written (the WAL holds no new frames either: compare the row data).
     assert_eq!(db_before, std::fs::read(root.join("registry.db")).unwrap());

@@ -42,8 +42,12 @@ pub enum RegistryError {
 
     #[error(
         "override policy \"{policy}\" failed on pack \"{pack}\": {message}. The pack's previous \
-         registration is kept; fix what the message names (or remove the policy from the \
-         config) and register again"
+         registration is kept; {}",
+        if policy == "default" {
+            "fix the override file it names (overrides/ is in the stackpack root) and register again"
+        } else {
+            "fix what the message names (or remove the policy from the config) and register again"
+        }
     )]
     PolicyRefused {
         policy: String,
