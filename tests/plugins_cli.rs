@@ -765,3 +765,36 @@ fn a_hostile_added_resolver_stops_installs_cleanly() {
     let r = run(stackpack(&root).args(["install", "--no-venv", &file_url(&good)]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+/// A guest flooding its output (10 MiB on stderr, 10 000 `log` calls) is capped: the
+/// call still answers, the operator sees one warning naming the plugin and the cap, and
+/// stackpack's own output stays small.
+#[test]
+fn a_log_flood_is_capped_and_named() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let wasm = hostile_wasm();
+    let file = component(d.path(), "hostile_guest.wasm", &wasm);
+    let refs = d.path().join("refs.txt");
+    write(&refs, "flood\n");
+    let recorded = d.path().join("recorded.json");
+    write(&recorded, "[]");
+    let r = run(stackpack(&root)
+        .args(["plugin", "test"])
+        .arg(&file)
+        .arg("--refs")
+        .arg(&refs)
+        .arg("--recorded")
+        .arg(&recorded));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("plugin hostile") && r.stderr.contains("KiB log cap"),
+        "{}",
+        &r.stderr[..r.stderr.len().min(2000)]
+    );
+    assert!(
+        r.stdout.len() + r.stderr.len() < 64 * 1024,
+        "{} bytes of output",
+        r.stdout.len() + r.stderr.len()
+    );
+}
