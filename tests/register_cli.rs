@@ -358,6 +358,19 @@ fn install_registers_and_remove_unregisters() {
 }
 
 #[test]
+fn register_on_an_empty_root_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("mistyped");
+    // Without the shared cache too: the plugin cache would default into the root.
+    let r = run(stackpack(&root)
+        .env_remove("STACKPACK_CACHE_DIR")
+        .args(["register"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing to register"), "{}", r.stderr);
+    assert!(!root.exists(), "created {}", root.display());
+}
+
+#[test]
 fn register_all_unregisters_packs_gone_from_disk_and_loads_configs() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();

@@ -212,6 +212,16 @@ fn run(
     configs: bool,
     fail_on_failure: bool,
 ) -> Result<Outcome, CliError> {
+    // No packs and no registry yet (a fresh or mistyped --root): touch nothing, not
+    // even the plugin cache.
+    if targets.is_empty() && !ctx.root.registry_db().exists() {
+        tracing::warn!(
+            "no packs found in {} or the other packs base paths: nothing to register, \
+             nothing written (check --root)",
+            ctx.root.packs_dir().display()
+        );
+        return Ok(Outcome::default());
+    }
     let policies = policies(ctx)?;
     let chain: Vec<&Plugin> = policies.iter().collect();
     let sources = sources(ctx);
