@@ -788,7 +788,8 @@ fn a_log_flood_is_capped_and_named() {
         .arg(&recorded));
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
-        r.stderr.contains("plugin hostile") && r.stderr.contains("KiB log cap"),
+        r.stderr.contains("plugin hostile")
+            && r.stderr.contains("MiB of output beyond its 64 KiB log cap"),
         "{}",
         &r.stderr[..r.stderr.len().min(2000)]
     );

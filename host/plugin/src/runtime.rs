@@ -405,8 +405,13 @@ impl Plugin {
             tracing::debug!("plugin {name}: {line}");
         }
         if dropped > 0 {
+            let shown = if dropped >= 1 << 20 {
+                format!("{:.1} MiB", dropped as f64 / f64::from(1 << 20))
+            } else {
+                format!("{dropped} bytes")
+            };
             tracing::warn!(
-                "plugin {name}: dropped {dropped} bytes of output beyond its {} KiB log cap",
+                "plugin {name}: dropped {shown} of output beyond its {} KiB log cap",
                 self.ctx.limits.max_log_bytes / 1024
             );
         }
