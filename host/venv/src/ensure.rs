@@ -53,14 +53,14 @@ fn venv_python_ok(venv: &Path) -> bool {
 /// else built beside and swapped in.
 ///
 /// The fingerprint covers the interpreter (realpath of `sys.executable` and its full
-/// version), requirements.txt (absent = empty), the installer kind and the installer
-/// options (index URL, extra index URLs, find-links, offline). A reuse starts no process
-/// when the interpreter is recognised from the record (same command resolving to the
-/// same unchanged files, and the venv's `bin/python` still there); otherwise the
-/// interpreter is run once to learn what it is. A wrapper script (pyenv shim) switched to
-/// another interpreter without changing itself is not noticed: pass `recreate`, which
-/// rebuilds regardless. On failure the previous venv is left exactly as it
-/// was and nothing is left behind.
+/// version), requirements.txt (absent = empty) with the files it includes by `-r`/`-c`,
+/// the installer kind and the installer options (index URL, extra index URLs,
+/// find-links, offline). A reuse starts no process when the interpreter is recognised
+/// from the record (same command resolving to the same unchanged files, and the venv's
+/// `bin/python` still there); otherwise the interpreter is run once to learn what it
+/// is. A wrapper script (pyenv shim) switched to another interpreter without changing
+/// itself is not noticed: pass `recreate`, which rebuilds regardless. On failure the
+/// previous venv is left exactly as it was and nothing is left behind.
 pub fn ensure(
     venvs_dir: &Path,
     pack: &str,
@@ -81,6 +81,8 @@ pub fn ensure(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(VenvError::io(pack, "read", &req_path)(e)),
     };
+    // What the fingerprint covers: requirements.txt and the files it includes.
+    let req_input = fingerprint::with_includes(&req_path, &requirements);
     let installer = Installer::resolve(&cfg.installer, pack)?;
     let options = Options::new(installer.kind(), cfg);
     let record = Record::read(&venv_path);
@@ -98,7 +100,7 @@ pub fn ensure(
                 fresh
             }
         };
-        if fingerprint::compute(&interp, &requirements, &options) == record.fingerprint
+        if fingerprint::compute(&interp, &req_input, &options) == record.fingerprint
             && venv_python_ok(&venv_path)
         {
             tracing::debug!("{pack}: virtualenv up to date, kept");
@@ -118,7 +120,7 @@ pub fn ensure(
         Some(interp) => interp,
         None => python::probe(&cfg.python, &cfg.proxy, want_pip).map_err(|e| e.for_pack(pack))?,
     };
-    let fingerprint = fingerprint::compute(&interp, &requirements, &options);
+    let fingerprint = fingerprint::compute(&interp, &req_input, &options);
     let install = has_requirements(&requirements);
     if install {
         installer.check_can_install(&interp, cfg, pack)?;
@@ -176,7 +178,7 @@ pub fn ensure(
         fingerprint,
         tool.clone(),
         &interp,
-        &requirements,
+        &req_input,
         &options,
     );
     build

@@ -51,6 +51,77 @@ impl Options {
     }
 }
 
+/// How deep `-r` includes are followed (pip itself has no limit; a cycle is cut anyway).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// The files a requirements file includes: `-r`/`--requirement` and `-c`/`--constraint`
+/// lines, in order, as written (a path relative to the including file, or a URL).
+fn includes(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // pip's comments: `#` at the start or after whitespace.
+        let line = match line.find(" #").or_else(|| line.find("\t#")) {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let line = line.trim();
+        for flag in ["--requirement", "--constraint", "-r", "-c"] {
+            let Some(rest) = line.strip_prefix(flag) else {
+                continue;
+            };
+            let long = flag.starts_with("--");
+            let target = match rest.strip_prefix('=') {
+                Some(t) => t,
+                // `-rfile` is fine for the short flags; `--requirementfile` is not a flag.
+                None if long && !rest.starts_with([' ', '\t']) => break,
+                None => rest,
+            }
+            .trim();
+            if !target.is_empty() {
+                out.push(target);
+            }
+            break;
+        }
+    }
+    out
+}
+
+/// The requirements as the installer reads them: requirements.txt's bytes followed by
+/// each file it includes with `-r`/`-c`, recursively (relative to the including file),
+/// each behind its path, so an edit to an included file changes the fingerprint. A
+/// missing file or a URL counts as its name alone (the installer reports it).
+pub(crate) fn with_includes(requirements_txt: &Path, top: &[u8]) -> Vec<u8> {
+    let mut out = top.to_vec();
+    let mut seen = vec![requirements_txt.to_path_buf()];
+    let mut stack = vec![(requirements_txt.to_path_buf(), top.to_vec(), 0usize)];
+    while let Some((file, bytes, depth)) = stack.pop() {
+        if depth >= MAX_INCLUDE_DEPTH {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let base = file.parent().unwrap_or(Path::new(""));
+        let mut found = Vec::new();
+        for target in includes(&text) {
+            out.extend_from_slice(format!("\0include {target}\0").as_bytes());
+            if target.contains("://") {
+                continue;
+            }
+            let path = base.join(target);
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            if let Ok(included) = std::fs::read(&path) {
+                out.extend_from_slice(&included);
+                found.push((path, included, depth + 1));
+            }
+        }
+        // Depth-first in file order.
+        stack.extend(found.into_iter().rev());
+    }
+    out
+}
+
 /// sha256 over the resolved interpreter (realpath and full version), the requirements
 /// bytes, the installer kind and the installer options.
 pub(crate) fn compute(interp: &Interpreter, requirements: &[u8], options: &Options) -> String {
@@ -116,5 +187,53 @@ impl Record {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
         bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn include_lines() {
+        let text = "requests\n-r base.txt\n-rdev.txt\n--requirement=more.txt\n\
+                    --requirement   spaced.txt # why\n-c constraints.txt\n--constraint=c2.txt\n\
+                    # -r commented.txt\n--requirementx.txt\n-r https://example.com/r.txt\n";
+        assert_eq!(
+            includes(text),
+            [
+                "base.txt",
+                "dev.txt",
+                "more.txt",
+                "spaced.txt",
+                "constraints.txt",
+                "c2.txt",
+                "https://example.com/r.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn included_files_change_the_input_and_cycles_end() {
+        let d = tempfile::tempdir().unwrap();
+        let req = d.path().join("requirements.txt");
+        let top = b"-r sub/base.txt\nsix\n".to_vec();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        // base includes a file relative to itself, and the top file again (a cycle).
+        std::fs::write(
+            d.path().join("sub/base.txt"),
+            "-r pins.txt\n-r ../requirements.txt\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("sub/pins.txt"), "idna==3.6\n").unwrap();
+        std::fs::write(&req, &top).unwrap();
+        let first = with_includes(&req, &top);
+        assert!(String::from_utf8_lossy(&first).contains("idna==3.6"));
+        assert_eq!(first, with_includes(&req, &top), "stable");
+        std::fs::write(d.path().join("sub/pins.txt"), "idna==3.7\n").unwrap();
+        assert_ne!(first, with_includes(&req, &top), "a nested edit shows");
+        // Without includes, the input is the file itself.
+        assert_eq!(with_includes(&req, b"six\n"), b"six\n");
     }
 }

@@ -150,6 +150,36 @@ fn lifecycle(installer: InstallerChoice, label: &str) {
     let forced = ensure(&venvs, "mypack", &pack_dir, &cfg, true).unwrap();
     assert_eq!(forced.action, VenvAction::Rebuilt);
 
+    // Files included with `-r` count too: an edit to one rebuilds the venv.
+    std::fs::write(
+        pack_dir.join("requirements.txt"),
+        "-r requirements/base.txt\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(pack_dir.join("requirements")).unwrap();
+    std::fs::write(pack_dir.join("requirements/base.txt"), "tinypkg\n").unwrap();
+    let included = ensure(&venvs, "mypack", &pack_dir, &cfg, false).unwrap();
+    assert_eq!(included.action, VenvAction::Rebuilt);
+    let same = ensure(&venvs, "mypack", &pack_dir, &cfg, false).unwrap();
+    assert_eq!(same.action, VenvAction::Kept);
+    std::fs::write(
+        pack_dir.join("requirements/base.txt"),
+        "tinypkg\notherpkg==1.0\n",
+    )
+    .unwrap();
+    let edited = ensure(&venvs, "mypack", &pack_dir, &cfg, false).unwrap();
+    assert_eq!(
+        edited.action,
+        VenvAction::Rebuilt,
+        "an included file changed"
+    );
+    let out = venv_python(&venv, "import otherpkg; print(otherpkg.VALUE)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     eprintln!(
         "[{label}] timings: created {:.3}s, kept {:.5}s ({:.0}x), rebuilt {:.3}s, forced {:.3}s",
         created.seconds,
