@@ -294,62 +294,40 @@ fn override_one(
 fn spec_override_cases_t_o01_to_t_o13() {
     use ResourceType::{Action, Rule, Sensor};
     let rt = runtime();
-    let ok = |pack, kind, name, enabled, file| {
-        override_one(&rt, pack, kind, name, enabled, file).unwrap_or_else(|e| panic!("{e}"))
-    };
-    assert_eq!(
-        ok("overpack1", Action, "action1", Some(true), None),
-        (true, false),
-        "T-O01"
-    );
-    assert_eq!(
-        ok("overpack1", Action, "action1", Some(false), None),
-        (false, false),
-        "T-O02"
-    );
-    assert_eq!(
-        ok("overpack1", Action, "action2", Some(true), None),
-        (false, true),
-        "T-O03"
-    );
-    assert_eq!(
-        ok("overpack1", Action, "action2", Some(false), None),
-        (true, true),
-        "T-O04"
-    );
-    assert_eq!(
-        ok("overpack4", Action, "action1", Some(true), None),
-        (true, false),
-        "T-O05"
-    );
-    assert_eq!(
-        ok("overpack4", Action, "action2", Some(true), None),
-        (true, false),
-        "T-O05"
-    );
-    assert_eq!(
-        ok("overpack1", Sensor, "sensor1", Some(true), None),
-        (true, false),
-        "T-O06"
-    );
-    assert_eq!(
-        ok("overpack2", Sensor, "sensor1", Some(true), None),
-        (false, true),
-        "T-O07"
-    );
-    assert_eq!(
-        ok("overpack3", Sensor, "sensor1", Some(true), None),
-        (false, true),
-        "T-O08"
-    );
-    // T-O09 (a type outside actions/aliases/rules/sensors) cannot be asked: triggers and
-    // policies never reach a policy, and an unknown section in a file is ignored.
     let wrongtype = "wrongtype:\n  defaults:\n    enabled: false\n";
-    assert_eq!(
-        ok("overpack9", Action, "action1", Some(true), Some(wrongtype)),
-        (false, true),
-        "T-O09"
-    );
+    let actions_on = "actions:\n  defaults:\n    enabled: true\n";
+    let rules_on = "rules:\n  defaults:\n    enabled: true\n";
+    // (case, pack, type, name, the pack's `enabled`, the pack's own override file when
+    // not F-OVR's) -> (counted as overridden, effective enabled)
+    #[rustfmt::skip]
+    let cases = [
+        ("T-O01", "overpack1", Action, "action1", Some(true), None, (true, false)),
+        ("T-O02", "overpack1", Action, "action1", Some(false), None, (false, false)),
+        ("T-O03", "overpack1", Action, "action2", Some(true), None, (false, true)),
+        ("T-O04", "overpack1", Action, "action2", Some(false), None, (true, true)),
+        ("T-O05", "overpack4", Action, "action1", Some(true), None, (true, false)),
+        ("T-O05", "overpack4", Action, "action2", Some(true), None, (true, false)),
+        // Global default.
+        ("T-O06", "overpack1", Sensor, "sensor1", Some(true), None, (true, false)),
+        // The pack's default beats the global one.
+        ("T-O07", "overpack2", Sensor, "sensor1", Some(true), None, (false, true)),
+        // The pack's exception beats the global default.
+        ("T-O08", "overpack3", Sensor, "sensor1", Some(true), None, (false, true)),
+        // T-O09 (a type outside actions/aliases/rules/sensors) cannot be asked: triggers
+        // and policies never reach a policy, and an unknown section is ignored.
+        ("T-O09", "overpack9", Action, "action1", Some(true), Some(wrongtype), (false, true)),
+        ("T-O12", "overpack12", Action, "action1", None, Some(actions_on), (false, true)),
+        // Q20 fixed: a rule's default is disabled, so enabling one that says nothing counts.
+        ("T-O12 rule", "overpack12", Rule, "rule1", None, Some(rules_on), (true, true)),
+        // T-O13 (Q20 fixed): an empty pack file is a no-op; the global default applies.
+        ("T-O13", "overpack13", Sensor, "sensor1", Some(true), Some(""), (true, false)),
+        ("T-O13", "overpack13", Action, "action1", Some(true), Some(""), (false, true)),
+    ];
+    for (case, pack, kind, name, enabled, file, expected) in cases {
+        let got = override_one(&rt, pack, kind, name, enabled, file)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(got, expected, "{case}");
+    }
     let e = override_one(&rt, "overpack2", Action, "action1", Some(true), None).unwrap_err();
     assert!(
         e.contains("overrides/overpack2.yaml: actions.defaults.rubbish cannot be overridden"),
@@ -361,29 +339,5 @@ fn spec_override_cases_t_o01_to_t_o13() {
             "overrides/overpack3.yaml: actions.exceptions.action2.rubbish cannot be overridden"
         ),
         "T-O11: {e}"
-    );
-    let enable = "actions:\n  defaults:\n    enabled: true\n";
-    assert_eq!(
-        ok("overpack12", Action, "action1", None, Some(enable)),
-        (false, true),
-        "T-O12"
-    );
-    // Q20 fixed: a rule's default is disabled, so enabling one that says nothing counts.
-    let rules_on = "rules:\n  defaults:\n    enabled: true\n";
-    assert_eq!(
-        ok("overpack12", Rule, "rule1", None, Some(rules_on)),
-        (true, true),
-        "T-O12 rule"
-    );
-    // T-O13 (Q20 fixed): an empty pack file is a no-op, the global default still applies.
-    assert_eq!(
-        ok("overpack13", Sensor, "sensor1", Some(true), Some("")),
-        (true, false),
-        "T-O13"
-    );
-    assert_eq!(
-        ok("overpack13", Action, "action1", Some(true), Some("")),
-        (false, true),
-        "T-O13"
     );
 }

@@ -289,6 +289,19 @@ fn decide_one(files: &[OverrideFile<'_>], resource: &PackResource) -> Verdict {
     Verdict::Keep
 }
 
+/// One verdict per resource from the override files `(path, text)`, in order.
+fn decide_all<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    resources: &[PackResource],
+) -> Result<Vec<Verdict>, String> {
+    let files = files
+        .into_iter()
+        .map(|(path, text)| parse_file(path, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_sections(&files, resources)?;
+    Ok(resources.iter().map(|r| decide_one(&files, r)).collect())
+}
+
 struct DefaultPolicy;
 
 impl Guest for DefaultPolicy {
@@ -303,13 +316,8 @@ impl Guest for DefaultPolicy {
     }
 
     fn decide(ctx: PackContext, resources: Vec<PackResource>) -> Result<Vec<Verdict>, String> {
-        let files = ctx
-            .overrides
-            .iter()
-            .map(|(path, text)| parse_file(path, text))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_sections(&files, &resources)?;
-        Ok(resources.iter().map(|r| decide_one(&files, r)).collect())
+        let files = ctx.overrides.iter().map(|(p, t)| (p.as_str(), t.as_str()));
+        decide_all(files, &resources)
     }
 }
 
@@ -332,14 +340,9 @@ mod tests {
 
     /// Verdicts as comparable strings ("keep", "enable: reason", "disable: reason").
     fn run(files: &[(&str, &str)], resources: &[PackResource]) -> Result<Vec<String>, String> {
-        let parsed = files
-            .iter()
-            .map(|(p, t)| parse_file(p, t))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_sections(&parsed, resources)?;
-        Ok(resources
-            .iter()
-            .map(|r| match decide_one(&parsed, r) {
+        Ok(decide_all(files.iter().copied(), resources)?
+            .into_iter()
+            .map(|v| match v {
                 Verdict::Keep => "keep".to_string(),
                 Verdict::Enable(why) => format!("enable: {why}"),
                 Verdict::Disable(why) => format!("disable: {why}"),
