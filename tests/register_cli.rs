@@ -285,7 +285,8 @@ fn broken_override_file_names_file_and_key_and_changes_nothing() {
         r.stderr
             .contains("overrides/_global.yaml: sensors.defaults.enabled must be true or false")
             && r.stderr.contains("previous registration is kept")
-            && r.stderr.contains("fix the override file it names"),
+            && r.stderr
+                .contains("fix the file. The pack's previous registration is kept"),
         "{}",
         r.stderr
     );

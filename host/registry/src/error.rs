@@ -42,12 +42,7 @@ pub enum RegistryError {
 
     #[error(
         "override policy \"{policy}\" failed on pack \"{pack}\": {message}. The pack's previous \
-         registration is kept; {}",
-        if policy == "default" {
-            "fix the override file it names (overrides/ is in the stackpack root) and register again"
-        } else {
-            "fix what the message names (or remove the policy from the config) and register again"
-        }
+         registration is kept; do what the message says and register again"
     )]
     PolicyRefused {
         policy: String,
