@@ -13,7 +13,7 @@
 
 use plugin_common::{parse_url, percent_decode};
 use resolver_kit::{
-    GitRef, Guest, PackRef, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo,
+    GitRef, Guest, PackRef, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo, git_ref,
     git_resolution,
 };
 
@@ -87,15 +87,10 @@ impl Guest for File {
     fn resolve(reference: PackRef) -> Result<Resolved, PluginError> {
         let path = local_path(reference.locator.trim())?;
         let canonical = format!("file://{path}");
-        let resolution = match reference.requested {
-            None => Resolution::Local(path),
-            Some(v) if v.is_empty() => {
-                return Err(invalid(
-                    &reference.raw,
-                    "nothing follows '='; give a tag, branch or commit, or drop the '='",
-                ));
-            }
-            Some(v) => git_resolution(canonical.clone(), GitRef::Any(v)),
+        // Without a version the directory itself; with one, that ref of its git repo.
+        let resolution = match git_ref(&reference)? {
+            GitRef::DefaultBranch => Resolution::Local(path),
+            ref_ => git_resolution(canonical.clone(), ref_),
         };
         Ok(Resolved {
             resolution,
@@ -152,6 +147,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(r.canonical, "file:///srv/packs/x");
+        let empty = resolve("file:///srv/packs/x", Some(""));
+        assert!(
+            matches!(&empty, Err(PluginError::InvalidReference(m)) if m.contains("nothing after '='")),
+            "{empty:?}"
+        );
     }
 
     #[test]
