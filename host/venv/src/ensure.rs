@@ -245,7 +245,7 @@ fn create_venv(
 
 /// `.` and `..` removed lexically, as Python's `os.path.abspath` does: the form
 /// `python -m venv` writes into scripts.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {

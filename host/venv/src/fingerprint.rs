@@ -92,7 +92,7 @@ fn includes(text: &str) -> Vec<&str> {
 /// missing file or a URL counts as its name alone (the installer reports it).
 pub(crate) fn with_includes(requirements_txt: &Path, top: &[u8]) -> Vec<u8> {
     let mut out = top.to_vec();
-    let mut seen = vec![requirements_txt.to_path_buf()];
+    let mut seen = vec![crate::ensure::normalize(requirements_txt)];
     let mut stack = vec![(requirements_txt.to_path_buf(), top.to_vec(), 0usize)];
     while let Some((file, bytes, depth)) = stack.pop() {
         if depth >= MAX_INCLUDE_DEPTH {
@@ -106,7 +106,8 @@ pub(crate) fn with_includes(requirements_txt: &Path, top: &[u8]) -> Vec<u8> {
             if target.contains("://") {
                 continue;
             }
-            let path = base.join(target);
+            // Lexically normalised, so `sub/../requirements.txt` is seen as itself.
+            let path = crate::ensure::normalize(&base.join(target));
             if seen.contains(&path) {
                 continue;
             }
@@ -229,7 +230,10 @@ mod tests {
         std::fs::write(d.path().join("sub/pins.txt"), "idna==3.6\n").unwrap();
         std::fs::write(&req, &top).unwrap();
         let first = with_includes(&req, &top);
-        assert!(String::from_utf8_lossy(&first).contains("idna==3.6"));
+        let text = String::from_utf8_lossy(&first);
+        assert!(text.contains("idna==3.6"));
+        // The cycle back to requirements.txt is cut at once, not at the depth limit.
+        assert_eq!(text.matches("six").count(), 1, "{text}");
         assert_eq!(first, with_includes(&req, &top), "stable");
         std::fs::write(d.path().join("sub/pins.txt"), "idna==3.7\n").unwrap();
         assert_ne!(first, with_includes(&req, &top), "a nested edit shows");
