@@ -81,9 +81,9 @@ pub enum Command {
         lock_timeout: u64,
     },
     /// Load installed packs' content into the registry, applying override policies
-    Register(crate::register_cmd::RegisterArgs),
+    Register(RegisterArgs),
     /// Configure a pack from its config.schema.yaml (interactive, or --set / --from-file)
-    Config(crate::config_cmd::ConfigArgs),
+    Config(ConfigArgs),
     /// Build or refresh an installed pack's Python virtualenv
     Venv {
         /// Pack ref
@@ -147,7 +147,7 @@ pub enum PluginCommand {
     /// List the plugins in chain order: name, kind, order, origin, WIT version, sha256, grants
     List,
     /// Add a plugin component, pinned by its sha256, to <root>/plugins
-    Add(crate::plugin_cmd::AddArgs),
+    Add(AddArgs),
     /// Remove an added plugin (its .wasm and its manifest)
     Remove {
         /// Plugin name
@@ -159,5 +159,89 @@ pub enum PluginCommand {
         target: String,
     },
     /// Run a resolver over references against recorded HTTP responses (author test kit)
-    Test(crate::plugin_cmd::TestArgs),
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Packs to register (default: every pack in every packs base path; registered
+    /// packs no longer on disk are then unregistered)
+    #[arg(value_name = "PACK")]
+    pub packs: Vec<String>,
+    /// Also load each pack's config (<root>/configs/<pack>.yaml), validated by its schema
+    #[arg(long)]
+    pub configs: bool,
+    /// Refuse a pack with any invalid file (its previous registration is kept) and
+    /// exit 1, instead of skipping the file
+    #[arg(long)]
+    pub fail_on_failure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Pack ref
+    pub pack: String,
+    /// Set a value (dotted path: `instances.0.host=db1`); repeatable, no prompts
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Take the values from a YAML file (then apply any --set)
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Save without asking for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the current config (secrets masked) and exit
+    #[arg(long, conflicts_with_all = ["set", "from_file", "validate"])]
+    pub show: bool,
+    /// Validate the current config file against the schema and exit
+    #[arg(long, conflicts_with_all = ["set", "from_file"])]
+    pub validate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The component: a path, a file:// URL or an https:// URL
+    pub source: String,
+    /// Its sha256 (64 hex digits); nothing is added when the bytes differ
+    #[arg(long, value_name = "HEX")]
+    pub sha256: String,
+    /// Name to add it under [default: the name the component gives in describe()]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Grant the plugin a host, `scheme://host[:port]`; repeat for several. Nothing else is granted
+    #[arg(long = "grant", value_name = "ORIGIN")]
+    pub grants: Vec<String>,
+    /// Position in its chain: lower runs first; built-in resolvers sit at 100 (github) to 500 (git) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub order: Option<i64>,
+    /// Memory limit per call, in MiB [default: 64]
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_mib: Option<u64>,
+    /// Guest time limit per call, in milliseconds [default: 5000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_ms: Option<u64>,
+    /// A config value the plugin reads with config-get; repeat for several
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Replace a plugin already added under this name
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The resolver: a .wasm file (path, file:// or https:// URL), or the name of a plugin
+    pub target: String,
+    /// References to resolve, one per line (`#` comments and blank lines are skipped)
+    #[arg(long, value_name = "FILE")]
+    pub refs: PathBuf,
+    /// Recorded HTTP responses: a JSON array of {"url", "status", "headers", "body"}
+    #[arg(long, value_name = "FILE")]
+    pub recorded: PathBuf,
+    /// A config value the plugin reads with config-get; repeat for several
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Grant a host, `scheme://host[:port]`; repeat for several [default: the origins of the recorded URLs]
+    #[arg(long = "grant", value_name = "ORIGIN")]
+    pub grants: Vec<String>,
 }

@@ -1,67 +1,55 @@
-//! The CLI's error type: every failure a command can report, with its exit code.
+//! The CLI's error type and exit codes.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (also when stdout is closed early, as by `| head`) |
+//! | 1 | the work failed (network, disk, a plugin, a pack's content; per-pack failures) |
+//! | 2 | usage: bad arguments, a bad config file, reference, digest or input file |
+//! | 3 | not found: a pack, an index entry, a plugin |
+//! | 4 | conflict: dependency versions, a pack others need, a plugin already added, a busy root |
+//! | 5 | denied: a pin that does not match, an enterprise rule |
 
-use stackpack_fetch::FetchError;
-use stackpack_plugin::PluginError;
-use stackpack_site::SiteError;
+use stackpack_ops::{ErrorKind, OpsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Site(#[from] SiteError),
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// A pack that is not installed; `hint` says what to do.
-    #[error("Pack \"{pack}\" is not found.\n{hint}")]
-    PackNotFound { pack: String, hint: String },
-    #[error("Pack \"{pack}\" at {path} is invalid: {reason}")]
-    PackInvalid {
-        pack: String,
-        path: String,
-        reason: String,
-    },
-    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
-    IndexUrl { url: String, reason: String },
+    Ops(#[from] OpsError),
     #[error("cannot write output: {0}")]
-    Output(String),
-    #[error(transparent)]
-    Install(Box<stackpack_install::InstallError>),
-    #[error(transparent)]
-    Plugins(Box<crate::plugins::PluginsError>),
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Venv(Box<stackpack_venv::VenvError>),
-    #[error(transparent)]
-    Config(Box<stackpack_config::ConfigError>),
-    #[error(
-        "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
-    )]
-    NoIndex(String),
-    #[error("Pack \"{pack}\" is not in any index. {hint}")]
-    NotInIndex { pack: String, hint: String },
-    #[error(transparent)]
-    Registry(#[from] Box<stackpack_registry::RegistryError>),
-    /// The failure was already reported on stdout (per-pack results).
+    Output(std::io::Error),
+    /// The failure was already reported on stdout (per-pack results); exit with the
+    /// kind's code and print nothing more.
     #[error("")]
-    Reported,
-}
-
-impl From<stackpack_install::InstallError> for CliError {
-    fn from(e: stackpack_install::InstallError) -> Self {
-        CliError::Install(Box::new(e))
-    }
-}
-
-impl From<crate::plugins::PluginsError> for CliError {
-    fn from(e: crate::plugins::PluginsError) -> Self {
-        CliError::Plugins(Box::new(e))
-    }
+    Reported(ErrorKind),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
-        1
+        match self {
+            CliError::Ops(e) => code(e.kind()),
+            CliError::Output(_) => 1,
+            CliError::Reported(kind) => code(*kind),
+        }
+    }
+
+    /// stdout was closed by its reader: not an error worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Failed => 1,
+        ErrorKind::Usage => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::Conflict => 4,
+        ErrorKind::Denied => 5,
+    }
+}
+
+impl From<stackpack_install::InstallError> for CliError {
+    fn from(e: stackpack_install::InstallError) -> Self {
+        CliError::Ops(e.into())
     }
 }

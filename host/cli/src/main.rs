@@ -1,32 +1,36 @@
-//! The `stackpack` command: parses arguments, sets up logging, runs one command, and
-//! turns its error into a message on stderr and an exit code.
+//! The `stackpack` command: parses arguments, sets up logging, builds the session,
+//! runs one operation of `stackpack-ops`, and prints its report (a table or `--json`);
+//! an error becomes a message on stderr and the exit code of its kind (see `error.rs`).
 
 mod cli;
 mod config_cmd;
-mod context;
 mod error;
-mod indexes;
+mod index_cmd;
 mod install_cmd;
 mod output;
-mod packs;
+mod packs_cmd;
 mod plugin_cmd;
-mod plugins;
 mod register_cmd;
-mod venv_cmd;
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use clap::Parser;
+use stackpack_ops::{Session, SessionOptions};
 
 use cli::{Cli, Command, IndexCommand};
-use context::Context;
 use error::CliError;
 
 fn main() {
     let cli = Cli::parse();
     init_logging(&cli.global);
     if let Err(e) = run(&cli) {
-        if !matches!(e, CliError::Reported) {
+        // A reader that closed stdout early (`stackpack list | head -1`) got what it
+        // wanted.
+        if e.is_broken_pipe() {
+            std::process::exit(0);
+        }
+        if !matches!(e, CliError::Reported(_)) {
             eprintln!("error: {e}");
         }
         std::process::exit(e.exit_code());
@@ -34,23 +38,32 @@ fn main() {
 }
 
 fn run(cli: &Cli) -> Result<(), CliError> {
-    let ctx = Context::new(&cli.global)?;
+    let g = &cli.global;
+    let mut s = Session::new(&SessionOptions {
+        root: g.root.clone(),
+        config: g.config.clone(),
+        index: g.index.clone(),
+        offline: g.offline,
+        cache_dir: g.cache_dir.clone(),
+    })?;
+    s.progress = Arc::new(output::Spinner::new());
+    let json = g.json;
     match &cli.command {
-        Command::List => packs::list(&ctx),
-        Command::Get { pack } => packs::get(&ctx, pack),
-        Command::Install(args) => install_cmd::install(&ctx, args),
+        Command::List => packs_cmd::list(&s, json),
+        Command::Get { pack } => packs_cmd::get(&s, pack, json),
+        Command::Install(args) => install_cmd::install(&s, args, json),
         Command::Remove {
             packs,
             force,
             lock_timeout,
-        } => install_cmd::remove(&ctx, packs, *force, *lock_timeout),
-        Command::Register(args) => register_cmd::register(&ctx, args),
-        Command::Config(args) => config_cmd::config(&ctx, args),
-        Command::Venv { pack, recreate } => venv_cmd::venv(&ctx, pack, *recreate),
-        Command::Search { query } => indexes::search(&ctx, query),
-        Command::Show { pack } => indexes::show(&ctx, pack),
-        Command::Index(IndexCommand::Health) => indexes::health_cmd(&ctx),
-        Command::Plugin(cmd) => plugin_cmd::run(&ctx, cmd),
+        } => install_cmd::remove(&s, packs, *force, *lock_timeout, json),
+        Command::Register(args) => register_cmd::register(&s, args, json),
+        Command::Config(args) => config_cmd::config(&s, args, json),
+        Command::Venv { pack, recreate } => packs_cmd::venv(&s, pack, *recreate, json),
+        Command::Search { query } => index_cmd::search(&s, query, json),
+        Command::Show { pack } => index_cmd::show(&s, pack, json),
+        Command::Index(IndexCommand::Health) => index_cmd::health(&s, json),
+        Command::Plugin(cmd) => plugin_cmd::run(&s, cmd, json),
     }
 }
 

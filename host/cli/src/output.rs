@@ -1,4 +1,5 @@
-//! Output helpers: plain tables for people, JSON for machines.
+//! Output helpers: plain tables for people, JSON for machines, and a spinner on
+//! stderr for long work.
 
 use std::io::Write;
 
@@ -15,13 +16,6 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
-/// Two spaces between columns, none before the first.
-fn pad(t: &mut Table) {
-    for c in t.column_iter_mut() {
-        c.set_padding((0, 2));
-    }
-}
-
 /// A two-column Property/Value table.
 pub fn properties(rows: &[(&str, String)]) -> Table {
     let mut t = Table::new();
@@ -32,37 +26,58 @@ pub fn properties(rows: &[(&str, String)]) -> Table {
     t
 }
 
+/// Writes text to stdout line by line (trailing spaces trimmed). A closed stdout is
+/// an error the caller ends on quietly, never a panic.
 pub fn print(text: impl std::fmt::Display) -> Result<(), CliError> {
     let text = text.to_string();
     let mut out = std::io::stdout().lock();
     for line in text.trim_end().lines() {
-        writeln!(out, "{}", line.trim_end()).map_err(|e| CliError::Output(e.to_string()))?;
+        writeln!(out, "{}", line.trim_end()).map_err(CliError::Output)?;
     }
-    Ok(())
+    out.flush().map_err(CliError::Output)
 }
 
-/// Prints a table built with [`table`] or [`properties`].
+/// Prints a table built with [`table`] or [`properties`], two spaces between columns.
 pub fn print_table(mut t: Table) -> Result<(), CliError> {
-    pad(&mut t);
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 2));
+    }
     print(t)
 }
 
 pub fn json(value: &impl serde::Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Output(e.to_string()))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
     print(text)
 }
 
-/// A spinner on stderr for long work: hidden when `show` is false or stderr is not a
-/// terminal (indicatif's default), cleared by `finish_and_clear`.
-pub fn spinner(show: bool, message: impl Into<String>) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
+/// A spinner on stderr for long work: hidden when stderr is not a terminal
+/// (indicatif's default).
+pub struct Spinner(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl Spinner {
+    pub fn new() -> Spinner {
+        Spinner(std::sync::Mutex::new(None))
     }
-    let bar = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    bar.set_message(message.into());
-    bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    bar
+}
+
+impl stackpack_ops::Progress for Spinner {
+    fn start(&self, message: &str) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = slot.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new_spinner().with_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        });
+        bar.set_message(message.to_string());
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
 }

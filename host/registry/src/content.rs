@@ -101,12 +101,30 @@ pub struct Resource {
     pub metadata: Value,
 }
 
+/// What a bad file was meant to be: a resource of some type, or the pack's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    Resource(ResourceType),
+    /// `<root>/configs/<pack>.yaml`, loaded by `register --configs`.
+    Config,
+}
+
+impl serde::Serialize for ProblemKind {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProblemKind::Resource(t) => t.serialize(ser),
+            ProblemKind::Config => ser.serialize_str("config"),
+        }
+    }
+}
+
 /// A file that could not be registered, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
-    pub kind: ResourceType,
-    /// Relative to the pack directory.
+    pub kind: ProblemKind,
+    /// Relative to the pack directory for content files; a config's is relative to
+    /// the root (`configs/<pack>.yaml`).
     pub file: String,
     pub message: String,
 }
@@ -180,7 +198,7 @@ pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
                             // is one trigger; any other repeat is a mistake.
                             if r.kind != ResourceType::Trigger {
                                 scan.problems.push(Problem {
-                                    kind,
+                                    kind: ProblemKind::Resource(kind),
                                     file: file.clone(),
                                     message: format!(
                                         "{} \"{}\" is already defined in {first}; rename one of them",
@@ -195,7 +213,7 @@ pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
                     }
                 }
                 Err(message) => scan.problems.push(Problem {
-                    kind,
+                    kind: ProblemKind::Resource(kind),
                     file: file.clone(),
                     message,
                 }),

@@ -18,7 +18,7 @@ mod error;
 pub mod policy;
 mod store;
 
-pub use content::{Problem, Resource, ResourceType, Scan, scan_pack};
+pub use content::{Problem, ProblemKind, Resource, ResourceType, Scan, scan_pack};
 pub use error::RegistryError;
 pub use store::{
     Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, TypeCounts, prepare,

@@ -5,7 +5,7 @@
 //!
 //! Every non-built-in plugin is verified against its pinned sha256 each time it is
 //! loaded (the bytes read are hashed); the enterprise rules (allowed plugins, pinning,
-//! allowed resolvers) are applied here, in [`load_entry`] and [`load_all`].
+//! allowed resolvers) are applied here, in [`load_entry`] and [`load_kind`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,59 +17,8 @@ use stackpack_plugin::{
 };
 use stackpack_site::{DeclaredKind, PluginSettings, PluginStore};
 
-use crate::context::Context;
-use crate::error::CliError;
-
-/// Network settings from the config, for HTTP and git alike.
-pub fn net_config(ctx: &Context) -> stackpack_fetch::NetConfig {
-    let proxy = &ctx.settings.proxy;
-    stackpack_fetch::NetConfig {
-        http_proxy: proxy.http_proxy.clone(),
-        https_proxy: proxy.https_proxy.clone(),
-        no_proxy: proxy.no_proxy.clone(),
-        ca_bundle: proxy.proxy_ca_bundle_path.clone(),
-        timeout: ctx.settings.http_timeout.map(Duration::from_secs),
-        credentials: ctx
-            .settings
-            .credentials
-            .iter()
-            .map(|c| stackpack_fetch::Credential {
-                prefix: c.url.clone(),
-                auth: match &c.secret {
-                    stackpack_site::Secret::Bearer(t) => stackpack_fetch::Auth::Bearer(t.clone()),
-                    stackpack_site::Secret::Basic { username, password } => {
-                        stackpack_fetch::Auth::Basic {
-                            username: username.clone(),
-                            password: password.clone(),
-                        }
-                    }
-                },
-            })
-            .collect(),
-    }
-}
-
-/// The host's network client.
-pub fn net(ctx: &Context) -> Result<Arc<stackpack_fetch::Net>, CliError> {
-    Ok(Arc::new(stackpack_fetch::Net::new(net_config(ctx))?))
-}
-
-/// The plugin runtime, doing its network I/O through `net`.
-pub fn runtime(
-    ctx: &Context,
-    net: Arc<dyn stackpack_plugin::NetBackend>,
-) -> Result<Runtime, CliError> {
-    // Compiled code is cached when the cache dir can be created; otherwise plugins are
-    // compiled in memory (slower, still correct).
-    let cache = match ctx.root.ensure_cache() {
-        Ok(dir) => Some(dir.join("plugins")),
-        Err(e) => {
-            tracing::info!("not caching compiled plugins: {e}");
-            None
-        }
-    };
-    Ok(Runtime::new(cache, net, ctx.offline)?)
-}
+use crate::error::OpsError;
+use crate::session::Session;
 
 /// Chain position of the first built-in resolver; the others follow in steps of 100
 /// (github 100, gitlab 200, file 300, index 400, git 500).
@@ -78,110 +27,6 @@ const BUILTIN_ORDER_STEP: i64 = 100;
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 /// Redirects followed when fetching a plugin over https.
 const MAX_REDIRECTS: usize = 5;
-
-/// Why a plugin could not be found, fetched, verified, or managed. Every message
-/// names the plugin (or source), what failed and what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum PluginsError {
-    #[error("cannot read plugin {plugin} from {from}: {reason}; {hint}")]
-    Read {
-        plugin: String,
-        from: String,
-        reason: String,
-        hint: String,
-    },
-
-    #[error(
-        "plugin {plugin} was refused: the sha256 of {from} is {actual}, but it is pinned to \
-         {expected}. The file changed since it was pinned (replaced or tampered with); restore \
-         the original, or, if you trust the new file, {fix}"
-    )]
-    PinMismatch {
-        plugin: String,
-        from: String,
-        expected: String,
-        actual: String,
-        fix: String,
-    },
-
-    #[error(
-        "the sha256 of {from} is {actual}, but --sha256 says {expected}; nothing was added. \
-         Check that this is the file you meant to add; pass its real digest only if you trust it"
-    )]
-    DigestMismatch {
-        from: String,
-        expected: String,
-        actual: String,
-    },
-
-    #[error("config file {file}: [plugins.{plugin}] {problem}; {fix}")]
-    Config {
-        file: String,
-        plugin: String,
-        problem: String,
-        fix: String,
-    },
-
-    #[error(
-        "plugin {plugin} is not allowed by the enterprise settings in {file} \
-         (allowed_plugins = [{allowed}]); {fix}"
-    )]
-    NotAllowed {
-        plugin: String,
-        file: String,
-        allowed: String,
-        fix: String,
-    },
-
-    #[error(
-        "plugin {plugin} ({from}) has no sha256 pin, and the enterprise settings in {enterprise} \
-         require pinned plugins (require_pinned_plugins = true); add `sha256 = \"{actual}\"` to \
-         [plugins.{plugin}] in {file} if you trust this file"
-    )]
-    Unpinned {
-        plugin: String,
-        from: String,
-        actual: String,
-        file: String,
-        enterprise: String,
-    },
-
-    #[error("{name} is a built-in plugin: {what}")]
-    Builtin { name: String, what: String },
-
-    #[error(
-        "plugin {name} is already added ({}); pass --force to replace it, or choose another name with --name",
-        path.display()
-    )]
-    AlreadyAdded { name: String, path: PathBuf },
-
-    #[error("there is no plugin named {name:?}; {hint}")]
-    Unknown { name: String, hint: String },
-
-    #[error(
-        "invalid sha256 {value:?}: expected 64 hex digits, as printed by `sha256sum plugin.wasm`"
-    )]
-    BadDigest { value: String },
-
-    #[error("invalid {flag} {value:?}: write it as key=value")]
-    BadAssignment { flag: &'static str, value: String },
-
-    #[error("invalid plugin name: {0}; pass another one with --name")]
-    BadName(String),
-
-    #[error("cannot read {what} {}: {reason}; {hint}", path.display())]
-    Input {
-        what: &'static str,
-        path: PathBuf,
-        reason: String,
-        hint: &'static str,
-    },
-
-    #[error(
-        "`stackpack plugin test` runs resolvers, and plugin {plugin} is a {kind}; test a source-resolver component"
-    )]
-    NotAResolver { plugin: String, kind: PluginKind },
-}
 
 /// Where a plugin comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -204,7 +49,7 @@ impl Origin {
 
 /// Where a plugin's bytes are read from.
 #[derive(Debug, Clone)]
-pub enum Code {
+pub enum WasmSource {
     Builtin(&'static [u8]),
     File(PathBuf),
     /// An https URL (as written, may hold credentials: show `source` instead).
@@ -226,7 +71,7 @@ pub struct Entry {
     pub hosts: Vec<String>,
     pub limits: Limits,
     pub config: BTreeMap<String, String>,
-    pub code: Code,
+    pub code: WasmSource,
     /// The manifest or config file that declares it, for messages.
     pub declared_in: Option<PathBuf>,
     /// The built-in override policy, which always runs last.
@@ -254,14 +99,6 @@ pub fn world(kind: PluginKind) -> &'static str {
     }
 }
 
-fn config_file(ctx: &Context) -> String {
-    ctx.settings
-        .source
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| ctx.root.default_config().display().to_string())
-}
-
 fn limits(memory_mib: Option<u64>, time_ms: Option<u64>) -> Limits {
     let mut limits = Limits::default();
     if let Some(m) = memory_mib {
@@ -276,14 +113,14 @@ fn limits(memory_mib: Option<u64>, time_ms: Option<u64>) -> Limits {
 /// The grants of a built-in: its defaults, the index URLs for `index`, then the
 /// operator's `hosts`.
 fn builtin_hosts(
-    ctx: &Context,
+    s: &Session,
     b: &stackpack_builtins::Builtin,
     user: &PluginSettings,
 ) -> Vec<String> {
     let mut hosts: Vec<String> = b.default_grants.iter().map(|s| s.to_string()).collect();
     if b.name == "index" {
         hosts.extend(
-            ctx.settings
+            s.settings
                 .index_url
                 .iter()
                 .filter_map(|u| url::Url::parse(u).ok())
@@ -297,11 +134,11 @@ fn builtin_hosts(
 /// Every plugin the settings name, in chain order: resolvers by order then name, then
 /// policies by order then name, the built-in default policy last. Checks the config's
 /// `[plugins.<name>]` sections against the built-in and added plugins.
-pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
-    let store = PluginStore::new(&ctx.root);
+pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
+    let store = PluginStore::new(&s.root);
     let added = store.list()?;
-    let file = config_file(ctx);
-    let config_err = |plugin: &str, problem: String, fix: String| PluginsError::Config {
+    let file = s.config_file();
+    let config_err = |plugin: &str, problem: String, fix: String| OpsError::PluginConfig {
         file: file.clone(),
         plugin: plugin.to_string(),
         problem,
@@ -312,7 +149,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
 
     let mut position = 0;
     for b in stackpack_builtins::all() {
-        let user = ctx.settings.plugins.get(b.name).unwrap_or(&no_user);
+        let user = s.settings.plugins.get(b.name).unwrap_or(&no_user);
         let (kind, last) = match b.kind {
             stackpack_builtins::Kind::Resolver => (PluginKind::Resolver, false),
             stackpack_builtins::Kind::Policy => (PluginKind::Policy, true),
@@ -333,7 +170,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
         };
         let mut config = user.config.clone();
         if b.name == "index" {
-            config.insert("index-urls".into(), ctx.settings.index_url.join("\n"));
+            config.insert("index-urls".into(), s.settings.index_url.join("\n"));
         }
         out.push(Entry {
             name: b.name.to_string(),
@@ -342,10 +179,10 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
             order,
             source: "built-in".into(),
             pinned: Some(b.sha256.to_string()),
-            hosts: builtin_hosts(ctx, b, user),
+            hosts: builtin_hosts(s, b, user),
             limits: limits(user.memory_mib, user.time_ms),
             config,
-            code: Code::Builtin(b.wasm),
+            code: WasmSource::Builtin(b.wasm),
             declared_in: None,
             last,
         });
@@ -353,7 +190,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
 
     for m in &added {
         if stackpack_builtins::get(&m.name).is_some() {
-            return Err(PluginsError::Builtin {
+            return Err(OpsError::Builtin {
                 name: m.name.clone(),
                 what: format!(
                     "{} shadows it; remove it with `stackpack plugin remove {}`",
@@ -365,7 +202,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
         }
         // A `[plugins.<name>]` section without path/url adds grants, limits, config
         // values and an order on top of the manifest, as it does for built-ins.
-        let user = ctx.settings.plugins.get(&m.name).unwrap_or(&no_user);
+        let user = s.settings.plugins.get(&m.name).unwrap_or(&no_user);
         let mut hosts = m.hosts.clone();
         hosts.extend(user.hosts.iter().cloned());
         let mut config = m.config.clone();
@@ -380,13 +217,13 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
             hosts,
             limits: limits(user.memory_mib.or(m.memory_mib), user.time_ms.or(m.time_ms)),
             config,
-            code: Code::File(store.wasm_path(&m.name)),
+            code: WasmSource::File(store.wasm_path(&m.name)),
             declared_in: Some(store.manifest_path(&m.name)),
             last: false,
         });
     }
 
-    for (name, p) in &ctx.settings.plugins {
+    for (name, p) in &s.settings.plugins {
         let builtin = stackpack_builtins::get(name).is_some();
         let added_here = added.iter().any(|m| m.name == *name);
         if !p.is_declared() {
@@ -429,7 +266,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
         let (kind, code, source) = match (&p.kind, &p.path, &p.url) {
             (Some(k), Some(path), _) => (
                 kind_of(*k),
-                Code::File(path.clone()),
+                WasmSource::File(path.clone()),
                 path.display().to_string(),
             ),
             (Some(k), None, Some(u)) if u.starts_with("file://") => {
@@ -443,11 +280,11 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
                             "write `url = \"file:///absolute/path.wasm\"` or use `path`".into(),
                         )
                     })?;
-                (kind_of(*k), Code::File(path), u.clone())
+                (kind_of(*k), WasmSource::File(path), u.clone())
             }
             (Some(k), None, Some(u)) => (
                 kind_of(*k),
-                Code::Url(u.clone()),
+                WasmSource::Url(u.clone()),
                 stackpack_core::redact_url(u),
             ),
             // Settings refuse a declared plugin without kind; be defensive anyway.
@@ -471,7 +308,7 @@ pub fn entries(ctx: &Context) -> Result<Vec<Entry>, CliError> {
             limits: limits(p.memory_mib, p.time_ms),
             config: p.config.clone(),
             code,
-            declared_in: ctx.settings.source.clone(),
+            declared_in: s.settings.source.clone(),
             last: false,
         });
     }
@@ -511,8 +348,8 @@ fn repin_fix(entry: &Entry, actual: &str) -> String {
 }
 
 /// Applies the enterprise rules on plugins to one entry (built-ins are exempt).
-fn check_enterprise(ctx: &Context, entry: &Entry) -> Result<(), CliError> {
-    if entry.origin == Origin::Builtin || ctx.enterprise.plugin_allowed(&entry.name) {
+fn check_enterprise(s: &Session, entry: &Entry) -> Result<(), OpsError> {
+    if entry.origin == Origin::Builtin || s.enterprise.plugin_allowed(&entry.name) {
         return Ok(());
     }
     let fix = match entry.origin {
@@ -523,18 +360,13 @@ fn check_enterprise(ctx: &Context, entry: &Entry) -> Result<(), CliError> {
         _ => format!(
             "remove [plugins.{}] from {}, or ask your administrator to allow it",
             entry.name,
-            config_file(ctx)
+            s.config_file()
         ),
     };
-    Err(PluginsError::NotAllowed {
+    Err(OpsError::PluginNotAllowed {
         plugin: entry.name.clone(),
-        file: ctx.enterprise.shown_source(),
-        allowed: quoted(
-            ctx.enterprise
-                .allowed_plugins
-                .as_deref()
-                .unwrap_or_default(),
-        ),
+        file: s.enterprise.shown_source(),
+        allowed: quoted(s.enterprise.allowed_plugins.as_deref().unwrap_or_default()),
         fix,
     }
     .into())
@@ -550,17 +382,17 @@ fn quoted(items: &[String]) -> String {
 
 /// Reads an entry's bytes and verifies them against its pin (refusing a mismatch, and
 /// an unpinned plugin when the enterprise requires pins).
-pub fn entry_bytes(ctx: &Context, entry: &Entry) -> Result<Arc<[u8]>, CliError> {
+pub fn entry_bytes(s: &Session, entry: &Entry) -> Result<Arc<[u8]>, OpsError> {
     let bytes: Arc<[u8]> = match &entry.code {
-        Code::Builtin(b) => return Ok(Arc::from(*b)),
-        Code::File(path) => Arc::from(read_file(&entry.name, path)?),
-        Code::Url(url) => Arc::from(url_bytes(ctx, entry, url)?),
+        WasmSource::Builtin(b) => return Ok(Arc::from(*b)),
+        WasmSource::File(path) => Arc::from(read_file(&entry.name, path)?),
+        WasmSource::Url(url) => Arc::from(url_bytes(s, entry, url)?),
     };
     let actual = stackpack_plugin::sha256_hex(&bytes);
     match &entry.pinned {
         Some(pin) if *pin == actual => {}
         Some(pin) => {
-            return Err(PluginsError::PinMismatch {
+            return Err(OpsError::PinMismatch {
                 plugin: entry.name.clone(),
                 from: shown_code(entry),
                 expected: pin.clone(),
@@ -569,13 +401,13 @@ pub fn entry_bytes(ctx: &Context, entry: &Entry) -> Result<Arc<[u8]>, CliError> 
             }
             .into());
         }
-        None if ctx.enterprise.require_pinned_plugins => {
-            return Err(PluginsError::Unpinned {
+        None if s.enterprise.require_pinned_plugins => {
+            return Err(OpsError::Unpinned {
                 plugin: entry.name.clone(),
                 from: entry.source.clone(),
                 actual,
-                file: config_file(ctx),
-                enterprise: ctx.enterprise.shown_source(),
+                file: s.config_file(),
+                enterprise: s.enterprise.shown_source(),
             }
             .into());
         }
@@ -584,7 +416,7 @@ pub fn entry_bytes(ctx: &Context, entry: &Entry) -> Result<Arc<[u8]>, CliError> 
             entry.name,
             entry.source,
             entry.name,
-            config_file(ctx)
+            s.config_file()
         ),
     }
     Ok(bytes)
@@ -592,17 +424,17 @@ pub fn entry_bytes(ctx: &Context, entry: &Entry) -> Result<Arc<[u8]>, CliError> 
 
 fn shown_code(entry: &Entry) -> String {
     match &entry.code {
-        Code::File(p) => p.display().to_string(),
+        WasmSource::File(p) => p.display().to_string(),
         _ => entry.source.clone(),
     }
 }
 
-fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, CliError> {
+fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, OpsError> {
     let meta = std::fs::metadata(path);
     if let Ok(m) = &meta
         && m.len() > MAX_PLUGIN_BYTES
     {
-        return Err(PluginsError::Read {
+        return Err(OpsError::PluginRead {
             plugin: plugin.to_string(),
             from: path.display().to_string(),
             reason: format!("it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20),
@@ -611,7 +443,7 @@ fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, CliError> {
         .into());
     }
     std::fs::read(path).map_err(|e| {
-        PluginsError::Read {
+        OpsError::PluginRead {
             plugin: plugin.to_string(),
             from: path.display().to_string(),
             reason: e.to_string(),
@@ -624,9 +456,9 @@ fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, CliError> {
 /// A config-declared plugin served over https: kept in the cache by its pinned digest
 /// (re-hashed on every use) so it is downloaded once; an unpinned one is downloaded
 /// on every load.
-fn url_bytes(ctx: &Context, entry: &Entry, url: &str) -> Result<Vec<u8>, CliError> {
+fn url_bytes(s: &Session, entry: &Entry, url: &str) -> Result<Vec<u8>, OpsError> {
     let cached = entry.pinned.as_ref().map(|pin| {
-        ctx.root
+        s.root
             .cache_dir()
             .join("plugins")
             .join("store")
@@ -644,7 +476,7 @@ fn url_bytes(ctx: &Context, entry: &Entry, url: &str) -> Result<Vec<u8>, CliErro
             path.display()
         );
     }
-    let (bytes, _) = fetch_source(ctx, &entry.name, url)?;
+    let (bytes, _) = fetch_source(s, &entry.name, url)?;
     if let (Some(path), Some(pin)) = (&cached, &entry.pinned)
         && stackpack_plugin::sha256_hex(&bytes) == *pin
         && let Err(e) = store_cached(path, &bytes)
@@ -665,12 +497,12 @@ fn store_cached(path: &Path, bytes: &[u8]) -> Result<(), stackpack_site::SiteErr
 /// the host's network: proxies, CA bundle and credentials apply; redirects must stay on
 /// https). Returns the bytes and the source as it may be shown (redacted).
 pub fn fetch_source(
-    ctx: &Context,
+    s: &Session,
     plugin: &str,
     source: &str,
-) -> Result<(Vec<u8>, String), CliError> {
+) -> Result<(Vec<u8>, String), OpsError> {
     let shown = stackpack_core::redact_url(source);
-    let read_err = |reason: String, hint: &str| PluginsError::Read {
+    let read_err = |reason: String, hint: &str| OpsError::PluginRead {
         plugin: plugin.to_string(),
         from: shown.clone(),
         reason,
@@ -699,14 +531,14 @@ pub fn fetch_source(
         )
         .into());
     }
-    if ctx.offline {
+    if s.offline {
         return Err(read_err(
             "the network is off (--offline)".into(),
             "run without --offline, or download the file and give its path",
         )
         .into());
     }
-    let net = net(ctx)?;
+    let net = s.net()?;
     let mut url = url::Url::parse(source).map_err(|e| read_err(e.to_string(), "check the URL"))?;
     for _ in 0..=MAX_REDIRECTS {
         if url.scheme() != "https" {
@@ -751,9 +583,9 @@ pub fn fetch_source(
 
 /// Loads one entry: enterprise rules, bytes verified against the pin, the runtime's
 /// checks (component, world, API version), and its declared kind.
-pub fn load_entry(ctx: &Context, rt: &Runtime, entry: &Entry) -> Result<Plugin, CliError> {
-    check_enterprise(ctx, entry)?;
-    let wasm = entry_bytes(ctx, entry)?;
+pub fn load_entry(s: &Session, rt: &Runtime, entry: &Entry) -> Result<Plugin, OpsError> {
+    check_enterprise(s, entry)?;
+    let wasm = entry_bytes(s, entry)?;
     let grants = Grants::parse(&entry.hosts).map_err(|(grant, reason)| PluginError::Grant {
         plugin: entry.name.clone(),
         grant,
@@ -777,49 +609,52 @@ pub fn load_entry(ctx: &Context, rt: &Runtime, entry: &Entry) -> Result<Plugin, 
     Ok(plugin)
 }
 
-/// Every plugin in chain order, with what the chain knows about each. Resolvers the
-/// enterprise's `allowed_resolvers` leaves out are not loaded.
-pub fn load_all_detailed(ctx: &Context, rt: &Runtime) -> Result<Vec<Loaded>, CliError> {
+/// Whether the enterprise `allowed_resolvers` leaves this resolver out of the chain
+/// (said in the log: quietly for a built-in, as a warning for another).
+fn left_out(s: &Session, entry: &Entry) -> bool {
+    if entry.kind != PluginKind::Resolver || s.enterprise.resolver_allowed(&entry.name) {
+        return false;
+    }
+    if entry.origin == Origin::Builtin {
+        tracing::debug!(
+            "resolver {} is left out: not in allowed_resolvers of {}",
+            entry.name,
+            s.enterprise.shown_source()
+        );
+    } else {
+        tracing::warn!(
+            "resolver {} is left out of the chain: the enterprise settings in {} do not list it in allowed_resolvers",
+            entry.name,
+            s.enterprise.shown_source()
+        );
+    }
+    true
+}
+
+/// Every plugin in chain order, loaded, with what the chain knows about each.
+/// Resolvers the enterprise's `allowed_resolvers` leaves out are not loaded.
+pub fn load_detailed(s: &Session) -> Result<Vec<Loaded>, OpsError> {
+    let rt = s.runtime()?;
     let mut out = Vec::new();
-    for entry in entries(ctx)? {
-        if entry.kind == PluginKind::Resolver && !ctx.enterprise.resolver_allowed(&entry.name) {
-            if entry.origin == Origin::Builtin {
-                tracing::debug!(
-                    "resolver {} is left out: not in allowed_resolvers of {}",
-                    entry.name,
-                    ctx.enterprise.shown_source()
-                );
-            } else {
-                tracing::warn!(
-                    "resolver {} is left out of the chain: the enterprise settings in {} do not list it in allowed_resolvers",
-                    entry.name,
-                    ctx.enterprise.shown_source()
-                );
-            }
+    for entry in entries(s)? {
+        if left_out(s, &entry) {
             continue;
         }
-        let plugin = load_entry(ctx, rt, &entry)?;
+        let plugin = load_entry(s, rt, &entry)?;
         out.push(Loaded { plugin, entry });
     }
     Ok(out)
 }
 
-/// Built-in, added and config-declared plugins, loaded, in chain order: resolvers by
-/// `order` (then name), then policies by `order` with the built-in default policy last.
-pub fn load_all(ctx: &Context, rt: &Runtime) -> Result<Vec<Plugin>, CliError> {
-    Ok(load_all_detailed(ctx, rt)?
-        .into_iter()
-        .map(|l| l.plugin)
-        .collect())
-}
-
-/// The override policies only, in chain order (the built-in `default` last): what
-/// `register` runs. Resolvers are not loaded, so neither their bytes nor their
-/// sources matter to a registration.
-pub fn load_policies(ctx: &Context, rt: &Runtime) -> Result<Vec<Plugin>, CliError> {
-    entries(ctx)?
+/// The plugins of one kind, loaded, in chain order: resolvers by `order` (then name),
+/// or policies by `order` with the built-in default policy last. Plugins of the other
+/// kind are not read at all, so a broken policy cannot stop an install that does not
+/// register, nor a broken resolver a registration.
+pub fn load_kind(s: &Session, kind: PluginKind) -> Result<Vec<Plugin>, OpsError> {
+    let rt = s.runtime()?;
+    entries(s)?
         .iter()
-        .filter(|e| e.kind == PluginKind::Policy)
-        .map(|e| load_entry(ctx, rt, e))
+        .filter(|e| e.kind == kind && !left_out(s, e))
+        .map(|e| load_entry(s, rt, e))
         .collect()
 }

@@ -1,0 +1,288 @@
+//! The operations' error type: every failure an operation can report, each with the
+//! [`ErrorKind`] that decides the process's exit code.
+
+use std::path::PathBuf;
+
+use stackpack_fetch::FetchError;
+use stackpack_install::InstallError;
+use stackpack_plugin::{PluginError, PluginKind};
+use stackpack_site::SiteError;
+
+/// What kind of failure an error is, for callers that act on it (the CLI maps each to
+/// a documented exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The work was tried and failed (network, disk, a plugin, a pack's content).
+    Failed,
+    /// The input is not usable: arguments, a config file, a reference, a digest.
+    Usage,
+    /// The thing named does not exist: a pack, an index entry, a plugin.
+    NotFound,
+    /// The request contradicts what is there: a dependency conflict, a pack that others
+    /// need, a plugin already added, another stackpack holding the root.
+    Conflict,
+    /// A trust rule refused it: a pin that does not match, an enterprise rule.
+    Denied,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Install(Box<InstallError>),
+    #[error(transparent)]
+    Venv(Box<stackpack_venv::VenvError>),
+    #[error(transparent)]
+    Config(Box<stackpack_config::ConfigError>),
+    #[error(transparent)]
+    Registry(Box<stackpack_registry::RegistryError>),
+
+    /// A pack that is not installed; `hint` says what to do.
+    #[error("Pack \"{pack}\" is not found.\n{hint}")]
+    PackNotFound { pack: String, hint: String },
+    #[error("Pack \"{pack}\" at {path} is invalid: {reason}")]
+    PackInvalid {
+        pack: String,
+        path: String,
+        reason: String,
+    },
+    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
+    IndexUrl { url: String, reason: String },
+    #[error(
+        "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
+    )]
+    NoIndex(String),
+    #[error("Pack \"{pack}\" is not in any index. {hint}")]
+    NotInIndex { pack: String, hint: String },
+    #[error("{} records no packs; install some without --locked first", path.display())]
+    EmptyLockfile { path: PathBuf },
+
+    #[error(
+        "Pack \"{pack}\" doesn't have a config schema ({}); there is nothing to configure",
+        path.display()
+    )]
+    NoConfigSchema { pack: String, path: PathBuf },
+    #[error(
+        "pack \"{pack}\" has no config yet ({} does not exist); run `stackpack config {pack}`",
+        path.display()
+    )]
+    NoConfig { pack: String, path: PathBuf },
+    #[error(
+        "the config for pack \"{pack}\" does not match its config.schema.yaml; nothing was written:\n{}",
+        problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    ConfigMismatch { pack: String, problems: Vec<String> },
+    #[error("pack \"{pack}\": {}: {source}", path.display())]
+    Schema {
+        pack: String,
+        path: PathBuf,
+        source: Box<stackpack_config::ConfigError>,
+    },
+    #[error("cannot read {}: {reason}; check the path and its permissions", path.display())]
+    ReadInput { path: PathBuf, reason: String },
+    #[error("{what} is not valid YAML: {reason}; nothing was written")]
+    BadYaml { what: String, reason: String },
+
+    #[error("override file {}: {reason}; {fix}", path.display())]
+    OverrideFile {
+        path: PathBuf,
+        reason: String,
+        fix: &'static str,
+    },
+
+    // Plugins: found, fetched, verified, managed. Every message names the plugin (or
+    // source), what failed and what to do.
+    #[error("cannot read plugin {plugin} from {from}: {reason}; {hint}")]
+    PluginRead {
+        plugin: String,
+        from: String,
+        reason: String,
+        hint: String,
+    },
+    #[error(
+        "plugin {plugin} was refused: the sha256 of {from} is {actual}, but it is pinned to \
+         {expected}. The file changed since it was pinned (replaced or tampered with); restore \
+         the original, or, if you trust the new file, {fix}"
+    )]
+    PinMismatch {
+        plugin: String,
+        from: String,
+        expected: String,
+        actual: String,
+        fix: String,
+    },
+    #[error(
+        "the sha256 of {from} is {actual}, but --sha256 says {expected}; nothing was added. \
+         Check that this is the file you meant to add; pass its real digest only if you trust it"
+    )]
+    DigestMismatch {
+        from: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("config file {file}: [plugins.{plugin}] {problem}; {fix}")]
+    PluginConfig {
+        file: String,
+        plugin: String,
+        problem: String,
+        fix: String,
+    },
+    #[error(
+        "plugin {plugin} is not allowed by the enterprise settings in {file} \
+         (allowed_plugins = [{allowed}]); {fix}"
+    )]
+    PluginNotAllowed {
+        plugin: String,
+        file: String,
+        allowed: String,
+        fix: String,
+    },
+    #[error(
+        "plugin {plugin} ({from}) has no sha256 pin, and the enterprise settings in {enterprise} \
+         require pinned plugins (require_pinned_plugins = true); add `sha256 = \"{actual}\"` to \
+         [plugins.{plugin}] in {file} if you trust this file"
+    )]
+    Unpinned {
+        plugin: String,
+        from: String,
+        actual: String,
+        file: String,
+        enterprise: String,
+    },
+    #[error("{name} is a built-in plugin: {what}")]
+    Builtin { name: String, what: String },
+    #[error(
+        "plugin {name} is already added ({}); pass --force to replace it, or choose another name with --name",
+        path.display()
+    )]
+    AlreadyAdded { name: String, path: PathBuf },
+    #[error("there is no plugin named {name:?}; {hint}")]
+    UnknownPlugin { name: String, hint: String },
+    #[error(
+        "invalid sha256 {value:?}: expected 64 hex digits, as printed by `sha256sum plugin.wasm`"
+    )]
+    BadDigest { value: String },
+    #[error("invalid {flag} {value:?}: write it as key=value")]
+    BadAssignment { flag: &'static str, value: String },
+    #[error("invalid plugin name: {0}; pass another one with --name")]
+    BadName(String),
+    #[error("cannot read {what} {}: {reason}; {hint}", path.display())]
+    Input {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+        hint: &'static str,
+    },
+    #[error(
+        "`stackpack plugin test` runs resolvers, and plugin {plugin} is a {kind}; test a source-resolver component"
+    )]
+    NotAResolver { plugin: String, kind: PluginKind },
+}
+
+impl From<InstallError> for OpsError {
+    fn from(e: InstallError) -> Self {
+        OpsError::Install(Box::new(e))
+    }
+}
+
+impl From<stackpack_venv::VenvError> for OpsError {
+    fn from(e: stackpack_venv::VenvError) -> Self {
+        OpsError::Venv(Box::new(e))
+    }
+}
+
+impl From<stackpack_config::ConfigError> for OpsError {
+    fn from(e: stackpack_config::ConfigError) -> Self {
+        OpsError::Config(Box::new(e))
+    }
+}
+
+impl From<stackpack_registry::RegistryError> for OpsError {
+    fn from(e: stackpack_registry::RegistryError) -> Self {
+        OpsError::Registry(Box::new(e))
+    }
+}
+
+impl OpsError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind::*;
+        match self {
+            OpsError::Site(e) => site_kind(e),
+            OpsError::Install(e) => install_kind(e),
+            OpsError::Plugin(PluginError::Grant { .. }) => Usage,
+            OpsError::Config(e) => match **e {
+                stackpack_config::ConfigError::BadAssignment { .. }
+                | stackpack_config::ConfigError::BadValue { .. }
+                | stackpack_config::ConfigError::PathConflict { .. }
+                | stackpack_config::ConfigError::BadPackName { .. }
+                | stackpack_config::ConfigError::NotATerminal => Usage,
+                _ => Failed,
+            },
+            OpsError::Plugin(_)
+            | OpsError::Fetch(_)
+            | OpsError::Venv(_)
+            | OpsError::Registry(_)
+            | OpsError::PackInvalid { .. }
+            | OpsError::NoIndex(_)
+            | OpsError::PluginRead { .. }
+            | OpsError::OverrideFile { .. }
+            | OpsError::Schema { .. }
+            | OpsError::ConfigMismatch { .. } => Failed,
+            OpsError::IndexUrl { .. }
+            | OpsError::EmptyLockfile { .. }
+            | OpsError::ReadInput { .. }
+            | OpsError::BadYaml { .. }
+            | OpsError::PluginConfig { .. }
+            | OpsError::BadDigest { .. }
+            | OpsError::BadAssignment { .. }
+            | OpsError::BadName(_)
+            | OpsError::Input { .. }
+            | OpsError::NotAResolver { .. }
+            | OpsError::Builtin { .. }
+            | OpsError::NoConfigSchema { .. } => Usage,
+            OpsError::PackNotFound { .. }
+            | OpsError::NotInIndex { .. }
+            | OpsError::UnknownPlugin { .. }
+            | OpsError::NoConfig { .. } => NotFound,
+            OpsError::AlreadyAdded { .. } => Conflict,
+            OpsError::PinMismatch { .. }
+            | OpsError::DigestMismatch { .. }
+            | OpsError::PluginNotAllowed { .. }
+            | OpsError::Unpinned { .. } => Denied,
+        }
+    }
+}
+
+fn install_kind(e: &InstallError) -> ErrorKind {
+    use ErrorKind::*;
+    match e {
+        InstallError::Reference(_) | InstallError::AllowedSource { .. } => Usage,
+        InstallError::NoResolver { .. }
+        | InstallError::NotLocked { .. }
+        | InstallError::NotInstalled { .. } => NotFound,
+        InstallError::Conflict { .. }
+        | InstallError::LockTimeout { .. }
+        | InstallError::NotManaged { .. }
+        | InstallError::SystemPack { .. }
+        | InstallError::Required { .. } => Conflict,
+        InstallError::Denied { .. }
+        | InstallError::SourceNotAllowed { .. }
+        | InstallError::IndexNotAllowed { .. } => Denied,
+        InstallError::Site(s) => site_kind(s),
+        _ => Failed,
+    }
+}
+
+fn site_kind(e: &SiteError) -> ErrorKind {
+    match e {
+        SiteError::ConfigSyntax { .. } | SiteError::ConfigValue { .. } => ErrorKind::Usage,
+        _ => ErrorKind::Failed,
+    }
+}

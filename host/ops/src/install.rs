@@ -1,0 +1,131 @@
+//! `install` and `remove`: the install crate's plan, fetch, stage and swap, with the
+//! session's resolver chain, then registration of what changed.
+
+use std::time::Duration;
+
+use stackpack_install::{Env, InstallOptions, Report};
+
+use crate::error::OpsError;
+use crate::register::RegisterReport;
+use crate::session::Session;
+
+/// What to install.
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    /// References as typed; empty with `locked`: everything the lockfile records.
+    pub packs: Vec<String>,
+    pub skip_dependencies: bool,
+    /// Install even when stackstorm_version or python_versions do not match.
+    pub force: bool,
+    /// Install exactly what the lockfile records.
+    pub locked: bool,
+    /// Build the packs' virtualenvs.
+    pub venv: bool,
+    /// Register the installed packs' content.
+    pub register: bool,
+    /// How long to wait for another stackpack working on the same root.
+    pub lock_timeout: Duration,
+}
+
+impl Default for InstallRequest {
+    fn default() -> Self {
+        InstallRequest {
+            packs: Vec::new(),
+            skip_dependencies: false,
+            force: false,
+            locked: false,
+            venv: true,
+            register: true,
+            lock_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What an install did: per pack, then the registration of the installed packs.
+#[derive(Debug)]
+pub struct InstallReport {
+    pub install: Report,
+    /// The registration, when one ran and succeeded.
+    pub registered: Option<RegisterReport>,
+    /// The registration's failure: the packs are in place but not registered.
+    pub register_error: Option<OpsError>,
+    /// Installed packs whose schema has required keys and that have no config yet.
+    pub unconfigured: Vec<String>,
+}
+
+impl InstallReport {
+    /// The report as JSON, with the registration under `"registered"`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.install).unwrap_or_default();
+        if let (Some(reg), Some(obj)) = (&self.registered, value.as_object_mut()) {
+            obj.insert("registered".into(), reg.json());
+        }
+        value
+    }
+}
+
+pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsError> {
+    s.check_index_urls()?;
+    let mut refs = req.packs.clone();
+    if req.locked && refs.is_empty() {
+        refs = s.lockfile()?.packs.iter().map(|p| p.ref_.clone()).collect();
+        if refs.is_empty() {
+            return Err(OpsError::EmptyLockfile {
+                path: s.root.lockfile(),
+            });
+        }
+    }
+    let net = s.net()?;
+    let git = s.git_cache();
+    let env = Env {
+        root: &s.root,
+        search_paths: s.search_paths(),
+        plugins: s.resolvers()?,
+        net: &net,
+        git: &git,
+        venv: req.venv.then_some(&s.venv),
+    };
+    let opts = InstallOptions {
+        skip_dependencies: req.skip_dependencies,
+        force: req.force,
+        locked: req.locked,
+        offline: s.offline,
+        lock_timeout: req.lock_timeout,
+        python_binary: s.venv.python.clone(),
+        allowed_sources: s.allowed_sources.clone(),
+        ..InstallOptions::default()
+    };
+    let report = stackpack_install::install(&env, &refs, &opts)?;
+    s.packs_changed();
+    let installed = report.installed();
+    let unconfigured = crate::config::unconfigured(s, &installed);
+    // Register what was installed. The packs are in place whatever happens here, so a
+    // registration failure is reported with the way to retry.
+    let (registered, register_error) = if !req.register || installed.is_empty() {
+        (None, None)
+    } else {
+        match crate::register::register_installed(s, &installed) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        }
+    };
+    Ok(InstallReport {
+        install: report,
+        registered,
+        register_error,
+        unconfigured,
+    })
+}
+
+/// `stackpack remove`: takes the packs out (configs are kept) and unregisters them.
+pub fn remove(
+    s: &Session,
+    packs: &[String],
+    force: bool,
+    lock_timeout: Duration,
+) -> Result<Report, OpsError> {
+    let report = stackpack_install::remove(&s.root, &s.search_paths(), packs, force, lock_timeout)?;
+    s.packs_changed();
+    crate::register::unregister(s, &report.removed())?;
+    Ok(report)
+}

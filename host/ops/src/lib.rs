@@ -1,0 +1,30 @@
+//! stackpack's operations as a library. A command builds one [`Session`] (root,
+//! settings resolved once, enterprise rules, and the lazily made network client, plugin
+//! runtime, resolver and policy chains, discovery of installed packs and lockfile), then
+//! calls one operation: [`install::install`], [`install::remove`],
+//! [`register::register`], [`venv::venv`], the [`config`] steps, the [`plugin`]
+//! operations and the [`index`] ones ([`index::search`], [`index::show`],
+//! [`index::health`]), and [`packs::list`] / [`packs::get`]. Each takes typed inputs
+//! and returns a typed report that serializes to the `--json` output; failures are one
+//! [`OpsError`] whose [`ErrorKind`] tells usage errors, missing things, conflicts,
+//! refusals and failures apart. Nothing here prints: progress goes through the
+//! session's [`Progress`], messages for the operator through `tracing`.
+//!
+//! The plugin chain (built-ins, added plugins, config-declared ones, their pins and
+//! the enterprise rules on them) is assembled in [`chain`].
+
+pub mod chain;
+pub mod config;
+mod error;
+pub mod index;
+pub mod install;
+pub mod packs;
+pub mod plugin;
+mod progress;
+pub mod register;
+mod session;
+pub mod venv;
+
+pub use error::{ErrorKind, OpsError};
+pub use progress::{Progress, Silent};
+pub use session::{DEFAULT_ROOT, LazyNet, Session, SessionOptions};

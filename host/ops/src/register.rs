@@ -1,0 +1,306 @@
+//! `register`, and registration at the end of `install` / after `remove`.
+//!
+//! Every pack is read, validated and decided by the override policies first; only when
+//! all policies answered are the packs written, one transaction each. So a failing
+//! policy leaves the registry as it was.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use stackpack_plugin::Plugin;
+use stackpack_registry::{
+    PackInput, PackReport, Prepared, Problem, ProblemKind, Registered, Registry, RegistryError,
+};
+use stackpack_site::{InstalledPack, PackState};
+
+use crate::error::OpsError;
+use crate::session::Session;
+
+/// What to register.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterRequest {
+    /// Packs to register; empty: every active pack in every packs base path, and
+    /// registered packs no longer on disk are unregistered.
+    pub packs: Vec<String>,
+    /// Also load each pack's config (`<root>/configs/<pack>.yaml`), validated by its
+    /// schema.
+    pub configs: bool,
+    /// Refuse a pack with any invalid file (its previous registration is kept) instead
+    /// of skipping the file.
+    pub fail_on_failure: bool,
+}
+
+/// The result of one registration run.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RegisterReport {
+    pub packs: Vec<PackReport>,
+    /// Packs removed from the registry because they are gone from disk.
+    pub unregistered: Vec<String>,
+    /// Configs loaded (`--configs`).
+    pub configs: usize,
+    /// Packs that could not be read at all (invalid pack.yaml), with why.
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Skipped {
+    pub pack: String,
+    pub reason: String,
+}
+
+impl RegisterReport {
+    /// st2's count object plus the details: `{"actions": 3, "actions(overridden)": 1,
+    /// ..., "configs": 1, "packs": [...], ...}`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for (k, v) in stackpack_registry::st2_counts(&self.packs) {
+            out.insert(k, v.into());
+        }
+        out.insert("configs".into(), self.configs.into());
+        for (key, value) in [
+            ("packs", serde_json::to_value(&self.packs)),
+            ("unregistered", serde_json::to_value(&self.unregistered)),
+            ("skipped", serde_json::to_value(&self.skipped)),
+        ] {
+            out.insert(key.into(), value.unwrap_or_default());
+        }
+        serde_json::Value::Object(out)
+    }
+
+    /// Whether a pack could not be read at all.
+    pub fn failed(&self) -> bool {
+        !self.skipped.is_empty()
+    }
+}
+
+/// `stackpack register`.
+pub fn register(s: &Session, req: &RegisterRequest) -> Result<RegisterReport, OpsError> {
+    let targets: Vec<InstalledPack> = if req.packs.is_empty() {
+        s.installed()?
+            .iter()
+            .filter(|p| p.is_active())
+            .cloned()
+            .collect()
+    } else {
+        let mut seen: Vec<InstalledPack> = Vec::new();
+        for name in &req.packs {
+            let p = crate::packs::installed(s, name)?;
+            if !seen.iter().any(|q| q.path == p.path) {
+                seen.push(p);
+            }
+        }
+        seen
+    };
+    run(
+        s,
+        &targets,
+        req.packs.is_empty(),
+        req.configs,
+        req.fail_on_failure,
+    )
+}
+
+/// Registers packs just installed (by ref); used by `install`.
+pub fn register_installed(s: &Session, refs: &[String]) -> Result<RegisterReport, OpsError> {
+    let all = s.installed()?;
+    let targets: Vec<InstalledPack> = refs
+        .iter()
+        .filter_map(|r| stackpack_site::find(&all, r).cloned())
+        .collect();
+    run(s, &targets, false, false, false)
+}
+
+/// Removes packs from the registry (after `remove`); a missing registry is fine.
+pub fn unregister(s: &Session, refs: &[String]) -> Result<(), OpsError> {
+    if refs.is_empty() || !s.root.registry_db().exists() {
+        return Ok(());
+    }
+    let mut registry = Registry::open(&s.root.registry_db())?;
+    for r in refs {
+        registry.unregister(r)?;
+    }
+    Ok(())
+}
+
+/// What the registry holds for `pack` (`None`: no registry, or not registered).
+pub fn registered(s: &Session, pack: &str) -> Result<Option<Registered>, OpsError> {
+    match Registry::open_existing(&s.root.registry_db())? {
+        Some(r) => Ok(r.registered(pack)?),
+        None => Ok(None),
+    }
+}
+
+/// Where each pack came from, from the lockfile (`git:github.com/o/r@<commit>`);
+/// packs stackpack did not install are `unmanaged:<path>`.
+fn sources(s: &Session) -> BTreeMap<String, String> {
+    let lock = match s.lockfile() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("{e}; policies will see every pack as unmanaged");
+            return BTreeMap::new();
+        }
+    };
+    lock.packs
+        .iter()
+        .map(|p| {
+            let kind = match p.kind {
+                stackpack_install::lockfile::SourceKind::Git => "git",
+                stackpack_install::lockfile::SourceKind::Archive => "archive",
+                stackpack_install::lockfile::SourceKind::Local => "local",
+            };
+            let pin = p.commit.as_deref().or(p.sha256.as_deref()).unwrap_or("");
+            (p.ref_.clone(), format!("{kind}:{}@{pin}", p.source))
+        })
+        .collect()
+}
+
+/// The override files that apply to `pack`, `_global.yaml` first, as (label, text).
+fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError> {
+    let dir = s.root.overrides_dir();
+    let mut out = Vec::new();
+    for name in ["_global", pack] {
+        let path = dir.join(format!("{name}.yaml"));
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| OpsError::OverrideFile {
+                    path: path.clone(),
+                    reason: "not UTF-8 text".into(),
+                    fix: "save it as UTF-8 YAML",
+                })?;
+                out.push((format!("overrides/{name}.yaml"), text));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(OpsError::OverrideFile {
+                    path,
+                    reason: format!("cannot be read: {e}"),
+                    fix: "check its permissions",
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Validates `<root>/configs/<pack>.yaml` against the pack's schema.
+fn load_config(
+    s: &Session,
+    pack: &InstalledPack,
+) -> Result<Option<(PathBuf, serde_json::Value)>, String> {
+    let configs = s.root.configs_dir();
+    let values = match stackpack_config::read_config(&configs, &pack.ref_) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let schema_path = pack.path.join("config.schema.yaml");
+    if let Ok(text) = std::fs::read_to_string(&schema_path) {
+        let schema = stackpack_config::ConfigSchema::parse(&text)
+            .map_err(|e| format!("{}: {e}", schema_path.display()))?;
+        schema
+            .check(&pack.ref_, &values)
+            .map_err(|e| e.to_string())?;
+    }
+    let path = stackpack_config::config_path(&configs, &pack.ref_).map_err(|e| e.to_string())?;
+    Ok(Some((path, values)))
+}
+
+type Decided = (Prepared, Option<(PathBuf, serde_json::Value)>);
+
+fn run(
+    s: &Session,
+    targets: &[InstalledPack],
+    prune: bool,
+    configs: bool,
+    fail_on_failure: bool,
+) -> Result<RegisterReport, OpsError> {
+    // No packs and no registry yet (a fresh or mistyped --root): touch nothing, not
+    // even the plugin cache.
+    if targets.is_empty() && !s.root.registry_db().exists() {
+        tracing::warn!(
+            "no packs found in {} or the other packs base paths: nothing to register, \
+             nothing written (check --root)",
+            s.root.packs_dir().display()
+        );
+        return Ok(RegisterReport::default());
+    }
+    let policies = s.policies()?;
+    let chain: Vec<&Plugin> = policies.iter().collect();
+    let sources = sources(s);
+    let mut report = RegisterReport::default();
+
+    // Decide everything before writing anything.
+    let mut prepared: Vec<Decided> = Vec::new();
+    for pack in targets {
+        if targets.len() > 1 {
+            s.progress.start(&format!("reading {}", pack.ref_));
+        }
+        let meta = match &pack.meta {
+            PackState::Valid(m) => m,
+            PackState::Invalid(reason) => {
+                report.skipped.push(Skipped {
+                    pack: pack.ref_.clone(),
+                    reason: format!("{}: {reason}", pack.path.display()),
+                });
+                continue;
+            }
+        };
+        let input = PackInput {
+            meta,
+            dir: &pack.path,
+            source: sources
+                .get(&pack.ref_)
+                .cloned()
+                .unwrap_or_else(|| format!("unmanaged:{}", pack.path.display())),
+            environment: s.settings.environment.clone(),
+            overrides: overrides(s, &pack.ref_)?,
+        };
+        let mut p = stackpack_registry::prepare(&input, &chain, fail_on_failure)?;
+        let config = if configs {
+            match load_config(s, pack) {
+                Ok(c) => c,
+                Err(message) => {
+                    let problem = Problem {
+                        kind: ProblemKind::Config,
+                        file: format!("configs/{}.yaml", pack.ref_),
+                        message,
+                    };
+                    if fail_on_failure {
+                        return Err(RegistryError::InvalidContent {
+                            pack: pack.ref_.clone(),
+                            problems: vec![problem],
+                        }
+                        .into());
+                    }
+                    p.push_problem(problem);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        prepared.push((p, config));
+    }
+
+    s.progress.finish();
+    s.root.ensure()?;
+    let mut registry = Registry::open(&s.root.registry_db())?;
+    for (p, config) in prepared {
+        let pack = p.pack().to_string();
+        report.packs.push(registry.commit(p)?);
+        if let Some((path, values)) = config {
+            registry.set_config(&pack, &path, &values)?;
+            report.configs += 1;
+        }
+    }
+    if prune {
+        let on_disk: Vec<&str> = targets.iter().map(|p| p.ref_.as_str()).collect();
+        for pack in registry.packs()? {
+            if !on_disk.contains(&pack.as_str()) {
+                registry.unregister(&pack)?;
+                report.unregistered.push(pack);
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,366 @@
+//! [`Session`]: what every operation starts from, built once per command. The settings
+//! are read and resolved once; the network client, the plugin runtime, the resolver
+//! and policy chains, the discovery of installed packs and the lockfile are each made
+//! on first use and then shared, so an operation that needs none of them (`list`, or
+//! `install --no-register` for policies) never pays for them, and a plugin that fails
+//! its checks only breaks the operations that run it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use stackpack_fetch::{FetchError, GitCache, Net, NetConfig};
+use stackpack_install::{Lockfile, SourcePolicy};
+use stackpack_plugin::{NetBackend, Plugin, PluginKind, Runtime};
+use stackpack_site::{Enterprise, InstalledPack, Root, Settings};
+use stackpack_venv::{InstallerChoice, ProxyEnv, VenvConfig};
+
+use crate::error::OpsError;
+use crate::index::IndexServedNet;
+use crate::progress::{Progress, Silent};
+
+/// The root used when neither `--root` nor an st2.conf `base_path` names one.
+pub const DEFAULT_ROOT: &str = "/opt/stackstorm";
+
+/// What the caller decides before settings are read (the CLI's global options).
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// `--root`; default: an st2.conf's `base_path`, else [`DEFAULT_ROOT`].
+    pub root: Option<PathBuf>,
+    /// `--config`; default: `<root>/stackpack.toml` (absent is fine).
+    pub config: Option<PathBuf>,
+    /// `--index`, replacing the configured `index_url` when not empty.
+    pub index: Vec<String>,
+    pub offline: bool,
+    /// `--cache-dir`; default `<root>/cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One command's view of the site: root, resolved settings, enterprise rules, and the
+/// lazily made shared services.
+pub struct Session {
+    pub root: Root,
+    pub settings: Settings,
+    pub offline: bool,
+    /// The enterprise rules (system file, or `$STACKPACK_ENTERPRISE_CONFIG` when there
+    /// is none); the user's config cannot loosen them.
+    pub enterprise: Enterprise,
+    /// The enterprise `allowed_sources`, parsed: packs and indexes must come from these.
+    pub allowed_sources: Option<SourcePolicy>,
+    /// How pack virtualenvs are built, from the settings.
+    pub venv: VenvConfig,
+    /// Where long work reports its progress ([`Silent`] unless the caller sets one).
+    pub progress: Arc<dyn Progress>,
+    net: Arc<LazyNet>,
+    served: OnceLock<Arc<IndexServedNet>>,
+    runtime: OnceLock<Runtime>,
+    resolvers: OnceLock<Vec<Plugin>>,
+    policies: OnceLock<Vec<Plugin>>,
+    installed: Mutex<Option<Arc<Vec<InstalledPack>>>>,
+    lockfile: Mutex<Option<Arc<Lockfile>>>,
+}
+
+impl Session {
+    /// Reads and resolves the settings; touches no network and writes nothing.
+    pub fn new(opts: &SessionOptions) -> Result<Session, OpsError> {
+        // An explicit config may carry st2's base_path; the default config lives in the
+        // root, so it cannot choose the root.
+        let explicit = opts
+            .config
+            .as_deref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+        let explicit = explicit.as_deref();
+        let early_root = opts
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let config_path = explicit
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| Root::new(&early_root, None).default_config());
+        let mut settings = Settings::load(&config_path, explicit.is_some())?;
+        for w in &settings.warnings {
+            tracing::warn!("{w}");
+        }
+        let root_path = match (&opts.root, &settings.base_path) {
+            (Some(r), _) => r.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => early_root,
+        };
+        fill_proxy_from_env(&mut settings.proxy);
+        if !opts.index.is_empty() {
+            settings.index_url = opts.index.clone();
+        }
+        settings.index_url = settings
+            .index_url
+            .iter()
+            .map(|u| normalize_index_url(u))
+            .collect::<Result<_, _>>()?;
+        let root_path = std::path::absolute(&root_path).unwrap_or(root_path);
+        let enterprise = Enterprise::load()?;
+        let allowed_sources = match (&enterprise.allowed_sources, &enterprise.source) {
+            (Some(items), Some(file)) => Some(SourcePolicy::new(items, file)?),
+            _ => None,
+        };
+        let venv = venv_config(&settings, opts.offline)?;
+        Ok(Session {
+            root: Root::new(root_path, opts.cache_dir.clone()),
+            settings,
+            offline: opts.offline,
+            enterprise,
+            allowed_sources,
+            venv,
+            progress: Arc::new(Silent),
+            net: Arc::new(LazyNet::default()),
+            served: OnceLock::new(),
+            runtime: OnceLock::new(),
+            resolvers: OnceLock::new(),
+            policies: OnceLock::new(),
+            installed: Mutex::new(None),
+            lockfile: Mutex::new(None),
+        })
+    }
+
+    /// The packs base paths in search order.
+    pub fn search_paths(&self) -> Vec<PathBuf> {
+        stackpack_site::search_paths(&self.root.packs_dir(), &self.settings.packs_base_paths)
+    }
+
+    /// The config file the settings came from, or the default one, for messages.
+    pub fn config_file(&self) -> String {
+        self.settings
+            .source
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| self.root.default_config().display().to_string())
+    }
+
+    /// Refuses, before anything is fetched, index URLs (`index_url` / `--index`) that
+    /// the enterprise `allowed_sources` does not allow.
+    pub fn check_index_urls(&self) -> Result<(), OpsError> {
+        if let Some(policy) = &self.allowed_sources {
+            for url in &self.settings.index_url {
+                policy.check_index(url)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Network settings from the config, for HTTP and git alike.
+    pub fn net_config(&self) -> NetConfig {
+        let proxy = &self.settings.proxy;
+        NetConfig {
+            http_proxy: proxy.http_proxy.clone(),
+            https_proxy: proxy.https_proxy.clone(),
+            no_proxy: proxy.no_proxy.clone(),
+            ca_bundle: proxy.proxy_ca_bundle_path.clone(),
+            timeout: self.settings.http_timeout.map(Duration::from_secs),
+            credentials: self
+                .settings
+                .credentials
+                .iter()
+                .map(|c| stackpack_fetch::Credential {
+                    prefix: c.url.clone(),
+                    auth: match &c.secret {
+                        stackpack_site::Secret::Bearer(t) => {
+                            stackpack_fetch::Auth::Bearer(t.clone())
+                        }
+                        stackpack_site::Secret::Basic { username, password } => {
+                            stackpack_fetch::Auth::Basic {
+                                username: username.clone(),
+                                password: password.clone(),
+                            }
+                        }
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// The host's HTTP client (proxies, CA bundle, timeouts, credentials), made once.
+    pub fn net(&self) -> Result<Arc<Net>, OpsError> {
+        Ok(self.net.get(|| self.net_config())?)
+    }
+
+    /// The git cache under the cache dir.
+    pub fn git_cache(&self) -> GitCache {
+        GitCache::new(
+            self.root.cache_dir().join("git"),
+            &self.net_config(),
+            self.offline,
+        )
+    }
+
+    /// The network as plugins see it: configured index URLs are answered from the
+    /// indexes the host fetched once; everything else goes to [`Session::net`].
+    pub fn plugin_net(&self) -> Arc<IndexServedNet> {
+        self.served
+            .get_or_init(|| {
+                Arc::new(IndexServedNet::new(
+                    self.net.clone(),
+                    self.net_config(),
+                    self.settings.index_url.clone(),
+                    self.root.cache_dir().join("index"),
+                    self.offline,
+                ))
+            })
+            .clone()
+    }
+
+    /// The plugin runtime, made once; its network is [`Session::plugin_net`].
+    pub fn runtime(&self) -> Result<&Runtime, OpsError> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = self.new_runtime(self.plugin_net())?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    /// A runtime of its own over another network (`plugin test` replays recordings).
+    pub fn new_runtime(&self, net: Arc<dyn NetBackend>) -> Result<Runtime, OpsError> {
+        // Compiled code is cached when the cache dir can be created; otherwise plugins
+        // are compiled in memory (slower, still correct).
+        let cache = match self.root.ensure_cache() {
+            Ok(dir) => Some(dir.join("plugins")),
+            Err(e) => {
+                tracing::info!("not caching compiled plugins: {e}");
+                None
+            }
+        };
+        Ok(Runtime::new(cache, net, self.offline)?)
+    }
+
+    /// The resolver chain, loaded on first use (policies are not loaded).
+    pub fn resolvers(&self) -> Result<&[Plugin], OpsError> {
+        if let Some(r) = self.resolvers.get() {
+            return Ok(r);
+        }
+        let loaded = crate::chain::load_kind(self, PluginKind::Resolver)?;
+        Ok(self.resolvers.get_or_init(|| loaded))
+    }
+
+    /// The override policies in chain order (the built-in `default` last), loaded on
+    /// first use (resolvers are not loaded).
+    pub fn policies(&self) -> Result<&[Plugin], OpsError> {
+        if let Some(p) = self.policies.get() {
+            return Ok(p);
+        }
+        let loaded = crate::chain::load_kind(self, PluginKind::Policy)?;
+        Ok(self.policies.get_or_init(|| loaded))
+    }
+
+    /// Every installed pack across the base paths, read once until
+    /// [`Session::packs_changed`] says the disk changed.
+    pub fn installed(&self) -> Result<Arc<Vec<InstalledPack>>, OpsError> {
+        let mut slot = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = &*slot {
+            return Ok(found.clone());
+        }
+        let found = Arc::new(stackpack_site::discover(&self.search_paths())?);
+        *slot = Some(found.clone());
+        Ok(found)
+    }
+
+    /// The lockfile, read once until [`Session::packs_changed`].
+    pub fn lockfile(&self) -> Result<Arc<Lockfile>, OpsError> {
+        let mut slot = self.lockfile.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = &*slot {
+            return Ok(lock.clone());
+        }
+        let lock = Arc::new(Lockfile::read(&self.root.lockfile())?);
+        *slot = Some(lock.clone());
+        Ok(lock)
+    }
+
+    /// Forgets what was read of the packs and the lockfile (after an install or a
+    /// removal changed them).
+    pub fn packs_changed(&self) {
+        *self.installed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.lockfile.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// The host's HTTP client, made on first use and shared by the host and the plugins.
+#[derive(Default)]
+pub struct LazyNet(OnceLock<Arc<Net>>);
+
+impl LazyNet {
+    pub fn get(&self, config: impl FnOnce() -> NetConfig) -> Result<Arc<Net>, FetchError> {
+        if let Some(net) = self.0.get() {
+            return Ok(net.clone());
+        }
+        let net = Arc::new(Net::new(config())?);
+        Ok(self.0.get_or_init(|| net).clone())
+    }
+}
+
+/// The venv settings from the config (`python_binary`, `[python]`, proxies, `--offline`).
+fn venv_config(s: &Settings, offline: bool) -> Result<VenvConfig, OpsError> {
+    let installer = match s.python.installer.as_deref() {
+        None | Some("auto") => InstallerChoice::Auto,
+        Some("pip") => InstallerChoice::Pip,
+        Some("uv") => InstallerChoice::Uv("uv".into()),
+        Some(path) if path.contains('/') => InstallerChoice::Uv(path.into()),
+        Some(other) => {
+            return Err(OpsError::Site(stackpack_site::SiteError::ConfigValue {
+                path: s.source.clone().unwrap_or_default(),
+                key: "python.installer".into(),
+                expected: format!("auto, uv, pip, or the path of a uv binary (not {other:?})"),
+            }));
+        }
+    };
+    Ok(VenvConfig {
+        python: s.python_binary.clone(),
+        installer,
+        index_url: s.python.index_url.clone(),
+        extra_index_urls: s.python.extra_index_urls.clone(),
+        find_links: s.python.find_links.clone(),
+        offline,
+        proxy: ProxyEnv {
+            http_proxy: s.proxy.http_proxy.clone(),
+            https_proxy: s.proxy.https_proxy.clone(),
+            no_proxy: s.proxy.no_proxy.clone(),
+            ca_bundle: s.proxy.proxy_ca_bundle_path.clone(),
+        },
+    })
+}
+
+/// Proxy settings not in the config come from the environment, as for st2 (lower-case
+/// names first, then upper-case; `proxy_ca_bundle_path` is st2's own name).
+fn fill_proxy_from_env(proxy: &mut stackpack_site::ProxySettings) {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    if proxy.http_proxy.is_none() {
+        proxy.http_proxy = env(&["http_proxy", "HTTP_PROXY"]);
+    }
+    if proxy.https_proxy.is_none() {
+        proxy.https_proxy = env(&["https_proxy", "HTTPS_PROXY"]);
+    }
+    if proxy.no_proxy.is_none() {
+        proxy.no_proxy = env(&["no_proxy", "NO_PROXY"]);
+    }
+    if proxy.proxy_ca_bundle_path.is_none() {
+        proxy.proxy_ca_bundle_path = env(&["proxy_ca_bundle_path"]).map(PathBuf::from);
+    }
+}
+
+/// Index locations may be URLs or plain paths; paths become absolute `file://` URLs.
+fn normalize_index_url(raw: &str) -> Result<String, OpsError> {
+    let bad = |reason: String| OpsError::IndexUrl {
+        url: raw.to_string(),
+        reason,
+    };
+    if raw.contains("://") {
+        let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
+        return match url.scheme() {
+            "http" | "https" | "file" => Ok(url.to_string()),
+            s => Err(bad(format!("unsupported scheme `{s}`"))),
+        };
+    }
+    let path = std::path::absolute(raw).map_err(|e| bad(e.to_string()))?;
+    url::Url::from_file_path(&path)
+        .map(|u| u.to_string())
+        .map_err(|_| bad("not a usable path".into()))
+}
