@@ -66,7 +66,7 @@ fn scripted_config_validation_and_masking() {
         ("region=par", vec!["region", "enum"]),
     ] {
         let r = run(stackpack(&root).args(["config", "cfgpack", "--set", set]));
-        assert_eq!(r.code, 1, "{set}");
+        assert_eq!(r.code, 2, "{set}: a bad value is a usage error");
         for n in needles {
             assert!(r.stderr.contains(n), "{set}: {}", r.stderr);
         }
@@ -80,7 +80,7 @@ fn scripted_config_validation_and_masking() {
     write(&values, "port: 80\n");
     let r =
         run(stackpack(&root).args(["config", "cfgpack", "--from-file", values.to_str().unwrap()]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("api_key"),
         "missing required key not named: {}",
@@ -99,7 +99,7 @@ fn scripted_config_validation_and_masking() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     write(&file, "api_key: x\nport: nope\n");
     let r = run(stackpack(&root).args(["config", "cfgpack", "--validate"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("port"), "{}", r.stderr);
 
     // Templates are accepted for any type.
@@ -126,7 +126,7 @@ fn packs_without_or_with_broken_schemas() {
     let r = run(stackpack(&root).args(["install", &file_url(&plain), &file_url(&broken)]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(stackpack(&root).args(["config", "plain", "--set", "a=b"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2, "nothing to configure is a usage error");
     assert!(
         r.stderr.contains("doesn't have a config schema"),
         "{}",

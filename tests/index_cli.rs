@@ -72,7 +72,7 @@ fn first_index_wins_and_broken_ones_do_not_matter() {
     assert_eq!(statuses, ["ok", "malformed", "ok", "empty"]);
     assert_eq!(h["total_packs"], 2);
     let r = run(stackpack(&root).args(args(&["show", "sharde"])));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3, "not in any index: exit code 3");
     assert!(r.stderr.contains("Did you mean: shared"), "{}", r.stderr);
 }
 

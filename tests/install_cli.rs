@@ -193,7 +193,7 @@ fn conflict_installs_nothing() {
         "main",
     );
     let r = run(stackpack(&root).args(["install", &file_url(&one), &file_url(&two)]));
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("dependency conflict on pack \"shared\""),
         "{}",
@@ -354,7 +354,7 @@ fn lock_serializes_and_kill_before_swap_keeps_the_old_version() {
         .unwrap();
     holder.lock().unwrap();
     let r = run(stackpack(&root).args(["install", "--lock-timeout", "1", &file_url(&repo)]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 4, "a busy root is a conflict");
     assert!(
         r.stderr.contains("another stackpack is working on"),
         "{}",

@@ -137,7 +137,7 @@ fn get_unknown_pack_fails_with_a_hint() {
         .arg("--config")
         .arg(&config)
         .args(["get", "nosuch"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3, "not found: exit code 3");
     assert!(
         r.stderr.contains(r#"Pack "nosuch" is not found."#),
         "{}",
@@ -150,7 +150,7 @@ fn get_unknown_pack_fails_with_a_hint() {
         .arg("--config")
         .arg(&config)
         .args(["get", "alpah"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("Did you mean: alpha"), "{}", r.stderr);
 }
 
@@ -224,7 +224,7 @@ fn bad_config_names_file_key_and_form() {
         .arg("--config")
         .arg(&config)
         .arg("list"));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2, "a bad config file is a usage error");
     assert!(r.stderr.contains("stackpack.toml"), "{}", r.stderr);
     assert!(r.stderr.contains("`python_binary`"), "{}", r.stderr);
     assert!(r.stderr.contains("expected"), "{}", r.stderr);

@@ -157,7 +157,7 @@ fn add_pins_and_stores_then_list_inspect_and_remove() {
 
     // Adding it again needs --force.
     let r = add(&root, &file, &digest, &[]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 4);
     assert!(
         r.stderr.contains("already added") && r.stderr.contains("--force"),
         "{}",
@@ -170,7 +170,7 @@ fn add_pins_and_stores_then_list_inspect_and_remove() {
     let list = json(&run(stackpack(&root).args(["plugin", "list", "--json"])));
     assert!(!names(&list).contains(&"hostile".to_string()));
     let r = run(stackpack(&root).args(["plugin", "remove", "hostile"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("\"hostile\""), "{}", r.stderr);
 }
 
@@ -182,7 +182,7 @@ fn wrong_digest_is_refused_and_nothing_is_written() {
     let file = component(d.path(), "hostile_guest.wasm", &wasm);
     let wrong = "0".repeat(64);
     let r = add(&root, file_url(&file), &wrong, &[]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 5, "{}", r.stdout);
     assert!(r.stderr.contains(&wrong), "{}", r.stderr);
     assert!(r.stderr.contains(&sha(&wasm)), "{}", r.stderr);
     assert!(r.stderr.contains("hostile_guest.wasm"), "{}", r.stderr);
@@ -190,7 +190,7 @@ fn wrong_digest_is_refused_and_nothing_is_written() {
     assert!(plugin_files(&root).is_empty(), "{:?}", plugin_files(&root));
 
     let r = add(&root, &file, "abc", &[]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("64 hex digits"), "{}", r.stderr);
 }
 
@@ -294,7 +294,7 @@ fn a_replaced_component_is_refused_on_the_next_load() {
         vec!["install", "anything", "--no-venv", "--no-register"],
     ] {
         let r = run(stackpack(&root).args(&args));
-        assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+        assert_eq!(r.code, 5, "{args:?}: {}", r.stdout);
         assert!(
             r.stderr.contains("plugin hostile was refused"),
             "{args:?}: {}",
@@ -319,7 +319,7 @@ fn builtin_names_cannot_be_added_or_removed() {
         "--name",
         "github",
     ]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("github is a built-in plugin"),
         "{}",
@@ -329,7 +329,7 @@ fn builtin_names_cannot_be_added_or_removed() {
     assert!(plugin_files(&root).is_empty());
 
     let r = run(stackpack(&root).args(["plugin", "remove", "default"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("default is a built-in plugin"),
         "{}",
@@ -407,7 +407,7 @@ url = "{}"
         .arg("--config")
         .arg(&config)
         .args(["plugin", "list"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 5);
     assert!(r.stderr.contains("plugin hos was refused"), "{}", r.stderr);
     assert!(
         r.stderr.contains(&sha(&resolver)) && r.stderr.contains(&sha(&policy)),
@@ -424,7 +424,7 @@ url = "{}"
             .arg("--config")
             .arg(&config)
             .args(["plugin", "list"]));
-        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert_eq!(r.code, 5, "{}", r.stdout);
         assert!(r.stderr.contains("plugin pol"), "{}", r.stderr);
         assert!(r.stderr.contains("require_pinned_plugins"), "{}", r.stderr);
         assert!(r.stderr.contains("enterprise.toml"), "{}", r.stderr);
@@ -441,7 +441,7 @@ url = "{}"
             .arg("--config")
             .arg(&config)
             .args(["plugin", "list"]));
-        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert_eq!(r.code, 5, "{}", r.stdout);
         assert!(
             r.stderr.contains("plugin hos is not allowed"),
             "{}",
@@ -454,7 +454,7 @@ url = "{}"
             .args(["plugin", "add"])
             .arg(&file)
             .args(["--sha256", &sha(&wasm)]));
-        assert_eq!(r.code, 1, "{}", r.stdout);
+        assert_eq!(r.code, 5, "{}", r.stdout);
         assert!(
             r.stderr.contains("plugin hostile is not allowed"),
             "{}",
@@ -472,7 +472,7 @@ url = "{}"
         .arg("--config")
         .arg(&config)
         .args(["plugin", "list"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("[plugins.nosuch]"), "{}", r.stderr);
     assert!(r.stderr.contains("stackpack.toml"), "{}", r.stderr);
     assert!(r.stderr.contains("path"), "{}", r.stderr);
@@ -537,7 +537,7 @@ fn enterprise_allowed_sources_refuse_installs_before_fetching() {
         .env("STACKPACK_ENTERPRISE_CONFIG", &enterprise)
         .args(["--index", &format!("{base}/index.json")])
         .args(["install", "--no-venv", "--no-register", "pk"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 5);
     assert!(r.stderr.contains("pack index"), "{}", r.stderr);
     assert!(r.stderr.contains(&base), "{}", r.stderr);
 

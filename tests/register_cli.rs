@@ -520,3 +520,32 @@ fn policies_see_the_configured_environment_and_the_packs_source() {
         )
     );
 }
+
+/// A reader that closes stdout early (`stackpack register | head -1`) ends the command
+/// quietly: no panic, exit 0, and the registration itself is complete.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    for i in 0..40 {
+        pack(root, &format!("pack{i}"), &["a1", "a2"], &["r1"]);
+    }
+    for args in [&["register"][..], &["list"][..], &["get", "pack1"][..]] {
+        let mut child = stackpack(root)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        get(root, "pack39")["registry"]["counts"]["actions"]["total"],
+        2
+    );
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::{hostile_policy_wasm, pack_yaml, shared_cache, write};
 use stackpack_core::pack::{PackMeta, parse_pack_yaml};
+use stackpack_ops::register::PluginPolicy;
 use stackpack_plugin::{Grants, Limits, NoNetwork, Plugin, PluginSpec, Runtime};
 use stackpack_registry::{PackInput, Registry, RegistryError, ResourceType};
 
@@ -93,7 +94,7 @@ fn failing_policies_leave_the_registry_unchanged() {
     let rt = runtime();
     let default = default_policy(&rt);
     let mut reg = Registry::open(&d.path().join("registry.db")).unwrap();
-    reg.register(&input(&meta, &dir, &[]), &[&default], false)
+    reg.register(&input(&meta, &dir, &[]), &[PluginPolicy(&default)], false)
         .unwrap();
     let before = reg.registered("p").unwrap().unwrap();
     assert_eq!(before.counts["sensors"].enabled, 2);
@@ -114,7 +115,11 @@ fn failing_policies_leave_the_registry_unchanged() {
     for (mode, expected) in cases {
         let bad = hostile(&rt, mode, quick);
         let err = reg
-            .register(&input(&meta, &dir, &[]), &[&bad, &default], false)
+            .register(
+                &input(&meta, &dir, &[]),
+                &[PluginPolicy(&bad), PluginPolicy(&default)],
+                false,
+            )
             .unwrap_err();
         let msg = err.to_string();
         assert!(
@@ -156,7 +161,7 @@ fn first_verdict_that_is_not_keep_wins_and_its_reason_is_stored() {
     let r = reg
         .register(
             &input(&meta, &dir, &[ENABLE_SENSORS]),
-            &[&strict, &default],
+            &[PluginPolicy(&strict), PluginPolicy(&default)],
             false,
         )
         .unwrap();
@@ -174,7 +179,7 @@ fn first_verdict_that_is_not_keep_wins_and_its_reason_is_stored() {
     let r = reg
         .register(
             &input(&meta, &dir, &[ENABLE_SENSORS]),
-            &[&keep, &default],
+            &[PluginPolicy(&keep), PluginPolicy(&default)],
             false,
         )
         .unwrap();
@@ -277,7 +282,11 @@ fn override_one(
     let default = default_policy(rt);
     let mut reg = Registry::open(&d.path().join("registry.db")).unwrap();
     let report = reg
-        .register(&input(&meta, &dir, &files), &[&default], false)
+        .register(
+            &input(&meta, &dir, &files),
+            &[PluginPolicy(&default)],
+            false,
+        )
         .map_err(|e| e.to_string())?;
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     let overridden = report.overridden.get(&kind).copied().unwrap_or(0) == 1;

@@ -123,7 +123,7 @@ fn no_venv_skips_it_and_packs_without_python_get_none() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!root.join("virtualenvs/yamlonly").exists());
     let r = run(stackpack(&root).args(["venv", "nosuch"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains(r#"Pack "nosuch" is not found."#),
         "{}",

@@ -72,12 +72,11 @@ pub fn config(s: &Session, args: &ConfigArgs, json: bool) -> Result<(), CliError
 /// Shows the values (masked), offers `$EDITOR`, and asks before saving.
 fn review(target: &PackConfig, mut values: Value) -> Result<Value, CliError> {
     let dialog = |e: dialoguer::Error| {
-        CliError::Ops(
+        CliError::from(stackpack_ops::OpsError::from(
             stackpack_config::ConfigError::Dialog {
                 message: e.to_string(),
-            }
-            .into(),
-        )
+            },
+        ))
     };
     eprintln!("The config for {} (secrets masked):", target.pack);
     output::print(config::to_yaml(&target.masked(&values)))?;
@@ -92,7 +91,7 @@ fn review(target: &PackConfig, mut values: Value) -> Result<Value, CliError> {
             .edit(&config::to_yaml(&values))
             .map_err(|e| {
                 eprintln!("cannot run $EDITOR: set EDITOR, or answer n");
-                dialog(e.into())
+                dialog(e)
             })?
     {
         values = config::parse_values(&edited, "the edited config")?;

@@ -14,7 +14,7 @@ use stackpack_ops::{ErrorKind, OpsError};
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Ops(#[from] OpsError),
+    Ops(Box<OpsError>),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
     /// The failure was already reported on stdout (per-pack results); exit with the
@@ -48,8 +48,8 @@ fn code(kind: ErrorKind) -> i32 {
     }
 }
 
-impl From<stackpack_install::InstallError> for CliError {
-    fn from(e: stackpack_install::InstallError) -> Self {
-        CliError::Ops(e.into())
+impl From<OpsError> for CliError {
+    fn from(e: OpsError) -> Self {
+        CliError::Ops(Box::new(e))
     }
 }

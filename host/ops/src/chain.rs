@@ -160,8 +160,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                     b.name,
                     "sets `order`, but the built-in override policy always runs last, after every configured policy".into(),
                     "remove `order` from this section".into(),
-                )
-                .into());
+                ));
             }
             i64::MAX
         } else {
@@ -197,8 +196,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                     store.manifest_path(&m.name).display(),
                     m.name
                 ),
-            }
-            .into());
+            });
         }
         // A `[plugins.<name>]` section without path/url adds grants, limits, config
         // values and an order on top of the manifest, as it does for built-ins.
@@ -235,8 +233,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                         "declare the component with `kind`, `path` (or `url`) and `sha256`, add it with `stackpack plugin add <file> --sha256 <hex> --name {name}`, or remove the section (built-in plugins: {})",
                         builtin_names().join(", ")
                     ),
-                )
-                .into());
+                ));
             }
             continue;
         }
@@ -245,8 +242,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                 name,
                 "sets `path`/`url`, but that is the name of a built-in plugin".into(),
                 "give the third-party plugin a name of its own".into(),
-            )
-            .into());
+            ));
         }
         if added_here {
             return Err(config_err(
@@ -258,8 +254,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                 format!(
                     "keep one: `stackpack plugin remove {name}`, or remove `path`/`url` from this section"
                 ),
-            )
-            .into());
+            ));
         }
         stackpack_site::plugin_store::check_name(name)
             .map_err(|reason| config_err(name, reason, "rename the section".into()))?;
@@ -293,8 +288,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
                     name,
                     "has no `kind`".into(),
                     "add `kind = \"resolver\"` or `kind = \"policy\"`".into(),
-                )
-                .into());
+                ));
             }
         };
         out.push(Entry {
@@ -368,8 +362,7 @@ fn check_enterprise(s: &Session, entry: &Entry) -> Result<(), OpsError> {
         file: s.enterprise.shown_source(),
         allowed: quoted(s.enterprise.allowed_plugins.as_deref().unwrap_or_default()),
         fix,
-    }
-    .into())
+    })
 }
 
 fn quoted(items: &[String]) -> String {
@@ -398,8 +391,7 @@ pub fn entry_bytes(s: &Session, entry: &Entry) -> Result<Arc<[u8]>, OpsError> {
                 expected: pin.clone(),
                 fix: repin_fix(entry, &actual),
                 actual,
-            }
-            .into());
+            });
         }
         None if s.enterprise.require_pinned_plugins => {
             return Err(OpsError::Unpinned {
@@ -408,8 +400,7 @@ pub fn entry_bytes(s: &Session, entry: &Entry) -> Result<Arc<[u8]>, OpsError> {
                 actual,
                 file: s.config_file(),
                 enterprise: s.enterprise.shown_source(),
-            }
-            .into());
+            });
         }
         None => tracing::warn!(
             "plugin {} ({}) is not pinned: loading it as it is now (sha256 {actual}); pin it with `sha256 = \"{actual}\"` in [plugins.{}] of {}",
@@ -439,8 +430,7 @@ fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, OpsError> {
             from: path.display().to_string(),
             reason: format!("it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20),
             hint: "check that this is a plugin component".into(),
-        }
-        .into());
+        });
     }
     std::fs::read(path).map_err(|e| {
         OpsError::PluginRead {
@@ -449,7 +439,6 @@ fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, OpsError> {
             reason: e.to_string(),
             hint: "check the path, or remove the plugin (`stackpack plugin remove`, or its [plugins.<name>] section)".into(),
         }
-        .into()
     })
 }
 
@@ -528,15 +517,13 @@ pub fn fetch_source(
         return Err(read_err(
             "unsupported scheme".into(),
             "plugins are fetched over https:// only, or read from a path or a file:// URL",
-        )
-        .into());
+        ));
     }
     if s.offline {
         return Err(read_err(
             "the network is off (--offline)".into(),
             "run without --offline, or download the file and give its path",
-        )
-        .into());
+        ));
     }
     let net = s.net()?;
     let mut url = url::Url::parse(source).map_err(|e| read_err(e.to_string(), "check the URL"))?;
@@ -545,8 +532,7 @@ pub fn fetch_source(
             return Err(read_err(
                 format!("redirected to {}", stackpack_core::redact_url(url.as_str())),
                 "plugins are only fetched over https; ask the server's owner to serve it over https, or download it and give its path",
-            )
-            .into());
+            ));
         }
         let reply = net.http_get(&url, &[], MAX_PLUGIN_BYTES).map_err(|f| {
             let reason = match f {
@@ -569,16 +555,14 @@ pub fn fetch_source(
                 return Err(read_err(
                     format!("HTTP status {status}"),
                     "check the URL and that you have access to it (credentials come from [[credentials]] in the config)",
-                )
-                .into());
+                ));
             }
         }
     }
     Err(read_err(
         format!("more than {MAX_REDIRECTS} redirects"),
         "check the URL",
-    )
-    .into())
+    ))
 }
 
 /// Loads one entry: enterprise rules, bytes verified against the pin, the runtime's

@@ -233,8 +233,7 @@ impl OpsError {
             | OpsError::NoIndex(_)
             | OpsError::PluginRead { .. }
             | OpsError::OverrideFile { .. }
-            | OpsError::Schema { .. }
-            | OpsError::ConfigMismatch { .. } => Failed,
+            | OpsError::Schema { .. } => Failed,
             OpsError::IndexUrl { .. }
             | OpsError::EmptyLockfile { .. }
             | OpsError::ReadInput { .. }
@@ -246,7 +245,8 @@ impl OpsError {
             | OpsError::Input { .. }
             | OpsError::NotAResolver { .. }
             | OpsError::Builtin { .. }
-            | OpsError::NoConfigSchema { .. } => Usage,
+            | OpsError::NoConfigSchema { .. }
+            | OpsError::ConfigMismatch { .. } => Usage,
             OpsError::PackNotFound { .. }
             | OpsError::NotInIndex { .. }
             | OpsError::UnknownPlugin { .. }

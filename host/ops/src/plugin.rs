@@ -62,8 +62,7 @@ fn assignments(values: &[String]) -> Result<BTreeMap<String, String>, OpsError> 
             _ => Err(OpsError::BadAssignment {
                 flag: "--set",
                 value: v.clone(),
-            }
-            .into()),
+            }),
         })
         .collect()
 }
@@ -175,8 +174,7 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
             from: shown,
             expected,
             actual,
-        }
-        .into());
+        });
     }
     let mut limits = Limits::default();
     if let Some(m) = req.memory_mib {
@@ -201,8 +199,7 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
         return Err(OpsError::Builtin {
             name,
             what: "an added plugin cannot take its name; choose another one with --name".into(),
-        }
-        .into());
+        });
     }
     if !s.enterprise.plugin_allowed(&name) {
         return Err(OpsError::PluginNotAllowed {
@@ -215,8 +212,7 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
                 .unwrap_or_default()
                 .join(", "),
             fix: "nothing was added; ask your administrator to allow it".into(),
-        }
-        .into());
+        });
     }
     if s.settings
         .plugins
@@ -228,8 +224,7 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
             plugin: name.clone(),
             problem: "already declares a plugin of that name with `path`/`url`".into(),
             fix: "nothing was added; remove that section, or add this one under another name with --name".into(),
-        }
-        .into());
+        });
     }
     let store = PluginStore::new(&s.root);
     let replaced = store.get(&name)?.is_some();
@@ -237,8 +232,7 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
         return Err(OpsError::AlreadyAdded {
             path: store.manifest_path(&name),
             name,
-        }
-        .into());
+        });
     }
     let kind = plugin.kind();
     let manifest = PluginManifest {
@@ -287,8 +281,7 @@ pub fn remove(s: &Session, name: &str) -> Result<Removed, OpsError> {
         return Err(OpsError::Builtin {
             name: name.to_string(),
             what: "it ships inside stackpack and cannot be removed (an administrator can leave a built-in resolver out of the chain with allowed_resolvers in the enterprise settings)".into(),
-        }
-        .into());
+        });
     }
     let store = PluginStore::new(&s.root);
     let (wasm, manifest) = (store.wasm_path(name), store.manifest_path(name));
@@ -304,8 +297,7 @@ pub fn remove(s: &Session, name: &str) -> Result<Removed, OpsError> {
                 problem: "declares this plugin; it was not added with `stackpack plugin add`"
                     .into(),
                 fix: "remove the section from the config file to remove the plugin".into(),
-            }
-            .into());
+            });
         }
         let added: Vec<String> = store.list()?.into_iter().map(|m| m.name).collect();
         return Err(OpsError::UnknownPlugin {
@@ -315,8 +307,7 @@ pub fn remove(s: &Session, name: &str) -> Result<Removed, OpsError> {
             } else {
                 format!("added plugins: {}", added.join(", "))
             },
-        }
-        .into());
+        });
     }
     Ok(Removed {
         removed: name.to_string(),
@@ -353,16 +344,16 @@ pub struct Inspection {
 fn find_entry(s: &Session, name: &str) -> Result<Entry, OpsError> {
     let entries = chain::entries(s)?;
     let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
-    entries.into_iter().find(|e| e.name == name).ok_or_else(|| {
-        OpsError::UnknownPlugin {
+    entries
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| OpsError::UnknownPlugin {
             name: name.to_string(),
             hint: format!(
                 "known plugins: {}; or give the path of a .wasm file",
                 names.join(", ")
             ),
-        }
-        .into()
-    })
+        })
 }
 
 pub fn inspect(s: &Session, target: &str) -> Result<Inspection, OpsError> {
@@ -511,14 +502,11 @@ fn refusal_parts(r: Refusal) -> (&'static str, String) {
 }
 
 fn read_input(what: &'static str, path: &PathBuf, hint: &'static str) -> Result<String, OpsError> {
-    std::fs::read_to_string(path).map_err(|e| {
-        OpsError::Input {
-            what,
-            path: path.clone(),
-            reason: e.to_string(),
-            hint,
-        }
-        .into()
+    std::fs::read_to_string(path).map_err(|e| OpsError::Input {
+        what,
+        path: path.clone(),
+        reason: e.to_string(),
+        hint,
     })
 }
 
@@ -621,8 +609,7 @@ pub fn test(s: &Session, req: &TestRequest) -> Result<TestReport, OpsError> {
         return Err(OpsError::NotAResolver {
             plugin: name,
             kind: plugin.kind(),
-        }
-        .into());
+        });
     }
     let results: Vec<TestRow> = refs_text
         .lines()

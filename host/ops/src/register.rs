@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use stackpack_plugin::Plugin;
 use stackpack_registry::{
-    PackInput, PackReport, Prepared, Problem, ProblemKind, Registered, Registry, RegistryError,
+    OverridePolicy, PackInput, PackReport, PolicyContext, PolicyFailure, PolicyResource, Prepared,
+    Problem, ProblemKind, Registered, Registry, RegistryError, ResourceKind, Verdict,
 };
 use stackpack_site::{InstalledPack, PackState};
 
@@ -224,8 +225,7 @@ fn run(
         );
         return Ok(RegisterReport::default());
     }
-    let policies = s.policies()?;
-    let chain: Vec<&Plugin> = policies.iter().collect();
+    let chain: Vec<PluginPolicy> = s.policies()?.iter().map(PluginPolicy).collect();
     let sources = sources(s);
     let mut report = RegisterReport::default();
 
@@ -303,4 +303,60 @@ fn run(
         }
     }
     Ok(report)
+}
+
+/// An override-policy plugin as the registry sees it: the registry's types go to the
+/// plugin's WIT types here, at the plugin boundary, and the answers come back.
+pub struct PluginPolicy<'a>(pub &'a Plugin);
+
+impl OverridePolicy for PluginPolicy<'_> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn decide(
+        &self,
+        ctx: &PolicyContext,
+        resources: &[PolicyResource],
+    ) -> Result<Result<Vec<Verdict>, String>, PolicyFailure> {
+        use stackpack_plugin as wit;
+        let ctx = wit::PackContext {
+            pack: wit::PackSummary {
+                name: ctx.pack.name.clone(),
+                version: ctx.pack.version.clone(),
+                description: ctx.pack.description.clone(),
+                metadata: ctx.pack.metadata.clone(),
+            },
+            source: ctx.source.clone(),
+            environment: ctx.environment.clone(),
+            overrides: ctx.overrides.clone(),
+        };
+        let resources: Vec<wit::PackResource> = resources
+            .iter()
+            .map(|r| wit::PackResource {
+                kind: match r.kind {
+                    ResourceKind::Action => wit::ResourceKind::Action,
+                    ResourceKind::Alias => wit::ResourceKind::Alias,
+                    ResourceKind::Rule => wit::ResourceKind::Rule,
+                    ResourceKind::Sensor => wit::ResourceKind::Sensor,
+                },
+                ref_: r.ref_.clone(),
+                name: r.name.clone(),
+                enabled: r.enabled,
+                file: r.file.clone(),
+                metadata: r.metadata.clone(),
+            })
+            .collect();
+        let answer = self.0.decide(&ctx, &resources).map_err(Box::new)?;
+        Ok(answer.map(|verdicts| {
+            verdicts
+                .into_iter()
+                .map(|v| match v {
+                    wit::Verdict::Keep => Verdict::Keep,
+                    wit::Verdict::Enable(r) => Verdict::Enable(r),
+                    wit::Verdict::Disable(r) => Verdict::Disable(r),
+                })
+                .collect()
+        }))
+    }
 }

@@ -212,7 +212,7 @@ fn config_set_validate_save_show() {
     assert_eq!(again.masked(current)["token"], "********");
 
     let bad = again.check(&serde_json::json!({"token": "x"})).unwrap_err();
-    assert_eq!(bad.kind(), ErrorKind::Failed);
+    assert_eq!(bad.kind(), ErrorKind::Usage);
     assert!(bad.to_string().contains("port"), "{bad}");
     let no_schema = config::open(&s, "nope").err().unwrap();
     assert_eq!(no_schema.kind(), ErrorKind::NotFound);

@@ -56,7 +56,7 @@ pub enum RegistryError {
     )]
     Policy {
         pack: String,
-        source: stackpack_plugin::PluginError,
+        source: crate::policy::PolicyFailure,
     },
 
     #[error(

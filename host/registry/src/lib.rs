@@ -3,7 +3,8 @@
 //! with the operator's override policies applied (spec §10).
 //!
 //! [`content::scan_pack`] reads and validates a pack's metadata files (a bad file is a
-//! [`Problem`], the rest go on); [`policy::decide`] asks the override-policy plugins, in
+//! [`Problem`], the rest go on); [`policy::decide`] asks the override policies (anything
+//! implementing [`OverridePolicy`]; the host wraps its wasm plugins in one), in
 //! order, for verdicts on the overridable resources (the first verdict that is not
 //! `keep` wins; the built-in `default` policy implements st2's `overrides/_global.yaml`
 //! and `overrides/<pack>.yaml`); [`Registry::register`] replaces a pack's registration
@@ -20,6 +21,10 @@ mod store;
 
 pub use content::{Problem, ProblemKind, Resource, ResourceType, Scan, scan_pack};
 pub use error::RegistryError;
+pub use policy::{
+    OverridePolicy, PackSummary, PolicyContext, PolicyFailure, PolicyResource, ResourceKind,
+    Verdict,
+};
 pub use store::{
     Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, TypeCounts, prepare,
     st2_counts,

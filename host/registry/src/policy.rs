@@ -1,12 +1,79 @@
 //! Running the override-policy chain over a pack's resources: every policy is asked,
 //! in order, for one verdict per overridable resource; the first verdict that is not
 //! `keep` decides, and its reason is kept for the registry.
+//!
+//! A policy is anything that implements [`OverridePolicy`]: the host wraps its wasm
+//! plugins in one, and the registry never sees the plugin runtime.
 
 use serde_json::Value;
-use stackpack_plugin::{PackContext, PackResource, Plugin, ResourceKind, Verdict};
 
 use crate::content::{Resource, ResourceType};
 use crate::error::RegistryError;
+
+/// The kinds of resource a policy decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Action,
+    Alias,
+    Rule,
+    Sensor,
+}
+
+/// The pack a policy decides for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackSummary {
+    pub name: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// What a policy is told about the pack: its summary, where it came from
+/// (`git:github.com/o/r@<commit>`, `unmanaged:<path>`), the site's environment label,
+/// and the text of the override files that apply (`(label, yaml)`, `_global.yaml` first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyContext {
+    pub pack: PackSummary,
+    pub source: String,
+    pub environment: Option<String>,
+    pub overrides: Vec<(String, String)>,
+}
+
+/// One overridable resource as a policy sees it; `enabled` is the pack's own value
+/// (or its type's default), `metadata` selected fields as strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyResource {
+    pub kind: ResourceKind,
+    pub ref_: String,
+    pub name: String,
+    pub enabled: bool,
+    pub file: String,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A policy's answer for one resource: abstain, or enable / disable with a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    Enable(String),
+    Disable(String),
+}
+
+/// Why a policy could not answer at all (it trapped, ran out of time...).
+pub type PolicyFailure = Box<dyn std::error::Error + Send + Sync>;
+
+/// An override policy: one answer per pack, index-aligned with the resources.
+pub trait OverridePolicy {
+    fn name(&self) -> &str;
+    /// `Ok(Ok(verdicts))`, or `Ok(Err(message))` when the policy refuses the pack
+    /// (a broken override file: the message says what to fix), or `Err` when the
+    /// policy itself failed.
+    fn decide(
+        &self,
+        ctx: &PolicyContext,
+        resources: &[PolicyResource],
+    ) -> Result<Result<Vec<Verdict>, String>, PolicyFailure>;
+}
 
 /// What the policies decided for one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +128,8 @@ fn metadata(doc: &Value) -> Vec<(String, String)> {
 }
 
 /// The policy's view of a resource.
-pub fn pack_resource(r: &Resource) -> Option<PackResource> {
-    Some(PackResource {
+pub fn pack_resource(r: &Resource) -> Option<PolicyResource> {
+    Some(PolicyResource {
         kind: kind(r.kind)?,
         ref_: r.ref_.clone(),
         name: r.name.clone(),
@@ -74,9 +141,9 @@ pub fn pack_resource(r: &Resource) -> Option<PackResource> {
 
 /// One decision per resource (`None` for types policies do not see), from `policies`
 /// in order.
-pub fn decide(
-    policies: &[&Plugin],
-    ctx: &PackContext,
+pub fn decide<P: OverridePolicy>(
+    policies: &[P],
+    ctx: &PolicyContext,
     resources: &[Resource],
 ) -> Result<Vec<Option<Decision>>, RegistryError> {
     let mut index = Vec::new();

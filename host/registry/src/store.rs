@@ -8,11 +8,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 use stackpack_core::pack::PackMeta;
-use stackpack_plugin::{PackContext, PackSummary, Plugin};
 
 use crate::content::{Problem, ResourceType, scan_pack};
 use crate::error::RegistryError;
-use crate::policy::decide;
+use crate::policy::{OverridePolicy, PackSummary, PolicyContext, decide};
 
 /// Schema versions, oldest first; `PRAGMA user_version` records how many were applied.
 /// Append only: a released migration is never edited.
@@ -152,9 +151,9 @@ impl Prepared {
 /// Reads and validates a pack's content and runs the override policies over it.
 /// Invalid files become problems (and are skipped), unless `fail_on_failure`, which
 /// refuses the whole pack.
-pub fn prepare(
+pub fn prepare<P: OverridePolicy>(
     input: &PackInput<'_>,
-    policies: &[&Plugin],
+    policies: &[P],
     fail_on_failure: bool,
 ) -> Result<Prepared, RegistryError> {
     let pack = input.meta.ref_.clone();
@@ -165,7 +164,7 @@ pub fn prepare(
             problems: scan.problems,
         });
     }
-    let ctx = PackContext {
+    let ctx = PolicyContext {
         pack: PackSummary {
             name: pack.clone(),
             version: Some(input.meta.version.clone()),
@@ -279,10 +278,10 @@ impl Registry {
     }
 
     /// [`prepare`] then [`Registry::commit`].
-    pub fn register(
+    pub fn register<P: OverridePolicy>(
         &mut self,
         input: &PackInput<'_>,
-        policies: &[&Plugin],
+        policies: &[P],
         fail_on_failure: bool,
     ) -> Result<PackReport, RegistryError> {
         let prepared = prepare(input, policies, fail_on_failure)?;
