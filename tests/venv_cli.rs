@@ -9,10 +9,10 @@ use std::process::Command;
 
 use common::{file_url, pack_yaml, run, stackpack, write};
 
-/// A wheelhouse with `tinypkg` 0.1.0, built offline with pip.
+/// A wheelhouse with `tinypkg` 0.1.0.
 fn wheelhouse(dir: &Path) -> PathBuf {
     let wheels = dir.join("wheels");
-    stackpack_testkit::build_wheel(dir, &wheels, "tinypkg", "0.1.0", "42");
+    stackpack_testkit::build_wheel(&wheels, "tinypkg", "0.1.0", "42");
     wheels
 }
 

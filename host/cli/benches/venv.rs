@@ -42,7 +42,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let wheels = d.join("wheels");
-    stackpack_testkit::build_wheel(d, &wheels, "tinypkg", "0.1.0", "42");
+    stackpack_testkit::build_wheel(&wheels, "tinypkg", "0.1.0", "42");
 
     let root = d.join("root");
     let pack = root.join("packs/pypack");

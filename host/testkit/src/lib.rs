@@ -1,56 +1,70 @@
 //! Helpers shared by stackpack's tests and benchmarks, so each real fixture is built
-//! one way: [`build_wheel`], a wheel of a tiny Python package built offline with pip,
-//! for the virtualenv tests and the venv benchmark; and [`http`], loopback HTTP(S)
-//! servers: one [`http::Reply`] type, one server core ([`http::Server`], answering with
-//! a handler and recording each request) and the route-table, HTTPS and hanging servers
-//! built on them. A dev-dependency only; it panics with a message (or the tool's output)
-//! when a fixture cannot be made, which is what a test wants.
+//! one way: [`build_wheel`], a wheel of a tiny Python package written directly as a zip
+//! (no Python packaging tools needed), for the virtualenv tests and the venv benchmark;
+//! and [`http`], loopback HTTP(S) servers: one [`http::Reply`] type, one server core
+//! ([`http::Server`], answering with a handler and recording each request) and the
+//! route-table, HTTPS and hanging servers built on them. A dev-dependency only; it
+//! panics with a message when a fixture cannot be made, which is what a test wants.
 #![allow(clippy::expect_used)]
 
 pub mod http;
 
-use std::path::Path;
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-/// Builds `<name>-<version>` (one module `<name>` with `VALUE = <value>` and a
-/// `<name>-cli` console script) as a wheel into `wheelhouse`, offline:
-/// `python3 -m pip wheel --no-build-isolation --no-deps --no-index` (needs setuptools
-/// and `wheel`, which CI installs). `work` holds the package source.
-pub fn build_wheel(work: &Path, wheelhouse: &Path, name: &str, version: &str, value: &str) {
-    let src = work.join(format!("{name}-{version}-src"));
-    std::fs::create_dir_all(&src).expect("create the package source dir");
-    std::fs::write(
-        src.join("setup.py"),
-        format!(
-            "from setuptools import setup\n\
-             setup(name={name:?}, version={version:?}, py_modules=[{name:?}],\n\
-             \x20     entry_points={{'console_scripts': ['{name}-cli={name}:main']}})\n"
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+
+/// Writes the wheel of `<name>-<version>` into `wheelhouse` (created if needed) and
+/// returns its path. The package is one module `<name>` with `VALUE = <value>` and a
+/// `main()` that prints `<name> <value>`, exposed as the console script `<name>-cli`.
+/// The wheel is pure Python (`py3-none-any`) with the `.dist-info` files pip and uv
+/// read: `METADATA`, `WHEEL`, `entry_points.txt` and `RECORD` (each file's sha256, in
+/// unpadded url-safe base64, and its size).
+pub fn build_wheel(wheelhouse: &Path, name: &str, version: &str, value: &str) -> PathBuf {
+    // The file name and the .dist-info directory use the normalised distribution name.
+    let dist = name.replace(['-', '.'], "_");
+    let info = format!("{dist}-{version}.dist-info");
+    let files: Vec<(String, String)> = vec![
+        (
+            format!("{dist}.py"),
+            format!("VALUE = {value:?}\n\ndef main():\n    print('{name}', VALUE)\n"),
         ),
-    )
-    .expect("write setup.py");
-    std::fs::write(
-        src.join(format!("{name}.py")),
-        format!("VALUE = {value:?}\n\ndef main():\n    print('{name}', VALUE)\n"),
-    )
-    .expect("write the module");
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-            "-q",
-            "-w",
-        ])
-        .arg(wheelhouse)
-        .arg(&src)
-        .output()
-        .expect("pip wheel runs");
-    assert!(
-        out.status.success(),
-        "pip wheel failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        (
+            format!("{info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: stackpack-testkit\nRoot-Is-Purelib: true\n\
+             Tag: py3-none-any\n"
+                .to_owned(),
+        ),
+        (
+            format!("{info}/entry_points.txt"),
+            format!("[console_scripts]\n{name}-cli = {dist}:main\n"),
+        ),
+    ];
+    let mut record = String::new();
+    for (path, text) in &files {
+        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()));
+        record.push_str(&format!("{path},sha256={digest},{}\n", text.len()));
+    }
+    record.push_str(&format!("{info}/RECORD,,\n"));
+
+    std::fs::create_dir_all(wheelhouse).expect("create the wheelhouse");
+    let wheel = wheelhouse.join(format!("{dist}-{version}-py3-none-any.whl"));
+    let file = std::fs::File::create(&wheel).expect("create the wheel file");
+    let mut zip = zip::ZipWriter::new(file);
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let record_entry = (format!("{info}/RECORD"), record);
+    for (path, text) in files.iter().chain(std::iter::once(&record_entry)) {
+        zip.start_file(path.as_str(), options)
+            .expect("start a wheel entry");
+        zip.write_all(text.as_bytes()).expect("write a wheel entry");
+    }
+    zip.finish().expect("finish the wheel");
+    wheel
 }

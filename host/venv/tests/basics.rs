@@ -218,14 +218,39 @@ fn venv_without_requirements_via_python3_on_path() {
         ensure(&venvs, "p", &pack_dir, &real, false).unwrap().action,
         VenvAction::Kept
     );
-    // A different installer kind is part of the fingerprint.
-    if let Some(uv) = uv_or_skip("venv_without_requirements_via_python3_on_path") {
-        let with_uv = VenvConfig {
-            installer: InstallerChoice::Uv(uv),
-            ..real
-        };
-        let report = ensure(&venvs, "p", &pack_dir, &with_uv, false).unwrap();
-        assert_eq!(report.action, VenvAction::Rebuilt);
-        assert!(report.installer.starts_with("uv "), "{}", report.installer);
-    }
+}
+
+/// The installer kind is part of the fingerprint: a venv made with pip is rebuilt when
+/// the installer becomes uv.
+#[test]
+#[cfg_attr(
+    not(has_uv),
+    ignore = "uv not found on PATH or in ~/.local/bin: install it with `python3 -m pip install --user uv`"
+)]
+fn another_installer_kind_rebuilds_the_venv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack_dir = tmp.path().join("p");
+    std::fs::create_dir_all(pack_dir.join("sensors")).unwrap();
+    std::fs::write(pack_dir.join("sensors/s.py"), "").unwrap();
+    let venvs = tmp.path().join("v");
+    let with_pip = VenvConfig {
+        python: real_python(),
+        installer: InstallerChoice::Pip,
+        ..VenvConfig::default()
+    };
+    let created = ensure(&venvs, "p", &pack_dir, &with_pip, false).unwrap();
+    assert_eq!(created.action, VenvAction::Created);
+    assert!(
+        created.installer.starts_with("pip "),
+        "{}",
+        created.installer
+    );
+    let with_uv = VenvConfig {
+        installer: InstallerChoice::Uv(uv()),
+        ..with_pip
+    };
+    let report = ensure(&venvs, "p", &pack_dir, &with_uv, false).unwrap();
+    assert_eq!(report.action, VenvAction::Rebuilt);
+    assert!(report.installer.starts_with("uv "), "{}", report.installer);
+    assert!(venvs.join("p/bin/python").exists());
 }

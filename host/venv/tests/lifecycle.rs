@@ -1,5 +1,5 @@
 //! Create, keep, rebuild and a failed rebuild of one pack's venv, with real venvs and a
-//! real wheelhouse, once with pip and once with uv (when present).
+//! real wheelhouse, once with pip and once with uv (reported as ignored without uv).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -13,8 +13,8 @@ use stackpack_venv::{FINGERPRINT_FILE, InstallerChoice, VenvAction, VenvError, e
 fn lifecycle(installer: InstallerChoice, label: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let wheelhouse = tmp.path().join("wheelhouse");
-    build_wheel(tmp.path(), &wheelhouse, "tinypkg", "1.0", "one");
-    build_wheel(tmp.path(), &wheelhouse, "otherpkg", "1.0", "other");
+    build_wheel(&wheelhouse, "tinypkg", "1.0", "one");
+    build_wheel(&wheelhouse, "otherpkg", "1.0", "other");
     let pack_dir = tmp.path().join("packs/mypack");
     make_pack(&pack_dir, "tinypkg\n");
     let venvs = tmp.path().join("virtualenvs");
@@ -196,11 +196,12 @@ fn lifecycle_with_pip() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_uv),
+    ignore = "uv not found on PATH or in ~/.local/bin: install it with `python3 -m pip install --user uv`"
+)]
 fn lifecycle_with_uv() {
-    let Some(uv) = uv_or_skip("lifecycle_with_uv") else {
-        return;
-    };
-    lifecycle(InstallerChoice::Uv(uv), "uv");
+    lifecycle(InstallerChoice::Uv(uv()), "uv");
 }
 
 /// `Auto` finds uv by itself (on PATH or in ~/.local/bin), else falls back to pip.
@@ -213,11 +214,7 @@ fn auto_picks_uv_when_present() {
     make_pack(&pack_dir, "");
     let cfg = offline_cfg(InstallerChoice::Auto, &wheelhouse);
     let report = ensure(&tmp.path().join("v"), "p", &pack_dir, &cfg, false).unwrap();
-    let expected = if uv_or_skip("auto_picks_uv_when_present").is_some() {
-        "uv "
-    } else {
-        "pip "
-    };
+    let expected = if find_uv().is_some() { "uv " } else { "pip " };
     assert!(
         report.installer.starts_with(expected),
         "{}",

@@ -86,9 +86,10 @@ fn pip_uses_the_proxy() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_uv),
+    ignore = "uv not found on PATH or in ~/.local/bin: install it with `python3 -m pip install --user uv`"
+)]
 fn uv_uses_the_proxy() {
-    let Some(uv) = uv_or_skip("uv_uses_the_proxy") else {
-        return;
-    };
-    through_proxy(InstallerChoice::Uv(uv), "uv");
+    through_proxy(InstallerChoice::Uv(uv()), "uv");
 }

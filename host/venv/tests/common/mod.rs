@@ -20,27 +20,32 @@ pub fn real_python() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// uv as `InstallerChoice::Auto` would find it, or `None` with a notice.
-pub fn uv_or_skip(test: &str) -> Option<PathBuf> {
+/// uv where `InstallerChoice::Auto` looks for it (PATH, then ~/.local/bin), or `None`.
+pub fn find_uv() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
             .map(|d| d.join("uv"))
             .find(|c| c.is_file())
     });
-    let found = on_path.or_else(|| {
+    on_path.or_else(|| {
         let home = std::env::var_os("HOME")?;
         let p = Path::new(&home).join(".local/bin/uv");
         p.is_file().then_some(p)
-    });
-    if found.is_none() {
-        eprintln!(
-            "NOTICE: uv not found on PATH or in ~/.local/bin: skipping the uv part of {test}"
-        );
-    }
-    found
+    })
 }
 
-/// The shared wheel builder (one copy for every test and bench).
+/// uv, for a test that needs it. Such a test carries
+/// `#[cfg_attr(not(has_uv), ignore = ...)]` (the build script sets `has_uv` when it finds
+/// uv), so it only runs where uv was found at build time; if uv has gone since, the test
+/// fails rather than passing without having run.
+pub fn uv() -> PathBuf {
+    find_uv().expect(
+        "uv was found when the tests were built but is not on PATH or in ~/.local/bin now; \
+         reinstall it (`python3 -m pip install --user uv`) or rebuild the tests",
+    )
+}
+
+/// The shared wheel writer (one copy for every test and bench).
 #[allow(unused_imports)]
 pub use stackpack_testkit::build_wheel;
 
