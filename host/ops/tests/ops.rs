@@ -341,3 +341,31 @@ fn plugin_test_replays_recordings() {
     );
     assert_eq!(report.failed(), 1, "{:?}", report.results);
 }
+
+#[test]
+fn venv_builds_then_keeps() {
+    let root = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let dir = pack_dir(src.path(), "pypack", None);
+    write(&dir.join("actions/run.py"), "print('hi')\n");
+    let s = session(root.path(), |_| {});
+    install(
+        &s,
+        &InstallRequest {
+            packs: vec![file_url(&dir)],
+            register: false,
+            ..quick()
+        },
+    )
+    .unwrap();
+    let built = stackpack_ops::venv::venv(&s, "pypack", false).unwrap();
+    assert_eq!(built.path, root.path().join("virtualenvs/pypack"));
+    assert!(built.path.join("bin/python").exists());
+    let kept = stackpack_ops::venv::venv(&s, "pypack", false).unwrap();
+    assert!(
+        matches!(kept.action, stackpack_venv::VenvAction::Kept),
+        "{kept:?}"
+    );
+    let missing = stackpack_ops::venv::venv(&s, "nope", false).unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+}
