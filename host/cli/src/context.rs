@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use stackpack_install::SourcePolicy;
-use stackpack_site::{Enterprise, Root, Settings};
+use stackpack_site::{Enterprise, Overrides, Root, Settings};
 
 use crate::cli::Global;
 use crate::error::CliError;
@@ -38,7 +38,7 @@ impl Context {
         let config_path = explicit
             .map(Path::to_path_buf)
             .unwrap_or_else(|| Root::new(&early_root, None).default_config());
-        let mut settings = Settings::load(&config_path, explicit.is_some())?;
+        let settings = Settings::load(&config_path, explicit.is_some())?;
         for w in &settings.warnings {
             tracing::warn!("{w}");
         }
@@ -47,15 +47,9 @@ impl Context {
             (None, Some(b)) => b.clone(),
             (None, None) => early_root,
         };
-        fill_proxy_from_env(&mut settings.proxy);
-        if !global.index.is_empty() {
-            settings.index_url = global.index.clone();
-        }
-        settings.index_url = settings
-            .index_url
-            .iter()
-            .map(|u| normalize_index_url(u))
-            .collect::<Result<_, _>>()?;
+        let settings = settings.resolve(&Overrides {
+            index_urls: global.index.clone(),
+        })?;
         let root_path = std::path::absolute(&root_path).unwrap_or(root_path);
         let enterprise = Enterprise::load()?;
         let allowed_sources = match (&enterprise.allowed_sources, &enterprise.source) {
@@ -87,45 +81,4 @@ impl Context {
     pub fn search_paths(&self) -> Vec<PathBuf> {
         stackpack_site::search_paths(&self.root.packs_dir(), &self.settings.packs_base_paths)
     }
-}
-
-/// Proxy settings not in the config come from the environment, as for st2 (lower-case
-/// names first, then upper-case; `proxy_ca_bundle_path` is st2's own name).
-fn fill_proxy_from_env(proxy: &mut stackpack_site::ProxySettings) {
-    let env = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
-    };
-    if proxy.http_proxy.is_none() {
-        proxy.http_proxy = env(&["http_proxy", "HTTP_PROXY"]);
-    }
-    if proxy.https_proxy.is_none() {
-        proxy.https_proxy = env(&["https_proxy", "HTTPS_PROXY"]);
-    }
-    if proxy.no_proxy.is_none() {
-        proxy.no_proxy = env(&["no_proxy", "NO_PROXY"]);
-    }
-    if proxy.proxy_ca_bundle_path.is_none() {
-        proxy.proxy_ca_bundle_path = env(&["proxy_ca_bundle_path"]).map(PathBuf::from);
-    }
-}
-
-/// Index locations may be URLs or plain paths; paths become absolute `file://` URLs.
-fn normalize_index_url(raw: &str) -> Result<String, CliError> {
-    let bad = |reason: String| CliError::IndexUrl {
-        url: raw.to_string(),
-        reason,
-    };
-    if raw.contains("://") {
-        let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
-        return match url.scheme() {
-            "http" | "https" | "file" => Ok(url.to_string()),
-            s => Err(bad(format!("unsupported scheme `{s}`"))),
-        };
-    }
-    let path = std::path::absolute(raw).map_err(|e| bad(e.to_string()))?;
-    url::Url::from_file_path(&path)
-        .map(|u| u.to_string())
-        .map_err(|_| bad("not a usable path".into()))
 }

@@ -21,8 +21,6 @@ pub enum CliError {
         path: String,
         reason: String,
     },
-    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
-    IndexUrl { url: String, reason: String },
     #[error("cannot write output: {0}")]
     Output(String),
     #[error(transparent)]

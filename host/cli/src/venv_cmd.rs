@@ -1,6 +1,6 @@
 //! Pack virtualenvs: the settings they are built with, and `stackpack venv`.
 
-use stackpack_venv::{InstallerChoice, ProxyEnv, VenvAction, VenvConfig, VenvReport};
+use stackpack_venv::{ProxyEnv, VenvAction, VenvConfig, VenvReport};
 
 use crate::context::Context;
 use crate::error::CliError;
@@ -9,20 +9,9 @@ use crate::output;
 /// The venv settings from the config (`python_binary`, `[python]`, proxies, `--offline`).
 pub fn config(ctx: &Context) -> Result<VenvConfig, CliError> {
     let s = &ctx.settings;
-    let installer = match s.python.installer.as_deref() {
-        None | Some("auto") => InstallerChoice::Auto,
-        Some("pip") => InstallerChoice::Pip,
-        Some("uv") => InstallerChoice::Uv("uv".into()),
-        Some(path) if path.contains('/') => InstallerChoice::Uv(path.into()),
-        Some(other) => {
-            return Err(CliError::Usage(format!(
-                "[python] installer = {other:?} is not understood; use auto, uv, pip, or the path of a uv binary"
-            )));
-        }
-    };
     Ok(VenvConfig {
         python: s.python_binary.clone(),
-        installer,
+        installer: s.python.installer.clone(),
         index_url: s.python.index_url.clone(),
         extra_index_urls: s.python.extra_index_urls.clone(),
         find_links: s.python.find_links.clone(),
