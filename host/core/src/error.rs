@@ -119,6 +119,15 @@ pub enum CoreError {
     /// `pack.yaml` failed validation.
     #[error(transparent)]
     PackYaml(#[from] PackYamlError),
+
+    /// A Python installer choice that is none of `auto`, `uv`, `pip` or a path.
+    #[error(
+        "python installer \"{value}\" is not understood; use auto, uv, pip, or the path of a uv binary"
+    )]
+    Installer {
+        /// The value as written.
+        value: String,
+    },
 }
 
 /// One problem found in a `pack.yaml`; its text names the field and the fix.

@@ -7,16 +7,19 @@
 //! `stackstorm_version`, replacing st2's disagreeing regex and matcher) with the version
 //! helpers in [`version`]; [`PackRef`] and [`RefKind`] (the `name[=version]` / URL pack
 //! specifier of `st2 pack install` and of `dependencies`, with st2's splitting bugs fixed);
-//! [`redact_url`], which every message showing a URL goes through; and [`CoreError`], the
+//! [`redact_url`], which every message showing a URL goes through; [`InstallerChoice`] (the
+//! `auto | uv | pip | /path/to/uv` choice of Python installer); and [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
 //! aside) and followed by what to do about them.
 
 mod error;
+pub mod installer;
 pub mod pack;
 pub mod reference;
 pub mod version;
 
 pub use error::{CoreError, PackYamlError, PackYamlProblem};
+pub use installer::InstallerChoice;
 pub use pack::{
     MANIFEST_FILE_NAME, PACK_REF_WHITELIST_REGEX, PACK_VERSION_REGEX, PackMeta, RESERVED_PACK_REFS,
     SYSTEM_PACKS, deprecation_warnings, is_valid_pack_ref, is_valid_pack_version, parse_pack_yaml,

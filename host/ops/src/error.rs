@@ -52,8 +52,6 @@ pub enum OpsError {
         path: String,
         reason: String,
     },
-    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
-    IndexUrl { url: String, reason: String },
     #[error(
         "no pack index is usable ({0}); check index_url / --index, the network, or run once online to fill the cache"
     )]
@@ -234,8 +232,7 @@ impl OpsError {
             | OpsError::PluginRead { .. }
             | OpsError::OverrideFile { .. }
             | OpsError::Schema { .. } => Failed,
-            OpsError::IndexUrl { .. }
-            | OpsError::EmptyLockfile { .. }
+            OpsError::EmptyLockfile { .. }
             | OpsError::ReadInput { .. }
             | OpsError::BadYaml { .. }
             | OpsError::PluginConfig { .. }
@@ -282,7 +279,9 @@ fn install_kind(e: &InstallError) -> ErrorKind {
 
 fn site_kind(e: &SiteError) -> ErrorKind {
     match e {
-        SiteError::ConfigSyntax { .. } | SiteError::ConfigValue { .. } => ErrorKind::Usage,
+        SiteError::ConfigSyntax { .. }
+        | SiteError::ConfigValue { .. }
+        | SiteError::IndexUrl { .. } => ErrorKind::Usage,
         _ => ErrorKind::Failed,
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use stackpack_fetch::{FetchError, GitCache, Net, NetConfig};
 use stackpack_install::{Lockfile, SourcePolicy};
 use stackpack_plugin::{NetBackend, Plugin, PluginKind, Runtime};
-use stackpack_site::{Enterprise, InstalledPack, Root, Settings};
-use stackpack_venv::{InstallerChoice, ProxyEnv, VenvConfig};
+use stackpack_site::{Enterprise, InstalledPack, Overrides, Root, Settings};
+use stackpack_venv::{ProxyEnv, VenvConfig};
 
 use crate::error::OpsError;
 use crate::index::IndexServedNet;
@@ -77,7 +77,7 @@ impl Session {
         let config_path = explicit
             .map(Path::to_path_buf)
             .unwrap_or_else(|| Root::new(&early_root, None).default_config());
-        let mut settings = Settings::load(&config_path, explicit.is_some())?;
+        let settings = Settings::load(&config_path, explicit.is_some())?;
         for w in &settings.warnings {
             tracing::warn!("{w}");
         }
@@ -86,22 +86,16 @@ impl Session {
             (None, Some(b)) => b.clone(),
             (None, None) => early_root,
         };
-        fill_proxy_from_env(&mut settings.proxy);
-        if !opts.index.is_empty() {
-            settings.index_url = opts.index.clone();
-        }
-        settings.index_url = settings
-            .index_url
-            .iter()
-            .map(|u| normalize_index_url(u))
-            .collect::<Result<_, _>>()?;
+        let settings = settings.resolve(&Overrides {
+            index_urls: opts.index.clone(),
+        })?;
         let root_path = std::path::absolute(&root_path).unwrap_or(root_path);
         let enterprise = Enterprise::load()?;
         let allowed_sources = match (&enterprise.allowed_sources, &enterprise.source) {
             (Some(items), Some(file)) => Some(SourcePolicy::new(items, file)?),
             _ => None,
         };
-        let venv = venv_config(&settings, opts.offline)?;
+        let venv = venv_config(&settings, opts.offline);
         Ok(Session {
             root: Root::new(root_path, opts.cache_dir.clone()),
             settings,
@@ -294,23 +288,10 @@ impl LazyNet {
 }
 
 /// The venv settings from the config (`python_binary`, `[python]`, proxies, `--offline`).
-fn venv_config(s: &Settings, offline: bool) -> Result<VenvConfig, OpsError> {
-    let installer = match s.python.installer.as_deref() {
-        None | Some("auto") => InstallerChoice::Auto,
-        Some("pip") => InstallerChoice::Pip,
-        Some("uv") => InstallerChoice::Uv("uv".into()),
-        Some(path) if path.contains('/') => InstallerChoice::Uv(path.into()),
-        Some(other) => {
-            return Err(OpsError::Site(stackpack_site::SiteError::ConfigValue {
-                path: s.source.clone().unwrap_or_default(),
-                key: "python.installer".into(),
-                expected: format!("auto, uv, pip, or the path of a uv binary (not {other:?})"),
-            }));
-        }
-    };
-    Ok(VenvConfig {
+fn venv_config(s: &Settings, offline: bool) -> VenvConfig {
+    VenvConfig {
         python: s.python_binary.clone(),
-        installer,
+        installer: s.python.installer.clone(),
         index_url: s.python.index_url.clone(),
         extra_index_urls: s.python.extra_index_urls.clone(),
         find_links: s.python.find_links.clone(),
@@ -321,46 +302,5 @@ fn venv_config(s: &Settings, offline: bool) -> Result<VenvConfig, OpsError> {
             no_proxy: s.proxy.no_proxy.clone(),
             ca_bundle: s.proxy.proxy_ca_bundle_path.clone(),
         },
-    })
-}
-
-/// Proxy settings not in the config come from the environment, as for st2 (lower-case
-/// names first, then upper-case; `proxy_ca_bundle_path` is st2's own name).
-fn fill_proxy_from_env(proxy: &mut stackpack_site::ProxySettings) {
-    let env = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
-    };
-    if proxy.http_proxy.is_none() {
-        proxy.http_proxy = env(&["http_proxy", "HTTP_PROXY"]);
     }
-    if proxy.https_proxy.is_none() {
-        proxy.https_proxy = env(&["https_proxy", "HTTPS_PROXY"]);
-    }
-    if proxy.no_proxy.is_none() {
-        proxy.no_proxy = env(&["no_proxy", "NO_PROXY"]);
-    }
-    if proxy.proxy_ca_bundle_path.is_none() {
-        proxy.proxy_ca_bundle_path = env(&["proxy_ca_bundle_path"]).map(PathBuf::from);
-    }
-}
-
-/// Index locations may be URLs or plain paths; paths become absolute `file://` URLs.
-fn normalize_index_url(raw: &str) -> Result<String, OpsError> {
-    let bad = |reason: String| OpsError::IndexUrl {
-        url: raw.to_string(),
-        reason,
-    };
-    if raw.contains("://") {
-        let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
-        return match url.scheme() {
-            "http" | "https" | "file" => Ok(url.to_string()),
-            s => Err(bad(format!("unsupported scheme `{s}`"))),
-        };
-    }
-    let path = std::path::absolute(raw).map_err(|e| bad(e.to_string()))?;
-    url::Url::from_file_path(&path)
-        .map(|u| u.to_string())
-        .map_err(|_| bad("not a usable path".into()))
 }

@@ -16,6 +16,9 @@ pub enum SiteError {
         expected: String,
     },
 
+    #[error("invalid index URL {url:?}: {reason}; use an http(s):// or file:// URL or a path")]
+    IndexUrl { url: String, reason: String },
+
     #[error("cannot create {} under the stackpack root: {reason}. {hint}", path.display())]
     RootCreate {
         path: PathBuf,

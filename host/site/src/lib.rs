@@ -1,5 +1,7 @@
 //! A stackpack site: the root directory and its layout ([`Root`]), the operator's
-//! [`Settings`] (from `stackpack.toml` or an existing st2.conf), and the packs
+//! [`Settings`] (from `stackpack.toml` or an existing st2.conf, read and typed once by
+//! [`Settings::load`], completed from the environment and the command line by
+//! [`Settings::resolve`]), and the packs
 //! installed across the packs base paths ([`discover`] → [`InstalledPack`]). Reading
 //! never creates anything; [`Root::ensure`] creates the layout on first write and
 //! returns the capability handle writes go through.
@@ -17,6 +19,6 @@ pub use error::SiteError;
 pub use plugin_store::{PluginManifest, PluginStore};
 pub use root::Root;
 pub use settings::{
-    CredentialSetting, DeclaredKind, PluginSettings, ProxySettings, PythonSettings, Secret,
-    Settings, normalize_sha256,
+    CredentialSetting, DeclaredKind, Overrides, PluginSettings, ProxySettings, PythonSettings,
+    Secret, Settings, normalize_index_url, normalize_sha256,
 };

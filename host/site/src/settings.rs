@@ -1,5 +1,10 @@
 //! Settings, read from `stackpack.toml` or from an existing `st2.conf`, using
 //! st2.conf's option names so a StackStorm host can point `--config` at its own file.
+//! [`Settings::load`] reads and checks the file once: every value is typed (the Python
+//! installer included), unknown keys become warnings, and a bad value fails naming the
+//! file, the key and the form expected. [`Settings::resolve`] then adds what the
+//! environment and the command line say (proxies, `--index`) and turns every index
+//! location into an absolute URL.
 //!
 //! ```toml
 //! packs_base_paths = ["/srv/extra-packs"]      # or st2's "a:b" string
@@ -8,6 +13,13 @@
 //! https_proxy = "http://proxy:3128"
 //! proxy_ca_bundle_path = "/etc/ssl/corp.pem"
 //! environment = "prod"                         # handed to override policies
+//!
+//! [python]
+//! installer = "uv"                          # auto | uv | pip | /path/to/uv
+//!
+//! [[credentials]]
+//! url = "https://idx.corp/"                  # requests whose URL starts with this
+//! token_env = "IDX_TOKEN"                    # or token, or username + password(_env)
 //!
 //! [plugins.github]
 //! hosts = ["https://github.example.com"]      # grants, on top of the built-in ones
@@ -26,7 +38,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use stackpack_core::InstallerChoice;
+
 use crate::error::SiteError;
+
+mod credentials;
+mod resolve;
+mod st2conf;
+mod toml_file;
+
+pub use credentials::{CredentialSetting, Secret};
+pub use resolve::{Overrides, normalize_index_url};
 
 /// Proxy settings, applied to everything that goes out (HTTP, git, pip).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -37,35 +59,11 @@ pub struct ProxySettings {
     pub proxy_ca_bundle_path: Option<PathBuf>,
 }
 
-/// A secret the host adds to requests whose URL starts with `url`. Secrets are never
-/// serialized and never shown by Debug.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CredentialSetting {
-    pub url: String,
-    pub secret: Secret,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-pub enum Secret {
-    Bearer(String),
-    Basic { username: String, password: String },
-}
-
-impl std::fmt::Debug for CredentialSetting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "CredentialSetting({}, secret hidden)",
-            stackpack_core::redact_url(&self.url)
-        )
-    }
-}
-
 /// How pack virtualenvs get their requirements (`[python]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PythonSettings {
-    /// `auto` (uv when found, else pip), `uv`, `pip`, or a path to a uv binary.
-    pub installer: Option<String>,
+    /// `auto` (uv when found, else pip; the default), `uv`, `pip`, or a uv binary.
+    pub installer: InstallerChoice,
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
     /// Wheelhouse directories (`--find-links`).
@@ -141,7 +139,8 @@ pub struct Settings {
     pub base_path: Option<PathBuf>,
     /// Searched after `<root>/packs`, left to right.
     pub packs_base_paths: Vec<PathBuf>,
-    /// Pack indexes, highest priority first.
+    /// Pack indexes, highest priority first. As loaded: URLs, or paths made absolute
+    /// against the config file's directory; after [`Settings::resolve`]: URLs only.
     pub index_url: Vec<String>,
     pub python_binary: String,
     /// `[python]`: installer and package index options for pack virtualenvs.
@@ -182,38 +181,22 @@ impl Default for Settings {
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "packs_base_paths",
-    "index_url",
-    "python_binary",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "proxy_ca_bundle_path",
-    "http_timeout",
-    "environment",
-    "base_path",
-    "plugins",
-    "credentials",
-    "python",
-];
-const PYTHON_KEYS: &[&str] = &["installer", "index_url", "extra_index_urls", "find_links"];
-const PLUGIN_KEYS: &[&str] = &[
-    "hosts",
-    "memory_mib",
-    "time_ms",
-    "config",
-    "kind",
-    "path",
-    "url",
-    "sha256",
-    "order",
-];
-
 impl Settings {
     /// Reads settings from `path`. A missing file is fine when `required` is false
-    /// (the default location); a file given explicitly must exist.
+    /// (the default location); a file given explicitly must exist. A file named
+    /// `*.toml` must be TOML; any other is read as TOML when it parses as TOML, and as
+    /// an st2.conf otherwise. Secrets named by `token_env`/`password_env` are read from
+    /// the process environment.
     pub fn load(path: &Path, required: bool) -> Result<Settings, SiteError> {
+        Settings::load_with_env(path, required, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Settings::load`] with the environment given as a lookup function.
+    pub(crate) fn load_with_env(
+        path: &Path,
+        required: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SiteError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
@@ -227,404 +210,18 @@ impl Settings {
             }
         };
         let is_toml = path.extension().is_some_and(|e| e == "toml");
-        let mut settings = match text.parse::<toml::Table>() {
-            Ok(table) => Settings::from_toml(path, &table)?,
+        let mut settings = match toml_file::parse(&text) {
+            Ok(document) => toml_file::read(path, &text, document, env)?,
             Err(e) if is_toml => {
                 return Err(SiteError::ConfigSyntax {
                     path: path.to_path_buf(),
                     reason: e.to_string(),
                 });
             }
-            Err(_) => Settings::from_st2_conf(path, &text)?,
+            Err(_) => st2conf::read(path, &text)?,
         };
         settings.source = Some(path.to_path_buf());
         Ok(settings)
-    }
-
-    fn from_toml(path: &Path, table: &toml::Table) -> Result<Settings, SiteError> {
-        let mut s = Settings::default();
-        let base = path.parent().unwrap_or(Path::new("."));
-        let bad = |key: &str, expected: &str| SiteError::ConfigValue {
-            path: path.to_path_buf(),
-            key: key.to_string(),
-            expected: expected.to_string(),
-        };
-        for (key, value) in table {
-            match key.as_str() {
-                "packs_base_paths" => {
-                    let expected = "a list of directories, or a colon-separated string";
-                    let items = string_list(value, ':').ok_or_else(|| bad(key, expected))?;
-                    s.packs_base_paths = items.iter().map(|p| base.join(p)).collect();
-                }
-                "index_url" => {
-                    // Plain paths are relative to this file, like every path in it.
-                    s.index_url = string_list(value, ',')
-                        .ok_or_else(|| bad(key, "a list of index URLs or paths"))?
-                        .into_iter()
-                        .map(|u| {
-                            if u.contains("://") {
-                                u
-                            } else {
-                                base.join(u).display().to_string()
-                            }
-                        })
-                        .collect();
-                }
-                "python_binary" => {
-                    s.python_binary = nonempty_str(value)
-                        .ok_or_else(|| bad(key, "the name or path of a python executable"))?;
-                }
-                "http_proxy" | "https_proxy" | "no_proxy" => {
-                    let v = nonempty_str(value).ok_or_else(|| bad(key, "a string"))?;
-                    match key.as_str() {
-                        "http_proxy" => s.proxy.http_proxy = Some(v),
-                        "https_proxy" => s.proxy.https_proxy = Some(v),
-                        _ => s.proxy.no_proxy = Some(v),
-                    }
-                }
-                "proxy_ca_bundle_path" => {
-                    let v = nonempty_str(value)
-                        .ok_or_else(|| bad(key, "the path of a PEM CA bundle"))?;
-                    s.proxy.proxy_ca_bundle_path = Some(base.join(v));
-                }
-                "http_timeout" => {
-                    s.http_timeout = Some(
-                        positive(value).ok_or_else(|| bad(key, "a positive number of seconds"))?,
-                    );
-                }
-                "environment" => {
-                    s.environment = Some(
-                        nonempty_str(value).ok_or_else(|| bad(key, "a label such as \"prod\""))?,
-                    );
-                }
-                "base_path" => {
-                    let v = nonempty_str(value).ok_or_else(|| bad(key, "a directory"))?;
-                    s.base_path = Some(base.join(v));
-                }
-                "plugins" => {
-                    let plugins = value
-                        .as_table()
-                        .ok_or_else(|| bad(key, "a table of [plugins.<name>] sections"))?;
-                    for (name, p) in plugins {
-                        let settings = plugin_settings(path, base, name, p, &mut s.warnings)?;
-                        s.plugins.insert(name.clone(), settings);
-                    }
-                }
-                "python" => {
-                    let t = value.as_table().ok_or_else(|| {
-                        bad(key, "a [python] table with installer, index_url, extra_index_urls, find_links")
-                    })?;
-                    for (k, v) in t {
-                        let key = format!("python.{k}");
-                        match k.as_str() {
-                            "installer" => {
-                                let i = nonempty_str(v).ok_or_else(|| {
-                                    bad(&key, "auto, uv, pip, or the path of a uv binary")
-                                })?;
-                                s.python.installer = Some(i);
-                            }
-                            "index_url" => {
-                                s.python.index_url =
-                                    Some(nonempty_str(v).ok_or_else(|| bad(&key, "a URL"))?);
-                            }
-                            "extra_index_urls" => {
-                                s.python.extra_index_urls = string_list(v, ',')
-                                    .ok_or_else(|| bad(&key, "a list of URLs"))?;
-                            }
-                            "find_links" => {
-                                s.python.find_links = string_list(v, ',')
-                                    .ok_or_else(|| bad(&key, "a list of wheelhouse directories"))?
-                                    .iter()
-                                    .map(|p| base.join(p))
-                                    .collect();
-                            }
-                            _ => s.warnings.push(format!(
-                                "{}: unknown key `{key}` ignored (known keys: {})",
-                                path.display(),
-                                PYTHON_KEYS.join(", ")
-                            )),
-                        }
-                    }
-                }
-                "credentials" => {
-                    let items = value.as_array().ok_or_else(|| {
-                        bad(key, "a list of [[credentials]] tables with url and token or username/password")
-                    })?;
-                    for (i, item) in items.iter().enumerate() {
-                        if let Some(c) = credential(path, i, item, &mut s.warnings)? {
-                            s.credentials.push(c);
-                        }
-                    }
-                }
-                _ => s.warnings.push(format!(
-                    "{}: unknown key `{key}` ignored (known keys: {})",
-                    path.display(),
-                    TOP_KEYS.join(", ")
-                )),
-            }
-        }
-        Ok(s)
-    }
-
-    /// st2.conf: an INI file with many sections; only the ones stackpack uses are read
-    /// (`[system] base_path`, `[content] packs_base_paths, index_url`,
-    /// `[actionrunner] python_binary`), the rest belong to st2 and are left alone.
-    fn from_st2_conf(path: &Path, text: &str) -> Result<Settings, SiteError> {
-        let ini = ini::Ini::load_from_str(text).map_err(|e| SiteError::ConfigSyntax {
-            path: path.to_path_buf(),
-            reason: format!("neither TOML nor st2.conf INI: {e}"),
-        })?;
-        let mut s = Settings::default();
-        let get = |section: &str, key: &str| {
-            ini.section(Some(section))
-                .and_then(|sec| sec.get(key))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
-        if let Some(v) = get("system", "base_path") {
-            s.base_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("content", "packs_base_paths") {
-            s.packs_base_paths = split_list(v, ':').into_iter().map(PathBuf::from).collect();
-        }
-        if let Some(v) = get("content", "index_url") {
-            s.index_url = split_list(v, ',');
-        }
-        if let Some(v) = get("actionrunner", "python_binary") {
-            s.python_binary = v.to_string();
-        }
-        Ok(s)
-    }
-}
-
-fn plugin_settings(
-    path: &Path,
-    base: &Path,
-    name: &str,
-    value: &toml::Value,
-    warnings: &mut Vec<String>,
-) -> Result<PluginSettings, SiteError> {
-    let bad = |key: &str, expected: &str| SiteError::ConfigValue {
-        path: path.to_path_buf(),
-        key: if key.is_empty() {
-            format!("plugins.{name}")
-        } else {
-            format!("plugins.{name}.{key}")
-        },
-        expected: expected.to_string(),
-    };
-    let table = value.as_table().ok_or_else(|| {
-        bad(
-            "",
-            "a table with hosts, memory_mib, time_ms, config (and kind, path or url, sha256, order for a third-party plugin)",
-        )
-    })?;
-    let mut p = PluginSettings::default();
-    for (key, v) in table {
-        match key.as_str() {
-            "kind" => {
-                p.kind = Some(match v.as_str().map(str::trim) {
-                    Some("resolver") => DeclaredKind::Resolver,
-                    Some("policy") => DeclaredKind::Policy,
-                    _ => return Err(bad(key, "\"resolver\" or \"policy\"")),
-                });
-            }
-            "path" => {
-                let v = nonempty_str(v).ok_or_else(|| bad(key, "the path of a .wasm component"))?;
-                p.path = Some(base.join(v));
-            }
-            "url" => {
-                let v = nonempty_str(v)
-                    .filter(|u| {
-                        u.strip_prefix("https://").is_some_and(|r| !r.is_empty())
-                            || u.strip_prefix("file://")
-                                .is_some_and(|r| r.starts_with('/'))
-                    })
-                    .ok_or_else(|| {
-                        bad(
-                            key,
-                            "an https:// URL or an absolute file:/// URL of a .wasm component",
-                        )
-                    })?;
-                p.url = Some(v);
-            }
-            "sha256" => {
-                p.sha256 = Some(v.as_str().and_then(normalize_sha256).ok_or_else(|| {
-                    bad(
-                        key,
-                        "the component's sha256: 64 hex digits (`sha256sum plugin.wasm`)",
-                    )
-                })?);
-            }
-            "order" => {
-                p.order = Some(v.as_integer().ok_or_else(|| {
-                    bad(
-                        key,
-                        "an integer position in its chain (lower runs first; built-in resolvers sit at 100, 200, 300, 400, 500)",
-                    )
-                })?);
-            }
-            "hosts" => {
-                p.hosts = string_list(v, ',')
-                    .ok_or_else(|| bad(key, "a list of `scheme://host[:port]` grants"))?;
-            }
-            "memory_mib" => {
-                p.memory_mib =
-                    Some(positive(v).ok_or_else(|| bad(key, "a positive integer (MiB)"))?)
-            }
-            "time_ms" => {
-                p.time_ms =
-                    Some(positive(v).ok_or_else(|| bad(key, "a positive integer (milliseconds)"))?)
-            }
-            "config" => {
-                let t = v
-                    .as_table()
-                    .ok_or_else(|| bad(key, "a table of string values"))?;
-                for (k, cv) in t {
-                    let text = match cv {
-                        toml::Value::String(s) => s.clone(),
-                        toml::Value::Integer(_)
-                        | toml::Value::Float(_)
-                        | toml::Value::Boolean(_) => cv.to_string(),
-                        toml::Value::Array(items) => items
-                            .iter()
-                            .map(|i| {
-                                i.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| i.to_string())
-                            })
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        _ => {
-                            return Err(bad(
-                                &format!("config.{k}"),
-                                "a string, number, boolean or list",
-                            ));
-                        }
-                    };
-                    p.config.insert(k.clone(), text);
-                }
-            }
-            _ => warnings.push(format!(
-                "{}: unknown key `plugins.{name}.{key}` ignored (known keys: {})",
-                path.display(),
-                PLUGIN_KEYS.join(", ")
-            )),
-        }
-    }
-    if p.path.is_some() && p.url.is_some() {
-        return Err(bad("url", "either `path` or `url`, not both"));
-    }
-    if p.is_declared() {
-        if p.kind.is_none() {
-            return Err(bad(
-                "kind",
-                "\"resolver\" or \"policy\": required for a plugin loaded from `path` or `url`",
-            ));
-        }
-    } else {
-        for (key, set) in [("kind", p.kind.is_some()), ("sha256", p.sha256.is_some())] {
-            if set {
-                return Err(bad(
-                    key,
-                    "nothing here unless the plugin is loaded from `path` or `url` (built-in and added plugins carry their own kind and pin)",
-                ));
-            }
-        }
-    }
-    Ok(p)
-}
-
-/// One `[[credentials]]` entry: `url` plus `token`/`token_env` (bearer) or
-/// `username` with `password`/`password_env` (basic). A secret taken from an unset
-/// environment variable drops the entry with a warning, so commands that do not need
-/// it still work.
-fn credential(
-    path: &Path,
-    i: usize,
-    item: &toml::Value,
-    warnings: &mut Vec<String>,
-) -> Result<Option<CredentialSetting>, SiteError> {
-    let bad = |key: &str, expected: &str| SiteError::ConfigValue {
-        path: path.to_path_buf(),
-        key: format!("credentials[{i}].{key}"),
-        expected: expected.to_string(),
-    };
-    let t = item
-        .as_table()
-        .ok_or_else(|| bad("", "a table with url and token or username/password"))?;
-    let get = |k: &str| t.get(k).and_then(toml::Value::as_str).map(str::to_string);
-    let url = get("url").ok_or_else(|| bad("url", "the URL (prefix) the credential is for"))?;
-    for k in t.keys() {
-        if ![
-            "url",
-            "token",
-            "token_env",
-            "username",
-            "password",
-            "password_env",
-        ]
-        .contains(&k.as_str())
-        {
-            warnings.push(format!(
-                "{}: unknown key `credentials[{i}].{k}` ignored",
-                path.display()
-            ));
-        }
-    }
-    let from_env = |key: &str, var: String, warnings: &mut Vec<String>| match std::env::var(&var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            warnings.push(format!(
-                "{}: credentials[{i}].{key} names ${var}, which is not set; requests to {} go without credentials",
-                path.display(),
-                stackpack_core::redact_url(&url)
-            ));
-            None
-        }
-    };
-    let secret = match (get("token"), get("token_env"), get("username")) {
-        (Some(token), None, None) => Some(Secret::Bearer(token)),
-        (None, Some(var), None) => from_env("token_env", var, warnings).map(Secret::Bearer),
-        (None, None, Some(username)) => {
-            let password = match (get("password"), get("password_env")) {
-                (Some(p), None) => Some(p),
-                (None, Some(var)) => from_env("password_env", var, warnings),
-                _ => return Err(bad("password", "exactly one of password or password_env")),
-            };
-            password.map(|password| Secret::Basic { username, password })
-        }
-        _ => {
-            return Err(bad(
-                "token",
-                "exactly one of token, token_env, or username with password/password_env",
-            ));
-        }
-    };
-    Ok(secret.map(|secret| CredentialSetting { url, secret }))
-}
-
-fn positive(v: &toml::Value) -> Option<u64> {
-    v.as_integer().filter(|n| *n > 0).map(|n| n as u64)
-}
-
-fn nonempty_str(v: &toml::Value) -> Option<String> {
-    v.as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// A list given as an array of strings or as one separated string.
-fn string_list(v: &toml::Value, sep: char) -> Option<Vec<String>> {
-    match v {
-        toml::Value::String(s) => Some(split_list(s, sep)),
-        toml::Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map(|s| s.trim().to_string()))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().filter(|s| !s.is_empty()).collect()),
-        _ => None,
     }
 }
 
@@ -697,7 +294,7 @@ config = { hosts = "ghe.corp", n = 3 }
         assert_eq!(s.proxy.proxy_ca_bundle_path, Some(d.path().join("ca.pem")));
         assert_eq!(s.http_timeout, Some(7));
         assert_eq!(s.environment.as_deref(), Some("prod"));
-        assert_eq!(s.python.installer.as_deref(), Some("pip"));
+        assert_eq!(s.python.installer, InstallerChoice::Pip);
         assert_eq!(s.python.find_links, vec![d.path().join("wheels")]);
         assert_eq!(s.python.extra_index_urls, vec!["https://extra/simple"]);
         let gh = &s.plugins["github"];
@@ -824,6 +421,199 @@ password_env = "STACKPACK_TEST_UNSET_PASSWORD_VAR"
         );
         let e = Settings::load(&p, true).unwrap_err().to_string();
         assert!(e.contains("credentials[0].token"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_naming_file_key_and_known_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            r#"
+colour = "blue"
+[python]
+installer = "pip"
+wheels = "x"
+[plugins.github]
+hosts = ["https://ghe.corp"]
+memory = 64
+[[credentials]]
+url = "https://idx.corp/"
+token = "t"
+tokn = "u"
+"#,
+        );
+        let s = Settings::load(&p, true).unwrap();
+        let file = p.display().to_string();
+        let expected = [
+            ("colour", "packs_base_paths, index_url, python_binary"),
+            (
+                "python.wheels",
+                "installer, index_url, extra_index_urls, find_links",
+            ),
+            (
+                "plugins.github.memory",
+                "hosts, memory_mib, time_ms, config",
+            ),
+            (
+                "credentials[0].tokn",
+                "url, token, token_env, username, password, password_env",
+            ),
+        ];
+        assert_eq!(s.warnings.len(), expected.len(), "{:?}", s.warnings);
+        for (key, known) in expected {
+            let w = s
+                .warnings
+                .iter()
+                .find(|w| w.contains(&format!("unknown key `{key}` ignored")))
+                .unwrap_or_else(|| panic!("no warning for {key}: {:?}", s.warnings));
+            assert!(w.starts_with(&format!("{file}: ")), "{w}");
+            assert!(w.contains(&format!("(known keys: {known}")), "{w}");
+        }
+        // The known values were still read.
+        assert_eq!(s.python.installer, InstallerChoice::Pip);
+        assert_eq!(s.plugins["github"].hosts, vec!["https://ghe.corp"]);
+        assert_eq!(s.credentials.len(), 1);
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_form() {
+        let d = tempfile::tempdir().unwrap();
+        for (text, key, form) in [
+            (
+                "http_timeout = \"7\"\n",
+                "http_timeout",
+                "a positive number of seconds",
+            ),
+            (
+                "http_timeout = 0\n",
+                "http_timeout",
+                "a positive number of seconds",
+            ),
+            (
+                "packs_base_paths = [1, 2]\n",
+                "packs_base_paths",
+                "a list of directories, or a colon-separated string",
+            ),
+            (
+                "environment = \"  \"\n",
+                "environment",
+                "a label such as \"prod\"",
+            ),
+            (
+                "python = \"uv\"\n",
+                "python",
+                "a [python] table with installer, index_url",
+            ),
+            (
+                "[python]\nfind_links = 3\n",
+                "python.find_links",
+                "wheelhouse",
+            ),
+            (
+                "plugins = 3\n",
+                "plugins",
+                "a table of [plugins.<name>] sections",
+            ),
+            (
+                "[plugins]\ngithub = 3\n",
+                "plugins.github",
+                "a table with hosts, memory_mib",
+            ),
+            (
+                "[plugins.github]\nhosts = \"a\"\nmemory_mib = 1.5\n",
+                "plugins.github.memory_mib",
+                "a positive integer (MiB)",
+            ),
+            (
+                "[plugins.github]\nconfig = { hosts = { a = 1 } }\n",
+                "plugins.github.config.hosts",
+                "a string, number, boolean or list",
+            ),
+            (
+                "[plugins.github]\nconfig = 3\n",
+                "plugins.github.config",
+                "a table of string values",
+            ),
+            (
+                "credentials = 1\n",
+                "credentials",
+                "a list of [[credentials]] tables",
+            ),
+            (
+                "[[credentials]]\nurl = \"https://a/\"\n[[credentials]]\nurl = \"https://b/\"\ntoken = 3\n",
+                "credentials[1].token",
+                "a string",
+            ),
+            (
+                "[[credentials]]\ntoken = \"t\"\n",
+                "credentials[0].url",
+                "the URL (prefix) the credential is for",
+            ),
+        ] {
+            let p = write(d.path(), "bad.toml", text);
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!(
+                    "config file {}: key `{key}` has a bad value; expected",
+                    p.display()
+                )),
+                "{text}: {e}"
+            );
+            assert!(e.contains(form), "{text}: {e}");
+            assert!(!e.contains("invalid type"), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn installer_is_typed_when_read_and_a_bad_one_fails_then() {
+        let d = tempfile::tempdir().unwrap();
+        for (text, choice) in [
+            ("", InstallerChoice::Auto),
+            ("[python]\ninstaller = \"auto\"\n", InstallerChoice::Auto),
+            (
+                "[python]\ninstaller = \"uv\"\n",
+                InstallerChoice::Uv("uv".into()),
+            ),
+            (
+                "[python]\ninstaller = \"/opt/uv/bin/uv\"\n",
+                InstallerChoice::Uv("/opt/uv/bin/uv".into()),
+            ),
+        ] {
+            let p = write(d.path(), "stackpack.toml", text);
+            assert_eq!(Settings::load(&p, true).unwrap().python.installer, choice);
+        }
+        for bad in ["\"poetry\"", "\"\"", "true"] {
+            let p = write(
+                d.path(),
+                "stackpack.toml",
+                &format!("[python]\ninstaller = {bad}\n"),
+            );
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(e.contains(&p.display().to_string()), "{e}");
+            assert!(e.contains("`python.installer`"), "{e}");
+            assert!(
+                e.contains("auto, uv, pip, or the path of a uv binary"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn credential_secrets_from_the_given_environment() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            "[[credentials]]\nurl = \"https://idx.corp/\"\ntoken_env = \"IDX_TOKEN\"\n[[credentials]]\nurl = \"https://u:pw@other.corp/\"\nusername = \"svc\"\npassword_env = \"OTHER_PASSWORD\"\n",
+        );
+        let env = |name: &str| (name == "IDX_TOKEN").then(|| "tok-from-env".to_string());
+        let s = Settings::load_with_env(&p, true, &env).unwrap();
+        assert_eq!(s.credentials.len(), 1);
+        assert!(s.credentials[0].secret == Secret::Bearer("tok-from-env".into()));
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("credentials[1].password_env names $OTHER_PASSWORD"));
+        assert!(!s.warnings[0].contains("pw@"), "{}", s.warnings[0]);
     }
 
     #[test]

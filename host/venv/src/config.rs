@@ -6,17 +6,9 @@ use std::path::PathBuf;
 
 use stackpack_core::redact_url;
 
-/// Which tool creates the venv and installs requirements.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum InstallerChoice {
-    /// `uv` on PATH, else `~/.local/bin/uv` if executable, else pip.
-    #[default]
-    Auto,
-    /// This uv binary (a path, or a name looked up on PATH); an error if it is not there.
-    Uv(PathBuf),
-    /// The interpreter's own venv module and pip, run from outside the venv.
-    Pip,
-}
+/// Which tool creates the venv and installs requirements; defined in stackpack-core so
+/// the settings can parse it when the config file is read.
+pub use stackpack_core::InstallerChoice;
 
 /// Network settings for the installers. A field left `None` leaves the inherited
 /// environment variable as it is (so a proxy set in stackpack's own environment still
