@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Reply, Server, hostile_wasm, http_server, run, shared_cache, stackpack};
+use stackpack_net::Grants;
 use stackpack_plugin::{
-    GitRef, Grants, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal,
-    Resolution, Runtime,
+    GitRef, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal, Resolution,
+    Runtime,
 };
 
 fn runtime() -> Runtime {

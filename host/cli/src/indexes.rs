@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use stackpack_fetch::Net;
 use stackpack_index::{FetchOptions, FetchedIndex, MergedIndex, fetch_indexes, health, merge};
-use stackpack_plugin::{HttpReply, NetBackend, NetFailure};
+use stackpack_net::{HttpReply, NetBackend, NetFailure};
 
 use crate::context::Context;
 use crate::error::CliError;

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use stackpack_net::{Grants, NoNetwork};
 use stackpack_plugin::{
-    ArchiveFormat, GitRef, Grants, Limits, NoNetwork, Plugin, PluginError, PluginKind, PluginSpec,
-    Recorded, Refusal, ReplayNet, Resolution, Resolved,
+    ArchiveFormat, GitRef, Limits, Plugin, PluginError, PluginKind, PluginSpec, Recorded, Refusal,
+    ReplayNet, Resolution, Resolved,
 };
 use stackpack_site::{DeclaredKind, PluginManifest, PluginStore, normalize_sha256};
 

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stackpack_plugin::{
-    Grants, Limits, NetBackend, Plugin, PluginError, PluginKind, PluginSpec, Runtime,
-};
+use stackpack_net::{Grants, NetBackend};
+use stackpack_plugin::{Limits, Plugin, PluginError, PluginKind, PluginSpec, Runtime};
 use stackpack_site::{DeclaredKind, PluginSettings, PluginStore};
 
 use crate::context::Context;
@@ -57,7 +56,7 @@ pub fn net(ctx: &Context) -> Result<Arc<stackpack_fetch::Net>, CliError> {
 /// The plugin runtime, doing its network I/O through `net`.
 pub fn runtime(
     ctx: &Context,
-    net: Arc<dyn stackpack_plugin::NetBackend>,
+    net: Arc<dyn stackpack_net::NetBackend>,
 ) -> Result<Runtime, CliError> {
     // Compiled code is cached when the cache dir can be created; otherwise plugins are
     // compiled in memory (slower, still correct).
@@ -287,7 +286,7 @@ fn builtin_hosts(
                 .index_url
                 .iter()
                 .filter_map(|u| url::Url::parse(u).ok())
-                .map(|u| stackpack_plugin::grants::origin(&u)),
+                .map(|u| stackpack_net::grants::origin(&u)),
         );
     }
     hosts.extend(user.hosts.iter().cloned());
@@ -718,10 +717,10 @@ pub fn fetch_source(
         }
         let reply = net.http_get(&url, &[], MAX_PLUGIN_BYTES).map_err(|f| {
             let reason = match f {
-                stackpack_plugin::NetFailure::Offline => "offline".to_string(),
-                stackpack_plugin::NetFailure::Timeout => "timed out".to_string(),
-                stackpack_plugin::NetFailure::TooLarge(n) => format!("larger than {} MiB", n >> 20),
-                stackpack_plugin::NetFailure::Transport(m) => stackpack_core::redact_url(&m),
+                stackpack_net::NetFailure::Offline => "offline".to_string(),
+                stackpack_net::NetFailure::Timeout => "timed out".to_string(),
+                stackpack_net::NetFailure::TooLarge(n) => format!("larger than {} MiB", n >> 20),
+                stackpack_net::NetFailure::Transport(m) => stackpack_core::redact_url(&m),
             };
             read_err(reason, "check the URL, the network and the proxy settings")
         })?;

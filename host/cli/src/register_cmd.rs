@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use stackpack_plugin::{NoNetwork, Plugin};
+use stackpack_net::NoNetwork;
+use stackpack_plugin::Plugin;
 use stackpack_registry::{PackInput, PackReport, Prepared, Problem, Registry, ResourceType};
 use stackpack_site::{InstalledPack, PackState, discover};
 
