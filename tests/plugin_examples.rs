@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{Reply, example_wasm, future_api_wasm, http_server, shared_cache};
+use stackpack_net::Grants;
 use stackpack_plugin::{
-    ArchiveFormat, GitRef, Grants, Limits, PackContext, PackRef, PackResource, PackSummary, Plugin,
+    ArchiveFormat, GitRef, Limits, PackContext, PackRef, PackResource, PackSummary, Plugin,
     PluginError, PluginKind, PluginSpec, Refusal, Resolution, Resolved, ResourceKind, Runtime,
     SUPPORTED_API_VERSIONS, Verdict,
 };

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Reply, Server, hostile_wasm, http_server, run, shared_cache, stackpack};
+use stackpack_net::Grants;
 use stackpack_plugin::{
-    GitRef, Grants, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal,
-    Resolution, Runtime,
+    GitRef, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal, Resolution,
+    Runtime,
 };
 
 fn runtime() -> Runtime {
@@ -126,6 +127,10 @@ fn looping_guest_is_stopped_at_its_deadline() {
     let msg = err.to_string();
     assert!(msg.contains("hostile") && msg.contains("300 ms"), "{msg}");
     assert!(
+        msg.contains("raise `time_ms` under `[plugins.hostile]` in the config"),
+        "{msg}"
+    );
+    assert!(
         took >= limit && took < Duration::from_secs(5),
         "stopped after {took:?}"
     );
@@ -149,6 +154,47 @@ fn memory_bomb_fails_cleanly() {
         .expect_err("the bomb must fail");
     assert!(matches!(err, PluginError::MemoryLimit { .. }), "{err}");
     assert!(err.to_string().contains("32 MiB"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("raise `memory_mib` under `[plugins.hostile]` in the config"),
+        "{err}"
+    );
+}
+
+/// The limit errors tell the operator which setting to raise; that setting must be one
+/// the config file really has.
+#[test]
+fn the_limit_hints_name_settings_the_config_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stackpack.toml");
+    std::fs::write(&path, "[plugins.hostile]\ntime_ms = 300\nmemory_mib = 32\n").unwrap();
+    let settings = stackpack_site::settings::Settings::load(&path, true).unwrap();
+    let hostile = &settings.plugins["hostile"];
+    assert_eq!((hostile.time_ms, hostile.memory_mib), (Some(300), Some(32)));
+    for err in [
+        PluginError::TimeLimit {
+            plugin: "hostile".into(),
+            call: "resolve",
+            limit: Duration::from_millis(300),
+        },
+        PluginError::MemoryLimit {
+            plugin: "hostile".into(),
+            call: "resolve",
+            limit_bytes: 32 << 20,
+        },
+    ] {
+        let msg = err.to_string();
+        let key = if matches!(err, PluginError::TimeLimit { .. }) {
+            "`time_ms`"
+        } else {
+            "`memory_mib`"
+        };
+        assert!(
+            msg.contains(&format!("raise {key} under `[plugins.hostile]`")),
+            "{msg}"
+        );
+        assert!(!msg.contains("limits."), "{msg}");
+    }
 }
 
 #[test]

@@ -7,12 +7,11 @@
 //! for any type (the fix of st2 #4574). Values are set from `key.path=value` assignments
 //! ([`set_value`]) or asked for on a terminal ([`prompt`]), shown with defaults filled and
 //! secrets masked, and stored as `<configs_dir>/<pack>.yaml` ([`write_config`]): raw values,
-//! written atomically through a `cap_std` directory handle, mode 0600 when they hold secrets.
+//! written atomically (`stackpack_fs::write_atomic`), mode 0600 when they hold secrets.
 
 mod prompt;
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -1055,8 +1054,8 @@ pub fn read_config(configs_dir: &Path, pack: &str) -> Result<Option<Value>, Conf
 }
 
 /// Writes `<configs_dir>/<pack>.yaml` atomically: a temporary file in the same directory,
-/// synced, then renamed over the old one, all through a `cap_std` handle on `configs_dir`
-/// (created if missing). Mode 0600 when `secret` (the values hold secrets), 0644 otherwise.
+/// synced, then renamed over the old one, the directory synced (`stackpack_fs::write_atomic`);
+/// `configs_dir` is created if missing. Mode 0600 when `secret` (the values hold secrets), 0644 otherwise.
 /// On any failure the old file is untouched and the temporary file removed.
 pub fn write_config(
     configs_dir: &Path,
@@ -1075,48 +1074,8 @@ pub fn write_config(
         path: configs_dir.to_path_buf(),
         source,
     })?;
-    let dir = cap_std::fs::Dir::open_ambient_dir(configs_dir, cap_std::ambient_authority())
-        .map_err(|source| ConfigError::Io {
-            path: configs_dir.to_path_buf(),
-            source,
-        })?;
-    let final_name = format!("{pack}.yaml");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp_name = format!(".{pack}.yaml.{}.{nanos}.tmp", std::process::id());
     let mode = if secret { 0o600 } else { 0o644 };
-
-    let result = (|| -> std::io::Result<()> {
-        let mut opts = cap_std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use cap_std::fs::OpenOptionsExt as _;
-            opts.mode(mode);
-        }
-        let mut file = dir.open_with(&tmp_name, &opts)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            // The umask may have narrowed (or a 0644 request widened nothing): set it exactly.
-            file.set_permissions(cap_std::fs::Permissions::from_std(
-                std::fs::Permissions::from_mode(mode),
-            ))?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        dir.rename(&tmp_name, &dir, &final_name)
-    })();
-    if let Err(e) = result {
-        let _ = dir.remove_file(&tmp_name);
-        return Err(io(e));
-    }
-    // Make the rename durable; a failure here does not undo the write.
-    if let Ok(d) = dir.open(".") {
-        let _ = d.sync_all();
-    }
+    stackpack_fs::write_atomic(&path, text.as_bytes(), stackpack_fs::Mode::Exact(mode))
+        .map_err(io)?;
     Ok(path)
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 use stackpack_core::redact_url;
+use stackpack_net::{FollowError, Hop, follow_redirects};
 use tempfile::NamedTempFile;
 use url::Url;
 
@@ -38,7 +39,7 @@ impl ArchiveKind {
 }
 
 /// Redirects followed, at most.
-const MAX_REDIRECTS: usize = 5;
+const MAX_REDIRECTS: u32 = 5;
 /// The largest archive downloaded.
 const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
@@ -52,7 +53,7 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 /// are [`FetchError::UnsafeEntry`]. Returns the hex sha256.
 ///
 /// HTTP(S) goes through `net`'s client and settings (proxies, CA bundle, timeouts); up
-/// to 5 redirects are followed. `file://` URLs are read directly.
+/// to 5 redirects are followed, to http(s) URLs only. `file://` URLs are read directly.
 #[allow(clippy::too_many_arguments)]
 pub fn fetch_archive(
     net: &Net,
@@ -151,14 +152,21 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
         url: shown.clone(),
         reason: redact_url(&reason),
     };
-    let mut current = Url::parse(url).map_err(|e| fail(format!("not a valid URL ({e})")))?;
+    let start = Url::parse(url).map_err(|e| fail(format!("not a valid URL ({e})")))?;
     let mut tmp = NamedTempFile::new_in(dir).map_err(|e| FetchError::Io {
         action: "create a temporary file in",
         path: dir.to_path_buf(),
         source: e,
     })?;
-    for hop in 0..=MAX_REDIRECTS {
+    let (_, body) = follow_redirects(&start, MAX_REDIRECTS, |current, from| {
         let body: Box<dyn Read> = match current.scheme() {
+            // A redirect stays on the network: it never turns into a local read.
+            _ if from.is_some() && !matches!(current.scheme(), "http" | "https") => {
+                return Err(fail(format!(
+                    "redirected to {}, which is not an http(s) URL",
+                    redact_url(current.as_str())
+                )));
+            }
             "file" => {
                 let path = current
                     .to_file_path()
@@ -174,21 +182,18 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
                     .map_err(|e| fail(describe(e)))?;
                 let status = resp.status().as_u16();
                 if matches!(status, 301 | 302 | 303 | 307 | 308) {
-                    if hop == MAX_REDIRECTS {
-                        return Err(fail(format!("more than {MAX_REDIRECTS} redirects")));
-                    }
                     let location = resp
                         .headers()
                         .get(reqwest::header::LOCATION)
                         .and_then(|v| v.to_str().ok())
                         .ok_or_else(|| fail(format!("HTTP {status} without a Location")))?;
-                    current = current
-                        .join(location)
-                        .map_err(|e| fail(format!("bad redirect Location ({e})")))?;
-                    continue;
+                    return Ok(Hop::Redirect(location.to_string()));
                 }
                 if !resp.status().is_success() {
-                    return Err(FetchError::Http { url: shown, status });
+                    return Err(FetchError::Http {
+                        url: shown.clone(),
+                        status,
+                    });
                 }
                 if let Some(len) = resp.content_length()
                     && len > MAX_ARCHIVE_BYTES
@@ -205,38 +210,42 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
                 )));
             }
         };
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
-        let mut body = body.take(MAX_ARCHIVE_BYTES + 1);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = body
-                .read(&mut buf)
-                .map_err(|e| fail(format!("reading the body: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > MAX_ARCHIVE_BYTES {
-                return Err(fail(format!(
-                    "it is over the {MAX_ARCHIVE_BYTES}-byte limit"
-                )));
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| FetchError::Io {
-                action: "write the download to",
-                path: tmp.path().to_path_buf(),
-                source: e,
-            })?;
+        Ok(Hop::Done(body))
+    })
+    .map_err(|e| match e {
+        FollowError::Step(e) => e,
+        FollowError::Redirect(r) => fail(r.to_string()),
+    })?;
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut body = body.take(MAX_ARCHIVE_BYTES + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| fail(format!("reading the body: {e}")))?;
+        if n == 0 {
+            break;
         }
-        tmp.as_file().sync_all().map_err(|e| FetchError::Io {
+        total += n as u64;
+        if total > MAX_ARCHIVE_BYTES {
+            return Err(fail(format!(
+                "it is over the {MAX_ARCHIVE_BYTES}-byte limit"
+            )));
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(|e| FetchError::Io {
             action: "write the download to",
             path: tmp.path().to_path_buf(),
             source: e,
         })?;
-        return Ok((tmp, hex::encode(hasher.finalize())));
     }
-    Err(fail(format!("more than {MAX_REDIRECTS} redirects")))
+    tmp.as_file().sync_all().map_err(|e| FetchError::Io {
+        action: "write the download to",
+        path: tmp.path().to_path_buf(),
+        source: e,
+    })?;
+    Ok((tmp, hex::encode(hasher.finalize())))
 }
 
 /// What an archive entry is.

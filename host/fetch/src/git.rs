@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use git2::{AutotagOption, Direction, FetchOptions, ObjectType, Oid, ProxyOptions, Repository};
 use sha2::{Digest, Sha256};
 use stackpack_core::{parse_pack_version, redact_url, sort_versions_desc};
+use stackpack_net::SafeUrl;
 use url::Url;
 
 use crate::tree::{Sink, clean_path, ensure_empty, is_dot_git};
@@ -340,8 +341,8 @@ impl GitCache {
         )) else {
             return Ok(());
         };
-        match stackpack_plugin::NetBackend::http_get(&net, &probe, &[], 1 << 20) {
-            Err(stackpack_plugin::NetFailure::Timeout) => Err(FetchError::Timeout {
+        match stackpack_net::NetBackend::http_get(&net, &probe, &[], 1 << 20) {
+            Err(stackpack_net::NetFailure::Timeout) => Err(FetchError::Timeout {
                 what: "git ls-remote of",
                 url: redact_url(url),
                 secs,
@@ -761,20 +762,16 @@ fn git_err(
     }
 }
 
-/// The cache key of a URL: the first 16 hex digits of the sha256 of the URL without its
-/// userinfo (so a token does not change where it is cached, nor is written to disk).
+/// The cache key of a URL: [`SafeUrl::cache_key`], the first 16 hex digits of the
+/// sha256 of the URL without its userinfo (so a token does not change where it is
+/// cached, nor is written to disk); an scp-like `user@host:path` loses its `user@`.
 fn cache_key(url: &str) -> String {
-    let clean = match Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            u.to_string()
-        }
-        // scp-like `user@host:path`
-        Err(_) => match url.split_once('@') {
-            Some((user, rest)) if !user.contains(['/', ':']) => rest.to_string(),
-            _ => url.to_string(),
-        },
+    if let Ok(u) = SafeUrl::parse(url) {
+        return u.cache_key();
+    }
+    let clean = match url.split_once('@') {
+        Some((user, rest)) if !user.contains(['/', ':']) => rest,
+        _ => url,
     };
     let digest = hex::encode(Sha256::digest(clean.as_bytes()));
     digest[..16].to_string()

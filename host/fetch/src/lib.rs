@@ -1,6 +1,7 @@
 //! stackpack's network and git I/O: everything that goes out of the machine goes
 //! through here, with one [`NetConfig`] (proxies, CA bundle, timeouts) applied to it.
-//! [`Net`] implements the plugin runtime's [`NetBackend`], so a plugin's `http-get`
+//! [`Net`] implements [`NetBackend`] (from `stackpack-net`, the interface the plugin
+//! runtime and the index fetcher use), so a plugin's `http-get`
 //! and `git-list-refs` calls (already checked against its grants by the runtime) are
 //! performed here.
 //!
@@ -25,7 +26,7 @@ pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
 
 use stackpack_core::redact_url;
-use stackpack_plugin::{HttpReply, NetBackend, NetFailure};
+use stackpack_net::{HttpReply, NetBackend, NetFailure, SafeUrl};
 use url::Url;
 
 /// Errors of the network client, git, archives and local sources. URLs in them are
@@ -225,10 +226,10 @@ impl std::fmt::Debug for Credential {
 
 impl Credential {
     fn matches(&self, url: &Url) -> bool {
-        let mut bare = url.clone();
-        let _ = bare.set_username("");
-        let _ = bare.set_password(None);
-        bare.as_str().starts_with(&self.prefix)
+        SafeUrl::from(url.clone())
+            .without_userinfo()
+            .as_str()
+            .starts_with(&self.prefix)
     }
 }
 
@@ -328,9 +329,10 @@ fn proxy_error(key: &'static str, value: &str, e: reqwest::Error) -> FetchError 
     }
 }
 
-/// A URL as it may appear in messages: without any password or token.
+/// A URL as it may appear in messages: without any password or token (as
+/// [`SafeUrl`] shows it).
 pub fn redact(url: &Url) -> String {
-    redact_url(url.as_str())
+    SafeUrl::from(url.clone()).to_string()
 }
 
 impl NetBackend for Net {

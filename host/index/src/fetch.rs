@@ -2,23 +2,23 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use stackpack_core::redact_url;
-use stackpack_plugin::{HttpReply, NetBackend, NetFailure};
+use stackpack_net::{
+    GetError, HttpReply, NetBackend, NetFailure, RedirectError, SafeUrl, get_following,
+};
 use url::Url;
 
 /// The largest index document accepted when none is configured: 64 MiB.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// How many redirects one index fetch follows.
-const MAX_REDIRECTS: usize = 5;
+const MAX_REDIRECTS: u32 = 5;
 
 /// What [`fetch_indexes`] found at one configured index.
 #[derive(Debug, Clone)]
@@ -426,38 +426,38 @@ fn request(
             headers.push(("If-Modified-Since".to_string(), date.clone()));
         }
     }
-    let mut current = url.clone();
-    for _ in 0..=MAX_REDIRECTS {
-        let reply = net.http_get(&current, &headers, max_body)?;
-        match reply.status {
-            200..=299 => {
-                return Ok(Reply::Fresh {
-                    etag: header(&reply, "etag"),
-                    last_modified: header(&reply, "last-modified"),
-                    body: reply.body,
-                });
-            }
-            304 => {
-                return Ok(Reply::NotModified {
-                    etag: header(&reply, "etag"),
-                    last_modified: header(&reply, "last-modified"),
-                });
-            }
-            status @ (301 | 302 | 303 | 307 | 308) => {
-                let location = header(&reply, "location").ok_or(Failure::NoLocation(status))?;
-                let next = current
-                    .join(&location)
-                    .map_err(|_| Failure::BadRedirect(redact_url(&location)))?;
-                if !matches!(next.scheme(), "http" | "https") {
-                    return Err(Failure::BadRedirect(redact_url(next.as_str())));
-                }
-                tracing::debug!(from = %redact_url(current.as_str()), to = %redact_url(next.as_str()), "index redirect");
-                current = next;
-            }
-            status => return Err(Failure::Status(status)),
+    // Redirects stay on http(s).
+    let only_http = |next: &Url, from: Option<&Url>| {
+        let Some(from) = from else { return Ok(()) };
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(Failure::BadRedirect(redact_url(next.as_str())));
         }
+        tracing::debug!(from = %redact_url(from.as_str()), to = %redact_url(next.as_str()), "index redirect");
+        Ok(())
+    };
+    let (_, reply) = get_following(net, url, &headers, max_body, MAX_REDIRECTS, only_http)
+        .map_err(|e| match e {
+            GetError::Refused(f) => f,
+            GetError::Net(f) => f.into(),
+            GetError::Redirect(RedirectError::TooMany { .. }) => Failure::TooManyRedirects,
+            GetError::Redirect(RedirectError::BadLocation { location, .. }) => {
+                Failure::BadRedirect(location)
+            }
+        })?;
+    match reply.status {
+        200..=299 => Ok(Reply::Fresh {
+            etag: header(&reply, "etag"),
+            last_modified: header(&reply, "last-modified"),
+            body: reply.body,
+        }),
+        304 => Ok(Reply::NotModified {
+            etag: header(&reply, "etag"),
+            last_modified: header(&reply, "last-modified"),
+        }),
+        // A redirect with a usable Location was followed; this one has none.
+        status @ (301 | 302 | 303 | 307 | 308) => Err(Failure::NoLocation(status)),
+        status => Err(Failure::Status(status)),
     }
-    Err(Failure::TooManyRedirects)
 }
 
 fn header(reply: &HttpReply, name: &str) -> Option<String> {
@@ -512,11 +512,7 @@ struct Cache {
 
 impl Cache {
     fn new(dir: &Path, url: &Url) -> Cache {
-        let mut bare = url.clone();
-        let _ = bare.set_username("");
-        let _ = bare.set_password(None);
-        let digest = hex::encode(Sha256::digest(bare.as_str().as_bytes()));
-        let name = &digest[..16];
+        let name = SafeUrl::from(url.clone()).cache_key();
         Cache {
             dir: dir.to_path_buf(),
             body: dir.join(format!("{name}.json")),
@@ -556,33 +552,11 @@ impl Cache {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file in `dir` and a rename, so readers see
+/// Writes `bytes` to `path` (in `dir`, created if missing) atomically, so readers see
 /// the old or the new file, never part of one.
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    stackpack_fs::write_atomic(path, bytes, stackpack_fs::Mode::Default)
 }
 
 fn now_secs() -> u64 {

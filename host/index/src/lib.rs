@@ -3,7 +3,7 @@
 //! and Q6 fixed.
 //!
 //! [`fetch_indexes`] fetches every configured index in parallel through the host's
-//! [`NetBackend`](stackpack_plugin::NetBackend) (in practice `stackpack_fetch::Net`, which
+//! [`NetBackend`](stackpack_net::NetBackend) (in practice `stackpack_fetch::Net`, which
 //! applies proxies, CA, the timeout and the operator's credentials), follows redirects,
 //! and keeps an on-disk cache revalidated with `If-None-Match` / `If-Modified-Since`: a
 //! cached copy serves offline runs and stands in for an index that is unreachable. Each

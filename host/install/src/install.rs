@@ -10,6 +10,7 @@ use cap_std::fs::Dir;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use stackpack_core::{PackMeta, PackRef, RefKind, SYSTEM_PACKS, parse_pack_yaml};
 use stackpack_fetch::{ArchiveKind, GitCache, LocalSource, Net, WantRef};
+use stackpack_net::SafeUrl;
 use stackpack_plugin::{ArchiveFormat, GitRef, Plugin, Resolution};
 use stackpack_site::{InstalledPack, Root, discover, find};
 
@@ -358,7 +359,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         }
     }
     if !installed_nodes.is_empty() {
-        lockfile.write(&root_dir, env.root.path(), stackpack_site::root::LOCKFILE)?;
+        lockfile.write(&env.root.path().join(stackpack_site::root::LOCKFILE))?;
     }
     fault_point("after-lockfile");
 
@@ -948,17 +949,12 @@ impl Fetcher<'_> {
     }
 }
 
-/// A URL without credentials, for the lockfile: no password anywhere, and no user
-/// name on http(s) (where it is usually a token); ssh keeps `git@`.
+/// A URL without credentials, for the lockfile ([`SafeUrl::without_credentials`]): no
+/// password anywhere, no user name except on ssh (`git@`). A URL without userinfo is
+/// kept as written.
 fn without_credentials(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_password(None);
-            if matches!(u.scheme(), "http" | "https") {
-                let _ = u.set_username("");
-            }
-            u.to_string()
-        }
+    match SafeUrl::parse(url) {
+        Ok(u) if u.has_userinfo() => u.without_credentials().to_string(),
         _ => url.to_string(),
     }
 }

@@ -17,9 +17,8 @@
 //!
 //! URLs are stored without credentials; they come from the config when needed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
 
 use crate::error::InstallError;
@@ -108,17 +107,18 @@ impl Lockfile {
         self.packs.retain(|p| p.ref_ != pack);
     }
 
-    /// Writes atomically through the root handle: a temp file, then a rename.
-    pub fn write(&self, root: &Dir, root_path: &Path, name: &str) -> Result<(), InstallError> {
-        let path: PathBuf = root_path.join(name);
-        let text = toml::to_string_pretty(self).map_err(|e| lock_err(&path, e.to_string()))?;
-        let tmp = format!(".{name}.{}.tmp", std::process::id());
+    /// Writes `path` atomically and durably (`stackpack_fs::write_atomic`: a uniquely
+    /// named temp file beside it, synced, renamed over it, the directory synced).
+    pub fn write(&self, path: &Path) -> Result<(), InstallError> {
+        let text = toml::to_string_pretty(self).map_err(|e| lock_err(path, e.to_string()))?;
         let header = "# Written by stackpack: what is installed and where it came from.\n\
                       # `stackpack install --locked` reinstalls exactly this.\n";
-        root.write(&tmp, format!("{header}{text}"))
-            .map_err(InstallError::io("cannot write", &path))?;
-        root.rename(&tmp, root, name)
-            .map_err(InstallError::io("cannot replace", &path))
+        stackpack_fs::write_atomic(
+            path,
+            format!("{header}{text}").as_bytes(),
+            stackpack_fs::Mode::Default,
+        )
+        .map_err(InstallError::io("cannot write", path))
     }
 }
 
@@ -154,12 +154,11 @@ mod tests {
     #[test]
     fn round_trip_sorted() {
         let d = tempfile::tempdir().unwrap();
-        let dir = Dir::open_ambient_dir(d.path(), cap_std::ambient_authority()).unwrap();
         let mut lock = Lockfile::default();
         lock.upsert(entry("zeta"));
         lock.upsert(entry("alpha"));
         lock.upsert(entry("zeta"));
-        lock.write(&dir, d.path(), "stackpack.lock").unwrap();
+        lock.write(&d.path().join("stackpack.lock")).unwrap();
         let back = Lockfile::read(&d.path().join("stackpack.lock")).unwrap();
         assert_eq!(back, lock);
         assert_eq!(
@@ -169,6 +168,26 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["alpha", "zeta"]
         );
+    }
+
+    #[test]
+    fn a_failed_write_keeps_what_was_there_and_no_temp_file() {
+        // The lockfile's name is taken by a non-empty directory: the final rename fails
+        // after the new content was written and synced.
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("stackpack.lock");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), b"old").unwrap();
+        let mut lock = Lockfile::default();
+        lock.upsert(entry("alpha"));
+        let e = lock.write(&path).unwrap_err();
+        assert!(e.to_string().contains("stackpack.lock"), "{e}");
+        assert_eq!(std::fs::read(path.join("keep")).unwrap(), b"old");
+        let names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["stackpack.lock"]);
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn remove(
         });
     }
     if changed {
-        lockfile.write(&root_dir, root.path(), stackpack_site::root::LOCKFILE)?;
+        lockfile.write(&root.path().join(stackpack_site::root::LOCKFILE))?;
     }
     Ok(Report {
         results,

@@ -6,7 +6,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use stackpack_plugin::grants::{Grants, git_remote_url};
+use stackpack_net::grants::{Grants, git_remote_url};
 use stackpack_plugin::{ArchiveSource, GitSource, Resolution};
 
 use crate::error::InstallError;

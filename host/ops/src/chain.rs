@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stackpack_plugin::{
-    Grants, Limits, NetBackend, Plugin, PluginError, PluginKind, PluginSpec, Runtime,
-};
+use stackpack_net::{GetError, Grants, NetFailure, SafeUrl, get_following};
+use stackpack_plugin::{Limits, Plugin, PluginError, PluginKind, PluginSpec, Runtime};
 use stackpack_site::{DeclaredKind, PluginSettings, PluginStore};
 
 use crate::error::OpsError;
@@ -26,7 +25,7 @@ const BUILTIN_ORDER_STEP: i64 = 100;
 /// The most a plugin component may weigh when it is fetched.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 /// Redirects followed when fetching a plugin over https.
-const MAX_REDIRECTS: usize = 5;
+const MAX_REDIRECTS: u32 = 5;
 
 /// Where a plugin comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -124,7 +123,7 @@ fn builtin_hosts(
                 .index_url
                 .iter()
                 .filter_map(|u| url::Url::parse(u).ok())
-                .map(|u| stackpack_plugin::grants::origin(&u)),
+                .map(|u| stackpack_net::grants::origin(&u)),
         );
     }
     hosts.extend(user.hosts.iter().cloned());
@@ -526,43 +525,44 @@ pub fn fetch_source(
         ));
     }
     let net = s.net()?;
-    let mut url = url::Url::parse(source).map_err(|e| read_err(e.to_string(), "check the URL"))?;
-    for _ in 0..=MAX_REDIRECTS {
-        if url.scheme() != "https" {
-            return Err(read_err(
-                format!("redirected to {}", stackpack_core::redact_url(url.as_str())),
-                "plugins are only fetched over https; ask the server's owner to serve it over https, or download it and give its path",
-            ));
+    let url = url::Url::parse(source).map_err(|e| read_err(e.to_string(), "check the URL"))?;
+    let only_https = |u: &url::Url, _: Option<&url::Url>| {
+        if u.scheme() == "https" {
+            return Ok(());
         }
-        let reply = net.http_get(&url, &[], MAX_PLUGIN_BYTES).map_err(|f| {
+        Err(read_err(
+            format!("redirected to {}", SafeUrl::from(u.clone())),
+            "plugins are only fetched over https; ask the server's owner to serve it over https, or download it and give its path",
+        ))
+    };
+    let (_, reply) = get_following(
+        &*net,
+        &url,
+        &[],
+        MAX_PLUGIN_BYTES,
+        MAX_REDIRECTS,
+        only_https,
+    )
+    .map_err(|e| match e {
+        GetError::Refused(e) => e,
+        GetError::Net(f) => {
             let reason = match f {
-                stackpack_plugin::NetFailure::Offline => "offline".to_string(),
-                stackpack_plugin::NetFailure::Timeout => "timed out".to_string(),
-                stackpack_plugin::NetFailure::TooLarge(n) => format!("larger than {} MiB", n >> 20),
-                stackpack_plugin::NetFailure::Transport(m) => stackpack_core::redact_url(&m),
+                NetFailure::Offline => "offline".to_string(),
+                NetFailure::Timeout => "timed out".to_string(),
+                NetFailure::TooLarge(n) => format!("larger than {} MiB", n >> 20),
+                NetFailure::Transport(m) => stackpack_core::redact_url(&m),
             };
             read_err(reason, "check the URL, the network and the proxy settings")
-        })?;
-        if let Some(loc) = reply.redirect_location() {
-            url = url
-                .join(loc)
-                .map_err(|e| read_err(format!("bad redirect: {e}"), "check the URL"))?;
-            continue;
         }
-        match reply.status {
-            200 => return Ok((reply.body, shown)),
-            status => {
-                return Err(read_err(
-                    format!("HTTP status {status}"),
-                    "check the URL and that you have access to it (credentials come from [[credentials]] in the config)",
-                ));
-            }
-        }
+        GetError::Redirect(r) => read_err(r.to_string(), "check the URL"),
+    })?;
+    match reply.status {
+        200 => Ok((reply.body, shown)),
+        status => Err(read_err(
+            format!("HTTP status {status}"),
+            "check the URL and that you have access to it (credentials come from [[credentials]] in the config)",
+        )),
     }
-    Err(read_err(
-        format!("more than {MAX_REDIRECTS} redirects"),
-        "check the URL",
-    ))
 }
 
 /// Loads one entry: enterprise rules, bytes verified against the pin, the runtime's

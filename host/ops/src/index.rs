@@ -9,7 +9,7 @@ use stackpack_fetch::NetConfig;
 use stackpack_index::{
     Entry, FetchOptions, FetchedIndex, Health, IndexStatus, MergedIndex, fetch_indexes, merge,
 };
-use stackpack_plugin::{HttpReply, NetBackend, NetFailure};
+use stackpack_net::{HttpReply, NetBackend, NetFailure};
 
 use crate::error::OpsError;
 use crate::session::{LazyNet, Session};

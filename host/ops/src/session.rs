@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use stackpack_fetch::{FetchError, GitCache, Net, NetConfig};
 use stackpack_install::{Lockfile, SourcePolicy};
-use stackpack_plugin::{NetBackend, Plugin, PluginKind, Runtime};
+use stackpack_net::NetBackend;
+use stackpack_plugin::{Plugin, PluginKind, Runtime};
 use stackpack_site::{Enterprise, InstalledPack, Overrides, Root, Settings};
 use stackpack_venv::{ProxyEnv, VenvConfig};
 

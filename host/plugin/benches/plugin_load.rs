@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stackpack_plugin::{Grants, Limits, NoNetwork, PackRef, PluginSpec, Runtime};
+use stackpack_net::{Grants, NoNetwork};
+use stackpack_plugin::{Limits, PackRef, PluginSpec, Runtime};
 
 fn spec() -> PluginSpec {
     let b = stackpack_builtins::get("github").expect("github built-in");

@@ -46,7 +46,7 @@ pub enum PluginError {
 
     #[error(
         "plugin {plugin} exceeded its time limit of {} ms in `{call}` and was stopped; \
-         raise `limits.time_ms` for it only if you trust it",
+         raise `time_ms` under `[plugins.{plugin}]` in the config only if you trust it",
         limit.as_millis()
     )]
     TimeLimit {
@@ -57,7 +57,7 @@ pub enum PluginError {
 
     #[error(
         "plugin {plugin} exceeded its memory limit of {} MiB in `{call}` and was stopped; \
-         raise `limits.memory_mib` for it only if you trust it",
+         raise `memory_mib` under `[plugins.{plugin}]` in the config only if you trust it",
         limit_bytes / (1024 * 1024)
     )]
     MemoryLimit {

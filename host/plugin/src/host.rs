@@ -13,66 +13,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use stackpack_net::grants::{Grants, git_remote_url};
+use stackpack_net::{GetError, NetBackend, NetFailure, get_following};
+
 use crate::bindings::resolver::stackpack::plugin::{host_base, net, types};
-use crate::grants::{Grants, git_remote_url};
 use crate::{API_VERSION, HOST_VERSION};
-
-/// One HTTP hop as the backend performed it (redirects are not followed).
-#[derive(Debug, Clone)]
-pub struct HttpReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpReply {
-    /// Where a redirect (301, 302, 303, 307, 308 with a `Location`) points, if this is
-    /// one; relative locations are for the caller to join onto the request URL.
-    pub fn redirect_location(&self) -> Option<&str> {
-        if !matches!(self.status, 301 | 302 | 303 | 307 | 308) {
-            return None;
-        }
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Why the backend could not complete a request.
-#[derive(Debug, Clone)]
-pub enum NetFailure {
-    Offline,
-    Timeout,
-    TooLarge(u64),
-    Transport(String),
-}
-
-/// The host's network, as the plugin runtime needs it. Implementations perform one
-/// GET without following redirects (the runtime follows them, re-checking grants),
-/// add the operator's credentials for the URL's host, and cap the body at `max_body`.
-pub trait NetBackend: Send + Sync {
-    fn http_get(
-        &self,
-        url: &Url,
-        headers: &[(String, String)],
-        max_body: u64,
-    ) -> Result<HttpReply, NetFailure>;
-    /// `git ls-remote <url>`: (ref name, commit id) pairs.
-    fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure>;
-}
-
-/// A backend with no network at all: every call fails as offline.
-pub struct NoNetwork;
-
-impl NetBackend for NoNetwork {
-    fn http_get(&self, _: &Url, _: &[(String, String)], _: u64) -> Result<HttpReply, NetFailure> {
-        Err(NetFailure::Offline)
-    }
-    fn git_list_refs(&self, _: &str) -> Result<Vec<(String, String)>, NetFailure> {
-        Err(NetFailure::Offline)
-    }
-}
 
 /// Limits on what one call may consume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +249,14 @@ fn net_error(f: NetFailure) -> net::NetError {
     }
 }
 
+fn get_error(e: GetError<String>) -> net::NetError {
+    match e {
+        GetError::Refused(reason) => net::NetError::Denied(reason),
+        GetError::Net(f) => net_error(f),
+        GetError::Redirect(r) => net::NetError::Transport(r.to_string()),
+    }
+}
+
 /// Headers a guest may not set: credentials are the host's business.
 const STRIPPED_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
 
@@ -347,37 +300,31 @@ impl net::Host for CallState {
         if self.ctx.offline {
             return Err(net::NetError::Offline);
         }
-        let mut url = Url::parse(&req.url)
+        let url = Url::parse(&req.url)
             .map_err(|e| net::NetError::Transport(format!("invalid URL: {e}")))?;
         let headers: Vec<(String, String)> = req
             .headers
             .into_iter()
             .filter(|(k, _)| !STRIPPED_HEADERS.contains(&k.to_ascii_lowercase().as_str()))
             .collect();
-        for _hop in 0..=self.ctx.limits.max_redirects {
-            self.ctx.grants.check(&url).map_err(net::NetError::Denied)?;
-            let reply = self
-                .timed(|c| c.net.http_get(&url, &headers, c.limits.max_http_body))
-                .map_err(net_error)?;
-            match reply.redirect_location() {
-                Some(loc) => {
-                    url = url.join(loc).map_err(|e| {
-                        net::NetError::Transport(format!("bad redirect location {loc:?}: {e}"))
-                    })?;
-                }
-                None => {
-                    return Ok(net::HttpResponse {
-                        status: reply.status,
-                        headers: reply.headers,
-                        body: reply.body,
-                    });
-                }
-            }
-        }
-        Err(net::NetError::Transport(format!(
-            "more than {} redirects",
-            self.ctx.limits.max_redirects
-        )))
+        // Every hop, redirects included, is checked against the grants before it is made.
+        let (_, reply) = self
+            .timed(|c| {
+                get_following(
+                    &*c.net,
+                    &url,
+                    &headers,
+                    c.limits.max_http_body,
+                    c.limits.max_redirects,
+                    |hop, _| c.grants.check(hop),
+                )
+            })
+            .map_err(get_error)?;
+        Ok(net::HttpResponse {
+            status: reply.status,
+            headers: reply.headers,
+            body: reply.body,
+        })
     }
 
     fn git_list_refs(&mut self, url: String) -> Result<Vec<net::RemoteRef>, net::NetError> {

@@ -11,11 +11,11 @@
 //! time limit enforced by epoch interruption, and its output captured into the log with
 //! a size cap. Network access goes through the host's `net` imports only, checked
 //! against the plugin's grants on every hop and performed by a [`NetBackend`] the
-//! embedder provides.
+//! embedder provides (the network types and the grants live in `stackpack-net`, which
+//! does not depend on wasmtime; they are re-exported here).
 
 mod bindings;
 mod error;
-pub mod grants;
 mod host;
 pub mod replay;
 mod runtime;
@@ -26,10 +26,11 @@ pub use bindings::{
     VersionInfo,
 };
 pub use error::PluginError;
-pub use grants::Grants;
-pub use host::{HttpReply, Limits, NetBackend, NetFailure, NoNetwork};
+pub use host::Limits;
 pub use replay::{Recorded, ReplayNet};
 pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+/// The network types, re-exported from `stackpack-net` for the runtime's users.
+pub use stackpack_net::{HttpReply, NetBackend, NetFailure, NoNetwork, grants, grants::Grants};
 
 /// The WIT package plugins are built against.
 pub const API_PACKAGE: &str = "stackpack:plugin";

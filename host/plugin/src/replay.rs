@@ -16,9 +16,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use stackpack_net::{HttpReply, NetBackend, NetFailure, SafeUrl};
 use url::Url;
-
-use crate::host::{HttpReply, NetBackend, NetFailure};
 
 /// One recorded HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -60,7 +59,7 @@ impl ReplayNet {
         let mut out: Vec<String> = Vec::new();
         for (url, _) in &self.records {
             if let Some(u) = url {
-                let o = crate::grants::origin(u);
+                let o = stackpack_net::grants::origin(u);
                 if !out.contains(&o) {
                     out.push(o);
                 }
@@ -98,7 +97,7 @@ impl NetBackend for ReplayNet {
             None => r.url == url.as_str(),
         });
         let Some((_, r)) = found else {
-            return Err(self.miss(stackpack_redact(url)));
+            return Err(self.miss(SafeUrl::from(url.clone()).to_string()));
         };
         if r.body.len() as u64 > max_body {
             return Err(NetFailure::TooLarge(max_body));
@@ -115,23 +114,8 @@ impl NetBackend for ReplayNet {
     }
 
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {
-        Err(self.miss(format!("git ls-remote {}", redact_text(url))))
+        Err(self.miss(format!("git ls-remote {}", stackpack_core::redact_url(url))))
     }
-}
-
-/// A URL without its password, for messages.
-fn stackpack_redact(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    u.to_string()
-}
-
-fn redact_text(url: &str) -> String {
-    Url::parse(url)
-        .map(|u| stackpack_redact(&u))
-        .unwrap_or_else(|_| url.to_string())
 }
 
 #[cfg(test)]

@@ -13,10 +13,9 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::{policy, resolver};
 use crate::error::PluginError;
-use crate::grants::Grants;
-use crate::host::{
-    CallState, LimitHit, Limits, LogSink, NetBackend, PluginContext, StderrPipe, Stopped,
-};
+use stackpack_net::{Grants, NetBackend};
+
+use crate::host::{CallState, LimitHit, Limits, LogSink, PluginContext, StderrPipe, Stopped};
 use crate::{API_PACKAGE, SUPPORTED_API_VERSIONS};
 
 /// One epoch tick. The time limit is checked at this granularity.
@@ -222,22 +221,15 @@ impl Runtime {
     }
 }
 
-/// Writes a cache entry through a capability handle on the cache dir: a temp file
-/// then a rename, so readers never see a partial file.
+/// Writes a cache entry atomically (`stackpack_fs::write_atomic`), so readers never
+/// see a partial file.
 fn store_cwasm(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), PluginError> {
     let err = |e: std::io::Error| PluginError::Cache {
         path: dir.to_path_buf(),
         reason: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(err)?;
-    let handle =
-        cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()).map_err(err)?;
-    let tmp = format!(".{file}.{}.tmp", std::process::id());
-    handle.write(&tmp, bytes).map_err(err)?;
-    handle.rename(&tmp, &handle, file).map_err(|e| {
-        let _ = handle.remove_file(&tmp);
-        err(e)
-    })
+    stackpack_fs::write_atomic(&dir.join(file), bytes, stackpack_fs::Mode::Default).map_err(err)
 }
 
 /// One background thread per engine advances the epoch; it ends with the engine.

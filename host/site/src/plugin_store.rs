@@ -1,15 +1,14 @@
 //! Plugins added with `stackpack plugin add`: the component as
 //! `<root>/plugins/<name>.wasm` and its manifest as `<root>/plugins/<name>.toml`
 //! (source, pinned sha256, kind, order, grants, limits, config). Both are written
-//! atomically (temporary file, sync, rename) through a `cap_std` handle on the
-//! directory; the `.wasm` is renamed into place before its manifest, so a manifest
+//! atomically (`stackpack_fs::write_atomic`: temporary file, sync, rename, directory
+//! sync); the `.wasm` is renamed into place before its manifest, so a manifest
 //! never names a component that is not there yet.
 //!
 //! The manifest's `sha256` is the pin: whoever loads the plugin hashes the bytes it
 //! reads and refuses them when they differ.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
@@ -63,8 +62,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Writes `dir/file` atomically (temporary file, sync, rename) through a `cap_std`
-/// handle on `dir`, which is created if needed. Used for cached plugin downloads too.
+/// Writes `dir/file` atomically (`stackpack_fs::write_atomic`: temporary file, sync,
+/// rename, directory sync); `dir` is created if needed. Used for cached plugin downloads
+/// too.
 pub fn write_file_atomic(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), SiteError> {
     let err = |action: &'static str, e: std::io::Error| SiteError::PluginStore {
         action,
@@ -72,30 +72,8 @@ pub fn write_file_atomic(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), Sit
         reason: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(|e| err("create", e))?;
-    let handle =
-        Dir::open_ambient_dir(dir, cap_std::ambient_authority()).map_err(|e| err("open", e))?;
-    write_in(&handle, file, bytes).map_err(|e| err("write", e))
-}
-
-fn write_in(dir: &Dir, file: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = format!(".{file}.{}.{nanos}.tmp", std::process::id());
-    let result = (|| -> std::io::Result<()> {
-        let mut opts = cap_std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        let mut f = dir.open_with(&tmp, &opts)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        dir.rename(&tmp, dir, file)
-    })();
-    if result.is_err() {
-        let _ = dir.remove_file(&tmp);
-    }
-    result
+    stackpack_fs::write_atomic(&dir.join(file), bytes, stackpack_fs::Mode::Default)
+        .map_err(|e| err("write", e))
 }
 
 /// The added plugins of one root.
@@ -197,23 +175,15 @@ impl PluginStore {
         root_dir
             .create_dir_all(PLUGINS_DIR)
             .map_err(|e| self.io_error("create", &self.dir, &e))?;
-        let dir = root_dir
-            .open_dir(PLUGINS_DIR)
-            .map_err(|e| self.io_error("open", &self.dir, &e))?;
         let header = format!(
             "# Added by `stackpack plugin add`; `stackpack plugin remove {}` deletes it.\n",
             manifest.name
         );
-        self.write_atomic(&dir, &format!("{}.wasm", manifest.name), wasm)?;
+        self.write_atomic(&format!("{}.wasm", manifest.name), wasm)?;
         self.write_atomic(
-            &dir,
             &format!("{}.toml", manifest.name),
             format!("{header}{text}").as_bytes(),
-        )?;
-        if let Ok(d) = dir.open(".") {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        )
     }
 
     /// Deletes the manifest and then the component. False when neither existed.
@@ -237,8 +207,10 @@ impl PluginStore {
         Ok(removed)
     }
 
-    fn write_atomic(&self, dir: &Dir, file: &str, bytes: &[u8]) -> Result<(), SiteError> {
-        write_in(dir, file, bytes).map_err(|e| self.io_error("write", &self.dir.join(file), &e))
+    fn write_atomic(&self, file: &str, bytes: &[u8]) -> Result<(), SiteError> {
+        let path = self.dir.join(file);
+        stackpack_fs::write_atomic(&path, bytes, stackpack_fs::Mode::Default)
+            .map_err(|e| self.io_error("write", &path, &e))
     }
 
     fn io_error(&self, action: &'static str, path: &Path, e: &std::io::Error) -> SiteError {

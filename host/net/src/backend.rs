@@ -1,0 +1,65 @@
+//! The host's network as its users see it: one GET or one `git ls-remote` at a time.
+
+use url::Url;
+
+/// One HTTP hop as the backend performed it (redirects are not followed).
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    /// Where a redirect (301, 302, 303, 307, 308 with a non-empty `Location`) points, if
+    /// this is one; relative locations are for the caller to join onto the request URL.
+    pub fn redirect_location(&self) -> Option<&str> {
+        if !matches!(self.status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        self.header("location").filter(|l| !l.trim().is_empty())
+    }
+
+    /// The first header of that name (compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why the backend could not complete a request.
+#[derive(Debug, Clone)]
+pub enum NetFailure {
+    Offline,
+    Timeout,
+    TooLarge(u64),
+    Transport(String),
+}
+
+/// The host's network. Implementations perform one GET without following redirects
+/// (callers follow them with [`crate::get_following`], checking every hop), add the
+/// operator's credentials for the URL's host, and cap the body at `max_body`.
+pub trait NetBackend: Send + Sync {
+    fn http_get(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure>;
+    /// `git ls-remote <url>`: (ref name, commit id) pairs.
+    fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure>;
+}
+
+/// A backend with no network at all: every call fails as offline.
+pub struct NoNetwork;
+
+impl NetBackend for NoNetwork {
+    fn http_get(&self, _: &Url, _: &[(String, String)], _: u64) -> Result<HttpReply, NetFailure> {
+        Err(NetFailure::Offline)
+    }
+    fn git_list_refs(&self, _: &str) -> Result<Vec<(String, String)>, NetFailure> {
+        Err(NetFailure::Offline)
+    }
+}
