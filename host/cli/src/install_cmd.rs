@@ -35,8 +35,6 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> Result<(), CliError> {
         locked: args.locked,
         offline: ctx.offline,
         lock_timeout: Duration::from_secs(args.lock_timeout),
-        venv: !args.no_venv,
-        register: !args.no_register,
         python_binary: venv.python.clone(),
         allowed_sources: ctx.allowed_sources.clone(),
         ..InstallOptions::default()

@@ -143,14 +143,7 @@ fn sources(ctx: &Context) -> BTreeMap<String, String> {
     };
     lock.packs
         .iter()
-        .map(|p| {
-            let kind = serde_json::to_value(&p.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let pin = p.commit.as_deref().or(p.sha256.as_deref()).unwrap_or("");
-            (p.ref_.clone(), format!("{kind}:{}@{pin}", p.source))
-        })
+        .map(|p| (p.ref_.clone(), p.origin().to_string()))
         .collect()
 }
 

@@ -381,7 +381,10 @@ mod tests {
     fn sha256_accepts_a_prefix_on_input_only() {
         let d: Sha256 = HEX.parse().unwrap();
         assert_eq!(d.to_string(), HEX);
-        assert_eq!(format!("SHA256:{}", HEX.to_uppercase()).parse::<Sha256>(), Ok(d.clone()));
+        assert_eq!(
+            format!("SHA256:{}", HEX.to_uppercase()).parse::<Sha256>(),
+            Ok(d.clone())
+        );
         assert_eq!(d.prefixed(), format!("sha256:{HEX}"));
         assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{HEX}\""));
         let back: Sha256 = serde_json::from_str(&format!("\"sha256:{HEX}\"")).unwrap();
@@ -393,7 +396,10 @@ mod tests {
             (&"g".repeat(64), "not 64 hex digits"),
         ] {
             let e = bad.parse::<Sha256>().unwrap_err().to_string();
-            assert!(e.contains(why) && e.contains("sha256:<64 hex digits>"), "{bad}: {e}");
+            assert!(
+                e.contains(why) && e.contains("sha256:<64 hex digits>"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -432,7 +438,10 @@ mod tests {
             git_ref: GitRef::DefaultBranch,
             subdir: None,
         };
-        assert_eq!(plain.to_string(), "git https://h.example/o/r (default branch)");
+        assert_eq!(
+            plain.to_string(),
+            "git https://h.example/o/r (default branch)"
+        );
         let archive = Source::Archive {
             url: "https://h.example/p.zip".into(),
             sha256: HEX.parse().unwrap(),

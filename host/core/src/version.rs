@@ -290,7 +290,6 @@ pub fn python_versions_ok(
     }
 }
 
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

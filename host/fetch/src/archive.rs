@@ -14,28 +14,12 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
-use stackpack_core::redact_url;
+use stackpack_core::{ArchiveFormat, redact_url};
 use tempfile::NamedTempFile;
 use url::Url;
 
 use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
 use crate::{FetchError, Net, describe};
-
-/// The format of an archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchiveKind {
-    TarGz,
-    Zip,
-}
-
-impl ArchiveKind {
-    fn ext(self) -> &'static str {
-        match self {
-            ArchiveKind::TarGz => "tar.gz",
-            ArchiveKind::Zip => "zip",
-        }
-    }
-}
 
 /// Redirects followed, at most.
 const MAX_REDIRECTS: usize = 5;
@@ -44,12 +28,11 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
 /// Downloads `url` with `net`, caching the file by its sha256 under
 /// `cache_dir/archives/<sha256>.<ext>` (a cache hit is hashed again and uses no network;
-/// offline without a cache hit is [`FetchError::Offline`]), checks the sha256
-/// (`expected` is `sha256:<hex>` or `<hex>`; a mismatch is [`FetchError::Digest`], a
-/// missing digest is refused), then unpacks into `dest` (which must be empty), stripping
+/// offline without a cache hit is [`FetchError::Offline`]), checks the sha256 (a
+/// mismatch is [`FetchError::Digest`]), then unpacks into `dest` (which must be empty), stripping
 /// `strip_prefix` if given, else a single top-level directory if the archive has exactly
 /// one. Absolute paths, `..`, symlinks and hard links leaving the tree, and device files
-/// are [`FetchError::UnsafeEntry`]. Returns the hex sha256.
+/// are [`FetchError::UnsafeEntry`].
 ///
 /// HTTP(S) goes through `net`'s client and settings (proxies, CA bundle, timeouts); up
 /// to 5 redirects are followed. `file://` URLs are read directly.
@@ -57,18 +40,15 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 pub fn fetch_archive(
     net: &Net,
     url: &str,
-    expected: &str,
-    kind: ArchiveKind,
+    expected: &stackpack_core::Sha256,
+    kind: ArchiveFormat,
     strip_prefix: Option<&str>,
     cache_dir: &Path,
     offline: bool,
     dest: &cap_std::fs::Dir,
-) -> Result<String, FetchError> {
+) -> Result<(), FetchError> {
     let shown = redact_url(url);
-    let want = parse_digest(expected).map_err(|reason| FetchError::DigestSpec {
-        url: shown.clone(),
-        reason,
-    })?;
+    let want = expected.as_hex();
     ensure_empty(dest)?;
     let dir = cache_dir.join("archives");
     let cached = dir.join(format!("{want}.{}", kind.ext()));
@@ -106,7 +86,7 @@ pub fn fetch_archive(
         if actual != want {
             return Err(FetchError::Digest {
                 url: shown,
-                expected: want,
+                expected: want.to_string(),
                 actual,
             });
         }
@@ -116,25 +96,7 @@ pub fn fetch_archive(
             source: e.error,
         })?;
     }
-    unpack(&cached, kind, strip_prefix, &shown, dest)?;
-    Ok(want)
-}
-
-/// `sha256:<hex>` or `<hex>` → lower-case hex.
-fn parse_digest(expected: &str) -> Result<String, String> {
-    let text = expected.trim();
-    if text.is_empty() {
-        return Err("none was given".into());
-    }
-    let hex = match text.split_once(':') {
-        Some((algo, hex)) if algo.eq_ignore_ascii_case("sha256") => hex,
-        Some((algo, _)) => return Err(format!("`{algo}` digests are not supported")),
-        None => text,
-    };
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("`{text}` is not 64 hex digits"));
-    }
-    Ok(hex.to_ascii_lowercase())
+    unpack(&cached, kind, strip_prefix, &shown, dest)
 }
 
 fn hash_file(path: &Path) -> io::Result<String> {
@@ -272,7 +234,7 @@ struct Placed {
 
 fn unpack(
     file: &Path,
-    kind: ArchiveKind,
+    kind: ArchiveFormat,
     strip_prefix: Option<&str>,
     shown: &str,
     dest: &cap_std::fs::Dir,
@@ -291,7 +253,7 @@ fn unpack(
         })
     };
     let planned = match kind {
-        ArchiveKind::TarGz => {
+        ArchiveFormat::TarGz => {
             let mut archive = tar::Archive::new(GzDecoder::new(open()?));
             let mut planned = Vec::new();
             for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
@@ -300,7 +262,7 @@ fn unpack(
             }
             planned
         }
-        ArchiveKind::Zip => {
+        ArchiveFormat::Zip => {
             let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
             let mut planned = Vec::new();
             for i in 0..archive.len() {
@@ -312,7 +274,7 @@ fn unpack(
     };
     let placed = place(&planned, strip_prefix, shown, &sink)?;
     match kind {
-        ArchiveKind::TarGz => {
+        ArchiveFormat::TarGz => {
             let mut archive = tar::Archive::new(GzDecoder::new(open()?));
             let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
             for (entry, placed) in entries.zip(&placed) {
@@ -322,7 +284,7 @@ fn unpack(
                 }
             }
         }
-        ArchiveKind::Zip => {
+        ArchiveFormat::Zip => {
             let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
             for (i, placed) in placed.iter().enumerate() {
                 if let Some(p) = placed {
@@ -528,24 +490,5 @@ fn write(sink: &Sink<'_>, placed: &Placed, data: impl Read) -> Result<(), FetchE
         Kind::Symlink(target) => sink.symlink(&placed.path, target),
         Kind::HardLink(target) => sink.hard_link(&placed.path, target),
         Kind::Skip => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests() {
-        let hex = "ab".repeat(32);
-        assert_eq!(parse_digest(&format!("sha256:{hex}")), Ok(hex.clone()));
-        assert_eq!(
-            parse_digest(&format!("SHA256:{}", hex.to_uppercase())),
-            Ok(hex.clone())
-        );
-        assert_eq!(parse_digest(&hex), Ok(hex.clone()));
-        assert!(parse_digest("").is_err());
-        assert!(parse_digest("sha512:00").is_err());
-        assert!(parse_digest("sha256:abc").is_err());
     }
 }

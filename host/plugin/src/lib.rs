@@ -12,6 +12,10 @@
 //! a size cap. Network access goes through the host's `net` imports only, checked
 //! against the plugin's grants on every hop and performed by a [`NetBackend`] the
 //! embedder provides.
+//!
+//! WIT types stay inside this crate: [`Plugin::resolve`] takes the host's
+//! [`stackpack_core::PackRef`] and answers a [`Resolved`] holding a
+//! [`stackpack_core::Source`] (the conversions are in `source.rs`).
 
 mod bindings;
 mod error;
@@ -19,17 +23,18 @@ pub mod grants;
 mod host;
 pub mod replay;
 mod runtime;
+mod source;
 
 pub use bindings::{
-    ArchiveFormat, ArchiveSource, GitRef, GitSource, PackContext, PackRef, PackResource,
-    PackSummary, PolicyInfo, Refusal, Resolution, Resolved, ResolverInfo, ResourceKind, Verdict,
-    VersionInfo,
+    PackContext, PackResource, PackSummary, PolicyInfo, Refusal, ResolverInfo, ResourceKind,
+    Verdict,
 };
 pub use error::PluginError;
 pub use grants::Grants;
 pub use host::{HttpReply, Limits, NetBackend, NetFailure, NoNetwork};
 pub use replay::{Recorded, ReplayNet};
 pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+pub use source::Resolved;
 
 /// The WIT package plugins are built against.
 pub const API_PACKAGE: &str = "stackpack:plugin";
