@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{Reply, example_wasm, future_api_wasm, http_server, shared_cache};
-use stackpack_net::Grants;
+use stackpack_core::{ArchiveFormat, GitRef, PackRef, Source};
 use stackpack_plugin::{
-    ArchiveFormat, GitRef, Limits, PackContext, PackRef, PackResource, PackSummary, Plugin,
-    PluginError, PluginKind, PluginSpec, Refusal, Resolution, Resolved, ResourceKind, Runtime,
-    SUPPORTED_API_VERSIONS, Verdict,
+    Grants, Limits, PackContext, PackResource, PackSummary, Plugin, PluginError, PluginKind,
+    PluginSpec, Refusal, Resolved, ResourceKind, Runtime, SUPPORTED_API_VERSIONS, Verdict,
 };
 
 const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -50,9 +49,9 @@ fn corp_policy(rt: &Runtime, config: &[(&str, &str)]) -> Plugin {
     load(rt, "corp-policy", example_wasm("corp-policy"), &[], config).unwrap()
 }
 
-/// A reference split by the host's own grammar, as resolvers receive it.
+/// A reference parsed by the host's own grammar, as the resolver chain passes it.
 fn pack_ref(raw: &str) -> PackRef {
-    PackRef::from(&stackpack_core::PackRef::parse(raw).unwrap())
+    PackRef::parse(raw).unwrap()
 }
 
 fn resolved(p: &Plugin, raw: &str) -> Resolved {
@@ -122,10 +121,10 @@ fn corp_resolver_git_answer() {
 
     let r = resolved(&p, "corp:sensu");
     assert_eq!(r.canonical, "corp:sensu");
-    match &r.resolution {
-        Resolution::Git(g) => {
-            assert_eq!(g.url, "https://gitlab.corp.example/packs/sensu.git");
-            assert_eq!(g.ref_, GitRef::Any("v1.2.0".into()));
+    match &r.source {
+        Source::Git { url, git_ref, .. } => {
+            assert_eq!(url, "https://gitlab.corp.example/packs/sensu.git");
+            assert_eq!(git_ref, &GitRef::Any("v1.2.0".into()));
         }
         other => panic!("{other:?}"),
     }
@@ -134,8 +133,8 @@ fn corp_resolver_git_answer() {
     assert_eq!(summary.description.as_deref(), Some("Sensu, our fork"));
 
     // The version the user asked for wins over the service's ref.
-    match resolved(&p, "corp:sensu=1.0.0").resolution {
-        Resolution::Git(g) => assert_eq!(g.ref_, GitRef::Any("1.0.0".into())),
+    match resolved(&p, "corp:sensu=1.0.0").source {
+        Source::Git { git_ref, .. } => assert_eq!(git_ref, GitRef::Any("1.0.0".into())),
         other => panic!("{other:?}"),
     }
 }
@@ -147,11 +146,16 @@ fn corp_resolver_archive_answer() {
     let p = corp(&rt, &[&base], &[("service-url", &base)]);
     let r = resolved(&p, "corp:tarball");
     assert_eq!(r.canonical, "corp:tarball");
-    match r.resolution {
-        Resolution::Archive(a) => {
-            assert_eq!(a.url, "https://files.corp.example/tarball-2.0.0.tar.gz");
-            assert_eq!(a.digest, format!("sha256:{SHA256}"));
-            assert_eq!(a.format, ArchiveFormat::TarGz);
+    match r.source {
+        Source::Archive {
+            url,
+            sha256,
+            format,
+            ..
+        } => {
+            assert_eq!(url, "https://files.corp.example/tarball-2.0.0.tar.gz");
+            assert_eq!(sha256.prefixed(), format!("sha256:{SHA256}"));
+            assert_eq!(format, ArchiveFormat::TarGz);
         }
         other => panic!("{other:?}"),
     }
@@ -252,8 +256,8 @@ fn corp_resolver_needs_its_service_granted() {
     // Granted: the same reference resolves.
     let p = corp(&rt, &[&base], &[("service-url", &base)]);
     assert!(matches!(
-        resolved(&p, "corp:sensu").resolution,
-        Resolution::Git(_)
+        resolved(&p, "corp:sensu").source,
+        Source::Git { .. }
     ));
 }
 

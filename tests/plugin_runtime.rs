@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Reply, Server, hostile_wasm, http_server, run, shared_cache, stackpack};
-use stackpack_net::Grants;
+use stackpack_core::{GitRef, PackRef, Source};
 use stackpack_plugin::{
-    GitRef, Limits, PackRef, Plugin, PluginError, PluginKind, PluginSpec, Refusal, Resolution,
-    Runtime,
+    Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Refusal, Runtime,
 };
 
 fn runtime() -> Runtime {
@@ -44,23 +43,16 @@ fn builtin(rt: &Runtime, name: &str) -> Plugin {
     .unwrap()
 }
 
-/// A reference split by the host's own grammar, as resolvers receive it; the hostile
-/// guest's pseudo-references (`http:<url>`) are no user syntax and go through whole.
+/// A reference parsed by the host's own grammar, as the resolver chain passes it. The
+/// hostile guest fetches the URL a reference is.
 fn pack_ref(raw: &str) -> PackRef {
-    match stackpack_core::PackRef::parse(raw) {
-        Ok(r) => PackRef::from(&r),
-        Err(_) => PackRef {
-            raw: raw.into(),
-            locator: raw.into(),
-            requested: None,
-        },
-    }
+    PackRef::parse(raw).unwrap()
 }
 
 fn local_path(r: Result<Result<stackpack_plugin::Resolved, Refusal>, PluginError>) -> String {
-    match r.unwrap().unwrap().resolution {
-        Resolution::Local(p) => p,
-        other => panic!("expected a local resolution, got {other:?}"),
+    match r.unwrap().unwrap().source {
+        Source::Local { path } => path.display().to_string(),
+        other => panic!("expected a local source, got {other:?}"),
     }
 }
 
@@ -78,13 +70,13 @@ fn builtin_github_resolves_shorthand() {
         resolved.canonical,
         "github.com/StackStorm-Exchange/stackstorm-test"
     );
-    match resolved.resolution {
-        Resolution::Git(g) => {
+    match resolved.source {
+        Source::Git { url, git_ref, .. } => {
             assert_eq!(
-                g.url,
+                url,
                 "https://github.com/StackStorm-Exchange/stackstorm-test"
             );
-            assert_eq!(g.ref_, GitRef::Any("v1.0.0".into()));
+            assert_eq!(git_ref, GitRef::Any("v1.0.0".into()));
         }
         other => panic!("{other:?}"),
     }
@@ -235,16 +227,13 @@ fn http_get_is_denied_unless_granted() {
     let url = format!("{base}/index.json");
 
     let p = hostile(&rt, &[], Limits::default());
-    match p.resolve(&pack_ref(&format!("http:{url}"))).unwrap() {
+    match p.resolve(&pack_ref(&url)).unwrap() {
         Err(Refusal::Denied(msg)) => assert!(msg.contains("not granted"), "{msg}"),
         other => panic!("expected denied, got {other:?}"),
     }
 
     let p = hostile(&rt, &[&base], Limits::default());
-    assert_eq!(
-        local_path(p.resolve(&pack_ref(&format!("http:{url}")))),
-        "/status/200"
-    );
+    assert_eq!(local_path(p.resolve(&pack_ref(&url))), "/status/200");
 }
 
 #[test]
@@ -253,7 +242,7 @@ fn redirect_to_an_ungranted_host_is_denied() {
     let base = http_server(vec![("/go", Reply::redirect(&format!("{other}/secret")))]);
     let rt = runtime();
     let p = hostile(&rt, &[&base], Limits::default());
-    match p.resolve(&pack_ref(&format!("http:{base}/go"))).unwrap() {
+    match p.resolve(&pack_ref(&format!("{base}/go"))).unwrap() {
         Err(Refusal::Denied(msg)) => {
             assert!(msg.contains(other.trim_start_matches("http://")), "{msg}")
         }
@@ -262,7 +251,7 @@ fn redirect_to_an_ungranted_host_is_denied() {
     // Granting both lets the redirect through.
     let p = hostile(&rt, &[&base, &other], Limits::default());
     assert_eq!(
-        local_path(p.resolve(&pack_ref(&format!("http:{base}/go")))),
+        local_path(p.resolve(&pack_ref(&format!("{base}/go")))),
         "/status/200"
     );
 }
@@ -382,12 +371,12 @@ fn credentials_stay_in_the_host_and_guest_headers_are_dropped() {
     // Under the credential's prefix: the host's token is added, the guest's forged
     // Authorization and Cookie never reach the server.
     assert_eq!(
-        local_path(p.resolve(&pack_ref(&format!("http:{base}/private/x")))),
+        local_path(p.resolve(&pack_ref(&format!("{base}/private/x")))),
         "/status/200"
     );
     // Elsewhere on the same host: no token at all, and still not the guest's.
     assert_eq!(
-        local_path(p.resolve(&pack_ref(&format!("http:{base}/public/x")))),
+        local_path(p.resolve(&pack_ref(&format!("{base}/public/x")))),
         "/status/403"
     );
     let seen = authorization_and_cookies(&server);

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{hostile_policy_wasm, pack_yaml, shared_cache, write};
 use stackpack_core::pack::{PackMeta, parse_pack_yaml};
-use stackpack_ops::register::PluginPolicy;
 use stackpack_net::{Grants, NoNetwork};
+use stackpack_ops::register::PluginPolicy;
 use stackpack_plugin::{Limits, Plugin, PluginSpec, Runtime};
 use stackpack_registry::{PackInput, Registry, RegistryError, ResourceType};
 

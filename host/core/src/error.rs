@@ -128,6 +128,23 @@ pub enum CoreError {
         /// The value as written.
         value: String,
     },
+
+    /// A text that should be a sha256 digest is not one.
+    #[error(
+        "no usable sha256 digest: {reason}; archives are only installed with a digest, given \
+         as sha256:<64 hex digits>"
+    )]
+    InvalidSha256 {
+        /// Why the text is not a digest.
+        reason: String,
+    },
+
+    /// An archive format other than `tar.gz` and `zip`.
+    #[error("archive format \"{format}\" is not supported; use tar.gz or zip")]
+    UnknownArchiveFormat {
+        /// The format as given.
+        format: String,
+    },
 }
 
 /// One problem found in a `pack.yaml`; its text names the field and the fix.

@@ -7,6 +7,9 @@
 //! `stackstorm_version`, replacing st2's disagreeing regex and matcher) with the version
 //! helpers in [`version`]; [`PackRef`] and [`RefKind`] (the `name[=version]` / URL pack
 //! specifier of `st2 pack install` and of `dependencies`, with st2's splitting bugs fixed);
+//! the source model in [`source`]: [`Source`] (what a resolver answers: git with a [`GitRef`],
+//! archive with its [`ArchiveFormat`] and [`Sha256`], or a local directory), [`Pin`] (what it
+//! resolved to) and [`Origin`] (what override policies see);
 //! [`redact_url`], which every message showing a URL goes through; [`InstallerChoice`] (the
 //! `auto | uv | pip | /path/to/uv` choice of Python installer); and [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
@@ -16,6 +19,7 @@ mod error;
 pub mod installer;
 pub mod pack;
 pub mod reference;
+pub mod source;
 pub mod version;
 
 pub use error::{CoreError, PackYamlError, PackYamlProblem};
@@ -25,8 +29,9 @@ pub use pack::{
     SYSTEM_PACKS, deprecation_warnings, is_valid_pack_ref, is_valid_pack_version, parse_pack_yaml,
 };
 pub use reference::{PackRef, RefKind, dependency_name, redact_url};
+pub use source::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 pub use version::{
-    Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, check_python_versions,
-    check_stackstorm_version, normalize_pack_version, normalize_st2_version, parse_pack_version,
-    python_versions_ok, sort_versions_desc,
+    Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, check_stackstorm_version,
+    normalize_pack_version, normalize_st2_version, parse_pack_version, python_versions_ok,
+    sort_versions_desc,
 };

@@ -275,8 +275,7 @@ fn required_python_major(meta_python_versions: &[String], python_major: u32) -> 
 }
 
 /// st2's `python_versions` check (spec §2.4) for a Python of major version `python_major`.
-/// The error has st2's shape without the pack name; prefer [`check_python_versions`] when the
-/// name and the full Python version are at hand.
+/// The error has st2's shape without the pack name (the installer adds it).
 pub fn python_versions_ok(
     meta_python_versions: &[String],
     python_major: u32,
@@ -287,34 +286,6 @@ pub fn python_versions_ok(
             "Pack requires Python {required}.x, but current Python version is \
              \"{python_major}\". You can override this restriction by passing --force, but the \
              pack is not guaranteed to work."
-        )),
-    }
-}
-
-/// st2's `python_versions` check with its full message: `pack_name` is the pack's `name`,
-/// `python_version` the running interpreter's version (e.g. `3.5.2`).
-pub fn check_python_versions(
-    pack_name: &str,
-    meta_python_versions: &[String],
-    python_version: &str,
-) -> Result<(), String> {
-    let major = python_version
-        .trim()
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok())
-        .ok_or_else(|| {
-            format!(
-                "Cannot check pack \"{pack_name}\" against Python \"{python_version}\": that is \
-                 not a Python version. Pass a version such as 3.11.4."
-            )
-        })?;
-    match required_python_major(meta_python_versions, major) {
-        None => Ok(()),
-        Some(required) => Err(format!(
-            "Pack \"{pack_name}\" requires Python {required}.x, but current Python version is \
-             \"{python_version}\". You can override this restriction by passing --force, but \
-             the pack is not guaranteed to work."
         )),
     }
 }
@@ -591,24 +562,12 @@ mod tests {
     fn python_versions_checks() {
         for ok in [&[][..], &["3"][..], &["2", "3"][..]] {
             assert!(python_versions_ok(&strings(ok), 3).is_ok());
-            assert!(check_python_versions("test3", &strings(ok), "3.5.2").is_ok());
         }
-        assert_eq!(
-            check_python_versions("test3", &strings(&["2"]), "3.5.2").unwrap_err(),
-            "Pack \"test3\" requires Python 2.x, but current Python version is \"3.5.2\". You can \
-             override this restriction by passing --force, but the pack is not guaranteed to work."
-        );
-        assert_eq!(
-            check_python_versions("test3", &strings(&["3"]), "2.7.2").unwrap_err(),
-            "Pack \"test3\" requires Python 3.x, but current Python version is \"2.7.2\". You can \
-             override this restriction by passing --force, but the pack is not guaranteed to work."
-        );
         let err = python_versions_ok(&strings(&["2"]), 3).unwrap_err();
         assert!(err.starts_with("Pack requires Python 2.x, but current Python version is \"3\"."));
         assert!(err.contains("--force"));
         assert!(python_versions_ok(&strings(&["2", "2"]), 3).is_err());
         assert!(python_versions_ok(&strings(&["2"]), 2).is_ok());
         assert!(python_versions_ok(&strings(&["3"]), 2).is_err());
-        assert!(check_python_versions("p", &strings(&["3"]), "python").is_err());
     }
 }

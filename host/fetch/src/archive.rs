@@ -14,29 +14,13 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
-use stackpack_core::redact_url;
+use stackpack_core::{ArchiveFormat, redact_url};
 use stackpack_net::{FollowError, Hop, follow_redirects};
 use tempfile::NamedTempFile;
 use url::Url;
 
 use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
 use crate::{FetchError, Net, describe};
-
-/// The format of an archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchiveKind {
-    TarGz,
-    Zip,
-}
-
-impl ArchiveKind {
-    fn ext(self) -> &'static str {
-        match self {
-            ArchiveKind::TarGz => "tar.gz",
-            ArchiveKind::Zip => "zip",
-        }
-    }
-}
 
 /// Redirects followed, at most.
 const MAX_REDIRECTS: u32 = 5;
@@ -45,12 +29,11 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
 /// Downloads `url` with `net`, caching the file by its sha256 under
 /// `cache_dir/archives/<sha256>.<ext>` (a cache hit is hashed again and uses no network;
-/// offline without a cache hit is [`FetchError::Offline`]), checks the sha256
-/// (`expected` is `sha256:<hex>` or `<hex>`; a mismatch is [`FetchError::Digest`], a
-/// missing digest is refused), then unpacks into `dest` (which must be empty), stripping
+/// offline without a cache hit is [`FetchError::Offline`]), checks the sha256 (a
+/// mismatch is [`FetchError::Digest`]), then unpacks into `dest` (which must be empty), stripping
 /// `strip_prefix` if given, else a single top-level directory if the archive has exactly
 /// one. Absolute paths, `..`, symlinks and hard links leaving the tree, and device files
-/// are [`FetchError::UnsafeEntry`]. Returns the hex sha256.
+/// are [`FetchError::UnsafeEntry`].
 ///
 /// HTTP(S) goes through `net`'s client and settings (proxies, CA bundle, timeouts); up
 /// to 5 redirects are followed, to http(s) URLs only. `file://` URLs are read directly.
@@ -58,18 +41,15 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 pub fn fetch_archive(
     net: &Net,
     url: &str,
-    expected: &str,
-    kind: ArchiveKind,
+    expected: &stackpack_core::Sha256,
+    kind: ArchiveFormat,
     strip_prefix: Option<&str>,
     cache_dir: &Path,
     offline: bool,
     dest: &cap_std::fs::Dir,
-) -> Result<String, FetchError> {
+) -> Result<(), FetchError> {
     let shown = redact_url(url);
-    let want = parse_digest(expected).map_err(|reason| FetchError::DigestSpec {
-        url: shown.clone(),
-        reason,
-    })?;
+    let want = expected.as_hex();
     ensure_empty(dest)?;
     let dir = cache_dir.join("archives");
     let cached = dir.join(format!("{want}.{}", kind.ext()));
@@ -107,7 +87,7 @@ pub fn fetch_archive(
         if actual != want {
             return Err(FetchError::Digest {
                 url: shown,
-                expected: want,
+                expected: want.to_string(),
                 actual,
             });
         }
@@ -117,25 +97,7 @@ pub fn fetch_archive(
             source: e.error,
         })?;
     }
-    unpack(&cached, kind, strip_prefix, &shown, dest)?;
-    Ok(want)
-}
-
-/// `sha256:<hex>` or `<hex>` → lower-case hex.
-fn parse_digest(expected: &str) -> Result<String, String> {
-    let text = expected.trim();
-    if text.is_empty() {
-        return Err("none was given".into());
-    }
-    let hex = match text.split_once(':') {
-        Some((algo, hex)) if algo.eq_ignore_ascii_case("sha256") => hex,
-        Some((algo, _)) => return Err(format!("`{algo}` digests are not supported")),
-        None => text,
-    };
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("`{text}` is not 64 hex digits"));
-    }
-    Ok(hex.to_ascii_lowercase())
+    unpack(&cached, kind, strip_prefix, &shown, dest)
 }
 
 fn hash_file(path: &Path) -> io::Result<String> {
@@ -281,7 +243,7 @@ struct Placed {
 
 fn unpack(
     file: &Path,
-    kind: ArchiveKind,
+    kind: ArchiveFormat,
     strip_prefix: Option<&str>,
     shown: &str,
     dest: &cap_std::fs::Dir,
@@ -300,7 +262,7 @@ fn unpack(
         })
     };
     let planned = match kind {
-        ArchiveKind::TarGz => {
+        ArchiveFormat::TarGz => {
             let mut archive = tar::Archive::new(GzDecoder::new(open()?));
             let mut planned = Vec::new();
             for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
@@ -309,7 +271,7 @@ fn unpack(
             }
             planned
         }
-        ArchiveKind::Zip => {
+        ArchiveFormat::Zip => {
             let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
             let mut planned = Vec::new();
             for i in 0..archive.len() {
@@ -321,7 +283,7 @@ fn unpack(
     };
     let placed = place(&planned, strip_prefix, shown, &sink)?;
     match kind {
-        ArchiveKind::TarGz => {
+        ArchiveFormat::TarGz => {
             let mut archive = tar::Archive::new(GzDecoder::new(open()?));
             let entries = archive.entries().map_err(|e| corrupt(e.to_string()))?;
             for (entry, placed) in entries.zip(&placed) {
@@ -331,7 +293,7 @@ fn unpack(
                 }
             }
         }
-        ArchiveKind::Zip => {
+        ArchiveFormat::Zip => {
             let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
             for (i, placed) in placed.iter().enumerate() {
                 if let Some(p) = placed {
@@ -537,24 +499,5 @@ fn write(sink: &Sink<'_>, placed: &Placed, data: impl Read) -> Result<(), FetchE
         Kind::Symlink(target) => sink.symlink(&placed.path, target),
         Kind::HardLink(target) => sink.hard_link(&placed.path, target),
         Kind::Skip => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests() {
-        let hex = "ab".repeat(32);
-        assert_eq!(parse_digest(&format!("sha256:{hex}")), Ok(hex.clone()));
-        assert_eq!(
-            parse_digest(&format!("SHA256:{}", hex.to_uppercase())),
-            Ok(hex.clone())
-        );
-        assert_eq!(parse_digest(&hex), Ok(hex.clone()));
-        assert!(parse_digest("").is_err());
-        assert!(parse_digest("sha512:00").is_err());
-        assert!(parse_digest("sha256:abc").is_err());
     }
 }

@@ -19,42 +19,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
-use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use git2::{AutotagOption, Direction, FetchOptions, ObjectType, Oid, ProxyOptions, Repository};
 use sha2::{Digest, Sha256};
-use stackpack_core::{parse_pack_version, redact_url, sort_versions_desc};
+use stackpack_core::{GitRef, parse_pack_version, redact_url, sort_versions_desc};
 use stackpack_net::SafeUrl;
 use url::Url;
 
 use crate::tree::{Sink, clean_path, ensure_empty, is_dot_git};
 use crate::{FetchError, NetConfig, credentials, proxy_for};
 
-/// What to fetch from a git repo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WantRef {
-    /// The remote's default branch (what its HEAD points at).
-    DefaultBranch,
-    /// A version or name: tag `x`, then tag `v<x>`, then branch `x`, then commit `x`.
-    Any(String),
-    Branch(String),
-    /// Tag `x`, or else tag `v<x>`.
-    Tag(String),
-    /// A full commit id or a unique prefix of one (at least 4 hex digits).
-    Commit(String),
-}
-
-impl fmt::Display for WantRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WantRef::DefaultBranch => f.write_str("the default branch"),
-            WantRef::Any(x) => write!(f, "`{x}`"),
-            WantRef::Branch(x) => write!(f, "branch `{x}`"),
-            WantRef::Tag(x) => write!(f, "tag `{x}`"),
-            WantRef::Commit(x) => write!(f, "commit `{x}`"),
-        }
+/// How a wanted ref is named in errors: "the default branch", "`x`", "branch `x`"...
+fn want_text(want: &GitRef) -> String {
+    match want {
+        GitRef::DefaultBranch => "the default branch".into(),
+        GitRef::Any(x) => format!("`{x}`"),
+        GitRef::Branch(x) => format!("branch `{x}`"),
+        GitRef::Tag(x) => format!("tag `{x}`"),
+        GitRef::Commit(x) => format!("commit `{x}`"),
     }
 }
 
@@ -168,8 +152,8 @@ impl GitCache {
     /// fetching the default branch and all tags, then all branches, in full. A full
     /// commit id already in the cache needs no network at all. Offline, only the cache
     /// is used, or [`FetchError::Offline`] says to run once online.
-    pub fn resolve(&self, url: &str, want: &WantRef) -> Result<ResolvedRev, FetchError> {
-        if let WantRef::Commit(c) = want
+    pub fn resolve(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
+        if let GitRef::Commit(c) = want
             && c.len() == 40
             && let Ok(oid) = Oid::from_str(c)
             && let Some(repo) = self.open(url)?
@@ -183,21 +167,6 @@ impl GitCache {
         } else {
             self.resolve_online(url, want)
         }
-    }
-
-    /// Available versions (semver tags, `v` stripped, newest first) of a remote.
-    /// Offline, the versions of the tags in the cache.
-    pub fn versions(&self, url: &str) -> Result<Vec<String>, FetchError> {
-        let refs = if self.offline {
-            let repo = self.open(url)?.ok_or_else(|| FetchError::Offline {
-                url: redact_url(url),
-                what: "the list of versions".into(),
-            })?;
-            cached_refs(&repo, url)?
-        } else {
-            self.ls_remote(url)?
-        };
-        Ok(semver_versions(&refs))
     }
 
     /// Writes the tree of `commit` (optionally only `subdir` of it) into `dest`, which
@@ -457,10 +426,10 @@ impl GitCache {
         attempt(depth).map_err(|e| git_err("fetch", &shown, &e, LS_HINT))
     }
 
-    fn resolve_offline(&self, url: &str, want: &WantRef) -> Result<ResolvedRev, FetchError> {
+    fn resolve_offline(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
         let offline = || FetchError::Offline {
             url: redact_url(url),
-            what: want.to_string(),
+            what: want_text(want),
         };
         let repo = self.open(url)?.ok_or_else(offline)?;
         let refs = cached_refs(&repo, url)?;
@@ -474,7 +443,7 @@ impl GitCache {
         }
     }
 
-    fn resolve_online(&self, url: &str, want: &WantRef) -> Result<ResolvedRev, FetchError> {
+    fn resolve_online(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
         let shown = redact_url(url);
         let refs = self.ls_remote(url)?;
         let repo = self.open_or_init(url)?;
@@ -527,7 +496,7 @@ impl GitCache {
         &self,
         repo: &Repository,
         url: &str,
-        want: &WantRef,
+        want: &GitRef,
         prefix: &str,
         refs: &Refs,
     ) -> Result<ResolvedRev, FetchError> {
@@ -574,7 +543,7 @@ fn short(oid: Oid) -> String {
 }
 
 /// Picks the ref `want` names among `refs`.
-fn pick(refs: &Refs, want: &WantRef) -> Result<Pick, Miss> {
+fn pick(refs: &Refs, want: &GitRef) -> Result<Pick, Miss> {
     let tag = |t: &str| -> Option<Pick> {
         refs.tags.get(t).map(|&(oid, commit)| {
             Pick::Ref(Picked {
@@ -599,7 +568,7 @@ fn pick(refs: &Refs, want: &WantRef) -> Result<Pick, Miss> {
         })
     };
     match want {
-        WantRef::DefaultBranch => {
+        GitRef::DefaultBranch => {
             let (name, oid) = refs.head.as_ref().ok_or(Miss::Unknown)?;
             Ok(Pick::Ref(Picked {
                 name: RefName::Head(name.clone()),
@@ -612,10 +581,10 @@ fn pick(refs: &Refs, want: &WantRef) -> Result<Pick, Miss> {
                 tag: None,
             }))
         }
-        WantRef::Branch(b) => branch(b).ok_or(Miss::Unknown),
-        WantRef::Tag(t) => tag_or_v(t).ok_or(Miss::Unknown),
-        WantRef::Commit(c) => pick_commit(refs, c),
-        WantRef::Any(x) => match tag_or_v(x).or_else(|| branch(x)) {
+        GitRef::Branch(b) => branch(b).ok_or(Miss::Unknown),
+        GitRef::Tag(t) => tag_or_v(t).ok_or(Miss::Unknown),
+        GitRef::Commit(c) => pick_commit(refs, c),
+        GitRef::Any(x) => match tag_or_v(x).or_else(|| branch(x)) {
             Some(p) => Ok(p),
             None => pick_commit(refs, x),
         },
@@ -727,19 +696,19 @@ fn semver_versions(refs: &Refs) -> Vec<String> {
     sort_versions_desc(versions.into_iter().collect())
 }
 
-fn unknown_ref(url: &str, want: &WantRef, refs: &Refs) -> FetchError {
+fn unknown_ref(url: &str, want: &GitRef, refs: &Refs) -> FetchError {
     FetchError::UnknownRef {
         url: redact_url(url),
-        want: want.to_string(),
+        want: want_text(want),
         versions: semver_versions(refs),
         branches: refs.branches.keys().cloned().collect(),
     }
 }
 
-fn ambiguous(url: &str, want: &WantRef, candidates: Vec<String>) -> FetchError {
+fn ambiguous(url: &str, want: &GitRef, candidates: Vec<String>) -> FetchError {
     let prefix = match want {
-        WantRef::Any(x) | WantRef::Commit(x) => x.clone(),
-        other => other.to_string(),
+        GitRef::Any(x) | GitRef::Commit(x) => x.clone(),
+        other => want_text(other),
     };
     FetchError::AmbiguousCommit {
         url: redact_url(url),
@@ -883,20 +852,20 @@ mod tests {
         refs.branches.insert("1.0.0".into(), b);
         refs.tags.insert("1.0.0".into(), (c, c));
         refs.tags.insert("v2.0.0".into(), (b, b));
-        let got = |w: WantRef| match pick(&refs, &w) {
+        let got = |w: GitRef| match pick(&refs, &w) {
             Ok(Pick::Ref(p)) => p.matched,
             Ok(Pick::Commit(c)) => format!("search {c}"),
             Err(Miss::Unknown) => "unknown".into(),
             Err(Miss::Ambiguous(_)) => "ambiguous".into(),
         };
-        assert_eq!(got(WantRef::Any("1.0.0".into())), "tag 1.0.0");
-        assert_eq!(got(WantRef::Any("2.0.0".into())), "tag v2.0.0");
-        assert_eq!(got(WantRef::Branch("1.0.0".into())), "branch 1.0.0");
-        assert_eq!(got(WantRef::DefaultBranch), "default branch main");
-        assert_eq!(got(WantRef::Any("1111".into())), "commit 1111111");
-        assert_eq!(got(WantRef::Any("abcd".into())), "search abcd");
-        assert_eq!(got(WantRef::Any("zzz".into())), "unknown");
-        assert_eq!(got(WantRef::Commit("abc".into())), "unknown");
+        assert_eq!(got(GitRef::Any("1.0.0".into())), "tag 1.0.0");
+        assert_eq!(got(GitRef::Any("2.0.0".into())), "tag v2.0.0");
+        assert_eq!(got(GitRef::Branch("1.0.0".into())), "branch 1.0.0");
+        assert_eq!(got(GitRef::DefaultBranch), "default branch main");
+        assert_eq!(got(GitRef::Any("1111".into())), "commit 1111111");
+        assert_eq!(got(GitRef::Any("abcd".into())), "search abcd");
+        assert_eq!(got(GitRef::Any("zzz".into())), "unknown");
+        assert_eq!(got(GitRef::Commit("abc".into())), "unknown");
         assert_eq!(semver_versions(&refs), vec!["2.0.0", "1.0.0"]);
     }
 }

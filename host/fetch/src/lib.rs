@@ -20,8 +20,8 @@ mod git;
 mod local;
 mod tree;
 
-pub use archive::{ArchiveKind, fetch_archive};
-pub use git::{GitCache, ResolvedRev, WantRef};
+pub use archive::fetch_archive;
+pub use git::{GitCache, ResolvedRev};
 pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
 
@@ -130,10 +130,6 @@ pub enum FetchError {
         expected: String,
         actual: String,
     },
-    #[error(
-        "no usable sha256 digest for {url}: {reason}; archives are only installed with a digest, given as sha256:<64 hex digits>"
-    )]
-    DigestSpec { url: String, reason: String },
     #[error(
         "download of {url} failed: {reason}; check the URL, your network and the proxy settings"
     )]

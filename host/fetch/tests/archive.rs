@@ -9,7 +9,8 @@ use std::path::Path;
 
 use common::*;
 use sha2::{Digest, Sha256};
-use stackpack_fetch::{ArchiveKind, FetchError, Net, NetConfig, fetch_archive};
+use stackpack_core::ArchiveFormat;
+use stackpack_fetch::{FetchError, Net, NetConfig, fetch_archive};
 use stackpack_testkit::http::{Reply, Server};
 use tempfile::TempDir;
 
@@ -29,6 +30,11 @@ fn serve(files: HashMap<String, Vec<u8>>) -> Server {
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A digest as a resolver gives it (`sha256:` prefix or not, any case).
+fn to_digest(text: &str) -> stackpack_core::Sha256 {
+    text.parse().unwrap()
 }
 
 fn net() -> Net {
@@ -147,16 +153,16 @@ impl Case {
         &self,
         name: &str,
         expected: &str,
-        kind: ArchiveKind,
+        kind: ArchiveFormat,
         strip: Option<&str>,
         offline: bool,
         out: &str,
-    ) -> (std::path::PathBuf, Result<String, FetchError>) {
+    ) -> (std::path::PathBuf, Result<(), FetchError>) {
         let (path, dir) = dest(self.tmp.path(), out);
         let res = fetch_archive(
             &net(),
             &self.url(name),
-            expected,
+            &to_digest(expected),
             kind,
             strip,
             &self.cache(),
@@ -185,12 +191,12 @@ fn tar_gz_with_the_right_digest_unpacks_without_its_top_directory() {
     let (out, res) = case.fetch(
         "pack.tar.gz",
         &format!("sha256:{digest}"),
-        ArchiveKind::TarGz,
+        ArchiveFormat::TarGz,
         None,
         false,
         "out",
     );
-    assert_eq!(res.unwrap(), digest);
+    res.unwrap();
     check_pack(&out, "1.0.0");
     assert_eq!(
         std::fs::read_to_string(out.join("copy.yaml")).unwrap(),
@@ -211,22 +217,22 @@ fn zip_unpacks_with_an_explicit_prefix_and_follows_redirects() {
     let (out, res) = case.fetch(
         "redirect/pack.zip",
         &digest.to_uppercase(),
-        ArchiveKind::Zip,
+        ArchiveFormat::Zip,
         Some("pack-2.0/"),
         false,
         "out",
     );
-    assert_eq!(res.unwrap(), digest);
+    res.unwrap();
     check_pack(&out, "2.0.0");
     // Without a prefix: the single top directory is stripped all the same.
-    let (out, res) = case.fetch("pack.zip", &digest, ArchiveKind::Zip, None, false, "out2");
+    let (out, res) = case.fetch("pack.zip", &digest, ArchiveFormat::Zip, None, false, "out2");
     res.unwrap();
     check_pack(&out, "2.0.0");
     // A prefix nothing is under.
     let (_, res) = case.fetch(
         "pack.zip",
         &digest,
-        ArchiveKind::Zip,
+        ArchiveFormat::Zip,
         Some("nope"),
         false,
         "out3",
@@ -241,7 +247,7 @@ fn wrong_or_missing_digest_is_refused() {
     let (out, res) = case.fetch(
         "pack.tar.gz",
         &wrong,
-        ArchiveKind::TarGz,
+        ArchiveFormat::TarGz,
         None,
         false,
         "out",
@@ -269,14 +275,6 @@ fn wrong_or_missing_digest_is_refused() {
             .join(format!("archives/{wrong}.tar.gz"))
             .exists()
     );
-
-    for bad in ["", "sha512:abcd", "sha256:1234"] {
-        let (_, res) = case.fetch("pack.tar.gz", bad, ArchiveKind::TarGz, None, false, "out");
-        assert!(
-            matches!(res, Err(FetchError::DigestSpec { .. })),
-            "{bad}: {res:?}"
-        );
-    }
 }
 
 #[test]
@@ -307,7 +305,14 @@ fn unsafe_tar_entries_are_refused_and_nothing_is_written() {
     let case = Case::new(&extra_refs);
     for ((n, name, _, _), (file, body)) in cases.iter().zip(&extra) {
         let out_name = format!("{n}/dest");
-        let (out, res) = case.fetch(file, &sha(body), ArchiveKind::TarGz, None, false, &out_name);
+        let (out, res) = case.fetch(
+            file,
+            &sha(body),
+            ArchiveFormat::TarGz,
+            None,
+            false,
+            &out_name,
+        );
         match res {
             Err(FetchError::UnsafeEntry { entry, .. }) => {
                 assert_eq!(entry.as_bytes(), *name, "{n}")
@@ -324,11 +329,25 @@ fn unsafe_tar_entries_are_refused_and_nothing_is_written() {
 fn cache_hit_needs_no_server() {
     let case = Case::new(&[]);
     let digest = sha(&case.tar);
-    let (_, res) = case.fetch("pack.tar.gz", &digest, ArchiveKind::TarGz, None, false, "a");
+    let (_, res) = case.fetch(
+        "pack.tar.gz",
+        &digest,
+        ArchiveFormat::TarGz,
+        None,
+        false,
+        "a",
+    );
     res.unwrap();
     let hits = case.server.count();
     assert_eq!(hits, 1);
-    let (out, res) = case.fetch("pack.tar.gz", &digest, ArchiveKind::TarGz, None, false, "b");
+    let (out, res) = case.fetch(
+        "pack.tar.gz",
+        &digest,
+        ArchiveFormat::TarGz,
+        None,
+        false,
+        "b",
+    );
     res.unwrap();
     check_pack(&out, "1.0.0");
     assert_eq!(case.server.count(), hits, "a cache hit used the network");
@@ -343,8 +362,8 @@ fn cache_hit_needs_no_server() {
         fetch_archive(
             &net(),
             "http://127.0.0.1:9/pack.tar.gz",
-            &digest,
-            ArchiveKind::TarGz,
+            &to_digest(&digest),
+            ArchiveFormat::TarGz,
             None,
             &cache,
             offline,
@@ -358,8 +377,8 @@ fn cache_hit_needs_no_server() {
     let err = fetch_archive(
         &net(),
         "http://127.0.0.1:9/pack.zip",
-        &sha(&zip),
-        ArchiveKind::Zip,
+        &to_digest(&sha(&zip)),
+        ArchiveFormat::Zip,
         None,
         &cache,
         true,
@@ -384,8 +403,8 @@ fn tokens_never_reach_errors() {
     let err = fetch_archive(
         &net(),
         &url,
-        &digest,
-        ArchiveKind::TarGz,
+        &to_digest(&digest),
+        ArchiveFormat::TarGz,
         None,
         &case.cache(),
         false,
@@ -408,8 +427,8 @@ fn tokens_never_reach_errors() {
     let err = fetch_archive(
         &net(),
         &url,
-        &"e".repeat(64),
-        ArchiveKind::TarGz,
+        &to_digest(&"e".repeat(64)),
+        ArchiveFormat::TarGz,
         None,
         &case.cache(),
         false,

@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why an install or removal failed. Each message names the pack or reference, what
-/// went wrong, and what to do.
+/// Why an install or removal failed. Each message says what went wrong and what to do.
+/// The failures of one reference (resolving, fetching, checking it) do not repeat the
+/// reference: the install report shows each beside the reference it belongs to.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("{0}")]
@@ -14,27 +15,22 @@ pub enum InstallError {
     )]
     NoResolver { reference: String },
 
-    #[error("{reference}: {message}")]
-    Resolve { reference: String, message: String },
+    #[error("{message}")]
+    Resolve { message: String },
 
     #[error(
-        "{reference}: plugin {plugin} was denied network access: {message}. Grant the host \
-         to it in the config ([plugins.{plugin}] hosts = [...]) if you trust it"
+        "plugin {plugin} was denied network access: {message}. Grant the host to it in the \
+         config ([plugins.{plugin}] hosts = [...]) if you trust it"
     )]
-    Denied {
-        reference: String,
-        plugin: String,
-        message: String,
-    },
+    Denied { plugin: String, message: String },
 
     #[error(
-        "{reference}: {url} is not under an origin allowed by the enterprise settings in {} \
+        "{url} is not under an origin allowed by the enterprise settings in {} \
          (allowed_sources = [{allowed}]); nothing was fetched. Install the pack from an allowed \
          source, or ask your administrator to allow its origin",
         file.display()
     )]
     SourceNotAllowed {
-        reference: String,
         url: String,
         file: PathBuf,
         allowed: String,
@@ -63,20 +59,20 @@ pub enum InstallError {
         reason: String,
     },
 
-    #[error("{reference}: {source}")]
-    Plugin {
-        reference: String,
-        source: stackpack_plugin::PluginError,
-    },
+    #[error(transparent)]
+    Plugin(#[from] stackpack_plugin::PluginError),
 
-    #[error("{reference}: {source}")]
-    Fetch {
-        reference: String,
-        source: stackpack_fetch::FetchError,
-    },
+    #[error(transparent)]
+    Fetch(#[from] stackpack_fetch::FetchError),
 
-    #[error("{reference}: {message}")]
-    InvalidPack { reference: String, message: String },
+    #[error("{message}")]
+    InvalidPack { message: String },
+
+    #[error(
+        "internal error: fetching {reference} panicked ({panic}); nothing was installed from \
+         it. Please report this as a bug"
+    )]
+    FetchPanicked { reference: String, panic: String },
 
     #[error(
         "dependency conflict on pack \"{pack}\": {first_by} requires {first}, {second_by} requires \

@@ -9,9 +9,11 @@
 //! packs out the same careful way.
 
 mod error;
+mod fetcher;
 mod install;
 mod lock;
 pub mod lockfile;
+mod plan;
 mod remove;
 mod resolve;
 mod sources;

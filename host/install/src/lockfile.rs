@@ -17,43 +17,164 @@
 //!
 //! URLs are stored without credentials; they come from the config when needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use stackpack_core::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 
 use crate::error::InstallError;
+use crate::resolve::Located;
 
+/// One installed pack and exactly where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Git,
-    Archive,
-    Local,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "OnDisk", into = "OnDisk")]
 pub struct LockedPack {
-    #[serde(rename = "ref")]
     pub ref_: String,
     pub version: String,
     /// Canonical identity from the resolver, e.g. `github.com/owner/repo`.
-    pub source: String,
-    pub kind: SourceKind,
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subdir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archive_format: Option<String>,
+    pub canonical: String,
+    /// The source that reproduces the pack, without credentials: a git source names its
+    /// commit ([`GitRef::Commit`]), an archive its digest.
+    pub source: Source,
+    /// What the source resolved to.
+    pub pin: Pin,
     pub resolver: String,
     pub resolver_sha256: String,
     /// Digest of the installed tree ([`crate::tree::tree_digest`]), so a reinstall of the
     /// same commit can tell an intact pack (left alone) from a modified one (replaced).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_sha256: Option<String>,
+}
+
+impl LockedPack {
+    /// Where the pack came from, as override policies see it
+    /// (`git:github.com/o/r@<commit>`).
+    pub fn origin(&self) -> Origin {
+        Origin::Installed {
+            kind: self.source.kind(),
+            canonical: self.canonical.clone(),
+            pin: self.pin.clone(),
+        }
+    }
+
+    /// The entry as if a resolver had answered (`install --locked`).
+    pub fn located(&self) -> Located {
+        Located {
+            source: self.source.clone(),
+            canonical: self.canonical.clone(),
+            resolver: self.resolver.clone(),
+            resolver_sha256: self.resolver_sha256.clone(),
+        }
+    }
+}
+
+/// A `[[pack]]` table as written in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OnDisk {
+    #[serde(rename = "ref")]
+    ref_: String,
+    version: String,
+    source: String,
+    kind: SourceKind,
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subdir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Sha256>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    archive_format: Option<ArchiveFormat>,
+    resolver: String,
+    resolver_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tree_sha256: Option<String>,
+}
+
+impl TryFrom<OnDisk> for LockedPack {
+    type Error = String;
+
+    fn try_from(d: OnDisk) -> Result<LockedPack, String> {
+        let missing =
+            |field: &str| format!("pack \"{}\" ({} source) has no `{field}`", d.ref_, d.kind);
+        let (source, pin) = match d.kind {
+            SourceKind::Git => {
+                let commit = d.commit.clone().ok_or_else(|| missing("commit"))?;
+                (
+                    Source::Git {
+                        url: d.url,
+                        git_ref: GitRef::Commit(commit.clone()),
+                        subdir: d.subdir,
+                    },
+                    Pin::Commit(commit),
+                )
+            }
+            SourceKind::Archive => {
+                let sha256 = d.sha256.clone().ok_or_else(|| missing("sha256"))?;
+                (
+                    Source::Archive {
+                        url: d.url,
+                        sha256: sha256.clone(),
+                        format: d.archive_format.unwrap_or(ArchiveFormat::TarGz),
+                        strip_prefix: d.subdir,
+                    },
+                    Pin::Sha256(sha256),
+                )
+            }
+            SourceKind::Local => {
+                let path = PathBuf::from(&d.url);
+                if !path.is_absolute() {
+                    return Err(format!(
+                        "pack \"{}\" has a relative local path {}; local sources must be absolute",
+                        d.ref_, d.url
+                    ));
+                }
+                (
+                    Source::Local { path },
+                    d.commit.map_or(Pin::Unpinned, Pin::Commit),
+                )
+            }
+        };
+        Ok(LockedPack {
+            ref_: d.ref_,
+            version: d.version,
+            canonical: d.source,
+            source,
+            pin,
+            resolver: d.resolver,
+            resolver_sha256: d.resolver_sha256,
+            tree_sha256: d.tree_sha256,
+        })
+    }
+}
+
+impl From<LockedPack> for OnDisk {
+    fn from(p: LockedPack) -> OnDisk {
+        let kind = p.source.kind();
+        let (url, subdir, archive_format) = match p.source {
+            Source::Git { url, subdir, .. } => (url, subdir, None),
+            Source::Archive {
+                url,
+                format,
+                strip_prefix,
+                ..
+            } => (url, strip_prefix, Some(format)),
+            Source::Local { path } => (path.display().to_string(), None, None),
+        };
+        OnDisk {
+            ref_: p.ref_,
+            version: p.version,
+            source: p.canonical,
+            kind,
+            url,
+            subdir,
+            commit: p.pin.commit().map(str::to_string),
+            sha256: p.pin.sha256().cloned(),
+            archive_format,
+            resolver: p.resolver,
+            resolver_sha256: p.resolver_sha256,
+            tree_sha256: p.tree_sha256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,13 +259,13 @@ mod tests {
         LockedPack {
             ref_: r.into(),
             version: "1.0.0".into(),
-            source: format!("github.com/o/{r}"),
-            kind: SourceKind::Git,
-            url: format!("https://github.com/o/{r}"),
-            subdir: None,
-            commit: Some("a".repeat(40)),
-            sha256: None,
-            archive_format: None,
+            canonical: format!("github.com/o/{r}"),
+            source: Source::Git {
+                url: format!("https://github.com/o/{r}"),
+                git_ref: GitRef::Commit("a".repeat(40)),
+                subdir: None,
+            },
+            pin: Pin::Commit("a".repeat(40)),
             resolver: "github".into(),
             resolver_sha256: "b".repeat(64),
             tree_sha256: None,
@@ -204,5 +325,97 @@ mod tests {
             Lockfile::read(&d.path().join("none")).unwrap(),
             Lockfile::default()
         );
+    }
+
+    /// A lockfile as earlier versions wrote it: one pack of each kind.
+    const EXISTING: &str = r#"# Written by stackpack: what is installed and where it came from.
+version = 1
+
+[[pack]]
+ref = "arch"
+version = "2.0.0"
+source = "corp:tarball"
+kind = "archive"
+url = "https://packs.example/arch.zip"
+subdir = "arch-2.0"
+sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+archive_format = "zip"
+resolver = "corp"
+resolver_sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+[[pack]]
+ref = "plain"
+version = "0.1.0"
+source = "file:///srv/plain"
+kind = "local"
+url = "/srv/plain"
+resolver = "file"
+resolver_sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+tree_sha256 = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+[[pack]]
+ref = "sensu"
+version = "1.2.0"
+source = "github.com/stackstorm-exchange/stackstorm-sensu"
+kind = "git"
+url = "https://github.com/StackStorm-Exchange/stackstorm-sensu"
+subdir = "pack"
+commit = "3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a"
+resolver = "github"
+resolver_sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+"#;
+
+    #[test]
+    fn existing_lockfiles_read_and_rewrite_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("stackpack.lock");
+        std::fs::write(&path, EXISTING).unwrap();
+        let lock = Lockfile::read(&path).unwrap();
+        let arch = lock.get("arch").unwrap();
+        assert_eq!(
+            arch.source,
+            Source::Archive {
+                url: "https://packs.example/arch.zip".into(),
+                sha256: "c".repeat(64).parse().unwrap(),
+                format: ArchiveFormat::Zip,
+                strip_prefix: Some("arch-2.0".into()),
+            }
+        );
+        assert_eq!(
+            arch.origin().to_string(),
+            format!("archive:corp:tarball@{}", "c".repeat(64))
+        );
+        assert_eq!(
+            lock.get("plain").unwrap().origin().to_string(),
+            "local:file:///srv/plain@"
+        );
+        let sensu = lock.get("sensu").unwrap();
+        assert_eq!(
+            sensu.origin().to_string(),
+            "git:github.com/stackstorm-exchange/stackstorm-sensu@3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a"
+        );
+        assert_eq!(sensu.located().source, sensu.source);
+
+        lock.write(&path).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        let as_value = |t: &str| toml::from_str::<toml::Value>(t).unwrap();
+        assert_eq!(as_value(&written), as_value(EXISTING), "{written}");
+    }
+
+    #[test]
+    fn an_entry_without_its_pin_is_refused_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("stackpack.lock");
+        let text = EXISTING.replace(
+            "commit = \"3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a3f2a\"\n",
+            "",
+        );
+        std::fs::write(&path, text).unwrap();
+        let e = Lockfile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("\"sensu\"") && e.contains("`commit`"), "{e}");
+        let text = EXISTING.replace("archive_format = \"zip\"", "archive_format = \"rar\"");
+        std::fs::write(&path, text).unwrap();
+        let e = Lockfile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("rar") && e.contains("stackpack.lock"), "{e}");
     }
 }

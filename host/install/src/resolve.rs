@@ -1,14 +1,18 @@
 //! The resolver chain: each resolver plugin in order is asked where a reference lives;
 //! `not-applicable` passes it to the next one.
 
-use stackpack_plugin::{Plugin, PluginKind, Refusal, Resolved};
+use stackpack_core::Source;
+use stackpack_plugin::{Plugin, PluginKind, Refusal};
 
 use crate::error::InstallError;
 
-/// Where a reference lives, and which plugin said so.
-#[derive(Debug, Clone)]
+/// Where a reference lives, and which plugin said so (or the lockfile, for
+/// `install --locked`: [`crate::LockedPack::located`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
-    pub resolved: Resolved,
+    pub source: Source,
+    /// Identity for the lockfile and for policies, e.g. `github.com/owner/repo`.
+    pub canonical: String,
     pub resolver: String,
     pub resolver_sha256: String,
 }
@@ -28,21 +32,18 @@ impl<'a> ResolverChain<'a> {
         }
     }
 
+    /// Asks each resolver in turn. Errors do not repeat the reference: the caller's
+    /// output names it.
     pub fn locate(&self, reference: &stackpack_core::PackRef) -> Result<Located, InstallError> {
         let shown = reference.to_string(); // redacted
-        let wit = stackpack_plugin::PackRef::from(reference);
         for plugin in &self.plugins {
-            let answer = plugin
-                .resolve(&wit)
-                .map_err(|source| InstallError::Plugin {
-                    reference: shown.clone(),
-                    source,
-                })?;
+            let answer = plugin.resolve(reference)?;
             let refusal = match answer {
                 Ok(resolved) => {
                     tracing::debug!("{shown}: resolved by plugin {}", plugin.name());
                     return Ok(Located {
-                        resolved,
+                        source: resolved.source,
+                        canonical: resolved.canonical,
                         resolver: plugin.name().to_string(),
                         resolver_sha256: plugin.sha256().to_string(),
                     });
@@ -53,7 +54,6 @@ impl<'a> ResolverChain<'a> {
                 Refusal::NotApplicable => continue,
                 Refusal::Denied(message) => {
                     return Err(InstallError::Denied {
-                        reference: shown,
                         plugin: plugin.name().to_string(),
                         message: stackpack_core::redact_url(&message),
                     });
@@ -64,7 +64,6 @@ impl<'a> ResolverChain<'a> {
                 }
             };
             return Err(InstallError::Resolve {
-                reference: shown,
                 message: stackpack_core::redact_url(&message),
             });
         }

@@ -6,8 +6,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use stackpack_core::Source;
 use stackpack_net::grants::{Grants, git_remote_url};
-use stackpack_plugin::{ArchiveSource, GitSource, Resolution};
 
 use crate::error::InstallError;
 
@@ -67,11 +67,6 @@ impl SourcePolicy {
         })
     }
 
-    /// The enterprise file the rule comes from.
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
     /// Whether a location (URL, scp-like git remote, or absolute local path) is under
     /// an allowed origin.
     pub fn allows(&self, location: &str) -> bool {
@@ -102,19 +97,14 @@ impl SourcePolicy {
             .join(", ")
     }
 
-    /// Refuses a resolution whose git URL, archive URL or local path is not allowed.
-    pub fn check(&self, reference: &str, resolution: &Resolution) -> Result<(), InstallError> {
-        let location = match resolution {
-            Resolution::Git(GitSource { url, .. }) => url.as_str(),
-            Resolution::Archive(ArchiveSource { url, .. }) => url.as_str(),
-            Resolution::Local(path) => path.as_str(),
-        };
-        if self.allows(location) {
+    /// Refuses a source whose git URL, archive URL or local path is not allowed.
+    pub fn check(&self, source: &Source) -> Result<(), InstallError> {
+        let location = source.location();
+        if self.allows(&location) {
             return Ok(());
         }
         Err(InstallError::SourceNotAllowed {
-            reference: reference.to_string(),
-            url: stackpack_core::redact_url(location),
+            url: stackpack_core::redact_url(&location),
             file: self.file.clone(),
             allowed: self.shown_allowed(),
         })
@@ -171,20 +161,21 @@ mod tests {
     }
 
     #[test]
-    fn refusal_names_reference_url_and_file() {
+    fn refusal_names_url_and_file() {
         let p = policy(&["file://"]);
-        let r = Resolution::Git(GitSource {
+        let r = Source::Git {
             url: "http://u:tok@127.0.0.1:9/x.git".into(),
-            ref_: stackpack_plugin::GitRef::DefaultBranch,
+            git_ref: stackpack_core::GitRef::DefaultBranch,
             subdir: None,
-        });
-        let e = p.check("pk", &r).unwrap_err().to_string();
-        assert!(e.contains("pk") && e.contains("127.0.0.1:9/x.git"), "{e}");
+        };
+        let e = p.check(&r).unwrap_err().to_string();
+        assert!(e.contains("127.0.0.1:9/x.git"), "{e}");
         assert!(
             e.contains("/etc/stackpack/enterprise.toml") && !e.contains("tok"),
             "{e}"
         );
-        assert!(p.check("pk", &Resolution::Local("/x".into())).is_ok());
+        let local = Source::Local { path: "/x".into() };
+        assert!(p.check(&local).is_ok());
     }
 
     #[test]

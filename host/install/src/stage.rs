@@ -131,11 +131,16 @@ impl Drop for Staging {
     }
 }
 
-/// Test hook: `STACKPACK_FAULT_POINT=<name>` kills the process (as kill -9 would) when
-/// the run reaches that point.
+/// Test hook, in debug builds only: `STACKPACK_FAULT_POINT=<name>` kills the process (as
+/// kill -9 would) when the run reaches that point. Release builds ignore the variable.
+#[cfg(debug_assertions)]
 pub fn fault_point(name: &str) {
     if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name) {
         eprintln!("stackpack: fault point {name} reached, aborting");
         std::process::abort();
     }
 }
+
+/// Release builds have no fault points.
+#[cfg(not(debug_assertions))]
+pub fn fault_point(_name: &str) {}

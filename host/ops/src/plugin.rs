@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use stackpack_plugin::{
-    ArchiveFormat, GitRef, Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Recorded,
-    Refusal, ReplayNet, Resolution, Resolved,
+    Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Recorded, Refusal, ReplayNet,
+    Resolved,
 };
 use stackpack_site::{DeclaredKind, PluginManifest, PluginStore, normalize_sha256};
 
@@ -441,55 +441,6 @@ pub struct TestReport {
     pub unrecorded: Vec<String>,
 }
 
-fn git_ref_text(r: &GitRef) -> String {
-    match r {
-        GitRef::DefaultBranch => "default branch".into(),
-        GitRef::Any(x) => x.clone(),
-        GitRef::Branch(x) => format!("branch {x}"),
-        GitRef::Tag(x) => format!("tag {x}"),
-        GitRef::Commit(x) => format!("commit {x}"),
-    }
-}
-
-fn resolution_json(r: &Resolution) -> serde_json::Value {
-    match r {
-        Resolution::Git(g) => serde_json::json!({
-            "kind": "git",
-            "url": stackpack_core::redact_url(&g.url),
-            "ref": git_ref_text(&g.ref_),
-            "subdir": g.subdir,
-        }),
-        Resolution::Archive(a) => serde_json::json!({
-            "kind": "archive",
-            "url": stackpack_core::redact_url(&a.url),
-            "digest": a.digest,
-            "format": match a.format { ArchiveFormat::TarGz => "tar.gz", ArchiveFormat::Zip => "zip" },
-            "strip_prefix": a.strip_prefix,
-        }),
-        Resolution::Local(p) => serde_json::json!({ "kind": "local", "path": p }),
-    }
-}
-
-fn resolution_text(r: &Resolution) -> String {
-    match r {
-        Resolution::Git(g) => format!(
-            "git {} ({}){}",
-            stackpack_core::redact_url(&g.url),
-            git_ref_text(&g.ref_),
-            g.subdir
-                .as_ref()
-                .map(|s| format!(" subdir {s}"))
-                .unwrap_or_default()
-        ),
-        Resolution::Archive(a) => format!(
-            "archive {} {}",
-            stackpack_core::redact_url(&a.url),
-            a.digest
-        ),
-        Resolution::Local(p) => format!("local {p}"),
-    }
-}
-
 fn refusal_parts(r: Refusal) -> (&'static str, String) {
     match r {
         Refusal::NotApplicable => ("not-applicable", String::new()),
@@ -531,17 +482,14 @@ fn test_row(plugin: &Plugin, raw: &str) -> TestRow {
             );
         }
     };
-    let wit = stackpack_plugin::PackRef::from(&parsed);
-    match plugin.resolve(&wit) {
+    match plugin.resolve(&parsed) {
         Err(e) => row("error", Some(e.to_string())),
         Ok(Ok(Resolved {
-            resolution,
-            canonical,
-            ..
+            source, canonical, ..
         })) => TestRow {
-            resolution: Some(resolution_json(&resolution)),
+            resolution: serde_json::to_value(&source).ok(),
             canonical: Some(canonical),
-            message: Some(resolution_text(&resolution)),
+            message: Some(source.to_string()),
             ..row("resolved", None)
         },
         Ok(Err(Refusal::NotApplicable)) => row("not-applicable", None),

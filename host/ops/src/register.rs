@@ -143,15 +143,7 @@ fn sources(s: &Session) -> BTreeMap<String, String> {
     };
     lock.packs
         .iter()
-        .map(|p| {
-            let kind = match p.kind {
-                stackpack_install::lockfile::SourceKind::Git => "git",
-                stackpack_install::lockfile::SourceKind::Archive => "archive",
-                stackpack_install::lockfile::SourceKind::Local => "local",
-            };
-            let pin = p.commit.as_deref().or(p.sha256.as_deref()).unwrap_or("");
-            (p.ref_.clone(), format!("{kind}:{}@{pin}", p.source))
-        })
+        .map(|p| (p.ref_.clone(), p.origin().to_string()))
         .collect()
 }
 

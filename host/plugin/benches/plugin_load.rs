@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stackpack_net::{Grants, NoNetwork};
-use stackpack_plugin::{Limits, PackRef, PluginSpec, Runtime};
+use stackpack_core::PackRef;
+use stackpack_plugin::{Grants, Limits, NoNetwork, PluginSpec, Runtime};
 
 fn spec() -> PluginSpec {
     let b = stackpack_builtins::get("github").expect("github built-in");
@@ -66,11 +66,7 @@ fn main() {
 
     // Fresh instance + one resolve call.
     let plugin = rt.load(spec()).unwrap();
-    let reference = PackRef {
-        raw: "StackStorm-Exchange/stackstorm-test=v1.0.0".into(),
-        locator: "StackStorm-Exchange/stackstorm-test".into(),
-        requested: Some("v1.0.0".into()),
-    };
+    let reference = PackRef::parse("StackStorm-Exchange/stackstorm-test=v1.0.0").unwrap();
     for _ in 0..50 {
         plugin.resolve(&reference).unwrap().unwrap();
     }

@@ -25,20 +25,7 @@ pub mod policy {
 pub use policy::exports::stackpack::plugin::policy::{
     PackContext, PackResource, PolicyInfo, ResourceKind, Verdict,
 };
-pub use resolver::exports::stackpack::plugin::resolver::{Resolved, ResolverInfo};
+pub use resolver::exports::stackpack::plugin::resolver::ResolverInfo;
 pub use resolver::stackpack::plugin::types::{
-    ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError as Refusal,
-    Resolution, VersionInfo,
+    ArchiveFormat, GitRef, PackRef, PackSummary, PluginError as Refusal, Resolution,
 };
-
-/// The host's parsed reference as the WIT record a resolver receives: the raw text
-/// and the host's own split (last `=` outside userinfo and query).
-impl From<&stackpack_core::PackRef> for PackRef {
-    fn from(r: &stackpack_core::PackRef) -> PackRef {
-        PackRef {
-            raw: r.raw().to_string(),
-            locator: r.locator().to_string(),
-            requested: r.requested().map(str::to_string),
-        }
-    }
-}

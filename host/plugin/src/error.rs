@@ -80,6 +80,12 @@ pub enum PluginError {
         returned: usize,
     },
 
+    #[error(
+        "plugin {plugin} answered with a source stackpack cannot use: {reason}; the plugin \
+         must be fixed (ask its author)"
+    )]
+    BadSource { plugin: String, reason: String },
+
     #[error("invalid host grant {grant:?} for plugin {plugin}: {reason}")]
     Grant {
         plugin: String,

@@ -13,22 +13,27 @@
 //! against the plugin's grants on every hop and performed by a [`NetBackend`] the
 //! embedder provides (the network types and the grants live in `stackpack-net`, which
 //! does not depend on wasmtime; they are re-exported here).
+//!
+//! WIT types stay inside this crate: [`Plugin::resolve`] takes the host's
+//! [`stackpack_core::PackRef`] and answers a [`Resolved`] holding a
+//! [`stackpack_core::Source`] (the conversions are in `source.rs`).
 
 mod bindings;
 mod error;
 mod host;
 pub mod replay;
 mod runtime;
+mod source;
 
 pub use bindings::{
-    ArchiveFormat, ArchiveSource, GitRef, GitSource, PackContext, PackRef, PackResource,
-    PackSummary, PolicyInfo, Refusal, Resolution, Resolved, ResolverInfo, ResourceKind, Verdict,
-    VersionInfo,
+    PackContext, PackResource, PackSummary, PolicyInfo, Refusal, ResolverInfo, ResourceKind,
+    Verdict,
 };
 pub use error::PluginError;
 pub use host::Limits;
 pub use replay::{Recorded, ReplayNet};
 pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+pub use source::Resolved;
 /// The network types, re-exported from `stackpack-net` for the runtime's users.
 pub use stackpack_net::{HttpReply, NetBackend, NetFailure, NoNetwork, grants, grants::Grants};
 

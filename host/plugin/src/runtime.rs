@@ -486,31 +486,35 @@ impl Plugin {
         }
     }
 
-    /// Asks a resolver where to get a pack. The outer error is the plugin failing;
-    /// the inner one is the plugin's answer (`not-applicable`, `not-found`...).
+    /// Asks a resolver where to get a pack. The outer error is the plugin failing (or
+    /// answering with a source the host cannot use: [`PluginError::BadSource`]); the
+    /// inner one is the plugin's answer (`not-applicable`, `not-found`...).
     pub fn resolve(
         &self,
-        reference: &crate::PackRef,
+        reference: &stackpack_core::PackRef,
     ) -> Result<Result<crate::Resolved, crate::Refusal>, PluginError> {
         let pre = self.resolver_pre()?;
-        self.call("resolve", |store| {
+        let wit = crate::bindings::PackRef::from(reference);
+        let answer = self.call("resolve", |store| {
             pre.instantiate(&mut *store)?
                 .stackpack_plugin_resolver()
-                .call_resolve(store, reference)
-        })
-    }
-
-    /// Lists the versions a resolver knows for a pack.
-    pub fn list_versions(
-        &self,
-        reference: &crate::PackRef,
-    ) -> Result<Result<Vec<crate::VersionInfo>, crate::Refusal>, PluginError> {
-        let pre = self.resolver_pre()?;
-        self.call("list-versions", |store| {
-            pre.instantiate(&mut *store)?
-                .stackpack_plugin_resolver()
-                .call_list_versions(store, reference)
-        })
+                .call_resolve(store, &wit)
+        })?;
+        let resolved = match answer {
+            Ok(r) => r,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let source = stackpack_core::Source::try_from(&resolved.resolution).map_err(|reason| {
+            PluginError::BadSource {
+                plugin: self.ctx.name.clone(),
+                reason,
+            }
+        })?;
+        Ok(Ok(crate::Resolved {
+            source,
+            canonical: resolved.canonical,
+            summary: resolved.summary,
+        }))
     }
 
     /// Asks a policy for one verdict per resource of a pack.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stackpack_core::pack::{PackMeta, parse_pack_yaml};
+use stackpack_core::pack::{MANIFEST_FILE_NAME, PackMeta, parse_pack_yaml};
 
 use crate::error::SiteError;
 
@@ -64,21 +64,22 @@ pub fn read_pack(dir: &Path, base_path: &Path) -> InstalledPack {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let meta = match std::fs::read_to_string(dir.join("pack.yaml")) {
+    let manifest = dir.join(MANIFEST_FILE_NAME);
+    let meta = match std::fs::read_to_string(&manifest) {
         Ok(text) => match parse_pack_yaml(&text, Some(&dir_name)) {
             Ok(m) => PackState::Valid(Box::new(m)),
             // One line per problem in the error; one line in a listing.
             Err(e) => PackState::Invalid(format!(
                 "{}: {}",
-                dir.join("pack.yaml").display(),
+                manifest.display(),
                 e.to_string().lines().collect::<Vec<_>>().join("; ")
             )),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => PackState::Invalid(format!(
-            "Pack \"{}\" is missing pack.yaml file",
+            "Pack \"{}\" is missing {MANIFEST_FILE_NAME} file",
             dir.display()
         )),
-        Err(e) => PackState::Invalid(format!("{}: {e}", dir.join("pack.yaml").display())),
+        Err(e) => PackState::Invalid(format!("{}: {e}", manifest.display())),
     };
     let ref_ = match &meta {
         PackState::Valid(m) => m.ref_.clone(),

@@ -5,8 +5,8 @@
 //! - `bomb`: allocates 1 MiB vectors forever (the memory limit must stop it);
 //! - `trap`: panics with "hostile guest trapped on purpose" (a wasm trap);
 //! - `flood`: writes 10 MiB to stderr and calls `log` 10 000 times, then succeeds;
-//! - `http:<url>`: `http-get(url)`; success -> `local("/status/<status>")`, a denied
-//!   request -> `denied(<msg>)`, any other net error -> `other(<the error>)`;
+//! - `http:<url>`, or an `http://` / `https://` URL itself: `http-get(url)`; success ->
+//!   `local("/status/<status>")`, a denied request -> `denied(<msg>)`, any other net error -> `other(<the error>)`;
 //! - `config:<key>`: `local(<config-get(key)>)`, or `local("/none")` when unset;
 //! - anything else: `local("/ok")` with canonical `ok`.
 //!
@@ -114,7 +114,9 @@ impl Guest for Hostile {
                 local("/ok".into(), "ok")
             }
             _ => {
-                if let Some(url) = locator.strip_prefix("http:") {
+                if locator.starts_with("http://") || locator.starts_with("https://") {
+                    http(locator)
+                } else if let Some(url) = locator.strip_prefix("http:") {
                     http(url)
                 } else if let Some(key) = locator.strip_prefix("config:") {
                     local(config_get(key).unwrap_or_else(|| "/none".into()), "hostile")

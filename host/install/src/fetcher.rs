@@ -1,0 +1,481 @@
+//! Resolving and fetching one reference into a staging slot: ask the resolver chain (or
+//! the lockfile), check the source against the enterprise rule, resolve its pin, leave an
+//! intact installed copy alone, else fetch it and check its pack.yaml.
+
+use stackpack_net::SafeUrl;
+use std::path::Path;
+use std::time::Duration;
+
+use cap_std::fs::Dir;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use stackpack_core::{
+    ArchiveFormat, MANIFEST_FILE_NAME, PackMeta, Pin, Sha256, Source, parse_pack_yaml,
+};
+use stackpack_fetch::{LocalSource, ResolvedRev};
+
+use crate::error::InstallError;
+use crate::install::{Env, InstallOptions};
+use crate::lockfile::{LockedPack, Lockfile};
+use crate::plan::Want;
+use crate::resolve::{Located, ResolverChain};
+use crate::stage::Staging;
+
+/// A pack fetched into staging and checked.
+pub(crate) struct Staged {
+    pub slot: String,
+    pub meta: PackMeta,
+    pub entry: LockedPack,
+    pub matched: Option<String>,
+    /// The version requested, as written (`=x`), if any.
+    pub requested: Option<String>,
+    pub warnings: Vec<String>,
+    /// The installed copy is this very commit/archive and intact: nothing to swap.
+    pub unchanged: bool,
+}
+
+/// A located source with what identifies its content, resolved before fetching.
+enum Target<'a> {
+    Git {
+        url: &'a str,
+        subdir: Option<&'a str>,
+        rev: ResolvedRev,
+    },
+    Archive {
+        url: &'a str,
+        sha256: &'a Sha256,
+        format: ArchiveFormat,
+        strip_prefix: Option<&'a str>,
+    },
+    Local {
+        path: &'a Path,
+    },
+}
+
+impl Target<'_> {
+    fn pin(&self) -> Pin {
+        match self {
+            Target::Git { rev, .. } => Pin::Commit(rev.commit.clone()),
+            Target::Archive { sha256, .. } => Pin::Sha256((*sha256).clone()),
+            Target::Local { .. } => Pin::Unpinned,
+        }
+    }
+
+    fn matched(&self) -> Option<String> {
+        match self {
+            Target::Git { rev, .. } => Some(rev.matched.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// What a fetch into a slot produced, before the pack.yaml is read.
+struct Fetched {
+    /// The source to record: credentials removed, a git source pinned to its commit.
+    source: Source,
+    pin: Pin,
+    matched: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Resolves and fetches wants into staging.
+pub(crate) struct Fetcher<'a> {
+    pub env: &'a Env<'a>,
+    pub opts: &'a InstallOptions,
+    pub chain: &'a ResolverChain<'a>,
+    pub lockfile: &'a Lockfile,
+    pub staging: &'a Staging,
+    /// Resolved on first need: running python costs ~100 ms through a pyenv shim.
+    pub python_major: std::sync::OnceLock<u32>,
+}
+
+/// Clears a spinner however its thread ends.
+struct Spinner(ProgressBar);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Runs `f` on every item, each in its own thread, and returns the results in order. A
+/// thread that panics yields [`InstallError::FetchPanicked`] naming `name(item)`.
+pub(crate) fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    name: impl Fn(&T) -> String,
+    f: impl Fn(&T) -> Result<R, InstallError> + Sync,
+) -> Vec<Result<R, InstallError>> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || f(item)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(items)
+            .map(|(h, item)| {
+                h.join().unwrap_or_else(|payload| {
+                    let panic = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into());
+                    Err(InstallError::FetchPanicked {
+                        reference: name(item),
+                        panic,
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
+impl Fetcher<'_> {
+    /// Fetches a batch in parallel, with a spinner per reference (hidden when stderr is
+    /// not a terminal).
+    pub fn fetch_all(
+        &self,
+        batch: &[Want],
+        progress: &MultiProgress,
+    ) -> Vec<Result<Staged, InstallError>> {
+        let style = ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        in_parallel(batch, Want::shown, |want| {
+            let bar = Spinner(progress.add(ProgressBar::new_spinner().with_style(style.clone())));
+            bar.0.set_message(format!("fetching {}", want.shown()));
+            bar.0.enable_steady_tick(Duration::from_millis(100));
+            self.fetch(want)
+        })
+    }
+
+    fn fetch(&self, want: &Want) -> Result<Staged, InstallError> {
+        let located = if self.opts.locked {
+            self.locate_locked(want)?
+        } else {
+            self.chain.locate(&want.reference)?
+        };
+        // The one place every source passes (resolver or lockfile) before any fetch.
+        if let Some(policy) = &self.opts.allowed_sources {
+            policy.check(&located.source)?;
+        }
+        let target = self.target(&located)?;
+        let requested = want.reference.requested().map(str::to_string);
+        if let Some(staged) = self.unchanged(&located, &target, &requested) {
+            return Ok(staged);
+        }
+        let (slot, dir) = self.staging.slot()?;
+        let staged = self.fetch_into(want, target, &dir).and_then(|f| {
+            let meta = self.check(want, &dir, &self.staging.slot_path(&slot))?;
+            let tree_sha256 = crate::tree::tree_digest(&dir).ok();
+            Ok((f, meta, tree_sha256))
+        });
+        match staged {
+            Ok((mut fetched, meta, tree_sha256)) => {
+                fetched
+                    .warnings
+                    .extend(stackpack_core::deprecation_warnings(&meta));
+                Ok(Staged {
+                    entry: LockedPack {
+                        ref_: meta.ref_.clone(),
+                        version: meta.version.clone(),
+                        canonical: located.canonical.clone(),
+                        source: fetched.source,
+                        pin: fetched.pin,
+                        resolver: located.resolver.clone(),
+                        resolver_sha256: located.resolver_sha256.clone(),
+                        tree_sha256,
+                    },
+                    slot,
+                    meta,
+                    matched: fetched.matched,
+                    requested,
+                    warnings: fetched.warnings,
+                    unchanged: false,
+                })
+            }
+            Err(e) => {
+                self.staging.discard(&slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Resolves what identifies the content: the commit of a git ref (this fetches it
+    /// into the git cache), or an archive's pinned digest.
+    fn target<'l>(&self, located: &'l Located) -> Result<Target<'l>, InstallError> {
+        Ok(match &located.source {
+            Source::Git {
+                url,
+                git_ref,
+                subdir,
+            } => Target::Git {
+                url,
+                subdir: subdir.as_deref(),
+                rev: self.env.git.resolve(url, git_ref)?,
+            },
+            Source::Archive {
+                url,
+                sha256,
+                format,
+                strip_prefix,
+            } => Target::Archive {
+                url,
+                sha256,
+                format: *format,
+                strip_prefix: strip_prefix.as_deref(),
+            },
+            Source::Local { path } => Target::Local { path },
+        })
+    }
+
+    /// The installed pack, when the lockfile says it came from this very commit or
+    /// archive and its tree is still exactly what was installed.
+    fn unchanged(
+        &self,
+        located: &Located,
+        target: &Target,
+        requested: &Option<String>,
+    ) -> Option<Staged> {
+        let pin = target.pin();
+        if pin == Pin::Unpinned {
+            return None;
+        }
+        let entry = self
+            .lockfile
+            .packs
+            .iter()
+            .find(|e| e.canonical == located.canonical && e.pin == pin)?;
+        let recorded = entry.tree_sha256.as_deref()?;
+        let dir = Dir::open_ambient_dir(
+            self.env.root.packs_dir().join(&entry.ref_),
+            cap_std::ambient_authority(),
+        )
+        .ok()?;
+        if crate::tree::tree_digest(&dir).ok()?.as_str() != recorded {
+            tracing::info!(
+                "pack {} was modified since it was installed; replacing it",
+                entry.ref_
+            );
+            return None;
+        }
+        let meta = parse_pack_yaml(&dir.read_to_string(MANIFEST_FILE_NAME).ok()?, None).ok()?;
+        (meta.ref_ == entry.ref_).then(|| Staged {
+            slot: String::new(),
+            meta,
+            entry: entry.clone(),
+            matched: target.matched(),
+            requested: requested.clone(),
+            warnings: Vec::new(),
+            unchanged: true,
+        })
+    }
+
+    /// A lockfile entry as if a resolver had answered.
+    fn locate_locked(&self, want: &Want) -> Result<Located, InstallError> {
+        let name = want
+            .name
+            .clone()
+            .unwrap_or_else(|| want.reference.dependency_name());
+        let entry = self
+            .lockfile
+            .get(&name)
+            .ok_or_else(|| InstallError::NotLocked {
+                pack: name.clone(),
+                path: self.env.root.lockfile(),
+            })?;
+        Ok(entry.located())
+    }
+
+    /// Fetches a located pack into `dir`.
+    fn fetch_into(&self, want: &Want, target: Target, dir: &Dir) -> Result<Fetched, InstallError> {
+        let mut warnings = Vec::new();
+        let pin = target.pin();
+        let matched = target.matched();
+        let fetched = |source: Source, pin: Pin, matched, warnings| Fetched {
+            source,
+            pin,
+            matched,
+            warnings,
+        };
+        match target {
+            Target::Git { url, subdir, rev } => {
+                self.env.git.export(url, &rev.commit, subdir, dir)?;
+                let source = Source::Git {
+                    url: without_credentials(url),
+                    git_ref: stackpack_core::GitRef::Commit(rev.commit),
+                    subdir: subdir.map(str::to_string),
+                };
+                Ok(fetched(source, pin, matched, warnings))
+            }
+            Target::Archive {
+                url,
+                sha256,
+                format,
+                strip_prefix,
+            } => {
+                stackpack_fetch::fetch_archive(
+                    self.env.net,
+                    url,
+                    sha256,
+                    format,
+                    strip_prefix,
+                    self.env.root.cache_dir(),
+                    self.opts.offline,
+                    dir,
+                )?;
+                let source = Source::Archive {
+                    url: without_credentials(url),
+                    sha256: sha256.clone(),
+                    format,
+                    strip_prefix: strip_prefix.map(str::to_string),
+                };
+                Ok(fetched(source, pin, matched, warnings))
+            }
+            Target::Local { path } => {
+                let source = Source::Local {
+                    path: path.to_path_buf(),
+                };
+                let shown = want.shown();
+                match stackpack_fetch::inspect_local(path)? {
+                    LocalSource::Git { dirty, .. } => {
+                        if dirty {
+                            warnings.push(format!(
+                                "{shown}: the work tree has uncommitted changes; installing its last commit (HEAD) only. Commit them to install them"
+                            ));
+                        }
+                        let commit = stackpack_fetch::export_local_head(path, dir)?;
+                        let matched = format!("HEAD {}", &commit[..commit.len().min(12)]);
+                        Ok(fetched(
+                            source,
+                            Pin::Commit(commit),
+                            Some(matched),
+                            warnings,
+                        ))
+                    }
+                    LocalSource::Plain => {
+                        if want.reference.requested().is_some() {
+                            warnings.push(format!(
+                                "{shown}: {} is not a git repository, so the version after '=' is ignored",
+                                path.display()
+                            ));
+                        }
+                        stackpack_fetch::copy_dir(path, dir)?;
+                        Ok(fetched(source, Pin::Unpinned, None, warnings))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The configured python's major version; 3 when it cannot be run (the venv step
+    /// then reports why).
+    fn python_major(&self) -> u32 {
+        *self.python_major.get_or_init(|| {
+            match stackpack_venv::python_version(&self.opts.python_binary) {
+                Ok((major, _, _)) => major,
+                Err(e) => {
+                    tracing::debug!("{e}; assuming python 3 for python_versions checks");
+                    3
+                }
+            }
+        })
+    }
+
+    /// Reads and checks the staged pack.yaml: its schema, its ref, and (unless
+    /// `--force`) the StackStorm and Python versions it declares.
+    fn check(&self, want: &Want, dir: &Dir, path: &Path) -> Result<PackMeta, InstallError> {
+        let invalid = |message: String| InstallError::InvalidPack { message };
+        let text = match dir.read_to_string(MANIFEST_FILE_NAME) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(invalid(format!(
+                    "Pack \"{}\" is missing {MANIFEST_FILE_NAME} file; a pack's root must hold its {MANIFEST_FILE_NAME}",
+                    want.shown()
+                )));
+            }
+            Err(e) => {
+                return Err(invalid(format!(
+                    "cannot read {}: {e}",
+                    path.join(MANIFEST_FILE_NAME).display()
+                )));
+            }
+        };
+        let meta = parse_pack_yaml(&text, None).map_err(|e| {
+            invalid(format!(
+                "{MANIFEST_FILE_NAME} is invalid: {}",
+                e.to_string().lines().collect::<Vec<_>>().join("; ")
+            ))
+        })?;
+        if !self.opts.force {
+            if let Some(spec) = &meta.stackstorm_version {
+                stackpack_core::check_stackstorm_version(
+                    &meta.name,
+                    spec,
+                    &self.opts.stackstorm_version,
+                )
+                .map_err(|e| invalid(e.to_string()))?;
+            }
+            if !meta.python_versions.is_empty() {
+                stackpack_core::python_versions_ok(&meta.python_versions, self.python_major())
+                    .map_err(|e| invalid(format!("Pack \"{}\": {e}", meta.name)))?;
+            }
+        }
+        Ok(meta)
+    }
+}
+
+/// A URL without credentials, for the lockfile ([`SafeUrl::without_credentials`]): no
+/// password anywhere, no user name except on ssh (`git@`). A URL without userinfo is
+/// kept as written.
+fn without_credentials(url: &str) -> String {
+    match SafeUrl::parse(url) {
+        Ok(u) if u.has_userinfo() => u.without_credentials().to_string(),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_panicking_fetch_names_its_reference() {
+        let items = ["aws", "https://u:***@h.example/o/slack", "jira"];
+        let results = in_parallel(
+            &items,
+            |i| i.to_string(),
+            |i| {
+                if i.contains("slack") {
+                    panic!("boom on {i}");
+                }
+                Ok(i.len())
+            },
+        );
+        assert_eq!(results[0].as_ref().unwrap(), &3);
+        assert_eq!(results[2].as_ref().unwrap(), &4);
+        let e = results[1].as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("fetching https://u:***@h.example/o/slack panicked")
+                && e.contains("boom on https://u:***@h.example/o/slack")
+                && e.contains("report this as a bug"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn credentials_stay_out_of_recorded_urls() {
+        assert_eq!(
+            without_credentials("https://user:tok@h.example/o/r.git"),
+            "https://h.example/o/r.git"
+        );
+        assert_eq!(
+            without_credentials("ssh://git:pw@h.example/o/r.git"),
+            "ssh://git@h.example/o/r.git"
+        );
+        assert_eq!(
+            without_credentials("git@h.example:o/r"),
+            "git@h.example:o/r"
+        );
+    }
+}

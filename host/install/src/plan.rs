@@ -1,0 +1,324 @@
+//! The pure part of planning an install: what each reference is, whether two requests for
+//! one pack agree, which dependencies still need fetching, and how a failure is reported.
+//! Nothing here touches the disk or the network.
+
+use stackpack_core::{PackMeta, PackRef, RefKind, SYSTEM_PACKS, parse_pack_version};
+use stackpack_site::{InstalledPack, find};
+
+use crate::error::InstallError;
+
+/// One reference to fetch, parsed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Want {
+    pub reference: PackRef,
+    /// Who asked: "the command line" or the requiring pack's ref.
+    pub by: String,
+    /// Index of the top-level reference this serves.
+    pub top: usize,
+    /// The pack name when known before fetching (index names, dependency names).
+    pub name: Option<String>,
+    pub dependency: bool,
+}
+
+impl Want {
+    /// A reference given on the command line.
+    pub fn top_level(reference: PackRef, top: usize) -> Want {
+        let name =
+            matches!(reference.kind(), RefKind::IndexName).then(|| reference.locator().to_string());
+        Want {
+            reference,
+            by: "the command line".into(),
+            top,
+            name,
+            dependency: false,
+        }
+    }
+
+    /// The reference as shown (credentials redacted).
+    pub fn shown(&self) -> String {
+        self.reference.to_string()
+    }
+}
+
+/// A pack already in the plan, as far as version agreement goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Planned<'a> {
+    pub name: &'a str,
+    /// The version fetched.
+    pub version: &'a str,
+    /// The version requested, as written (`=x`), if any.
+    pub requested: Option<&'a str>,
+    /// Who asked for it.
+    pub by: &'a str,
+}
+
+impl Planned<'_> {
+    /// `pack=requested (version)`, or `pack version`.
+    fn label(&self) -> String {
+        match self.requested {
+            Some(r) => format!("{}={r} ({})", self.name, self.version),
+            None => format!("{} {}", self.name, self.version),
+        }
+    }
+}
+
+/// Whether two version texts name the same version: equal as semantic versions (a
+/// leading `v` allowed), or equal as text when either is not a version (a branch name).
+pub(crate) fn same_version(a: &str, b: &str) -> bool {
+    match (parse_pack_version(a), parse_pack_version(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// Does a request for `requested` (any version when None) agree with the pack already
+/// planned? It does when it names the planned version or the same ref, or when what it
+/// fetched (`fetched`, once known) is the planned version.
+pub(crate) fn agrees(planned: &Planned, requested: Option<&str>, fetched: Option<&str>) -> bool {
+    match requested {
+        None => true,
+        Some(r) => {
+            same_version(r, planned.version)
+                || planned.requested.is_some_and(|p| same_version(p, r))
+                || fetched.is_some_and(|f| same_version(f, planned.version))
+        }
+    }
+}
+
+/// The conflict between a planned pack and a second request for it.
+pub(crate) fn conflict(planned: &Planned, second: String, second_by: &str) -> InstallError {
+    InstallError::Conflict {
+        pack: planned.name.to_string(),
+        first: planned.label(),
+        first_by: planned.by.to_string(),
+        second,
+        second_by: second_by.to_string(),
+    }
+}
+
+/// The conflict between a planned pack and a second fetch of it.
+pub(crate) fn conflict_fetched(planned: &Planned, second: &Planned) -> InstallError {
+    conflict(planned, second.label(), second.by)
+}
+
+/// Two wants in one batch for the same pack name with different versions conflict
+/// before anything is fetched.
+pub(crate) fn check_batch_conflicts(wants: &[Want]) -> Result<(), InstallError> {
+    for (i, a) in wants.iter().enumerate() {
+        for b in &wants[i + 1..] {
+            let (Some(na), Some(nb)) = (&a.name, &b.name) else {
+                continue;
+            };
+            if na != nb {
+                continue;
+            }
+            if let (Some(va), Some(vb)) = (a.reference.requested(), b.reference.requested())
+                && !same_version(va, vb)
+            {
+                return Err(InstallError::Conflict {
+                    pack: na.clone(),
+                    first: format!("{na}={va}"),
+                    first_by: a.by.clone(),
+                    second: format!("{nb}={vb}"),
+                    second_by: b.by.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The dependencies of a fetched pack (`meta`, wanted as `want`) that still need
+/// fetching. Each entry is a want, or the reason the requesting top-level reference
+/// fails. A dependency on a planned pack at another version is a conflict.
+pub(crate) fn plan_dependencies(
+    meta: &PackMeta,
+    want: &Want,
+    planned: &[Planned],
+    installed: &[InstalledPack],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Result<Want, String>>, InstallError> {
+    let me = &meta.ref_;
+    let mut out = Vec::new();
+    for dep in &meta.dependencies {
+        let parsed = match PackRef::parse(dep) {
+            Ok(p) => p,
+            Err(e) => {
+                out.push(Err(format!(
+                    "pack {me} lists an invalid dependency \"{}\": {e}",
+                    stackpack_core::redact_url(dep)
+                )));
+                continue;
+            }
+        };
+        let name = match parsed.kind() {
+            RefKind::IndexName => parsed.locator().to_string(),
+            _ => parsed.dependency_name(),
+        };
+        let requested = parsed.requested();
+        if let Some(p) = planned.iter().find(|p| p.name == name) {
+            if !agrees(p, requested, None) {
+                return Err(conflict(p, parsed.to_string(), me));
+            }
+            continue;
+        }
+        let present = find(installed, &name);
+        if SYSTEM_PACKS.contains(&name.as_str()) {
+            if present.is_none() {
+                warnings.push(format!(
+                    "pack {me} depends on {name}, which ships with StackStorm and is not installed in any packs base path"
+                ));
+            }
+            continue;
+        }
+        if let Some(p) = present
+            && let Some(m) = p.meta()
+            && requested.is_none_or(|r| same_version(r, &m.version))
+        {
+            tracing::debug!(
+                "dependency {name} of {me} is satisfied by {}",
+                p.path.display()
+            );
+            continue;
+        }
+        out.push(Ok(Want {
+            reference: parsed,
+            by: me.clone(),
+            top: want.top,
+            name: Some(name),
+            dependency: true,
+        }));
+    }
+    Ok(out)
+}
+
+/// The failure of `want`, for the result line of its top-level reference (which names
+/// that reference already): the error itself, or for a dependency, which one failed.
+pub(crate) fn failure_reason(want: &Want, error: &InstallError) -> String {
+    if want.dependency {
+        format!("dependency {} of {}: {error}", want.shown(), want.by)
+    } else {
+        error.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn want(raw: &str, by: &str, dependency: bool) -> Want {
+        let reference = PackRef::parse(raw).unwrap();
+        let name = Some(reference.dependency_name());
+        Want {
+            reference,
+            by: by.into(),
+            top: 0,
+            name,
+            dependency,
+        }
+    }
+
+    fn meta(yaml: &str) -> PackMeta {
+        stackpack_core::parse_pack_yaml(yaml, None).unwrap()
+    }
+
+    #[test]
+    fn versions_compare_as_versions_and_names_as_text() {
+        assert!(same_version("v1.2.0", "1.2.0"));
+        assert!(same_version("1.2.0", "V1.2.0"));
+        assert!(!same_version("1.2.0", "1.2.1"));
+        assert!(same_version("main", "main"));
+        assert!(!same_version("main", "v1.2.0"));
+        // A leading `v` is not stripped from names that are not versions.
+        assert!(!same_version("vmain", "main"));
+    }
+
+    #[test]
+    fn agreement() {
+        let p = Planned {
+            name: "aws",
+            version: "1.2.0",
+            requested: Some("release"),
+            by: "the command line",
+        };
+        assert!(agrees(&p, None, None));
+        assert!(agrees(&p, Some("v1.2.0"), None));
+        assert!(agrees(&p, Some("release"), None));
+        assert!(!agrees(&p, Some("1.3.0"), None));
+        assert!(agrees(&p, Some("other-branch"), Some("1.2.0")));
+        assert!(!agrees(&p, Some("other-branch"), Some("1.3.0")));
+    }
+
+    #[test]
+    fn batch_conflicts_name_both_requests() {
+        assert!(
+            check_batch_conflicts(&[want("aws=1.0.0", "a", true), want("aws=v1.0.0", "b", true)])
+                .is_ok()
+        );
+        let e =
+            check_batch_conflicts(&[want("aws=1.0.0", "a", true), want("aws=2.0.0", "b", true)])
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("a requires aws=1.0.0") && e.contains("b requires aws=2.0.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dependencies_are_parsed_once_and_checked_against_the_plan() {
+        let m = meta(
+            "name: top\nversion: 1.0.0\ndescription: d\nauthor: a\n\
+             dependencies: [aws=1.0.0, core, \"https://u:tok@h.example/o/slack.git\", \"x==1\"]\n",
+        );
+        let top = want("top", "the command line", false);
+        let mut warnings = Vec::new();
+        let planned = [Planned {
+            name: "aws",
+            version: "1.0.0",
+            requested: None,
+            by: "the command line",
+        }];
+        let out = plan_dependencies(&m, &top, &planned, &[], &mut warnings).unwrap();
+        // aws is planned at that version; core ships with StackStorm (a warning).
+        assert_eq!(out.len(), 2, "{out:?}");
+        let slack = out[0].as_ref().unwrap();
+        assert_eq!(slack.name.as_deref(), Some("slack"));
+        assert_eq!(slack.by, "top");
+        assert!(slack.dependency);
+        let bad = out[1].as_ref().unwrap_err();
+        assert!(bad.contains("invalid dependency \"x==1\""), "{bad}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("depends on core"));
+
+        let planned = [Planned {
+            name: "aws",
+            version: "2.0.0",
+            requested: None,
+            by: "the command line",
+        }];
+        let e = plan_dependencies(&m, &top, &planned, &[], &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the command line requires aws 2.0.0")
+                && e.contains("top requires aws=1.0.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failure_is_reported_once_beside_its_reference() {
+        let error = InstallError::Resolve {
+            message: "no such pack".into(),
+        };
+        let top = want("https://u:tok@h.example/o/aws", "the command line", false);
+        assert_eq!(failure_reason(&top, &error), "no such pack");
+        let dep = want("https://u:tok@h.example/o/aws=1.0", "parent", true);
+        assert_eq!(
+            failure_reason(&dep, &error),
+            "dependency https://u:***@h.example/o/aws=1.0 of parent: no such pack"
+        );
+    }
+}
