@@ -78,7 +78,7 @@ pub fn config(ctx: &Context, args: &ConfigArgs) -> Result<(), CliError> {
         Some(f) => {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", f.display())))?;
-            serde_yaml_ng::from_str::<Value>(&text)
+            stackpack_core::yaml::from_str::<Value>(&text)
                 .map_err(|e| CliError::Usage(format!("{} is not valid YAML: {e}", f.display())))?
         }
         None if interactive => {
@@ -109,8 +109,8 @@ pub fn config(ctx: &Context, args: &ConfigArgs) -> Result<(), CliError> {
             .interact()
             .map_err(|e| CliError::Usage(format!("no answer: {e}")))?;
         if edit {
-            let text =
-                serde_yaml_ng::to_string(&values).map_err(|e| CliError::Output(e.to_string()))?;
+            let text = stackpack_core::yaml::to_string(&values)
+                .map_err(|e| CliError::Output(e.to_string()))?;
             if let Some(edited) = dialoguer::Editor::new()
                 .extension(".yaml")
                 .edit(&text)
@@ -118,7 +118,7 @@ pub fn config(ctx: &Context, args: &ConfigArgs) -> Result<(), CliError> {
                     CliError::Usage(format!("cannot run $EDITOR: {e}; set EDITOR or answer n"))
                 })?
             {
-                values = serde_yaml_ng::from_str(&edited).map_err(|e| {
+                values = stackpack_core::yaml::from_str(&edited).map_err(|e| {
                     CliError::Usage(format!(
                         "the edited config is not valid YAML: {e}; nothing was written"
                     ))
@@ -167,7 +167,7 @@ fn check(schema: &ConfigSchema, values: &Value, pack: &str) -> Result<(), CliErr
 }
 
 fn print_yaml(v: &Value) -> Result<(), CliError> {
-    let text = serde_yaml_ng::to_string(v).map_err(|e| CliError::Output(e.to_string()))?;
+    let text = stackpack_core::yaml::to_string(v).map_err(|e| CliError::Output(e.to_string()))?;
     output::print(text)
 }
 

@@ -7,7 +7,8 @@
 //! `stackstorm_version`, replacing st2's disagreeing regex and matcher) with the version
 //! helpers in [`version`]; [`PackRef`] and [`RefKind`] (the `name[=version]` / URL pack
 //! specifier of `st2 pack install` and of `dependencies`, with st2's splitting bugs fixed);
-//! [`redact_url`], which every message showing a URL goes through; and [`CoreError`], the
+//! [`redact_url`], which every message showing a URL goes through; [`yaml`], the one YAML
+//! reader and writer of every crate (one schema, bounded against hostile input); and [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
 //! aside) and followed by what to do about them.
 
@@ -15,6 +16,7 @@ mod error;
 pub mod pack;
 pub mod reference;
 pub mod version;
+pub mod yaml;
 
 pub use error::{CoreError, PackYamlError, PackYamlProblem};
 pub use pack::{
