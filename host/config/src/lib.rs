@@ -30,7 +30,7 @@ pub enum ConfigError {
     #[error("config.schema.yaml is not valid YAML: {source}; fix the file's syntax")]
     SchemaYaml {
         #[source]
-        source: YamlError,
+        source: Box<YamlError>,
     },
     #[error(
         "config.schema.yaml must be a mapping of attribute name to property schema, found {found}; \
@@ -87,7 +87,7 @@ pub enum ConfigError {
     ConfigYaml {
         path: PathBuf,
         #[source]
-        source: YamlError,
+        source: Box<YamlError>,
     },
     #[error(
         "{path} must hold a mapping of config keys to values, found {found}; fix or remove the file"

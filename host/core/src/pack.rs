@@ -133,7 +133,7 @@ pub fn parse_pack_yaml(text: &str, dir_name: Option<&str>) -> Result<PackMeta, P
         )]));
     }
     let doc: JsonValue = crate::yaml::from_str(text).map_err(|e| {
-        let message = match e {
+        let message = match *e {
             YamlError::UnsupportedTag { tag, location } => format!(
                 "pack.yaml uses the YAML tag {tag} at line {}, column {}; pack.yaml is loaded \
                  safely and custom tags are not allowed. Remove the tag.",

@@ -18,8 +18,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// A YAML syntax error, a budget breach or a value of the wrong shape; it displays on
-/// one line and ends with `at line N, column M` where the parser knows the position.
+/// A YAML syntax error, a budget breach or a value of the wrong shape (boxed where
+/// returned: it is large); it displays on one line and ends with `at line N, column M` where the parser knows the position.
 pub type YamlError = serde_saphyr::Error;
 
 /// An error turning a value into YAML text.
@@ -54,8 +54,8 @@ pub fn options() -> serde_saphyr::Options {
 
 /// Parses one YAML document into `T` (often `serde_json::Value`). An empty text is
 /// YAML's null.
-pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str_with_options(text, options())
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Box<YamlError>> {
+    serde_saphyr::from_str_with_options(text, options()).map_err(Box::new)
 }
 
 /// Writes `value` as a YAML document; strings that would read back as another type

@@ -211,7 +211,7 @@ pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
 /// constructed from a tag (st2 uses a safe loader for the same reason); aliases, nesting
 /// and size are bounded (see `stackpack_core::yaml`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let value: Value = stackpack_core::yaml::from_str(text).map_err(|e| match e {
+    let value: Value = stackpack_core::yaml::from_str(text).map_err(|e| match *e {
         YamlError::UnsupportedTag { tag, location } => format!(
             "uses the YAML tag {tag} (line {}), which pack metadata may not use; remove it",
             location.line()
