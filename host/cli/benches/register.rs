@@ -105,7 +105,7 @@ fn parse_only(root: &Path) -> usize {
         for kind in stackpack_registry::ResourceType::ALL {
             for file in stackpack_registry::content::metadata_files(&dir, kind) {
                 let text = std::fs::read_to_string(dir.join(file)).unwrap();
-                let v: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+                let v: serde_json::Value = stackpack_core::yaml::from_str(&text).unwrap();
                 std::hint::black_box(v);
                 n += 1;
             }

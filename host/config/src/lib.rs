@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use stackpack_core::yaml::{self, YamlError, YamlWriteError};
 
 pub use prompt::prompt;
 
@@ -28,7 +29,7 @@ pub enum ConfigError {
     #[error("config.schema.yaml is not valid YAML: {source}; fix the file's syntax")]
     SchemaYaml {
         #[source]
-        source: serde_yaml_ng::Error,
+        source: Box<YamlError>,
     },
     #[error(
         "config.schema.yaml must be a mapping of attribute name to property schema, found {found}; \
@@ -85,7 +86,7 @@ pub enum ConfigError {
     ConfigYaml {
         path: PathBuf,
         #[source]
-        source: serde_yaml_ng::Error,
+        source: Box<YamlError>,
     },
     #[error(
         "{path} must hold a mapping of config keys to values, found {found}; fix or remove the file"
@@ -94,7 +95,7 @@ pub enum ConfigError {
     #[error("cannot serialise the config as YAML: {source}")]
     Serialize {
         #[source]
-        source: serde_yaml_ng::Error,
+        source: YamlWriteError,
     },
     #[error(
         "interactive configuration needs a terminal, but standard input is not a TTY; use --set key=value or --from-file <file.yaml> instead"
@@ -443,8 +444,8 @@ impl ConfigSchema {
     /// Parses and checks the schema itself: not a mapping, a property that is not a mapping,
     /// an unknown `type`, a `default` that violates its own property → error naming the key.
     pub fn parse(yaml_text: &str) -> Result<ConfigSchema, ConfigError> {
-        let raw: Value = serde_yaml_ng::from_str(yaml_text)
-            .map_err(|source| ConfigError::SchemaYaml { source })?;
+        let raw: Value =
+            yaml::from_str(yaml_text).map_err(|source| ConfigError::SchemaYaml { source })?;
         let map = match raw {
             Value::Object(m) => m,
             // An empty file declares no properties.
@@ -460,8 +461,8 @@ impl ConfigSchema {
             .map(|(k, v)| parse_property(k, k, v))
             .collect::<Result<Vec<_>, _>>()?;
         // serde_json sorts keys: restore the file's order from the YAML mapping.
-        if let Ok(yaml) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml_text) {
-            file_order(&yaml, &mut properties);
+        if let Ok(order) = yaml::from_str::<KeyOrder>(yaml_text) {
+            file_order(&order, &mut properties);
         }
         let top = Value::Object(Map::from_iter([
             ("type".to_string(), Value::String("object".into())),
@@ -585,18 +586,103 @@ impl ConfigSchema {
     }
 }
 
+/// The keys of a YAML document's mappings in file order, with what each key holds; any
+/// other value is `Leaf`. serde_json's maps sort their keys, so the order is read apart.
+#[derive(Debug, Default)]
+enum KeyOrder {
+    Map(Vec<(String, KeyOrder)>),
+    #[default]
+    Leaf,
+}
+
+impl KeyOrder {
+    fn get(&self, key: &str) -> Option<&KeyOrder> {
+        match self {
+            KeyOrder::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            KeyOrder::Leaf => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeyOrder, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((key, value)) = map.next_entry::<Value, KeyOrder>()? {
+                    let key = match key {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    entries.push((key, value));
+                }
+                Ok(KeyOrder::Map(entries))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyOrder, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_i128<E>(self, _: i128) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_u128<E>(self, _: u128) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_unit<E>(self) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_none<E>(self) -> Result<KeyOrder, E> {
+                Ok(KeyOrder::Leaf)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<KeyOrder, D::Error> {
+                <KeyOrder as serde::Deserialize>::deserialize(d)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// Sorts `props` (and their nested properties) in the order of the YAML mapping `node`.
-fn file_order(node: &serde_yaml_ng::Value, props: &mut [Property]) {
-    let serde_yaml_ng::Value::Mapping(map) = node else {
+fn file_order(node: &KeyOrder, props: &mut [Property]) {
+    let KeyOrder::Map(map) = node else {
         return;
     };
-    let keys: Vec<&str> = map
-        .keys()
-        .filter_map(serde_yaml_ng::Value::as_str)
-        .collect();
-    props.sort_by_key(|p| keys.iter().position(|k| *k == p.name).unwrap_or(usize::MAX));
+    props.sort_by_key(|p| {
+        map.iter()
+            .position(|(k, _)| *k == p.name)
+            .unwrap_or(usize::MAX)
+    });
     for p in props.iter_mut() {
-        let Some(spec) = map.get(p.name.as_str()) else {
+        let Some(spec) = node.get(p.name.as_str()) else {
             continue;
         };
         if let Some(children) = spec.get("properties") {
@@ -1038,11 +1124,10 @@ pub fn read_config(configs_dir: &Path, pack: &str) -> Result<Option<Value>, Conf
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(ConfigError::Io { path, source }),
     };
-    let value: Value =
-        serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::ConfigYaml {
-            path: path.clone(),
-            source,
-        })?;
+    let value: Value = yaml::from_str(&text).map_err(|source| ConfigError::ConfigYaml {
+        path: path.clone(),
+        source,
+    })?;
     match value {
         Value::Null => Ok(Some(Value::Object(Map::new()))),
         v @ Value::Object(_) => Ok(Some(v)),
@@ -1068,8 +1153,7 @@ pub fn write_config(
         path: path.clone(),
         source,
     };
-    let text =
-        serde_yaml_ng::to_string(values).map_err(|source| ConfigError::Serialize { source })?;
+    let text = yaml::to_string(values).map_err(|source| ConfigError::Serialize { source })?;
     std::fs::create_dir_all(configs_dir).map_err(|source| ConfigError::Io {
         path: configs_dir.to_path_buf(),
         source,

@@ -11,7 +11,9 @@
 //! archive with its [`ArchiveFormat`] and [`Sha256`], or a local directory), [`Pin`] (what it
 //! resolved to) and [`Origin`] (what override policies see);
 //! [`redact_url`], which every message showing a URL goes through; [`InstallerChoice`] (the
-//! `auto | uv | pip | /path/to/uv` choice of Python installer); and [`CoreError`], the
+//! `auto | uv | pip | /path/to/uv` choice of Python installer); [`yaml`], the one YAML
+//! reader and writer of every crate (one schema, bounded against hostile input); and
+//! [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
 //! aside) and followed by what to do about them.
 
@@ -21,6 +23,7 @@ pub mod pack;
 pub mod reference;
 pub mod source;
 pub mod version;
+pub mod yaml;
 
 pub use error::{CoreError, PackYamlError, PackYamlProblem};
 pub use installer::InstallerChoice;

@@ -13,10 +13,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
-use serde_yaml_ng::Value as YamlValue;
 
 use crate::error::{PackYamlError, PackYamlProblem};
 use crate::version::{St2VersionSpec, normalize_pack_version};
+use crate::yaml::YamlError;
 
 /// The pack metadata file name.
 pub const MANIFEST_FILE_NAME: &str = "pack.yaml";
@@ -38,8 +38,8 @@ pub const SYSTEM_PACKS: [&str; 4] = ["chatops", "core", "linux", "packs"];
 static PACK_VERSION_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(PACK_VERSION_REGEX).expect("PACK_VERSION_REGEX compiles"));
 
-/// `!!python/...` tags: the YAML parser resolves `!!` tags to `tag:yaml.org,2002:...` and drops
-/// them (so nothing is ever constructed), but st2's `yaml.safe_load` refuses the whole file.
+/// `!!python/...` tags: st2's `yaml.safe_load` refuses the whole file, and so does the YAML
+/// reader; this finds them first to say so in st2's terms.
 #[allow(clippy::expect_used)] // a constant pattern, exercised by the tests below
 static PYTHON_TAG_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)(?:^|[\s\[{,:?-])!!python/").expect("PYTHON_TAG_RE compiles")
@@ -126,28 +126,29 @@ pub fn deprecation_warnings(meta: &PackMeta) -> Vec<String> {
 /// pass `None` for a freshly downloaded pack, as st2 does. The ref is `ref` if set, else
 /// `dir_name` if it is a valid ref, else `name` if it is a valid ref (spec §2.2).
 pub fn parse_pack_yaml(text: &str, dir_name: Option<&str>) -> Result<PackMeta, PackYamlError> {
-    let doc: YamlValue = serde_yaml_ng::from_str(text).map_err(|e| {
-        PackYamlError::new(vec![PackYamlProblem::file(format!(
-            "pack.yaml is not valid YAML: {e}. Fix the syntax there."
-        ))])
-    })?;
-
-    let mut tag_problems = Vec::new();
     if PYTHON_TAG_RE.is_match(text) {
-        tag_problems.push(PackYamlProblem::file(
+        return Err(PackYamlError::new(vec![PackYamlProblem::file(
             "pack.yaml uses a !!python/ tag; pack.yaml is loaded safely and Python object tags \
              are not allowed. Remove the tag.",
-        ));
+        )]));
     }
-    find_tags(&doc, "", &mut tag_problems);
-    if !tag_problems.is_empty() {
-        return Err(PackYamlError::new(tag_problems));
-    }
+    let doc: JsonValue = crate::yaml::from_str(text).map_err(|e| {
+        let message = match *e {
+            YamlError::UnsupportedTag { tag, location } => format!(
+                "pack.yaml uses the YAML tag {tag} at line {}, column {}; pack.yaml is loaded \
+                 safely and custom tags are not allowed. Remove the tag.",
+                location.line(),
+                location.column()
+            ),
+            e => format!("pack.yaml is not valid YAML: {e}. Fix the syntax there."),
+        };
+        PackYamlError::new(vec![PackYamlProblem::file(message)])
+    })?;
 
     let map = match doc {
-        YamlValue::Null => return Err(PackYamlError::empty()),
-        YamlValue::Mapping(m) if m.is_empty() => return Err(PackYamlError::empty()),
-        YamlValue::Mapping(m) => m,
+        JsonValue::Null => return Err(PackYamlError::empty()),
+        JsonValue::Object(m) if m.is_empty() => return Err(PackYamlError::empty()),
+        JsonValue::Object(m) => m,
         other => {
             return Err(PackYamlError::new(vec![PackYamlProblem::file(format!(
                 "pack.yaml must hold a mapping of fields (name: ..., version: ...), but it holds \
@@ -204,13 +205,13 @@ pub fn parse_pack_yaml(text: &str, dir_name: Option<&str>) -> Result<PackMeta, P
 
 /// Field-by-field reading of the top-level mapping, collecting problems as it goes.
 struct Fields<'a> {
-    map: &'a serde_yaml_ng::Mapping,
+    map: &'a serde_json::Map<String, JsonValue>,
     problems: Vec<PackYamlProblem>,
 }
 
 impl Fields<'_> {
     /// The value of `key`, treating an explicit `null` as absent.
-    fn get(&self, key: &str) -> Option<&YamlValue> {
+    fn get(&self, key: &str) -> Option<&JsonValue> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
@@ -218,7 +219,7 @@ impl Fields<'_> {
         self.problems.push(PackYamlProblem::field(field, message));
     }
 
-    fn not_a_string(&mut self, field: &str, value: &YamlValue) {
+    fn not_a_string(&mut self, field: &str, value: &JsonValue) {
         self.problem(
             field,
             format!(
@@ -240,7 +241,7 @@ impl Fields<'_> {
                 );
                 None
             }
-            Some(YamlValue::String(s)) => Some(s.clone()),
+            Some(JsonValue::String(s)) => Some(s.clone()),
             Some(other) => {
                 let other = other.clone();
                 self.not_a_string(field, &other);
@@ -251,7 +252,7 @@ impl Fields<'_> {
 
     fn optional_string(&mut self, field: &str) -> Option<String> {
         match self.get(field)? {
-            YamlValue::String(s) => Some(s.clone()),
+            JsonValue::String(s) => Some(s.clone()),
             other => {
                 let other = other.clone();
                 self.not_a_string(field, &other);
@@ -272,10 +273,10 @@ impl Fields<'_> {
                 );
                 return None;
             }
-            Some(YamlValue::String(s)) => (s, false),
+            Some(JsonValue::String(s)) => (s, false),
             // st2 coerces with str() first: YAML `version: 0.2` becomes "0.2" and then fails.
-            Some(YamlValue::Number(n)) => (n.to_string(), true),
-            Some(YamlValue::Bool(b)) => ((if b { "True" } else { "False" }).to_owned(), false),
+            Some(JsonValue::Number(n)) => (n.to_string(), true),
+            Some(JsonValue::Bool(b)) => ((if b { "True" } else { "False" }).to_owned(), false),
             Some(other) => {
                 self.not_a_string("version", &other);
                 return None;
@@ -337,7 +338,7 @@ impl Fields<'_> {
         let Some(value) = self.get(field).cloned() else {
             return Vec::new();
         };
-        let YamlValue::Sequence(items) = value else {
+        let JsonValue::Array(items) = value else {
             self.problem(
                 field,
                 format!(
@@ -351,7 +352,7 @@ impl Fields<'_> {
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item {
-                YamlValue::String(s) => {
+                JsonValue::String(s) => {
                     if let Some(max) = max_len
                         && s.chars().count() > max
                     {
@@ -443,7 +444,7 @@ impl Fields<'_> {
         let Some(value) = self.get("system").cloned() else {
             return empty_object();
         };
-        if !value.is_mapping() {
+        if !value.is_object() {
             self.problem(
                 "system",
                 format!(
@@ -454,13 +455,7 @@ impl Fields<'_> {
             );
             return empty_object();
         }
-        match yaml_to_json(&value, "system") {
-            Ok(json) => json,
-            Err(message) => {
-                self.problem("system", message);
-                empty_object()
-            }
-        }
+        value
     }
 
     fn derive_ref(
@@ -548,120 +543,15 @@ fn version_guess(text: &str) -> Option<String> {
 }
 
 /// "a number (0.2)", "a list", ... for messages.
-fn describe(value: &YamlValue) -> String {
+fn describe(value: &JsonValue) -> String {
     match value {
-        YamlValue::Null => "nothing (null)".to_owned(),
-        YamlValue::Bool(b) => format!("a boolean ({b})"),
-        YamlValue::Number(n) => format!("a number ({n})"),
-        YamlValue::String(s) => format!("a string (\"{s}\")"),
-        YamlValue::Sequence(_) => "a list".to_owned(),
-        YamlValue::Mapping(_) => "a mapping".to_owned(),
-        YamlValue::Tagged(t) => format!("a value tagged {}", t.tag),
+        JsonValue::Null => "nothing (null)".to_owned(),
+        JsonValue::Bool(b) => format!("a boolean ({b})"),
+        JsonValue::Number(n) => format!("a number ({n})"),
+        JsonValue::String(s) => format!("a string (\"{s}\")"),
+        JsonValue::Array(_) => "a list".to_owned(),
+        JsonValue::Object(_) => "a mapping".to_owned(),
     }
-}
-
-/// Report every YAML tag outside the core schema: st2 loads pack.yaml with `yaml.safe_load`,
-/// which refuses to construct them.
-fn find_tags(value: &YamlValue, path: &str, out: &mut Vec<PackYamlProblem>) {
-    match value {
-        YamlValue::Tagged(t) => {
-            let at = if path.is_empty() {
-                "the top level".to_owned()
-            } else {
-                format!("`{path}`")
-            };
-            out.push(PackYamlProblem {
-                field: path
-                    .split('.')
-                    .next()
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_owned),
-                message: format!(
-                    "pack.yaml uses the YAML tag {} at {at}; pack.yaml is loaded safely and \
-                     custom tags are not allowed. Remove the tag.",
-                    t.tag
-                ),
-            });
-        }
-        YamlValue::Sequence(items) => {
-            for (i, item) in items.iter().enumerate() {
-                find_tags(item, &format!("{path}[{i}]"), out);
-            }
-        }
-        YamlValue::Mapping(map) => {
-            for (k, v) in map {
-                let key = scalar_key(k).unwrap_or_else(|| "?".to_owned());
-                let child = if path.is_empty() {
-                    key
-                } else {
-                    format!("{path}.{key}")
-                };
-                find_tags(k, &child, out);
-                find_tags(v, &child, out);
-            }
-        }
-        YamlValue::Null | YamlValue::Bool(_) | YamlValue::Number(_) | YamlValue::String(_) => {}
-    }
-}
-
-fn scalar_key(key: &YamlValue) -> Option<String> {
-    match key {
-        YamlValue::String(s) => Some(s.clone()),
-        YamlValue::Number(n) => Some(n.to_string()),
-        YamlValue::Bool(b) => Some(b.to_string()),
-        YamlValue::Null => Some("null".to_owned()),
-        _ => None,
-    }
-}
-
-/// Convert YAML to JSON for `system`; keys become strings, non-finite numbers are refused.
-fn yaml_to_json(value: &YamlValue, path: &str) -> Result<JsonValue, String> {
-    Ok(match value {
-        YamlValue::Null => JsonValue::Null,
-        YamlValue::Bool(b) => JsonValue::Bool(*b),
-        YamlValue::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                JsonValue::from(i)
-            } else if let Some(u) = n.as_u64() {
-                JsonValue::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(JsonValue::Number)
-                    .ok_or_else(|| {
-                        format!(
-                            "`{path}` holds the number {n}, which cannot be stored. Quote it or \
-                             use a finite number."
-                        )
-                    })?
-            }
-        }
-        YamlValue::String(s) => JsonValue::String(s.clone()),
-        YamlValue::Sequence(items) => JsonValue::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| yaml_to_json(item, &format!("{path}[{i}]")))
-                .collect::<Result<_, _>>()?,
-        ),
-        YamlValue::Mapping(map) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in map {
-                let key = scalar_key(k).ok_or_else(|| {
-                    format!("`{path}` has a key that is a list or mapping. Use plain text keys.")
-                })?;
-                let child = yaml_to_json(v, &format!("{path}.{key}"))?;
-                out.insert(key, child);
-            }
-            JsonValue::Object(out)
-        }
-        YamlValue::Tagged(t) => {
-            return Err(format!(
-                "`{path}` uses the YAML tag {}. Remove the tag.",
-                t.tag
-            ));
-        }
-    })
 }
 
 #[cfg(test)]
@@ -994,8 +884,11 @@ mod tests {
     fn custom_tags_are_refused() {
         let e = parse("name: x\nsystem: {a: !custom [ls]}\n").unwrap_err();
         assert_eq!(e.problems.len(), 1);
-        assert_eq!(e.problems[0].field.as_deref(), Some("system"));
-        assert!(e.to_string().contains("at `system.a`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("pack.yaml uses the YAML tag !custom at line 5, column "),
+            "{e}"
+        );
         for text in [
             "name: x\nsystem: {a: !!python/object/apply:os.system [ls]}\n",
             "name: !!python/name:os.system\n",
@@ -1010,7 +903,7 @@ mod tests {
         }
         assert!(parse("name: x\nkeywords: [\"!!python/ in quotes\"]\n").is_ok());
         let e = parse_pack_yaml("!foo {name: x}\n", None).unwrap_err();
-        assert!(e.to_string().contains("at the top level"), "{e}");
+        assert!(e.to_string().contains("tag !foo at line 1"), "{e}");
     }
 
     #[test]
@@ -1110,7 +1003,11 @@ mod tests {
             meta.system,
             json!({"centos": {"7": "yes", "n": 1, "f": 1.5, "l": [true, null]}})
         );
-        assert!(err("name: x\nsystem: {a: .nan}\n").contains("`system.a` holds the number"));
+        let e = err("name: x\nsystem: {a: .nan}\n");
+        assert!(
+            e.starts_with("pack.yaml is not valid YAML: ") && e.contains("line 5"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@
 //! index comes back as a [`FetchedIndex`] with its [`IndexStatus`]; a malformed, empty or
 //! unreachable index never affects the others. [`merge`] builds the [`MergedIndex`] (the
 //! first index listing a pack wins, as in st2) of [`Entry`]s, whose `versions` are in
-//! semver order; [`MergedIndex::search`] ranks matches on name, ref, keywords,
+//! semver order, each a [`Release`] (ref, yanked) in `releases`; [`MergedIndex::search`] ranks matches on name, ref, keywords,
 //! description and author (never the `content` listing), [`MergedIndex::show`] finds one
-//! pack by key, ref or display name and [`MergedIndex::suggest`] offers close names.
+//! pack by key, else by a unique ref (the rule `install` uses), and [`MergedIndex::suggest`] offers close names.
 //! [`health`] summarises the fetch as a [`Health`] report.
 //!
 //! ```no_run
@@ -40,4 +40,4 @@ mod merged;
 
 pub use fetch::{DEFAULT_MAX_BODY, FetchOptions, FetchedIndex, IndexStatus, fetch_indexes};
 pub use health::{Health, IndexHealth, health};
-pub use merged::{Entry, MergedIndex, merge};
+pub use merged::{Entry, MergedIndex, Release, merge};

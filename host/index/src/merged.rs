@@ -22,8 +22,11 @@ pub struct Entry {
     pub author: Option<String>,
     pub keywords: Vec<String>,
     pub repo_url: Option<String>,
-    /// Semver order, newest first (quirk Q4 fixed); strings that are not versions last.
+    /// Every version the entry lists (yanked ones included), in semver order, newest
+    /// first (quirk Q4 fixed); strings that are not versions last.
     pub versions: Vec<String>,
+    /// The same versions with what the index says of each (ref, yanked), same order.
+    pub releases: Vec<Release>,
     /// The redacted URL of the index the entry comes from.
     pub index: String,
     /// The whole entry as the index has it (`content`, `email`, unknown keys...).
@@ -31,6 +34,70 @@ pub struct Entry {
     pub raw: Value,
     #[serde(skip)]
     folded: Folded,
+}
+
+/// One version an index entry lists. `versions` may be a list of strings, a list of
+/// `{"version", "ref", "yanked"}` objects (the two mixed), or an object keyed by
+/// version whose values hold `ref` and `yanked`; without `versions`, the entry's own
+/// `version` is its one release. The index resolver plugin reads the same shapes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub version: String,
+    /// The git ref the version is at, when the index gives one.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_: Option<String>,
+    /// Withdrawn by its publisher: listed, but not to be picked.
+    pub yanked: bool,
+}
+
+impl Release {
+    fn from_details(version: String, details: &Value) -> Release {
+        Release {
+            version,
+            ref_: text(details, "ref").filter(|r| !r.trim().is_empty()),
+            yanked: details
+                .get("yanked")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// The releases of an index entry (see [`Release`]), newest first.
+fn releases(raw: &Value) -> Vec<Release> {
+    let listed: Vec<Release> = match raw.get("versions") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::Object(_) => Some(Release::from_details(text(item, "version")?, item)),
+                other => Some(Release::from_details(scalar(other)?, &Value::Null)),
+            })
+            .collect(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(version, details)| Release::from_details(version.clone(), details))
+            .collect(),
+        Some(other) => scalar(other)
+            .map(|v| Release::from_details(v, &Value::Null))
+            .into_iter()
+            .collect(),
+        None => text(raw, "version")
+            .map(|v| Release::from_details(v, &Value::Null))
+            .into_iter()
+            .collect(),
+    };
+    let order =
+        stackpack_core::sort_versions_desc(listed.iter().map(|r| r.version.clone()).collect());
+    let mut listed: Vec<Option<Release>> = listed.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|v| {
+            listed
+                .iter_mut()
+                .find(|r| r.as_ref().is_some_and(|r| r.version == v))
+                .and_then(Option::take)
+        })
+        .collect()
 }
 
 /// Lowercased copies of the searched fields, made once.
@@ -55,6 +122,7 @@ impl Entry {
         let keywords = texts(raw, "keywords");
         let description = text(raw, "description");
         let author = text(raw, "author");
+        let releases = releases(raw);
         let folded = Folded {
             key: key.to_lowercase(),
             name: name.to_lowercase(),
@@ -72,7 +140,8 @@ impl Entry {
             author,
             keywords,
             repo_url: text(raw, "repo_url"),
-            versions: stackpack_core::sort_versions_desc(texts(raw, "versions")),
+            versions: releases.iter().map(|r| r.version.clone()).collect(),
+            releases,
             index: index.to_string(),
             raw: raw.clone(),
             folded,
@@ -171,21 +240,24 @@ impl MergedIndex {
         hits.into_iter().map(|(_, i)| &self.entries[i]).collect()
     }
 
-    /// The pack with this exact key, else this exact ref, else this display name
-    /// (case-insensitive). `None`: offer [`MergedIndex::suggest`].
+    /// The pack `name` names, by the rule `install` uses too (the index resolver
+    /// plugin): the entry with this exact key, else the one entry whose `ref` is exactly
+    /// `name`. Two entries with that ref (under other keys) name no pack; neither does a
+    /// display name, which is prose rather than an identifier. `None`: offer
+    /// [`MergedIndex::suggest`], which does look at display names.
     pub fn show(&self, name: &str) -> Option<&Entry> {
         let name = name.trim();
         if name.is_empty() {
             return None;
         }
-        if let Ok(i) = self.entries.binary_search_by(|e| e.key.as_str().cmp(name)) {
-            return self.entries.get(i);
-        }
-        if let Some(e) = self.entries.iter().find(|e| e.ref_ == name) {
+        if let Some(e) = self.get(name) {
             return Some(e);
         }
-        let folded = name.to_lowercase();
-        self.entries.iter().find(|e| e.folded.name == folded)
+        let mut by_ref = self.entries.iter().filter(|e| e.ref_ == name);
+        match (by_ref.next(), by_ref.next()) {
+            (Some(e), None) => Some(e),
+            _ => None,
+        }
     }
 
     /// Up to five keys of packs whose key, ref or name is close to `name` ("did you
@@ -260,6 +332,68 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["ref"], "circle_ci");
         assert!(json.get("raw").is_none() && json.get("folded").is_none());
+    }
+
+    #[test]
+    fn versions_in_every_shape_keep_yanked() {
+        let list = Entry::new(
+            "p",
+            &json!({"version": "1.2.0", "versions": ["1.0.0", {"version": "1.2.0", "ref": "v1.2.0"},
+                                                     {"version": "1.1.0", "yanked": true}, 7]}),
+            "i",
+        );
+        assert_eq!(list.versions, ["1.2.0", "1.1.0", "1.0.0", "7"]);
+        assert_eq!(
+            list.releases[0],
+            Release {
+                version: "1.2.0".into(),
+                ref_: Some("v1.2.0".into()),
+                yanked: false
+            }
+        );
+        assert!(list.releases[1].yanked && !list.releases[2].yanked);
+        let map = Entry::new(
+            "p",
+            &json!({"versions": {"1.0.0": {"yanked": true, "ref": "abc"}, "1.10.0": {},
+                                 "1.2.0": null}}),
+            "i",
+        );
+        assert_eq!(map.versions, ["1.10.0", "1.2.0", "1.0.0"]);
+        assert_eq!(
+            map.releases[2],
+            Release {
+                version: "1.0.0".into(),
+                ref_: Some("abc".into()),
+                yanked: true
+            }
+        );
+        let json = serde_json::to_value(&map).unwrap();
+        assert_eq!(
+            json["releases"][2],
+            json!({"version": "1.0.0", "ref": "abc", "yanked": true})
+        );
+        // Without `versions`, the entry's own version is its one release.
+        let single = Entry::new("p", &json!({"version": "0.3.0"}), "i");
+        assert_eq!(single.versions, ["0.3.0"]);
+    }
+
+    #[test]
+    fn show_matches_key_then_a_unique_ref() {
+        let idx = index(&[
+            ("circle_ci", json!({"name": "Circle CI"})),
+            ("exchange_key", json!({"ref": "ms", "name": "Microsoft"})),
+            ("a", json!({"ref": "dup"})),
+            ("b", json!({"ref": "dup"})),
+            ("c", json!({"ref": "a"})),
+        ]);
+        assert_eq!(idx.show("circle_ci").unwrap().key, "circle_ci");
+        assert_eq!(idx.show(" ms ").unwrap().key, "exchange_key");
+        // The key wins over another entry's ref.
+        assert_eq!(idx.show("a").unwrap().key, "a");
+        // An ambiguous ref and a display name name nothing; suggestions still help.
+        assert!(idx.show("dup").is_none());
+        assert!(idx.show("Circle CI").is_none());
+        assert_eq!(idx.suggest("Circle CI"), ["circle_ci"]);
     }
 
     #[test]

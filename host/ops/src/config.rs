@@ -98,7 +98,7 @@ pub fn read_values(path: &Path) -> Result<Value, OpsError> {
 
 /// Parses YAML values; `what` names them in the error.
 pub fn parse_values(text: &str, what: &str) -> Result<Value, OpsError> {
-    serde_yaml_ng::from_str::<Value>(text).map_err(|e| OpsError::BadYaml {
+    stackpack_core::yaml::from_str::<Value>(text).map_err(|e| OpsError::BadYaml {
         what: what.to_string(),
         reason: e.to_string(),
     })
@@ -106,7 +106,7 @@ pub fn parse_values(text: &str, what: &str) -> Result<Value, OpsError> {
 
 /// Values as YAML text.
 pub fn to_yaml(values: &Value) -> String {
-    serde_yaml_ng::to_string(values).unwrap_or_default()
+    stackpack_core::yaml::to_string(values).unwrap_or_default()
 }
 
 /// Installed packs whose schema has required keys and that have no config yet.

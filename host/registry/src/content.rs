@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 
 use serde_json::Value;
+use stackpack_core::yaml::YamlError;
 
 /// The kinds of content a pack registers, in st2's registration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -223,19 +224,18 @@ pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
     scan
 }
 
-/// Parses one YAML document into JSON values. Local tags (`!python/object:...`) are
-/// refused; the YAML library resolves `!!` tags to their plain data. Either way nothing
-/// is ever constructed from a tag (st2 uses a safe loader for the same reason).
+/// Parses one YAML document into JSON values. Explicit tags outside YAML's own
+/// (`!python/object:...`, `!!python/name:...`, `!Custom`) are refused, so nothing is ever
+/// constructed from a tag (st2 uses a safe loader for the same reason); aliases, nesting
+/// and size are bounded (see `stackpack_core::yaml`).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
-    if let Some(tag) = find_tag(&yaml) {
-        return Err(format!(
-            "uses the YAML tag {tag}, which pack metadata may not use; remove it"
-        ));
-    }
-    let value: Value = serde_yaml_ng::from_value(yaml)
-        .map_err(|e| format!("not usable as metadata: {e}; use plain string keys"))?;
+    let value: Value = stackpack_core::yaml::from_str(text).map_err(|e| match *e {
+        YamlError::UnsupportedTag { tag, location } => format!(
+            "uses the YAML tag {tag} (line {}), which pack metadata may not use; remove it",
+            location.line()
+        ),
+        e => format!("not valid YAML: {e}"),
+    })?;
     match value {
         Value::Null => Err("the file is empty".into()),
         Value::Object(_) => Ok(value),
@@ -243,19 +243,6 @@ pub fn parse_yaml(text: &str) -> Result<Value, String> {
             "expected a mapping of fields, found {}",
             describe(&other)
         )),
-    }
-}
-
-/// The first explicit tag (`!!python/object:...`, `!Custom`) in a document.
-fn find_tag(v: &serde_yaml_ng::Value) -> Option<String> {
-    use serde_yaml_ng::Value as Y;
-    match v {
-        Y::Tagged(t) => Some(t.tag.to_string()),
-        Y::Sequence(items) => items.iter().find_map(find_tag),
-        Y::Mapping(m) => m
-            .iter()
-            .find_map(|(k, v)| find_tag(k).or_else(|| find_tag(v))),
-        _ => None,
     }
 }
 

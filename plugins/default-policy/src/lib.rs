@@ -22,16 +22,18 @@
 //! as st2 fails only when it overrides that type, and is logged otherwise. Errors read
 //! `"<path>: <what is wrong at which key>; <the fix>"`.
 //!
-//! YAML is parsed as YAML 1.2 (saphyr), but since st2 reads these files with PyYAML
-//! (YAML 1.1), the 1.1 booleans `yes`/`no`/`on`/`off` (in PyYAML's spellings) are
-//! accepted for `enabled` too, so files st2 accepts are accepted here.
+//! YAML is parsed as YAML 1.2's core schema (serde-saphyr, the host's YAML reader too,
+//! with the same budgets against alias bombs and deep nesting), but since st2 reads
+//! these files with PyYAML (YAML 1.1), the 1.1 booleans `yes`/`no`/`on`/`off` (in
+//! PyYAML's spellings) are accepted for `enabled` too, so files st2 accepts are
+//! accepted here.
 
 wit_bindgen::generate!({ path: "../../wit", world: "override-policy" });
 
 use exports::stackpack::plugin::policy::{
     Guest, PackContext, PackResource, PolicyInfo, ResourceKind, Verdict,
 };
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A warning for the operator, through the host's log.
@@ -83,33 +85,23 @@ fn is_global(path: &str) -> bool {
     path.rsplit(['/', '\\']).next() == Some("_global.yaml")
 }
 
-fn untag<'y, 'i>(v: &'y Yaml<'i>) -> &'y Yaml<'i> {
-    match v {
-        Yaml::Tagged(_, inner) => untag(inner),
-        _ => v,
-    }
-}
-
 /// What a value is, for error messages.
-fn show(v: &Yaml<'_>) -> String {
-    match untag(v) {
-        Yaml::Value(Scalar::String(s)) => format!("the string {s:?}"),
-        Yaml::Value(Scalar::Integer(n)) => format!("the number {n}"),
-        Yaml::Value(Scalar::FloatingPoint(f)) => format!("the number {f}"),
-        Yaml::Value(Scalar::Boolean(b)) => format!("{b}"),
-        Yaml::Value(Scalar::Null) => "nothing (null)".into(),
-        Yaml::Sequence(_) => "a list".into(),
-        Yaml::Mapping(_) => "a mapping".into(),
-        Yaml::Representation(s, ..) => format!("{s:?}"),
-        _ => "an unsupported value".into(),
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Bool(b) => format!("{b}"),
+        Value::Null => "nothing (null)".into(),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
     }
 }
 
-fn as_bool(v: &Yaml<'_>) -> Option<bool> {
-    match untag(v) {
-        Yaml::Value(Scalar::Boolean(b)) => Some(*b),
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
         // PyYAML's YAML 1.1 booleans (true/True/TRUE and false/... are 1.2 booleans).
-        Yaml::Value(Scalar::String(s)) => match s.as_ref() {
+        Value::String(s) => match s.as_str() {
             "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
             "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
             _ => None,
@@ -118,33 +110,11 @@ fn as_bool(v: &Yaml<'_>) -> Option<bool> {
     }
 }
 
-fn key_name(k: &Yaml<'_>) -> Option<String> {
-    match untag(k) {
-        Yaml::Value(Scalar::String(s)) => Some(s.to_string()),
-        Yaml::Value(Scalar::Integer(n)) => Some(n.to_string()),
-        Yaml::Value(Scalar::Boolean(b)) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// The entries of a mapping with their names; `null` counts as an empty mapping.
-fn entries<'y, 'i>(
-    v: &'y Yaml<'i>,
-    path: &str,
-    at: &str,
-) -> Result<Vec<(String, &'y Yaml<'i>)>, String> {
-    match untag(v) {
-        Yaml::Value(Scalar::Null) => Ok(Vec::new()),
-        Yaml::Mapping(m) => m
-            .iter()
-            .map(|(k, v)| match key_name(k) {
-                Some(name) => Ok((name, v)),
-                None => Err(format!(
-                    "{path}: {at} has a key that is {}, expected a name; fix the file",
-                    show(k)
-                )),
-            })
-            .collect(),
+fn entries<'y>(v: &'y Value, path: &str, at: &str) -> Result<Vec<(String, &'y Value)>, String> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v)).collect()),
         other => Err(format!(
             "{path}: {at} must be a mapping, found {}; fix the file",
             show(other)
@@ -154,7 +124,7 @@ fn entries<'y, 'i>(
 
 /// The `enabled` of a `defaults` or exception mapping, if it has one. `enabled` is the
 /// only key that can be overridden (st2 refuses any other with a ValueError).
-fn enabled(v: &Yaml<'_>, path: &str, at: &str) -> Result<Option<bool>, String> {
+fn enabled(v: &Value, path: &str, at: &str) -> Result<Option<bool>, String> {
     let mut found = None;
     for (key, value) in entries(v, path, at)? {
         if key != "enabled" {
@@ -176,12 +146,7 @@ fn enabled(v: &Yaml<'_>, path: &str, at: &str) -> Result<Option<bool>, String> {
 }
 
 /// Reads one type's section (`defaults`, and `exceptions` in a pack's own file).
-fn parse_type(
-    body: &Yaml<'_>,
-    path: &str,
-    type_key: &str,
-    global: bool,
-) -> Result<TypeRules, String> {
+fn parse_type(body: &Value, path: &str, type_key: &str, global: bool) -> Result<TypeRules, String> {
     let mut rules = TypeRules::default();
     for (section, value) in entries(body, path, type_key)? {
         let at = format!("{type_key}.{section}");
@@ -206,12 +171,30 @@ fn parse_type(
     Ok(rules)
 }
 
+/// The host's YAML rules (`stackpack_core::yaml`): YAML 1.2 core schema, duplicate keys
+/// refused, nesting, node count, aliases and scalar bytes bounded; one line per error.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 64,
+            max_nodes: 250_000,
+            max_aliases: 10_000,
+            max_total_scalar_bytes: 16 * 1024 * 1024,
+        },
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        with_snippet: false,
+    }
+}
+
 fn parse_file<'a>(path: &'a str, text: &str) -> Result<OverrideFile<'a>, String> {
     let mut file = OverrideFile {
         path,
         types: Default::default(),
     };
-    let docs = Yaml::load_from_str(text)
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, yaml_options())
         .map_err(|e| format!("{path}: not valid YAML: {e}; fix the file"))?;
     let doc = match docs.as_slice() {
         [] => return Ok(file),
@@ -473,6 +456,25 @@ mod tests {
             let file = format!("sensors:\n  defaults:\n    enabled: {text}\n");
             let got = run(&[(PACK, &file)], &r).unwrap();
             assert_eq!(got[0].starts_with("enable"), want, "{text}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_yaml_is_refused() {
+        let r = [res(ResourceKind::Sensor, "s")];
+        let mut laughs = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 9].join(", ");
+            laughs.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let deep = "sensors: ".to_string() + &"[".repeat(10_000);
+        let nested: String = (0..100).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        for text in [laughs, deep, nested] {
+            let e = run(&[(PACK, &text)], &r).unwrap_err();
+            assert!(e.contains("not valid YAML"), "{e}");
         }
     }
 }

@@ -12,8 +12,12 @@
 //! An entry may instead carry `archive_url` + `archive_sha256`: it then resolves to
 //! that archive (tar.gz, or zip when the URL ends in `.zip`) for the entry's own
 //! version; another requested version falls back to `repo_url` when there is one.
-//! An optional `versions` list (strings, or objects with `version` and `yanked`) feeds
-//! `list-versions`.
+//! An optional `versions` list (strings, or objects with `version`, `ref` and `yanked`),
+//! or object keyed by version (values with `ref` and `yanked`), feeds `list-versions`.
+//!
+//! A name is looked up as an index key first (the first index that has it wins), then
+//! as the `ref` of exactly one entry; display names are not matched. `stackpack show`
+//! follows the same rule, so what `show` finds `install` installs.
 //!
 //! The canonical identity is the repository's `host/path` (as the github and gitlab
 //! resolvers give it, so the same pack found two ways dedups), never with
@@ -77,7 +81,10 @@ struct Found {
     entry: Map<String, Value>,
 }
 
-/// Walks the configured indexes in priority order; the first that has `name` wins.
+/// Walks the configured indexes in priority order for the pack `name` names: the
+/// entry under that key in the first index that has one, else the one entry (across
+/// all indexes, an entry shadowed by a higher index's same key left out) whose `ref`
+/// is `name`. `stackpack show` (the host's merged index) uses the same rule.
 fn find(name: &str) -> Result<Found, PluginError> {
     let fetch = |url: &str| {
         let request = HttpRequest {
@@ -103,6 +110,9 @@ fn find_in(
     let mut failures = Vec::new();
     let mut all_denied = true;
     let mut read_any = false;
+    // Keys seen in higher-priority indexes, and the entries whose ref is `name`.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut by_ref: Vec<Found> = Vec::new();
     for url in urls {
         let shown = without_userinfo(url);
         let failure = match fetch(url) {
@@ -123,7 +133,22 @@ fn find_in(
                         Some(packs) => {
                             read_any = true;
                             match packs.remove(name) {
-                                None => continue,
+                                None => {
+                                    for (key, entry) in std::mem::take(packs) {
+                                        if let Value::Object(entry) = entry
+                                            && !seen.contains(&key)
+                                            && text(&entry, "ref").as_deref() == Some(name)
+                                        {
+                                            by_ref.push(Found {
+                                                index: shown.clone(),
+                                                key: key.clone(),
+                                                entry,
+                                            });
+                                        }
+                                        seen.insert(key);
+                                    }
+                                    continue;
+                                }
                                 Some(Value::Object(entry)) => {
                                     return Ok(Found {
                                         index: shown,
@@ -142,6 +167,17 @@ fn find_in(
             "pack index {shown} skipped: {failure}; trying the next one"
         ));
         failures.push(format!("{shown}: {failure}"));
+    }
+    if by_ref.len() > 1 {
+        let keys: Vec<&str> = by_ref.iter().map(|f| f.key.as_str()).collect();
+        return Err(PluginError::NotFound(format!(
+            "\"{name}\" is the ref of several index entries ({}); install one by its \
+             index name",
+            keys.join(", ")
+        )));
+    }
+    if let Some(found) = by_ref.pop() {
+        return Ok(found);
     }
     if read_any {
         Err(PluginError::NotFound(format!(
@@ -339,6 +375,17 @@ fn versions_of(found: &Found) -> Vec<VersionInfo> {
                 _ => None,
             })
             .collect(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(version, details)| VersionInfo {
+                version: version.clone(),
+                ref_: details.as_object().and_then(|d| text(d, "ref")),
+                yanked: details
+                    .get("yanked")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+            .collect(),
         _ => text(&found.entry, "version")
             .map(|version| VersionInfo {
                 version,
@@ -374,6 +421,17 @@ mod tests {
     const PRIVATE: &str = r#"{"packs": {"sensu": {"name": "sensu", "version": "9.9.9",
         "repo_url": "https://u:secret@git.corp/packs/sensu.git"}}}"#;
 
+    /// Entries whose key is not their ref, as in indexes that key packs by repository.
+    const BY_REPO: &str = r#"{"packs": {
+        "stackstorm-kafka": {"ref": "kafka", "name": "Apache Kafka", "version": "1.0.0",
+                             "repo_url": "https://github.com/org/stackstorm-kafka",
+                             "versions": {"1.0.0": {"ref": "v1.0.0"}, "0.9.0": {"yanked": true},
+                                          "0.10.0": null}},
+        "dup-a": {"ref": "dup", "repo_url": "https://git.example/a"},
+        "dup-b": {"ref": "dup", "repo_url": "https://git.example/b"},
+        "sensu-fork": {"ref": "sensu", "repo_url": "https://git.example/sensu-fork"}
+    }}"#;
+
     fn urls(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -387,6 +445,7 @@ mod tests {
             "https://404.example/index.json" => Ok((404, Vec::new())),
             "https://junk.example/index.json" => Ok((200, b"<html>".to_vec())),
             "https://u:secret@private.example/index.json" => Ok((200, PRIVATE.into())),
+            "https://by-repo.example/index.json" => Ok((200, BY_REPO.into())),
             _ => Ok((200, EXCHANGE.into())),
         };
         let r = find_in(name, &urls(list), fetch, |w: &str| {
@@ -549,5 +608,47 @@ mod tests {
                 other => panic!("{raw}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn key_first_then_a_unique_ref_never_the_display_name() {
+        let by_repo = "https://by-repo.example/index.json";
+        let exchange = "https://index.example/index.json";
+        let (found, _) = lookup("kafka", &[by_repo, exchange]);
+        let found = found.unwrap();
+        assert_eq!(found.key, "stackstorm-kafka");
+        let r = resolve_found("kafka", None, &found).unwrap();
+        assert_eq!(r.canonical, "github.com/org/stackstorm-kafka");
+        // A key in a lower index wins over a ref in a higher one (as the merged index
+        // that `show` reads does).
+        let (found, _) = lookup("sensu", &[by_repo, exchange]);
+        assert_eq!(found.unwrap().index, exchange);
+        // Two entries with that ref: neither is picked, and both keys are named.
+        let (found, _) = lookup("dup", &[by_repo]);
+        let Err(PluginError::NotFound(e)) = found else {
+            panic!("expected not found")
+        };
+        assert!(e.contains("dup-a, dup-b"), "{e}");
+        // Display names are not identifiers.
+        let (found, _) = lookup("Apache Kafka", &[by_repo]);
+        assert!(matches!(found, Err(PluginError::NotFound(_))));
+    }
+
+    #[test]
+    fn versions_keyed_by_version_keep_yanked() {
+        let (found, _) = lookup("kafka", &["https://by-repo.example/index.json"]);
+        let v = versions_of(&found.unwrap());
+        let got: Vec<(&str, Option<&str>, bool)> = v
+            .iter()
+            .map(|v| (v.version.as_str(), v.ref_.as_deref(), v.yanked))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1.0.0", Some("v1.0.0"), false),
+                ("0.10.0", None, false),
+                ("0.9.0", None, true)
+            ]
+        );
     }
 }
