@@ -58,35 +58,50 @@ fn run() -> Result<(), String> {
             .join("wasm-plugins"),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-        ])
-        .arg("--manifest-path")
-        .arg(plugins.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_PRIMARY_PACKAGE")
-        .output()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let build = || {
+        Command::new(&cargo)
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "wasm32-wasip2",
+            ])
+            .arg("--manifest-path")
+            .arg(plugins.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("CARGO_PRIMARY_PACKAGE")
+            .output()
+            .map_err(|e| format!("cannot run {cargo}: {e}"))
+    };
+    let mut output = build()?;
+    // A rustup that does not install the toolchain file's targets by itself (as with
+    // RUSTUP_AUTO_INSTALL=0) leaves wasm32-wasip2 missing on a fresh machine: add it
+    // once, so `cargo build` alone works there, then try again.
+    if !output.status.success() && target_missing(&String::from_utf8_lossy(&output.stderr)) {
+        let mut add = Command::new("rustup");
+        add.args(["target", "add", "wasm32-wasip2"]);
+        if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+            add.args(["--toolchain", &toolchain]);
+        }
+        if add.status().is_ok_and(|s| s.success()) {
+            println!(
+                "cargo:warning=added the rustup target wasm32-wasip2 for the built-in plugins"
+            );
+            output = build()?;
+        }
+    }
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("wasm32-wasip2")
-            && stderr.contains("target may not be installed")
-            || stderr.contains("can't find crate for `core`")
-            || stderr.contains("can't find crate for `std`")
-        {
+        let hint = if target_missing(&stderr) {
             "\nThe wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`."
         } else {
             ""
@@ -124,4 +139,11 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Whether a failed build says the wasm32-wasip2 standard library is not installed.
+fn target_missing(stderr: &str) -> bool {
+    stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed")
+        || stderr.contains("can't find crate for `core`")
+        || stderr.contains("can't find crate for `std`")
 }
