@@ -60,6 +60,19 @@ fn quick() -> InstallRequest {
     }
 }
 
+/// Installs the pack in `dir` without venv or registration.
+fn install_only(s: &Session, dir: &Path) {
+    install(
+        s,
+        &InstallRequest {
+            packs: vec![file_url(dir)],
+            register: false,
+            ..quick()
+        },
+    )
+    .unwrap();
+}
+
 #[test]
 fn install_list_get_remove() {
     let root = tempfile::tempdir().unwrap();
@@ -144,15 +157,7 @@ fn a_bad_config_is_reported_as_a_config_problem() {
         Some("port:\n  type: integer\n  required: true\n"),
     );
     let s = session(root.path(), |_| {});
-    install(
-        &s,
-        &InstallRequest {
-            packs: vec![file_url(&dir)],
-            register: false,
-            ..quick()
-        },
-    )
-    .unwrap();
+    install_only(&s, &dir);
     write(
         &root.path().join("configs/cfgpack.yaml"),
         "port: not-a-number\n",
@@ -184,15 +189,7 @@ fn config_set_validate_save_show() {
         Some("port:\n  type: integer\n  required: true\ntoken:\n  type: string\n  secret: true\n"),
     );
     let s = session(root.path(), |_| {});
-    install(
-        &s,
-        &InstallRequest {
-            packs: vec![file_url(&dir)],
-            register: false,
-            ..quick()
-        },
-    )
-    .unwrap();
+    install_only(&s, &dir);
     assert_eq!(
         install(&s, &quick()).map(|_| ()).err().map(|e| e.kind()),
         None,
@@ -349,15 +346,7 @@ fn venv_builds_then_keeps() {
     let dir = pack_dir(src.path(), "pypack", None);
     write(&dir.join("actions/run.py"), "print('hi')\n");
     let s = session(root.path(), |_| {});
-    install(
-        &s,
-        &InstallRequest {
-            packs: vec![file_url(&dir)],
-            register: false,
-            ..quick()
-        },
-    )
-    .unwrap();
+    install_only(&s, &dir);
     let built = stackpack_ops::venv::venv(&s, "pypack", false).unwrap();
     assert_eq!(built.path, root.path().join("virtualenvs/pypack"));
     assert!(built.path.join("bin/python").exists());

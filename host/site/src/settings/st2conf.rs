@@ -42,23 +42,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_stackpacks_options_are_read() {
-        let s = read(
-            Path::new("/etc/st2/st2.conf"),
-            "[system]\nbase_path = /srv/st2\n\n[content]\npacks_base_paths = /a:/b:\nindex_url = https://x/i.json, https://y/i.json\n\n[actionrunner]\npython_binary = /usr/bin/python3\n\n[database]\nhost = 127.0.0.1\n",
-        )
-        .unwrap();
-        assert_eq!(s.base_path, Some(PathBuf::from("/srv/st2")));
-        assert_eq!(
-            s.packs_base_paths,
-            vec![PathBuf::from("/a"), PathBuf::from("/b")]
-        );
-        assert_eq!(s.index_url, vec!["https://x/i.json", "https://y/i.json"]);
-        assert_eq!(s.python_binary, "/usr/bin/python3");
-        assert!(s.warnings.is_empty());
-    }
-
-    #[test]
     fn text_that_is_not_ini_names_the_file() {
         let e = read(Path::new("/etc/st2/st2.conf"), "[system\nbase_path = x\n")
             .unwrap_err()
