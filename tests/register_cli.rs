@@ -165,7 +165,7 @@ fn seed_example_3_actions_disabled_except_two_and_one_rule() {
 
 #[test]
 fn rule_counting_compares_effective_values() {
-    // st2 (Q20) assumed a rule without `enabled` was enabled: disabling it counted as
+    // st2 assumed a rule without `enabled` was enabled: disabling it counted as
     // an override although nothing changed, enabling it did not count although it did.
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
