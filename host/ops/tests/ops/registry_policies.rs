@@ -1,16 +1,13 @@
 //! The registry with real override-policy components: the built-in `default` policy
 //! and a misbehaving one built from tests/guests/hostile-policy, chained as the CLI
 //! chains them. A failing policy must leave the registry exactly as it was.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{hostile_policy_wasm, pack_yaml, shared_cache, write};
+use crate::common::{hostile_policy_wasm, pack_yaml, shared_cache, write};
 use stackpack_core::pack::{PackMeta, parse_pack_yaml};
 use stackpack_net::{Grants, NoNetwork};
 use stackpack_ops::register::PluginPolicy;

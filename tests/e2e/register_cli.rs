@@ -2,13 +2,10 @@
 //! real binary, a real SQLite registry and the built-in default override policy
 //! (a wasm component). The override scenarios are the three of StackStorm's
 //! "Overriding Pack Defaults" documentation, with their files verbatim.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::Path;
 
-use common::{example_wasm, hostile_policy_wasm, pack_yaml, run, stackpack, write};
+use crate::common::{example_wasm, hostile_policy_wasm, pack_yaml, run, stackpack, write};
 use serde_json::{Value, json};
 
 fn action(name: &str) -> String {
