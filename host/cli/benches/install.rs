@@ -11,7 +11,7 @@
 //! - stackpack cold: an empty root and cache, `stackpack install` of all ten refs;
 //! - stackpack warm: reinstalling one unchanged pack with a warm cache.
 //!
-//! Targets (issue #3): cold at least 3x faster than the baseline; warm reinstall of an
+//! Targets: cold at least 3x faster than the baseline; warm reinstall of an
 //! unchanged pack under 50 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

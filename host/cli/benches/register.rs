@@ -11,7 +11,7 @@
 //!   registry exists and is updated in place), and a first registration into a fresh
 //!   registry.
 //!
-//! Target (issue #6): whole process under 200 ms.
+//! Target: whole process under 200 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

@@ -5,11 +5,11 @@
 //!
 //! - st2 way: `python3 -m venv <dir>` (pip seeded) then `<dir>/bin/pip install -r
 //!   requirements.txt --no-index --find-links <wheelhouse>`; st2 does this on every
-//!   install, so it is also its "reuse" cost (Q17);
+//!   install, even when the requirements are unchanged, so it is also its "reuse" cost;
 //! - stackpack cold: `stackpack --offline venv <pack>` with no venv yet;
 //! - stackpack reuse: the same command again (fingerprint unchanged).
 //!
-//! Targets (issue #5): cold at least 3x faster, reuse at least 50x faster.
+//! Targets: cold at least 3x faster, reuse at least 50x faster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

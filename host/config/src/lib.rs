@@ -1,13 +1,14 @@
 //! Pack configuration for stackpack: a pack's `config.schema.yaml` in StackStorm's dialect
 //! (draft-4 validators with draft-3 style `required: true` inside each property, `secret: true`,
-//! nested `properties`, `items`, `enum`, `default`; spec §11) is parsed and checked
+//! nested `properties`, `items`, `enum`, `default`) is parsed and checked
 //! ([`ConfigSchema::parse`]), turned into a draft-7 JSON Schema with st2's rules (extra keys
 //! allowed, `required: true` lifted into the parent's `required` list) and used to validate a
 //! pack's values ([`ConfigSchema::validate`]), where `{{ st2kv... }}` template strings are accepted
-//! for any type (the fix of st2 #4574). Values are set from `key.path=value` assignments
-//! ([`set_value`]) or asked for on a terminal ([`prompt`]), shown with defaults filled and
-//! secrets masked, and stored as `<configs_dir>/<pack>.yaml` ([`write_config`]): raw values,
-//! written atomically (`stackpack_fs::write_atomic`), mode 0600 when they hold secrets.
+//! for any type (st2 validated templates before rendering them, so one for a non-string key
+//! failed). Values are set from `key.path=value` assignments ([`set_value`]) or asked for on
+//! a terminal ([`prompt`]), shown with defaults filled and secrets masked, and stored as
+//! `<configs_dir>/<pack>.yaml` ([`write_config`]): raw values, written atomically
+//! (`stackpack_fs::write_atomic`), mode 0600 when they hold secrets.
 
 mod prompt;
 
@@ -506,7 +507,7 @@ impl ConfigSchema {
         &self.json_schema
     }
 
-    /// Validates raw config values like st2 (§11.2): defaults applied first, `null` allowed for
+    /// Validates raw config values like st2: defaults applied first, `null` allowed for
     /// optional keys, extra keys allowed, and template strings (`{{ st2kv.system.x }}`) accepted
     /// for any type. A `decrypt_kv` template on a `secret: true` key is refused, as in st2.
     pub fn validate(&self, values: &Value) -> Result<(), Vec<ConfigProblem>> {
@@ -559,8 +560,8 @@ impl ConfigSchema {
             })
     }
 
-    /// The values with schema defaults filled in, like st2's runtime resolution (§11.3
-    /// step 3): falsy defaults honoured, explicit values kept, missing nested objects created.
+    /// The values with schema defaults filled in, like st2 when it resolves a pack's config at
+    /// run time: falsy defaults honoured, explicit values kept, missing nested objects created.
     /// For display only: config files store raw values.
     pub fn with_defaults(&self, values: &Value) -> Value {
         let mut out = values.clone();

@@ -1,4 +1,4 @@
-//! Interactive, type-aware prompting on a terminal (st2 `pack config`, spec §11.5).
+//! Interactive, type-aware prompting on a terminal (as st2's `pack config`).
 
 use std::io::IsTerminal as _;
 

@@ -1,10 +1,10 @@
-//! `pack.yaml`: the [`PackMeta`] type, its validation rules and st2's ref derivation
-//! (spec §1.3, §2).
+//! `pack.yaml`: the [`PackMeta`] type, its validation rules and st2's ref derivation.
 //!
 //! [`parse_pack_yaml`] applies st2's schema (`PackAPI.schema`) and `get_pack_ref_from_metadata`
 //! in one pass and reports every problem it finds, each naming the field and the fix. Where st2
-//! differs on purpose: the derived `ref` is always validated (quirk Q10), `stackstorm_version`
-//! uses [`St2VersionSpec`]'s grammar instead of st2's regex (Q11), the "onlyword" typo is
+//! differs on purpose: the derived `ref` is always validated (st2 only refused a `.` at download
+//! and failed later, after moving the pack into place), `stackstorm_version` uses
+//! [`St2VersionSpec`]'s grammar instead of st2's regex, the "onlyword" typo is
 //! fixed, and an explicit `null` on an optional field counts as absent.
 
 use std::collections::BTreeSet;
@@ -51,7 +51,8 @@ const CONTRIBUTOR_MAX_LEN: usize = 100;
 /// Validated pack metadata, as read from `pack.yaml` by [`parse_pack_yaml`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PackMeta {
-    /// The pack's ref: its id and install directory name, derived by st2's rules (spec §2.2).
+    /// The pack's ref: its id and install directory name, derived by st2's rules (see
+    /// [`parse_pack_yaml`]).
     #[serde(rename = "ref")]
     pub ref_: String,
     /// Display name.
@@ -106,7 +107,7 @@ fn matches_ref_whitelist(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// st2's `get_pack_warnings` (spec §2.5): a deprecation warning for a Python-2-only pack.
+/// st2's `get_pack_warnings`: a deprecation warning for a Python-2-only pack.
 pub fn deprecation_warnings(meta: &PackMeta) -> Vec<String> {
     let set: BTreeSet<&str> = meta.python_versions.iter().map(String::as_str).collect();
     if set.len() == 1 && set.contains("2") {
@@ -124,7 +125,7 @@ pub fn deprecation_warnings(meta: &PackMeta) -> Vec<String> {
 ///
 /// `dir_name` is the pack directory's name when the pack is already in place (registration);
 /// pass `None` for a freshly downloaded pack, as st2 does. The ref is `ref` if set, else
-/// `dir_name` if it is a valid ref, else `name` if it is a valid ref (spec §2.2).
+/// `dir_name` if it is a valid ref, else `name` if it is a valid ref.
 pub fn parse_pack_yaml(text: &str, dir_name: Option<&str>) -> Result<PackMeta, PackYamlError> {
     if PYTHON_TAG_RE.is_match(text) {
         return Err(PackYamlError::new(vec![PackYamlProblem::file(
@@ -596,18 +597,17 @@ mod tests {
         );
     }
 
-    // T-M01, T-M02
     #[test]
-    fn t_m01_m02_ref_from_name_or_ref() {
+    fn ref_from_name_or_ref() {
         assert_eq!(ok("name: pack1\n").ref_, "pack1");
         let meta = ok("name: Pack1\nref: pack1\n");
         assert_eq!(meta.ref_, "pack1");
         assert_eq!(meta.name, "Pack1");
     }
 
-    // T-M03, T-D29
+    // `_global` is refused as ref, as name and as directory name.
     #[test]
-    fn t_m03_reserved_refs() {
+    fn reserved_refs() {
         let expected = "_global is a reserved name, and cannot be used as a pack name. Set \
                         \"ref\" in pack.yaml to another name.";
         assert_eq!(err("name: Pack1\nref: _global\n"), expected);
@@ -616,9 +616,9 @@ mod tests {
         assert_eq!(e.to_string(), expected);
     }
 
-    // T-M04 (the pack.yaml part): dir name as ref, contributors kept in order.
+    // The directory name as ref, contributors kept in order.
     #[test]
-    fn t_m04_dir_name_and_contributors() {
+    fn dir_name_and_contributors() {
         let text = "name: dummy_pack_1\ndescription: dummy pack\nversion: 0.1.0\nauthor: st2-dev\n\
                     contributors:\n  - John Doe1 <john.doe1@gmail.com>\n  - John Doe2 <john.doe2@gmail.com>\n";
         let meta = parse_pack_yaml(text, Some("dummy_pack_1")).unwrap();
@@ -632,9 +632,9 @@ mod tests {
         );
     }
 
-    // T-M05: extra keys are accepted and dropped.
+    // Extra keys are accepted and dropped.
     #[test]
-    fn t_m05_extra_keys_ignored() {
+    fn extra_keys_ignored() {
         let meta = ok(
             "name: dummy_pack_20\nref: dummy_pack_20_ref\nattribute1: 1\nattribute2: two\n\
                        attribute3: [3]\nattribute: 4\nsome: [feature, value]\n",
@@ -646,9 +646,8 @@ mod tests {
         assert!(json.get("some").is_none());
     }
 
-    // T-M06: ref wins over the directory name.
     #[test]
-    fn t_m06_ref_beats_dir_name() {
+    fn ref_beats_dir_name() {
         let meta = parse_pack_yaml(
             &format!("{BASE}name: x\nref: dummy_pack_6_ref\n"),
             Some("dummy_pack_6"),
@@ -657,9 +656,8 @@ mod tests {
         assert_eq!(meta.ref_, "dummy_pack_6_ref");
     }
 
-    // T-M07
     #[test]
-    fn t_m07_name_when_no_ref_and_no_dir() {
+    fn name_when_no_ref_and_no_dir() {
         assert_eq!(ok("name: dummy_pack_7_name\n").ref_, "dummy_pack_7_name");
     }
 
@@ -678,9 +676,9 @@ mod tests {
         assert!(parse_pack_yaml(&text, Some("stackstorm-fancy")).is_err());
     }
 
-    // T-M08, T-M10, T-D28 (typo fixed: "only word")
+    // st2's message, with its "onlyword" typo fixed.
     #[test]
-    fn t_m08_m10_invalid_name_without_ref() {
+    fn invalid_name_without_ref() {
         assert_eq!(
             err("name: dummy pack 14\n"),
             "Pack name \"dummy pack 14\" contains invalid characters and \"ref\" attribute is not \
@@ -702,9 +700,8 @@ mod tests {
         assert!(!e.contains("onlyword"));
     }
 
-    // T-M09, Q10
     #[test]
-    fn t_m09_invalid_ref_pattern() {
+    fn invalid_ref_pattern() {
         let e = parse("name: x\nref: invalid-has-dash\n").unwrap_err();
         assert_eq!(e.problems.len(), 1);
         assert_eq!(e.problems[0].field.as_deref(), Some("ref"));
@@ -714,14 +711,14 @@ mod tests {
              not allowed. 'invalid-has-dash' does not match '^[a-z0-9_]+$'. Set \"ref\" in \
              pack.yaml to e.g. invalid_has_dash."
         );
-        // Q10: a dotted ref is refused up front.
+        // A dotted ref is refused up front, not after the pack is moved into place.
         let e = err("name: x\nref: my.pack\n");
         assert!(e.contains("'my.pack' does not match '^[a-z0-9_]+$'"), "{e}");
     }
 
-    // T-M11: everything stored exactly, unknown keys not stored.
+    // Everything stored exactly, unknown keys not stored.
     #[test]
-    fn t_m11_full_metadata() {
+    fn full_metadata() {
         let meta = ok(
             "name: dummy_pack_11\nemail: info@stackstorm.com\nkeywords: [a, b]\n\
                        dependencies: [core=0.2.0]\nstackstorm_version: \">=1.6.0, <2.2.0\"\n\
@@ -742,9 +739,9 @@ mod tests {
         assert_eq!(back, meta);
     }
 
-    // T-M12 (Q11 grammar instead of st2's regex)
+    // The one `stackstorm_version` grammar decides, not st2's regex.
     #[test]
-    fn t_m12_bad_stackstorm_version() {
+    fn bad_stackstorm_version() {
         let e = parse("name: x\nstackstorm_version: wrongstackstormversion\n").unwrap_err();
         assert_eq!(e.problems[0].field.as_deref(), Some("stackstorm_version"));
         assert!(
@@ -752,7 +749,7 @@ mod tests {
                 .starts_with("'stackstorm_version': 'wrongstackstormversion' does not match"),
             "{e}"
         );
-        // Q11: forms st2's regex refused are accepted.
+        // Forms st2's regex refused are accepted.
         for ok_spec in [
             "all",
             "2.0.0",
@@ -766,9 +763,8 @@ mod tests {
         assert!(parse("name: x\nstackstorm_version: \">>1.0.0\"\n").is_err());
     }
 
-    // T-M13
     #[test]
-    fn t_m13_python_versions_enum() {
+    fn python_versions_enum() {
         let e = parse("name: x\npython_versions: [\"4\", \"5\"]\n").unwrap_err();
         let text = e.to_string();
         assert!(text.contains("'4' is not one of ['2', '3']"), "{text}");
@@ -794,9 +790,8 @@ mod tests {
         assert!(ok("name: x\npython_versions:\n").python_versions.is_empty());
     }
 
-    // T-M14
     #[test]
-    fn t_m14_float_version() {
+    fn float_version() {
         let text = "name: x\ndescription: d\nversion: 0.2\nauthor: a\n";
         let e = parse_pack_yaml(text, None).unwrap_err().to_string();
         assert!(
@@ -841,9 +836,8 @@ mod tests {
         assert!(e.starts_with("Pack version \"True\" doesn't"), "{e}");
     }
 
-    // T-M15 (the pure part): empty file.
     #[test]
-    fn t_m15_empty_file() {
+    fn empty_file() {
         for text in ["", "   \n", "# only a comment\n", "---\n", "{}\n", "~\n"] {
             let e = parse_pack_yaml(text, None).unwrap_err();
             assert!(e.is_empty_file(), "{text:?}");
@@ -1021,7 +1015,6 @@ mod tests {
         assert_eq!(meta.email, None);
     }
 
-    // T-W05, T-W08, T-W04/T-W06
     #[test]
     fn deprecation_warning_for_python2_only() {
         let mut meta = ok("name: Pack2\nref: pack2\npython_versions: [\"2\"]\n");
@@ -1050,9 +1043,8 @@ mod tests {
         assert_eq!(RESERVED_PACK_REFS, ["_global"]);
     }
 
-    // T-V10
     #[test]
-    fn t_v10_pack_version_regex() {
+    fn pack_version_regex() {
         for good in [
             "0.1.0",
             "1.10.0",

@@ -1,5 +1,5 @@
 //! The pack specifier: the argument of `stackpack install` and each entry of a pack's
-//! `dependencies` (spec §3, with quirk Q3 fixed), plus URL redaction.
+//! `dependencies`, plus URL redaction.
 //!
 //! Grammar: `locator [ "=" requested ]`, where `requested` is a version, tag, branch or commit
 //! and `locator` is one of
@@ -431,11 +431,11 @@ pub fn redact_url(text: &str) -> String {
     out
 }
 
-/// The pack name a dependency locator refers to, for finding it among installed packs
-/// (spec §7.1 with quirk Q34 fixed): an index name is itself; otherwise take the last path
-/// segment (ignoring a query string, a fragment and trailing `/`), strip a trailing `.git`
-/// only (st2 cut at the first `.`), then strip a `stackstorm-` prefix (any case), as Exchange
-/// repositories are named `stackstorm-<ref>`. Pass the locator, not the whole specifier.
+/// The pack name a dependency locator refers to, for finding it among installed packs: an
+/// index name is itself; otherwise take the last path segment (ignoring a query string, a
+/// fragment and trailing `/`), strip a trailing `.git` only (st2 cut at the first `.`), then
+/// strip a `stackstorm-` prefix (any case), as Exchange repositories are named
+/// `stackstorm-<ref>`. Pass the locator, not the whole specifier.
 pub fn dependency_name(locator: &str) -> String {
     let trimmed = locator.trim();
     let without_query = if trimmed.contains("://") {
@@ -481,9 +481,8 @@ mod tests {
         assert_eq!(r.requested(), None);
     }
 
-    // T-P01, T-P02
     #[test]
-    fn t_p01_p02_github_shorthand() {
+    fn github_shorthand() {
         for (raw, url) in [
             (
                 "stackstorm/st2contrib",
@@ -500,9 +499,8 @@ mod tests {
         }
     }
 
-    // T-P03, T-P04, T-P05
     #[test]
-    fn t_p03_p05_scp_like_unchanged() {
+    fn scp_like_unchanged() {
         let r = p("git@github.com:StackStorm/st2contrib.git");
         assert_eq!(
             r.kind(),
@@ -528,9 +526,8 @@ mod tests {
         );
     }
 
-    // T-P06 .. T-P09, T-P11
     #[test]
-    fn t_p06_p11_urls_unchanged() {
+    fn urls_unchanged() {
         unchanged_url("https://github.com/StackStorm/st2contrib.git", "https");
         unchanged_url(
             "https://git-wip-us.apache.org/repos/asf/libcloud.git",
@@ -551,9 +548,8 @@ mod tests {
         unchanged_url("HTTPS://example.com/p", "https");
     }
 
-    // T-P10
     #[test]
-    fn t_p10_file_urls() {
+    fn file_urls() {
         for raw in [
             "file:///home/vagrant/stackstorm-test",
             "file://localhost/home/vagrant/stackstorm-test",
@@ -571,9 +567,8 @@ mod tests {
         ));
     }
 
-    // T-P12
     #[test]
-    fn t_p12_empty() {
+    fn empty_specifier() {
         for raw in ["", "   "] {
             let err = e(raw);
             assert_eq!(err, CoreError::EmptySpec);
@@ -584,9 +579,9 @@ mod tests {
         }
     }
 
-    // T-P13, T-P14, T-P17 (the parsing part; the lookup is the index's job)
+    // The parsing part only: looking the name up is the index's job.
     #[test]
-    fn t_p13_p14_index_names() {
+    fn index_names() {
         let r = p("test");
         assert_eq!(r.kind(), &RefKind::IndexName);
         assert_eq!(r.locator(), "test");
@@ -598,9 +593,8 @@ mod tests {
         assert_eq!(p(" aws ").raw(), "aws");
     }
 
-    // T-P15, T-P16
     #[test]
-    fn t_p15_p16_versions_on_urls() {
+    fn versions_on_urls() {
         let r = p("StackStorm-Exchange/stackstorm-test=v1.0.0");
         assert_eq!(
             r.repo_url().as_deref(),
@@ -623,9 +617,10 @@ mod tests {
         assert_eq!(r.requested(), Some("feature/x"));
     }
 
-    // T-P18, #5318
+    // st2 parsed `some_pack>=1.1.1` as the pack `some_pack>`; a range is refused, with the
+    // exact pin suggested.
     #[test]
-    fn t_p18_ranges_rejected() {
+    fn ranges_rejected() {
         let err = e("some_pack>=1.1.1");
         assert_eq!(
             err,
@@ -700,9 +695,8 @@ mod tests {
         ));
     }
 
-    // T-P19
     #[test]
-    fn t_p19_more_than_one_separator() {
+    fn more_than_one_separator() {
         let err = e("a=b=c");
         assert_eq!(
             err,
@@ -717,9 +711,9 @@ mod tests {
         ));
     }
 
-    // T-P20, Q3
+    // st2 rewrote `deploy@host:grp/repo` to `https://github.com/deploy@host:grp/repo`.
     #[test]
-    fn t_p20_scp_like_not_rewritten() {
+    fn scp_like_not_rewritten() {
         let r = p("deploy@host:grp/repo");
         assert_eq!(
             r.kind(),
@@ -763,9 +757,9 @@ mod tests {
         assert_eq!(r.requested(), Some("v1"));
     }
 
-    // Q3: '=' in userinfo and query strings is not a separator.
+    // '=' in userinfo and query strings is not a separator.
     #[test]
-    fn q3_equals_in_userinfo_and_query() {
+    fn equals_in_userinfo_and_query() {
         let r = p("https://u:t=k@host/p=v1");
         assert_eq!(r.locator(), "https://u:t=k@host/p");
         assert_eq!(r.requested(), Some("v1"));
@@ -874,7 +868,7 @@ mod tests {
         assert_eq!(redact_url("://weird@x"), "://***@x");
     }
 
-    // T-DP07 / T-DP12 / Q34
+    // Only a trailing `.git` is stripped (st2 cut the name at the first `.`).
     #[test]
     fn dependency_names() {
         for (locator, name) in [

@@ -1,7 +1,8 @@
 //! Versions: the `stackstorm_version` grammar, pack versions and compatibility checks.
 //!
 //! st2 validates `stackstorm_version` with one regex at registration and evaluates it with
-//! python-semver's `match` at download, and the two disagree (spec §2.4, quirk Q11). Here a
+//! python-semver's `match` at download, and the two disagree: the regex refuses `all`, `==x`
+//! and a bare `x`, and accepts `=x`, `>>x` and `>= x`, which crash the matcher. Here a
 //! single grammar does both jobs, see [`St2VersionSpec`].
 
 use std::cmp::Ordering;
@@ -70,7 +71,7 @@ pub struct VersionClause {
 
 /// A parsed `stackstorm_version`: which StackStorm versions a pack supports.
 ///
-/// Grammar (quirk Q11's "one grammar"): `all`, or comma-separated clauses `[op] version`
+/// Grammar (one for validation and matching): `all`, or comma-separated clauses `[op] version`
 /// where `op` is one of `< <= > >= == !=` (`=` is read as `==`, no operator means `==`) and
 /// `version` is `x.y` (read as `x.y.0`) or a full semantic version `x.y.z[-pre][+build]`.
 /// Whitespace around operators, versions and commas is ignored; empty clauses (a trailing
@@ -204,8 +205,9 @@ pub fn parse_pack_version(text: &str) -> Result<Version, CoreError> {
     })
 }
 
-/// Sort versions highest first by semantic-version order (a leading `v` tolerated, quirks
-/// Q4/Q35); strings that are not versions go last, in text order. Duplicates are kept.
+/// Sort versions highest first by semantic-version order (a leading `v` tolerated; an index
+/// lists `versions` in text order, and the highest is not always its `version`); strings that
+/// are not versions go last, in text order. Duplicates are kept.
 pub fn sort_versions_desc(versions: Vec<String>) -> Vec<String> {
     let mut parsed = Vec::new();
     let mut other = Vec::new();
@@ -274,7 +276,7 @@ fn required_python_major(meta_python_versions: &[String], python_major: u32) -> 
     }
 }
 
-/// st2's `python_versions` check (spec §2.4) for a Python of major version `python_major`.
+/// st2's `python_versions` check for a Python of major version `python_major`.
 /// The error has st2's shape without the pack name (the installer adds it).
 pub fn python_versions_ok(
     meta_python_versions: &[String],
@@ -307,27 +309,24 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    // T-V01
     #[test]
-    fn t_v01_range_matches_inside() {
+    fn range_matches_inside() {
         let s = spec(">=1.6.0, <2.2.0");
         for ver in ["1.6.0", "1.6.1", "2.0.0", "2.1.0", "2.1.9"] {
             assert!(s.matches(&v(ver)), "{ver}");
         }
     }
 
-    // T-V02
     #[test]
-    fn t_v02_range_rejects_outside() {
+    fn range_rejects_outside() {
         let s = spec(">=1.6.0, <2.2.0");
         for ver in ["1.5.0", "0.1.0", "2.2.1", "2.3.0", "3.0.0", "2.2.0"] {
             assert!(!s.matches(&v(ver)), "{ver}");
         }
     }
 
-    // T-V03
     #[test]
-    fn t_v03_all_matches_everything() {
+    fn all_matches_everything() {
         let s = spec("all");
         assert!(s.is_all());
         for ver in ["1.6.0", "1.6.1", "2.0.0", "2.1.0", "0.0.1-alpha"] {
@@ -337,9 +336,8 @@ mod tests {
         assert!(spec("  all ").is_all());
     }
 
-    // T-V04
     #[test]
-    fn t_v04_lower_bound_only() {
+    fn lower_bound_only() {
         let s = spec(">=1.6.0");
         for ver in ["1.6.0", "1.6.1", "2.1.0"] {
             assert!(s.matches(&v(ver)));
@@ -349,9 +347,9 @@ mod tests {
         }
     }
 
-    // T-V05: bare and == versions mean equality (st2's regex wrongly rejects them).
+    // Bare and == versions mean equality (st2's regex wrongly rejects them).
     #[test]
-    fn t_v05_bare_and_double_equals() {
+    fn bare_and_double_equals() {
         for text in ["2.0.0", "==2.0.0"] {
             let s = spec(text);
             assert!(s.matches(&v("2.0.0")), "{text}");
@@ -360,9 +358,10 @@ mod tests {
         }
     }
 
-    // T-V06, better mode (Q11): `=x` is equality, whitespace is tolerated, `>>` is an error.
+    // Forms st2's regex accepts but its matcher crashes on get a defined meaning: `=x` is
+    // equality, whitespace is tolerated, `>>` is an error.
     #[test]
-    fn t_v06_defined_semantics() {
+    fn defined_semantics() {
         assert!(spec("=2.0.0").matches(&v("2.0.0")));
         assert!(!spec("=2.0.0").matches(&v("2.0.1")));
         assert!(spec(">= 1.6.0").matches(&v("2.0.0")));
@@ -377,9 +376,9 @@ mod tests {
         assert!(St2VersionSpec::parse("<<4.0.0").is_err());
     }
 
-    // T-V07: st2's regex as documented, and what the one grammar decides instead.
+    // st2's regex as documented, and what the one grammar decides instead.
     #[test]
-    fn t_v07_st2_regex_versus_grammar() {
+    fn st2_regex_versus_grammar() {
         let re = regex::Regex::new(ST2_VERSION_REGEX).unwrap();
         for ok in [
             ">=1.6.0, <2.2.0",
@@ -464,9 +463,8 @@ mod tests {
         assert_eq!(s.clauses()[0].op, Comparator::Lt);
     }
 
-    // T-V08
     #[test]
-    fn t_v08_normalize_pack_version() {
+    fn normalizes_pack_versions() {
         for (input, out) in [
             ("0.2.0", "0.2.0"),
             ("0.2.1", "0.2.1"),
@@ -480,9 +478,8 @@ mod tests {
         }
     }
 
-    // T-V09
     #[test]
-    fn t_v09_normalize_st2_version() {
+    fn normalizes_st2_versions() {
         assert_eq!(normalize_st2_version("3.10dev"), "3.10.0");
         assert_eq!(normalize_st2_version("3.9.0"), "3.9.0");
         assert_eq!(normalize_st2_version("3.9.1dev"), "3.9.1dev");
@@ -506,7 +503,7 @@ mod tests {
         assert!(parse_pack_version("vv1.0.0").is_err());
     }
 
-    // Q4 / Q35: semver order, not text order; non-versions last.
+    // Semver order, not text order; non-versions last.
     #[test]
     fn sort_versions_desc_uses_semver() {
         let sorted = sort_versions_desc(strings(&[
@@ -535,7 +532,7 @@ mod tests {
         assert!(sort_versions_desc(Vec::new()).is_empty());
     }
 
-    // T-D14/T-D15/T-D16 (the pure part): the stackstorm_version check and its message.
+    // The stackstorm_version check and its message, worded as st2's.
     #[test]
     fn check_stackstorm_version_messages() {
         assert!(check_stackstorm_version("test3", ">=1.6.0, <2.2.0", "2.0.0").is_ok());
@@ -557,7 +554,7 @@ mod tests {
         ));
     }
 
-    // T-D17..T-D19 (the pure part).
+    // The python_versions check: a pack for Python 2 only is refused on Python 3.
     #[test]
     fn python_versions_checks() {
         for ok in [&[][..], &["3"][..], &["2", "3"][..]] {

@@ -1,4 +1,5 @@
-//! Git sources: ref resolution (spec §6.1, with quirk Q9 fixed) and a cache of bare
+//! Git sources: ref resolution (one rule for tags, branches and commits; st2 cloned the
+//! whole history and fell back to `v<ref>` for a tag not on a branch) and a cache of bare
 //! repositories, one per URL, reused across installs and for offline installs.
 //!
 //! Resolution lists the remote's refs first (`ls-remote`), picks the ref, then fetches

@@ -1,4 +1,4 @@
-//! Local sources (`file://` installs, spec §6 step 3): a git work tree is installed from
+//! Local sources (`file://` installs): a git work tree is installed from
 //! its last commit, a plain directory is copied as it is.
 
 use std::fs;

@@ -1,4 +1,5 @@
-//! Fetching indexes: parallel, redirect-following, cached on disk (spec §4.2, quirk Q6).
+//! Fetching indexes: parallel, with a timeout, redirect-following, cached on disk and
+//! revalidated (st2 fetched them one after another, with no timeout and no cache).
 
 use std::collections::BTreeMap;
 use std::fs;

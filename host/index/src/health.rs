@@ -1,4 +1,5 @@
-//! The health report of the configured indexes (spec §4.4, with a de-duplicated count).
+//! The health report of the configured indexes; a pack listed by several indexes counts
+//! once in the total.
 
 use std::collections::BTreeSet;
 

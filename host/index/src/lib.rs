@@ -1,6 +1,7 @@
-//! stackpack's pack indexes (st2's `index_url`, spec §4–§5): fetching them, merging them,
-//! and answering `search`, `show` and `health` from the result, with st2's quirks Q4, Q5
-//! and Q6 fixed.
+//! stackpack's pack indexes (st2's `index_url`): fetching them, merging them, and answering
+//! `search`, `show` and `health` from the result. Unlike st2, indexes are fetched in
+//! parallel with a timeout and cached, versions are sorted by semver rather than as text,
+//! and search scores every searched field instead of letting the first matching key decide.
 //!
 //! [`fetch_indexes`] fetches every configured index in parallel through the host's
 //! [`NetBackend`](stackpack_net::NetBackend) (in practice `stackpack_fetch::Net`, which

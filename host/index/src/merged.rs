@@ -1,4 +1,4 @@
-//! The merged index and its queries: search, show, suggestions (spec §4.2–§5, Q4, Q5).
+//! The merged index and its queries: search, show, suggestions.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ pub struct Entry {
     pub keywords: Vec<String>,
     pub repo_url: Option<String>,
     /// Every version the entry lists (yanked ones included), in semver order, newest
-    /// first (quirk Q4 fixed); strings that are not versions last.
+    /// first (an index lists them in text order); strings that are not versions last.
     pub versions: Vec<String>,
     /// The same versions with what the index says of each (ref, yanked), same order.
     pub releases: Vec<Release>,
@@ -221,7 +221,8 @@ pub fn merge(indexes: &[FetchedIndex]) -> MergedIndex {
 impl MergedIndex {
     /// Case-insensitive search over name, ref/key, keywords (substring of each keyword),
     /// description and author; `content`, `versions`, `python_versions`, `repo_url` and
-    /// `email` are never searched (quirk Q5 fixed). Best first: exact name/ref, name/ref
+    /// `email` are never searched (st2 matched dict keys, so `actions` found every pack).
+    /// Best first: exact name/ref, name/ref
     /// prefix, name/ref substring, keyword, description, author; ties by key. An empty
     /// query finds nothing.
     pub fn search(&self, query: &str) -> Vec<&Entry> {

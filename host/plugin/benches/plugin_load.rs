@@ -3,7 +3,7 @@
 //!   cargo bench -p stackpack-plugin --bench plugin_load
 //!
 //! Baseline: compiling the component with Cranelift (what every run would pay without
-//! the `.cwasm` cache). Targets (issue #2): cached load < 5 ms, fresh instance + one
+//! the `.cwasm` cache). Targets: cached load < 5 ms, fresh instance + one
 //! resolve call < 1 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

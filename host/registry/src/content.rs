@@ -1,4 +1,4 @@
-//! Reading a pack's content from disk (spec §9.3): the top-level `*.yaml`/`*.yml` files
+//! Reading a pack's content from disk: the top-level `*.yaml`/`*.yml` files
 //! of `triggers/`, `sensors/`, `actions/`, `rules/`, `aliases/` and `policies/`, each
 //! parsed and validated. A bad file becomes a [`Problem`] with its path and reason; the
 //! other files are still read.

@@ -1,6 +1,6 @@
 //! The content registry: installed packs' resources (triggers, sensors, actions, rules,
-//! aliases, policies; spec §9) loaded into a SQLite database at `<root>/registry.db`,
-//! with the operator's override policies applied (spec §10).
+//! aliases, policies) loaded into a SQLite database at `<root>/registry.db`, with the
+//! operator's override policies applied.
 //!
 //! [`content::scan_pack`] reads and validates a pack's metadata files (a bad file is a
 //! [`Problem`], the rest go on); [`policy::decide`] asks the override policies (anything

@@ -376,7 +376,8 @@ impl Registry {
                 after.insert((r.kind.as_str().to_string(), r.ref_.clone()));
                 *report.registered.entry(r.kind).or_default() += 1;
                 // Overridden = the effective value differs from the pack's own (with the
-                // type's default when the file is silent): st2's Q20 fixed.
+                // type's default when the file is silent; st2 assumed `enabled: true` for
+                // every type, wrong for rules, whose default is disabled).
                 if enabled.is_some() && enabled != r.enabled {
                     *report.overridden.entry(r.kind).or_default() += 1;
                 }
@@ -533,8 +534,8 @@ impl Registry {
 }
 
 /// Sums pack reports into st2's count object: `{"actions": 3, "actions(overridden)": 1,
-/// ...}`, every type present, `(overridden)` keys only when non-zero (st2 T-R28), summed
-/// over all packs (st2 kept only the last pack's overridden count: Q20).
+/// ...}`, every type present, `(overridden)` keys only when non-zero (as st2 prints them),
+/// summed over all packs (st2 kept only the last pack's overridden count).
 pub fn st2_counts(reports: &[PackReport]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for t in ResourceType::ALL {

@@ -1,6 +1,7 @@
 //! Installed packs across the packs base paths: `<root>/packs` first, then
 //! `packs_base_paths` left to right. A pack found in an earlier path shadows one with
-//! the same ref in a later path (first wins everywhere, fixing st2's Q2). A pack whose
+//! the same ref in a later path (first wins everywhere; st2's registration let the last
+//! path win while its content loading let the first win). A pack whose
 //! pack.yaml is missing or invalid is still listed, with its error.
 
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ impl InstalledPack {
 }
 
 /// The search path list: the system packs dir, then the extra paths, order-preserving
-/// without duplicates (T-L07).
+/// without duplicates.
 pub fn search_paths(system: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     for p in std::iter::once(system).chain(extra.iter().map(PathBuf::as_path)) {

@@ -1,12 +1,15 @@
 //! Helpers shared by stackpack's tests and benchmarks, so each real fixture is built
 //! one way: [`build_wheel`], a wheel of a tiny Python package written directly as a zip
 //! (no Python packaging tools needed), for the virtualenv tests and the venv benchmark;
-//! and [`http`], loopback HTTP(S) servers: one [`http::Reply`] type, one server core
+//! [`http`], loopback HTTP(S) servers: one [`http::Reply`] type, one server core
 //! ([`http::Server`], answering with a handler and recording each request) and the
-//! route-table, HTTPS and hanging servers built on them. A dev-dependency only; it
-//! panics with a message when a fixture cannot be made, which is what a test wants.
+//! route-table, HTTPS and hanging servers built on them; and [`guests`], the wasm
+//! components the tests load (test guests, example plugins) built from source, with the
+//! compiled-plugin cache the tests share. A dev-dependency only; it panics with a message
+//! when a fixture cannot be made, which is what a test wants.
 #![allow(clippy::expect_used)]
 
+pub mod guests;
 pub mod http;
 
 use std::io::Write;

@@ -14,7 +14,7 @@ use crate::python::{self, Interpreter};
 use crate::swap::{self, BuildGuard};
 use crate::{VenvAction, VenvReport, process};
 
-/// A pack name becomes a directory name: `^[a-z0-9_]+$`, and not `_global` (st2 §8).
+/// A pack name becomes a directory name: `^[a-z0-9_]+$`, and not `_global`, as st2 requires.
 fn check_pack_name(pack: &str) -> Result<(), VenvError> {
     if pack.is_empty()
         || !pack

@@ -1,17 +1,16 @@
-//! Per-pack Python virtualenvs (spec §8, issue 5): `<root>/virtualenvs/<pack>` for
-//! every pack with Python content, made with the configured interpreter
-//! (`python_binary`) and holding the pack's requirements.txt. [`ensure`] keeps a venv
-//! whose fingerprint (interpreter, requirements.txt with the files it includes by
-//! `-r`/`-c`, installer and its options) is unchanged without starting any process, and
-//! otherwise builds a new one beside it (`.build-<pack>-<pid>`) and swaps it in with an
-//! atomic rename exchange, so a running sensor never sees a half-built venv and a
-//! failed build leaves the previous one untouched. Venvs are created bare (no pip
-//! inside) by `uv venv` or `python -m venv --without-pip`, and requirements are
-//! installed from outside by `uv pip install --python` or `pip --python`, whichever
-//! [`InstallerChoice`] picks; proxies, the CA bundle, index URLs, wheelhouses and
-//! offline mode from [`VenvConfig`] reach the installer. Main types: [`VenvConfig`]
-//! (with [`ProxyEnv`] and [`InstallerChoice`]) in, [`VenvReport`] out, [`VenvError`] on
-//! failure.
+//! Per-pack Python virtualenvs: `<root>/virtualenvs/<pack>` for every pack with Python
+//! content, made with the configured interpreter (`python_binary`) and holding the pack's
+//! requirements.txt. [`ensure`] keeps a venv whose fingerprint (interpreter,
+//! requirements.txt with the files it includes by `-r`/`-c`, installer and its options) is
+//! unchanged without starting any process, and otherwise builds a new one beside it
+//! (`.build-<pack>-<pid>`) and swaps it in with an atomic rename exchange, so a running
+//! sensor never sees a half-built venv and a failed build leaves the previous one
+//! untouched. Venvs are created bare (no pip inside) by `uv venv` or
+//! `python -m venv --without-pip`, and requirements are installed from outside by
+//! `uv pip install --python` or `pip --python`, whichever [`InstallerChoice`] picks; proxies, the CA bundle, index
+//! URLs, wheelhouses and offline mode from [`VenvConfig`] reach the installer. Main types:
+//! [`VenvConfig`] (with [`ProxyEnv`] and [`InstallerChoice`]) in, [`VenvReport`] out,
+//! [`VenvError`] on failure.
 
 mod config;
 mod ensure;

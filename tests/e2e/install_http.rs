@@ -1,12 +1,9 @@
 //! Installs over git smart HTTP (`git http-backend` on 127.0.0.1), shallow, with a
 //! token in the URL that must never show; and a git server that hangs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     commit_version, git, git_http_server, hanging_server, installed_version, pack_repo, run,
     stackpack, write,
 };
@@ -57,7 +54,7 @@ fn install_over_smart_http_is_shallow_and_keeps_tokens_secret() {
         Some("2.0.0")
     );
 
-    let caches: Vec<_> = std::fs::read_dir(common::shared_cache().join("git"))
+    let caches: Vec<_> = std::fs::read_dir(crate::common::shared_cache().join("git"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(

@@ -1,10 +1,7 @@
 //! `stackpack search`, `show` and `index health` against indexes served on 127.0.0.1
 //! (and the real Exchange index file), through the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Reply, Server, hanging_server, http_server, run, stackpack, write};
+use crate::common::{Reply, Server, hanging_server, http_server, run, stackpack, write};
 use serde_json::{Value, json};
 
 fn index(packs: Value) -> String {

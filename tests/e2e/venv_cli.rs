@@ -1,13 +1,10 @@
 //! Pack virtualenvs through the real binary: real python3 venvs, a wheelhouse built in
 //! the test, offline installs, reuse, rebuilds and a failing requirement.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{file_url, pack_yaml, run, stackpack, write};
+use crate::common::{file_url, pack_yaml, run, stackpack, write};
 
 /// A wheelhouse with `tinypkg` 0.1.0.
 fn wheelhouse(dir: &Path) -> PathBuf {
@@ -95,7 +92,7 @@ fn offline_install_from_a_wheelhouse_reuse_and_rebuild() {
         r.stdout
     );
     assert_eq!(
-        common::installed_version(&root, "pypack").as_deref(),
+        crate::common::installed_version(&root, "pypack").as_deref(),
         Some("1.0.0")
     );
     assert!(imports(&root, "tinypkg"), "the previous venv was damaged");

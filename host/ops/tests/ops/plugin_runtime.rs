@@ -1,15 +1,12 @@
 //! The plugin runtime with real components: the built-ins from plugins/ and the
 //! hostile guest from tests/guests/hostile. No mocks: network calls go through the
 //! real backend to a loopback HTTP server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Reply, Server, hostile_wasm, http_server, run, shared_cache, stackpack};
+use crate::common::{Reply, Server, hostile_wasm, http_server, shared_cache};
 use stackpack_core::{GitRef, PackRef, Source};
 use stackpack_plugin::{
     Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Refusal, Runtime,
@@ -254,75 +251,6 @@ fn redirect_to_an_ungranted_host_is_denied() {
         local_path(p.resolve(&pack_ref(&format!("{base}/go")))),
         "/status/200"
     );
-}
-
-#[test]
-fn second_process_loads_cached_code() {
-    let d = tempfile::tempdir().unwrap();
-    let cache = d.path().join("cache");
-    let first = run(stackpack(&d.path().join("root"))
-        .env("STACKPACK_CACHE_DIR", &cache)
-        .args(["-v", "plugin", "list"]));
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    assert!(
-        first.stderr.contains("plugin github: compiled"),
-        "{}",
-        first.stderr
-    );
-    assert!(
-        !first.stderr.contains("loaded cached code"),
-        "{}",
-        first.stderr
-    );
-    let second = run(stackpack(&d.path().join("root"))
-        .env("STACKPACK_CACHE_DIR", &cache)
-        .args(["-v", "plugin", "list"]));
-    assert_eq!(second.code, 0, "{}", second.stderr);
-    assert!(
-        second.stderr.contains("plugin github: loaded cached code"),
-        "{}",
-        second.stderr
-    );
-    assert!(!second.stderr.contains("compiled"), "{}", second.stderr);
-    assert_eq!(first.stdout, second.stdout);
-}
-
-#[test]
-fn plugin_list_shows_every_builtin() {
-    let d = tempfile::tempdir().unwrap();
-    let r = run(stackpack(&d.path().join("root")).args([
-        "--index",
-        "http://127.0.0.1:9/i.json",
-        "plugin",
-        "list",
-        "--json",
-    ]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let names: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["github", "gitlab", "file", "index", "git", "default"]
-    );
-    for p in v.as_array().unwrap() {
-        assert_eq!(p["wit"], "stackpack:plugin@0.1.0");
-        assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
-    }
-    assert_eq!(
-        v[0]["granted_hosts"],
-        serde_json::json!(["https://github.com"])
-    );
-    assert_eq!(
-        v[3]["granted_hosts"],
-        serde_json::json!(["http://127.0.0.1:9"])
-    );
-    assert_eq!(v[5]["kind"], "policy");
-    assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
 }
 
 /// A loopback server that answers 200 only to the host's token, 401 to the guest's

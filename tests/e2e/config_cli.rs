@@ -1,14 +1,11 @@
 //! `stackpack config` through the real binary: scripted and interactive (a real
 //! pseudo-terminal), validation errors that leave the file untouched, masking.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{file_url, pack_yaml, run, stackpack, write};
+use crate::common::{file_url, pack_yaml, run, stackpack, write};
 use expectrl::{Eof, Expect, Session};
 
 const SCHEMA: &str = r#"

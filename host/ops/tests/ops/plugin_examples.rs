@@ -1,14 +1,11 @@
 //! The example third-party plugins (examples/plugins) and the future-API guest
 //! (tests/guests/future-api), built from source and run by the real runtime. The corp
 //! resolver talks to a loopback HTTP server through the real network backend.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{Reply, example_wasm, future_api_wasm, http_server, shared_cache};
+use crate::common::{Reply, example_wasm, future_api_wasm, http_server, shared_cache};
 use stackpack_core::{ArchiveFormat, GitRef, PackRef, Source};
 use stackpack_plugin::{
     Grants, Limits, PackContext, PackResource, PackSummary, Plugin, PluginError, PluginKind,

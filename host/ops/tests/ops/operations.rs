@@ -1,6 +1,5 @@
 //! Each operation driven through `stackpack-ops`, without the binary: a session on a
 //! scratch root, real files, the real built-in plugins, a real SQLite registry.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

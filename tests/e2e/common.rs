@@ -1,20 +1,18 @@
-//! Shared helpers for the integration tests: running the real binary on a scratch
-//! root, loopback HTTP servers (stackpack-testkit's, and git's smart HTTP on its server
-//! core), and building the test guests and example plugins.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Shared helpers for the end-to-end tests: running the real binary on a scratch root,
+//! loopback HTTP servers (stackpack-testkit's, and git's smart HTTP on its server core),
+//! and the test guests and example plugins (built by stackpack-testkit).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
-// Not every test crate uses every server.
-#[allow(unused_imports)]
+use stackpack_testkit::guests;
+
 pub use stackpack_testkit::http::{Reply, Seen, Server, hanging_server, http_server, https_server};
 
 /// Compiled plugin code shared by every test (each test still uses its own root).
 pub fn shared_cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+    guests::plugin_cache(tmp())
 }
 
 /// The stackpack binary with a clean environment, the given root and the shared cache.
@@ -62,71 +60,24 @@ pub fn pack_yaml(name: &str, version: &str) -> String {
     )
 }
 
-/// Builds the guest workspace at `manifest_rel` (relative to the repository root) for
-/// wasm32-wasip2 and returns `<artifact>.wasm` from it, once per artifact per test
-/// process. Every guest workspace shares one target dir, so their common dependencies
-/// (wit-bindgen...) are compiled once.
-pub fn guest_wasm(manifest_rel: &str, artifact: &str) -> Arc<[u8]> {
-    type Cells = HashMap<String, Arc<OnceLock<Arc<[u8]>>>>;
-    static BUILT: OnceLock<Mutex<Cells>> = OnceLock::new();
-    // The map lock is held only to find the artifact's cell, so a panicking build
-    // cannot poison it; concurrent callers of one artifact wait on its cell.
-    let cell = BUILT
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .entry(format!("{manifest_rel}#{artifact}"))
-        .or_default()
-        .clone();
-    cell.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest_rel);
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests-target");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "building the guest {manifest_rel} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let wasm = target.join(format!("wasm32-wasip2/release/{artifact}.wasm"));
-        let bytes = std::fs::read(&wasm)
-            .unwrap_or_else(|e| panic!("{manifest_rel} built no {}: {e}", wasm.display()));
-        Arc::from(bytes)
-    })
-    .clone()
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// The hostile test guest (tests/guests/hostile).
 pub fn hostile_wasm() -> Arc<[u8]> {
-    guest_wasm("tests/guests/hostile/Cargo.toml", "hostile_guest")
+    guests::hostile(tmp())
 }
 
 /// An example plugin from examples/plugins, by crate name (`corp-resolver`).
 pub fn example_wasm(name: &str) -> Arc<[u8]> {
-    guest_wasm("examples/plugins/Cargo.toml", &name.replace('-', "_"))
+    guests::example(tmp(), name)
 }
 
 /// The policy built against the unsupported API version 0.2.0
 /// (tests/guests/future-api).
 pub fn future_api_wasm() -> Arc<[u8]> {
-    guest_wasm("tests/guests/future-api/Cargo.toml", "future_api_guest")
+    guests::future_api(tmp())
 }
 
 /// Runs git in `dir` with a fixed identity; panics with git's output on failure.
@@ -242,8 +193,5 @@ fn git_http_backend(root: &Path, req: &Seen) -> Reply {
 /// The misbehaving override policy (tests/guests/hostile-policy); config `mode` picks
 /// the misbehaviour.
 pub fn hostile_policy_wasm() -> Arc<[u8]> {
-    guest_wasm(
-        "tests/guests/hostile-policy/Cargo.toml",
-        "hostile_policy_guest",
-    )
+    guests::hostile_policy(tmp())
 }

@@ -2,7 +2,6 @@
 //! versions (for 0.x the minor counts as the major) fails this test unless deny.toml's
 //! `[bans] skip` list names it with the reason. The same list serves cargo-deny, so CI
 //! gets cargo-deny's multiple-versions check without building cargo-deny.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

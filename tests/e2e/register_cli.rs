@@ -2,13 +2,10 @@
 //! real binary, a real SQLite registry and the built-in default override policy
 //! (a wasm component). The override scenarios are the three of StackStorm's
 //! "Overriding Pack Defaults" documentation, with their files verbatim.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::Path;
 
-use common::{example_wasm, hostile_policy_wasm, pack_yaml, run, stackpack, write};
+use crate::common::{example_wasm, hostile_policy_wasm, pack_yaml, run, stackpack, write};
 use serde_json::{Value, json};
 
 fn action(name: &str) -> String {
@@ -165,7 +162,7 @@ fn seed_example_3_actions_disabled_except_two_and_one_rule() {
 
 #[test]
 fn rule_counting_compares_effective_values() {
-    // st2 (Q20) assumed a rule without `enabled` was enabled: disabling it counted as
+    // st2 assumed a rule without `enabled` was enabled: disabling it counted as
     // an override although nothing changed, enabling it did not count although it did.
     let d = tempfile::tempdir().unwrap();
     let root = d.path();

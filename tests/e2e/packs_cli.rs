@@ -1,12 +1,9 @@
 //! `stackpack list` and `stackpack get` on packs written by the test, across two base
 //! paths, through the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::Path;
 
-use common::{pack_yaml, run, stackpack, write};
+use crate::common::{pack_yaml, run, stackpack, write};
 use serde_json::Value;
 
 /// root/packs: alpha (valid), broken (bad YAML), partial (missing fields);
@@ -202,7 +199,7 @@ fn st2_conf_is_a_drop_in_config() {
     let r = run(std::process::Command::new(env!("CARGO_BIN_EXE_stackpack"))
         .env_clear()
         .env("STACKPACK_CONFIG", &conf)
-        .env("STACKPACK_CACHE_DIR", common::shared_cache())
+        .env("STACKPACK_CACHE_DIR", crate::common::shared_cache())
         .args(["list", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();

@@ -1,14 +1,12 @@
-//! Third-party plugins through the real binary, with real components: `plugin add`
-//! (pinned by sha256), `remove`, `list`, `inspect`, `test` (recorded HTTP), the pin
-//! checked on every load, config-declared plugins, and the enterprise file
-//! (`require_pinned_plugins`, `allowed_plugins`, `allowed_sources`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+//! Plugins through the real binary, with real components: `plugin add` (pinned by
+//! sha256), `remove`, `list`, `inspect`, `test` (recorded HTTP), the pin checked on every
+//! load, config-declared plugins, the enterprise file (`require_pinned_plugins`,
+//! `allowed_plugins`, `allowed_sources`), the built-ins as `plugin list` shows them, and
+//! compiled code reused by the next process.
 
 use std::path::{Path, PathBuf};
 
-use common::{
+use crate::common::{
     Reply, Run, example_wasm, file_url, future_api_wasm, git_http_server, hostile_wasm,
     https_server, pack_repo, run, stackpack, write,
 };
@@ -203,7 +201,7 @@ fn add_fetches_over_https_with_the_configured_ca_only() {
     let root = d.path().join("root");
     let wasm = hostile_wasm();
     let digest = sha(&wasm);
-    let plain = common::http_server(vec![("/hostile.wasm", Reply::ok("not this"))]);
+    let plain = crate::common::http_server(vec![("/hostile.wasm", Reply::ok("not this"))]);
     let (base, ca_pem) = https_server(vec![
         (
             "/hostile.wasm",
@@ -488,7 +486,7 @@ fn enterprise_allowed_sources_refuse_installs_before_fetching() {
     let repo = pack_repo(&d.path().join("src/pk"), "pk", "1.0.0", "", "main");
     let served = d.path().join("served");
     std::fs::create_dir_all(&served).unwrap();
-    common::git(
+    crate::common::git(
         &served,
         &["clone", "-q", "--bare", repo.to_str().unwrap(), "pk.git"],
     );
@@ -663,12 +661,12 @@ fn plugin_test_replays_recorded_responses() {
 fn an_added_third_party_resolver_installs_corp_packs() {
     let d = tempfile::tempdir().unwrap();
     let work = pack_repo(&d.path().join("work"), "webpack", "1.0.0", "", "main");
-    common::git(&work, &["tag", "v1.0.0"]);
-    common::commit_version(&work, "webpack", "2.0.0", "");
-    common::git(&work, &["tag", "v2.0.0"]);
+    crate::common::git(&work, &["tag", "v1.0.0"]);
+    crate::common::commit_version(&work, "webpack", "2.0.0", "");
+    crate::common::git(&work, &["tag", "v2.0.0"]);
     let served = d.path().join("srv");
     std::fs::create_dir_all(&served).unwrap();
-    common::git(
+    crate::common::git(
         &served,
         &[
             "clone",
@@ -680,7 +678,8 @@ fn an_added_third_party_resolver_installs_corp_packs() {
     );
     let git_base = git_http_server(&served);
     let answer = format!(r#"{{"git_url": "{git_base}/webpack.git", "ref": "v1.0.0"}}"#);
-    let service = common::http_server(vec![("/packs/webpack", common::Reply::ok(&answer))]);
+    let service =
+        crate::common::http_server(vec![("/packs/webpack", crate::common::Reply::ok(&answer))]);
 
     let root = d.path().join("root");
     let wasm = example_wasm("corp-resolver");
@@ -695,7 +694,7 @@ fn an_added_third_party_resolver_installs_corp_packs() {
     let r = run(stackpack(&root).args(["install", "--no-venv", "corp:webpack"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(
-        common::installed_version(&root, "webpack").as_deref(),
+        crate::common::installed_version(&root, "webpack").as_deref(),
         Some("1.0.0")
     );
     let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
@@ -705,7 +704,7 @@ fn an_added_third_party_resolver_installs_corp_packs() {
     let r = run(stackpack(&root).args(["install", "--no-venv", "corp:webpack=v2.0.0"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(
-        common::installed_version(&root, "webpack").as_deref(),
+        crate::common::installed_version(&root, "webpack").as_deref(),
         Some("2.0.0")
     );
     // Unknown to the service: a clear failure, nothing installed.
@@ -798,4 +797,73 @@ fn a_log_flood_is_capped_and_named() {
         "{} bytes of output",
         r.stdout.len() + r.stderr.len()
     );
+}
+
+#[test]
+fn second_process_loads_cached_code() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let first = run(stackpack(&d.path().join("root"))
+        .env("STACKPACK_CACHE_DIR", &cache)
+        .args(["-v", "plugin", "list"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("plugin github: compiled"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains("loaded cached code"),
+        "{}",
+        first.stderr
+    );
+    let second = run(stackpack(&d.path().join("root"))
+        .env("STACKPACK_CACHE_DIR", &cache)
+        .args(["-v", "plugin", "list"]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("plugin github: loaded cached code"),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("compiled"), "{}", second.stderr);
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn plugin_list_shows_every_builtin() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run(stackpack(&d.path().join("root")).args([
+        "--index",
+        "http://127.0.0.1:9/i.json",
+        "plugin",
+        "list",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["github", "gitlab", "file", "index", "git", "default"]
+    );
+    for p in v.as_array().unwrap() {
+        assert_eq!(p["wit"], "stackpack:plugin@0.1.0");
+        assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+    }
+    assert_eq!(
+        v[0]["granted_hosts"],
+        serde_json::json!(["https://github.com"])
+    );
+    assert_eq!(
+        v[3]["granted_hosts"],
+        serde_json::json!(["http://127.0.0.1:9"])
+    );
+    assert_eq!(v[5]["kind"], "policy");
+    assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
 }

@@ -1,12 +1,11 @@
 //! `stackpack install` / `remove` end to end through the real binary, with git repos
 //! made by the tests and served over file:// (and an index over file://).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::Path;
 
-use common::{commit_version, file_url, git, installed_version, pack_repo, run, stackpack, write};
+use crate::common::{
+    commit_version, file_url, git, installed_version, pack_repo, run, stackpack, write,
+};
 use serde_json::Value;
 
 /// A repo with tags 1.0.0 and v1.1.0, a branch `dev` (1.2.0-dev), default branch
@@ -23,7 +22,7 @@ fn versioned_repo(dir: &Path) -> std::path::PathBuf {
     repo
 }
 
-fn json(r: &common::Run) -> Value {
+fn json(r: &crate::common::Run) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr))
 }
 
@@ -72,7 +71,7 @@ fn plain_dir_and_dirty_repo() {
     let plain = d.path().join("plain");
     write(
         &plain.join("pack.yaml"),
-        &common::pack_yaml("plain", "0.1.0"),
+        &crate::common::pack_yaml("plain", "0.1.0"),
     );
     let r = run(stackpack(&root).args(["install", &file_url(&plain)]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -81,7 +80,7 @@ fn plain_dir_and_dirty_repo() {
     let repo = pack_repo(&d.path().join("dirty"), "dirty", "1.0.0", "", "main");
     write(
         &repo.join("pack.yaml"),
-        &common::pack_yaml("dirty", "6.6.6"),
+        &crate::common::pack_yaml("dirty", "6.6.6"),
     );
     let r = run(stackpack(&root).args(["install", &file_url(&repo)]));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -293,7 +292,7 @@ fn bad_inputs_fail_clearly_and_keep_the_rest() {
     let escape = d.path().join("escape");
     write(
         &escape.join("pack.yaml"),
-        &format!("ref: ../x\n{}", common::pack_yaml("escape", "1.0.0")),
+        &format!("ref: ../x\n{}", crate::common::pack_yaml("escape", "1.0.0")),
     );
     let r = run(stackpack(&root).args([
         "install",
@@ -389,7 +388,7 @@ fn index_entry_served_as_an_archive() {
     let src = d.path().join("tarred-1.4.0");
     write(
         &src.join("pack.yaml"),
-        &common::pack_yaml("tarred", "1.4.0"),
+        &crate::common::pack_yaml("tarred", "1.4.0"),
     );
     write(&src.join("actions/run.sh"), "#!/bin/sh\necho hi\n");
     std::fs::set_permissions(
@@ -409,9 +408,9 @@ fn index_entry_served_as_an_archive() {
     assert!(out.status.success());
     let bytes = std::fs::read(&tgz).unwrap();
     let sha = sha256sum(&tgz);
-    let base = common::http_server(vec![(
+    let base = crate::common::http_server(vec![(
         "/packs/tarred-1.4.0.tar.gz",
-        common::Reply {
+        crate::common::Reply {
             status: 200,
             headers: vec![],
             body: bytes,
@@ -515,7 +514,7 @@ fn python_versions_are_checked_against_the_configured_python() {
         &old.join("pack.yaml"),
         &format!(
             "{}python_versions:\n  - \"2\"\n",
-            common::pack_yaml("py2only", "1.0.0")
+            crate::common::pack_yaml("py2only", "1.0.0")
         ),
     );
     let r = run(stackpack(&root).args(["install", "--no-venv", &file_url(&old)]));

@@ -1,0 +1,16 @@
+//! The end-to-end tests, as one test binary (each binary links wasmtime): each module
+//! drives the real stackpack binary on a scratch root (`deps` checks Cargo.lock against
+//! deny.toml). Library tests of the plugin runtime and the registry are in
+//! `host/ops/tests/ops`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod config_cli;
+mod deps;
+mod index_cli;
+mod install_cli;
+mod install_http;
+mod packs_cli;
+mod plugins_cli;
+mod register_cli;
+mod venv_cli;
