@@ -100,6 +100,7 @@ pub fn fetch_archive(
         );
     }
     if state != Cached::Good {
+        fault::point("archive-download", &shown);
         let (tmp, actual) = download(net, url, &dir)?;
         if actual != want {
             return Err(FetchError::Digest {

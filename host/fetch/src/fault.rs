@@ -13,7 +13,8 @@
 //!
 //! The points: `cache-locked` (a cache entry's lock is held and stale git lock files
 //! removed; nothing written yet), `cache-lock-wait` (the entry is busy: this fetch
-//! starts waiting for it) and `git-fetch` (a git fetch is about to start).
+//! starts waiting for it) `git-fetch` (a git fetch is about to start) and `archive-download` (an archive
+//! download is about to start).
 
 #[cfg(debug_assertions)]
 mod imp {
