@@ -24,8 +24,8 @@ use stackpack_net::{FollowError, Hop, follow_redirects};
 use tempfile::NamedTempFile;
 use url::Url;
 
-use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
 use crate::cache_lock::EntryLock;
+use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
 use crate::{FetchError, Net, describe, fault};
 
 /// Redirects followed, at most.

@@ -64,7 +64,11 @@ mod imp {
         let mut s = state();
         *s.reached.entry(name.to_string()).or_default() += 1;
         CHANGED.notify_all();
-        while s.held.get(name).is_some_and(|f| detail.contains(f.as_str())) {
+        while s
+            .held
+            .get(name)
+            .is_some_and(|f| detail.contains(f.as_str()))
+        {
             s = CHANGED.wait(s).unwrap_or_else(|p| p.into_inner());
         }
     }

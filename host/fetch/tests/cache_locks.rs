@@ -64,7 +64,11 @@ fn a_second_requirer_waits_for_the_first_fetch_and_fetches_nothing() {
         let second = second.join().unwrap().unwrap();
         assert_eq!(first, second);
     });
-    assert_eq!(fault::reached("git-fetch"), 1, "the repository was fetched twice");
+    assert_eq!(
+        fault::reached("git-fetch"),
+        1,
+        "the repository was fetched twice"
+    );
 }
 
 #[test]
@@ -77,9 +81,7 @@ fn a_held_repository_times_out_naming_the_holder() {
     std::thread::scope(|s| {
         let first = s.spawn(|| cache.resolve(&url, &GitRef::DefaultBranch));
         fault::wait_reached("cache-locked", 1);
-        let err = impatient
-            .resolve(&url, &GitRef::DefaultBranch)
-            .unwrap_err();
+        let err = impatient.resolve(&url, &GitRef::DefaultBranch).unwrap_err();
         assert!(matches!(err, FetchError::CacheLocked { .. }), "{err:?}");
         let text = err.to_string();
         assert!(
@@ -100,7 +102,11 @@ fn stale_libgit2_lock_files_are_removed() {
     cache.resolve(&url, &GitRef::DefaultBranch).unwrap();
     // What a fetch killed mid-write leaves behind.
     let cached = cached_repo(tmp.path());
-    for stale in ["shallow.lock", "packed-refs.lock", "refs/stackpack/HEAD.lock"] {
+    for stale in [
+        "shallow.lock",
+        "packed-refs.lock",
+        "refs/stackpack/HEAD.lock",
+    ] {
         std::fs::write(cached.join(stale), "").unwrap();
     }
     std::fs::create_dir_all(cached.join("refs/stackpack/heads")).unwrap();

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use cap_std::fs::Dir;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use stackpack_core::GitRef;
 use stackpack_core::{
     ArchiveFormat, MANIFEST_FILE_NAME, PackMeta, Pin, Sha256, Source, parse_pack_yaml,
 };
-use stackpack_core::GitRef;
 use stackpack_fetch::{GitCache, LocalSource, ResolvedRev};
 
 use crate::error::InstallError;
