@@ -11,6 +11,8 @@
 //! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
 //! the pack into a `cap_std` directory handle and refuses entries that would leave it
 //! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
+//! Both caches may be shared by several processes: each entry is written under its own
+//! lock ([`FetchError::CacheLocked`] when another holder keeps it past the timeout).
 
 use std::io::Read;
 use std::path::PathBuf;

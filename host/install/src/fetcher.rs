@@ -86,6 +86,9 @@ struct Fetched {
     warnings: Vec<String>,
 }
 
+/// One git resolution of a run, filled by its first requirer.
+pub(crate) type ResolvedCell = Arc<Mutex<Option<ResolvedRev>>>;
+
 /// Resolves and fetches wants into staging.
 pub(crate) struct Fetcher<'a> {
     pub env: &'a Env<'a>,
@@ -97,7 +100,7 @@ pub(crate) struct Fetcher<'a> {
     pub git: GitCache,
     /// This run's git resolutions, one cell per (URL, ref): the first requirer fills it
     /// while holding it, the others wait and reuse the answer.
-    pub resolved: Mutex<HashMap<(String, GitRef), Arc<Mutex<Option<ResolvedRev>>>>>,
+    pub resolved: Mutex<HashMap<(String, GitRef), ResolvedCell>>,
     /// Resolved on first need: running python costs ~100 ms through a pyenv shim.
     pub python_major: std::sync::OnceLock<u32>,
 }
