@@ -1,8 +1,12 @@
 //! Archive sources: download (or take from the cache), check the sha256, unpack.
 //!
 //! Archives are cached by their digest under `<cache_dir>/archives/<sha256>.<ext>`,
-//! written atomically (a temporary file in that directory, renamed into place). A cache
-//! hit is hashed again before use, and needs no network. Unpacking reads the archive
+//! written atomically (a temporary file in that directory, renamed into place), so a
+//! reader sees the whole file or none. A download holds the entry's lock
+//! (`<sha256>.<ext>.lock`, see [`crate::cache_lock`]): a second fetch of the same
+//! archive, in this process or another sharing the cache, waits and then finds it
+//! cached. A cache hit is hashed again before use, and needs no network; a cached file
+//! that no longer matches its digest is moved aside (`.corrupt`) and downloaded again. Unpacking reads the archive
 //! twice: first every entry is checked (paths, types, symlink and hard-link targets) and
 //! the prefix to strip is worked out, so an unsafe archive writes nothing; then the
 //! entries are written through the destination's `cap_std` handle.
@@ -11,6 +15,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -19,8 +24,9 @@ use stackpack_net::{FollowError, Hop, follow_redirects};
 use tempfile::NamedTempFile;
 use url::Url;
 
+use crate::cache_lock::EntryLock;
 use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
-use crate::{FetchError, Net, describe};
+use crate::{FetchError, Net, describe, fault};
 
 /// Redirects followed, at most.
 const MAX_REDIRECTS: u32 = 5;
@@ -35,6 +41,9 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 /// one. Absolute paths, `..`, symlinks and hard links leaving the tree, and device files
 /// are [`FetchError::UnsafeEntry`].
 ///
+/// A download waits up to `lock_timeout` for another fetch of the same archive into the
+/// same cache ([`FetchError::CacheLocked`] after that).
+///
 /// HTTP(S) goes through `net`'s client and settings (proxies, CA bundle, timeouts); up
 /// to 5 redirects are followed, to http(s) URLs only. `file://` URLs are read directly.
 #[allow(clippy::too_many_arguments)]
@@ -46,6 +55,7 @@ pub fn fetch_archive(
     strip_prefix: Option<&str>,
     cache_dir: &Path,
     offline: bool,
+    lock_timeout: Duration,
     dest: &cap_std::fs::Dir,
 ) -> Result<(), FetchError> {
     let shown = redact_url(url);
@@ -53,36 +63,44 @@ pub fn fetch_archive(
     ensure_empty(dest)?;
     let dir = cache_dir.join("archives");
     let cached = dir.join(format!("{want}.{}", kind.ext()));
-    let hit = match hash_file(&cached) {
-        Ok(actual) if actual == want => true,
-        Ok(actual) => {
-            tracing::warn!(path = %cached.display(), %actual, "a cached archive does not match its digest; discarding it");
-            let _ = std::fs::remove_file(&cached);
-            false
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => {
-            return Err(FetchError::Io {
-                action: "read the cached archive",
-                path: cached,
-                source: e,
-            });
-        }
-    };
-    if hit {
+    if cached_state(&cached, want)? == Cached::Good {
         tracing::debug!(url = %shown, path = %cached.display(), "archive cache hit");
-    } else {
-        if offline {
-            return Err(FetchError::Offline {
-                url: shown,
-                what: format!("the archive (sha256 {want})"),
-            });
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| FetchError::Io {
-            action: "create the archive cache directory",
-            path: dir.clone(),
-            source: e,
+        return unpack(&cached, kind, strip_prefix, &shown, dest);
+    }
+    if offline {
+        return Err(FetchError::Offline {
+            url: shown,
+            what: format!("the archive (sha256 {want})"),
+        });
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| FetchError::Io {
+        action: "create the archive cache directory",
+        path: dir.clone(),
+        source: e,
+    })?;
+    let lock = EntryLock::acquire(
+        &dir.join(format!("{want}.{}.lock", kind.ext())),
+        &format!("the archive {shown}"),
+        lock_timeout,
+    )?;
+    fault::point("cache-locked", &shown);
+    // Whoever held the lock before may have written it.
+    let state = cached_state(&cached, want)?;
+    if let Cached::Corrupt(actual) = &state {
+        let aside = dir.join(format!("{want}.{}.corrupt", kind.ext()));
+        std::fs::rename(&cached, &aside).map_err(|source| FetchError::Io {
+            action: "move aside the damaged cached archive",
+            path: cached.clone(),
+            source,
         })?;
+        tracing::warn!(
+            "the cached archive {} does not match its digest (its sha256 is {actual}); moved it aside to {} and downloading it again",
+            cached.display(),
+            aside.display()
+        );
+    }
+    if state != Cached::Good {
+        fault::point("archive-download", &shown);
         let (tmp, actual) = download(net, url, &dir)?;
         if actual != want {
             return Err(FetchError::Digest {
@@ -97,7 +115,30 @@ pub fn fetch_archive(
             source: e.error,
         })?;
     }
+    drop(lock);
     unpack(&cached, kind, strip_prefix, &shown, dest)
+}
+
+/// What the archive cache holds for one digest.
+#[derive(Debug, PartialEq, Eq)]
+enum Cached {
+    Good,
+    Missing,
+    /// A file whose sha256 (given) is not its name's.
+    Corrupt(String),
+}
+
+fn cached_state(cached: &Path, want: &str) -> Result<Cached, FetchError> {
+    match hash_file(cached) {
+        Ok(actual) if actual == want => Ok(Cached::Good),
+        Ok(actual) => Ok(Cached::Corrupt(actual)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Cached::Missing),
+        Err(e) => Err(FetchError::Io {
+            action: "read the cached archive",
+            path: cached.to_path_buf(),
+            source: e,
+        }),
+    }
 }
 
 fn hash_file(path: &Path) -> io::Result<String> {

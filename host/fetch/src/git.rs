@@ -10,6 +10,14 @@
 //! - `refs/stackpack/heads/<branch>`, `refs/stackpack/tags/<tag>`;
 //! - `refs/stackpack/HEAD`, symbolic, pointing at the default branch's ref.
 //!
+//! Each repository is written under a lock (`<dir>/<key>.lock`, see [`crate::cache_lock`]):
+//! one fetch at a time per repository, across threads and processes sharing the cache;
+//! a second requirer waits, then finds the commit cached and fetches nothing. Holding
+//! that lock, any libgit2 `*.lock` file inside the repository was left by a killed
+//! process and is removed; a repository libgit2 cannot open is moved aside to
+//! `<key>.git.corrupt` and fetched again, with a warning. Reads (export, a cached full
+//! commit, offline resolution) take no lock: git writes objects and refs by renaming.
+//!
 //! Network settings come from [`NetConfig`]: `https_proxy`/`http_proxy` (and
 //! `no_proxy`) through git2's proxy options, credentials through
 //! [`crate::credentials`]. Limitations, because libgit2 only takes them as process-wide
@@ -22,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use git2::{AutotagOption, Direction, FetchOptions, ObjectType, Oid, ProxyOptions, Repository};
 use sha2::{Digest, Sha256};
@@ -29,8 +38,9 @@ use stackpack_core::{GitRef, parse_pack_version, redact_url, sort_versions_desc}
 use stackpack_net::SafeUrl;
 use url::Url;
 
+use crate::cache_lock::EntryLock;
 use crate::tree::{Sink, clean_path, ensure_empty, is_dot_git};
-use crate::{FetchError, NetConfig, credentials, proxy_for};
+use crate::{FetchError, NetConfig, credentials, fault, proxy_for};
 
 /// How a wanted ref is named in errors: "the default branch", "`x`", "branch `x`"...
 fn want_text(want: &GitRef) -> String {
@@ -61,6 +71,7 @@ pub struct GitCache {
     dir: PathBuf,
     net: NetConfig,
     offline: bool,
+    lock_timeout: Duration,
 }
 
 /// The refs of a repository: as a remote advertises them, or as the cache holds them.
@@ -138,7 +149,15 @@ impl GitCache {
             dir,
             net: net.clone(),
             offline,
+            lock_timeout: crate::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// How long a fetch waits for another process (or thread) fetching into the same
+    /// repository before giving up with [`FetchError::CacheLocked`]; 300 s by default.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> GitCache {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Resolves `want` on `url` and makes sure the commit is in the cache.
@@ -157,7 +176,7 @@ impl GitCache {
         if let GitRef::Commit(c) = want
             && c.len() == 40
             && let Ok(oid) = Oid::from_str(c)
-            && let Some(repo) = self.open(url)?
+            && let Ok(Some(repo)) = self.open(url)
             && repo.find_commit(oid).is_ok()
         {
             tracing::debug!(url = %redact_url(url), commit = %oid, "commit already cached");
@@ -236,18 +255,48 @@ impl GitCache {
         })
     }
 
-    /// The cache repository of `url`, created (atomically: in a temporary directory,
-    /// then renamed into place) if missing.
-    fn open_or_init(&self, url: &str) -> Result<Repository, FetchError> {
-        if let Some(repo) = self.open(url)? {
-            return Ok(repo);
-        }
-        let path = self.repo_path(url);
+    /// Takes the lock on the cache repository of `url`, then removes the `*.lock` files
+    /// a killed git operation left in it (with the lock held, none is live).
+    fn lock(&self, url: &str) -> Result<EntryLock, FetchError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| FetchError::Io {
             action: "create the git cache directory",
             path: self.dir.clone(),
             source: e,
         })?;
+        let shown = redact_url(url);
+        let lock = EntryLock::acquire(
+            &self.dir.join(format!("{}.lock", cache_key(url))),
+            &format!("the git repository {shown}"),
+            self.lock_timeout,
+        )?;
+        remove_stale_locks(&self.repo_path(url));
+        fault::point("cache-locked", &shown);
+        Ok(lock)
+    }
+
+    /// The cache repository of `url`, created (atomically: in a temporary directory,
+    /// then renamed into place) if missing, or moved aside and created afresh if libgit2
+    /// cannot open it. The caller holds [`GitCache::lock`].
+    fn open_or_init(&self, url: &str) -> Result<Repository, FetchError> {
+        let path = self.repo_path(url);
+        match self.open(url) {
+            Ok(Some(repo)) => return Ok(repo),
+            Ok(None) => {}
+            Err(e) => {
+                let aside = path.with_extension("git.corrupt");
+                let _ = std::fs::remove_dir_all(&aside);
+                std::fs::rename(&path, &aside).map_err(|source| FetchError::Io {
+                    action: "move aside the damaged git cache repository",
+                    path: path.clone(),
+                    source,
+                })?;
+                tracing::warn!(
+                    "the git cache of {} was damaged ({e}); moved it aside to {} and fetching it again",
+                    redact_url(url),
+                    aside.display()
+                );
+            }
+        }
         let tmp = tempfile::Builder::new()
             .prefix(".init-")
             .tempdir_in(&self.dir)
@@ -274,7 +323,8 @@ impl GitCache {
                 source: e,
             });
         }
-        // Lost a race with another process: its repository is as good as ours.
+        // Another writer that does not take the lock (an older stackpack) may have won
+        // the rename: its repository is as good as ours.
         Repository::open_bare(&path).map_err(|e| {
             git_err(
                 "open of the cache",
@@ -396,6 +446,7 @@ impl GitCache {
     ) -> Result<(), FetchError> {
         let shown = redact_url(url);
         let local = is_local(url);
+        fault::point("git-fetch", &shown);
         let mut remote = repo
             .remote_anonymous(url)
             .map_err(|e| git_err("fetch", &shown, &e, LS_HINT))?;
@@ -447,6 +498,7 @@ impl GitCache {
     fn resolve_online(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
         let shown = redact_url(url);
         let refs = self.ls_remote(url)?;
+        let _lock = self.lock(url)?;
         let repo = self.open_or_init(url)?;
         if let Some((Some(branch), _)) = &refs.head {
             repo.reference_symbolic(
@@ -745,6 +797,38 @@ fn cache_key(url: &str) -> String {
     };
     let digest = hex::encode(Sha256::digest(clean.as_bytes()));
     digest[..16].to_string()
+}
+
+/// Removes the `*.lock` files under the repository at `path` (outside `objects/`, where
+/// git writes none): libgit2 leaves them when killed mid-write, and then refuses to
+/// write that ref, `shallow` or `packed-refs` ever again. Only called with the
+/// repository's [`EntryLock`] held, so no live git operation owns one.
+fn remove_stale_locks(path: &Path) {
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if p != path.join("objects") {
+                    dirs.push(p);
+                }
+            } else if p.extension() == Some(OsStr::new("lock")) {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => tracing::warn!(
+                        "removed {}, left by an interrupted git operation",
+                        p.display()
+                    ),
+                    Err(e) => tracing::warn!("cannot remove the stale {}: {e}", p.display()),
+                }
+            }
+        }
+    }
 }
 
 /// Whether git reaches `url` through its local transport (a `file://` URL or a path),

@@ -11,17 +11,26 @@
 //! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
 //! the pack into a `cap_std` directory handle and refuses entries that would leave it
 //! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
+//! Both caches may be shared by several processes: each entry is written under its own
+//! lock ([`FetchError::CacheLocked`] when another holder keeps it past the timeout).
 
 use std::io::Read;
 use std::path::PathBuf;
 
 mod archive;
+mod cache_lock;
+#[doc(hidden)]
+pub mod fault;
 mod git;
 mod local;
 mod tree;
 
 pub use archive::fetch_archive;
 pub use git::{GitCache, ResolvedRev};
+
+/// How long a fetch waits for another thread or process writing the same cache entry,
+/// unless told otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
 pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
 
@@ -115,6 +124,19 @@ pub enum FetchError {
     },
     #[error("the destination directory is not empty; fetch into a new, empty directory")]
     DestNotEmpty,
+    /// Another fetch (another process, or another thread of this one) kept writing the
+    /// same cache entry for longer than the lock timeout.
+    #[error(
+        "{holder} is fetching {what} into the cache and did not finish within {secs}s (lock {}); \
+         try again later, stop that process, or raise --lock-timeout",
+        path.display()
+    )]
+    CacheLocked {
+        what: String,
+        path: PathBuf,
+        holder: String,
+        secs: u64,
+    },
     #[error("cannot {action} {}: {source}; check that it exists and that stackpack may read and write it", path.display())]
     Io {
         action: &'static str,

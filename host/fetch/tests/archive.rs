@@ -167,6 +167,7 @@ impl Case {
             strip,
             &self.cache(),
             offline,
+            stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
             &dir,
         );
         (path, res)
@@ -367,6 +368,7 @@ fn cache_hit_needs_no_server() {
             None,
             &cache,
             offline,
+            stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
             &dir,
         )
         .unwrap();
@@ -382,6 +384,7 @@ fn cache_hit_needs_no_server() {
         None,
         &cache,
         true,
+        stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
         &dir,
     )
     .unwrap_err();
@@ -408,6 +411,7 @@ fn tokens_never_reach_errors() {
         None,
         &case.cache(),
         false,
+        stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
         &dir,
     )
     .unwrap_err();
@@ -432,6 +436,7 @@ fn tokens_never_reach_errors() {
         None,
         &case.cache(),
         false,
+        stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
         &dir,
     )
     .unwrap_err();

@@ -1,17 +1,26 @@
 //! Resolving and fetching one reference into a staging slot: ask the resolver chain (or
 //! the lockfile), check the source against the enterprise rule, resolve its pin, leave an
 //! intact installed copy alone, else fetch it and check its pack.yaml.
+//!
+//! A git repository is resolved once per run for each (URL, ref): when several packs
+//! of one level require the same pack, the first resolution fetches and the others
+//! wait for it and take its answer, so they all see the same commit whatever the
+//! timing. The git cache and the archive cache also lock each entry while writing it
+//! (against other processes sharing the cache).
 
 use stackpack_net::SafeUrl;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cap_std::fs::Dir;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use stackpack_core::GitRef;
 use stackpack_core::{
     ArchiveFormat, MANIFEST_FILE_NAME, PackMeta, Pin, Sha256, Source, parse_pack_yaml,
 };
-use stackpack_fetch::{LocalSource, ResolvedRev};
+use stackpack_fetch::{GitCache, LocalSource, ResolvedRev};
 
 use crate::error::InstallError;
 use crate::install::{Env, InstallOptions};
@@ -77,6 +86,9 @@ struct Fetched {
     warnings: Vec<String>,
 }
 
+/// One git resolution of a run, filled by its first requirer.
+pub(crate) type ResolvedCell = Arc<Mutex<Option<ResolvedRev>>>;
+
 /// Resolves and fetches wants into staging.
 pub(crate) struct Fetcher<'a> {
     pub env: &'a Env<'a>,
@@ -84,6 +96,11 @@ pub(crate) struct Fetcher<'a> {
     pub chain: &'a ResolverChain<'a>,
     pub lockfile: &'a Lockfile,
     pub staging: &'a Staging,
+    /// The session's git cache, waiting up to the install's lock timeout.
+    pub git: GitCache,
+    /// This run's git resolutions, one cell per (URL, ref): the first requirer fills it
+    /// while holding it, the others wait and reuse the answer.
+    pub resolved: Mutex<HashMap<(String, GitRef), ResolvedCell>>,
     /// Resolved on first need: running python costs ~100 ms through a pyenv shim.
     pub python_major: std::sync::OnceLock<u32>,
 }
@@ -211,7 +228,7 @@ impl Fetcher<'_> {
             } => Target::Git {
                 url,
                 subdir: subdir.as_deref(),
-                rev: self.env.git.resolve(url, git_ref)?,
+                rev: self.resolve_git(url, git_ref)?,
             },
             Source::Archive {
                 url,
@@ -226,6 +243,25 @@ impl Fetcher<'_> {
             },
             Source::Local { path } => Target::Local { path },
         })
+    }
+
+    /// Resolves `want` on `url` once per run; later requirers wait for and share the
+    /// first answer (a failure is not kept: the next requirer tries again).
+    fn resolve_git(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, InstallError> {
+        let cell = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((url.to_string(), want.clone()))
+            .or_default()
+            .clone();
+        let mut cell = cell.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rev) = &*cell {
+            return Ok(rev.clone());
+        }
+        let rev = self.git.resolve(url, want)?;
+        *cell = Some(rev.clone());
+        Ok(rev)
     }
 
     /// The installed pack, when the lockfile says it came from this very commit or
@@ -299,7 +335,7 @@ impl Fetcher<'_> {
         };
         match target {
             Target::Git { url, subdir, rev } => {
-                self.env.git.export(url, &rev.commit, subdir, dir)?;
+                self.git.export(url, &rev.commit, subdir, dir)?;
                 let source = Source::Git {
                     url: without_credentials(url),
                     git_ref: stackpack_core::GitRef::Commit(rev.commit),
@@ -321,6 +357,7 @@ impl Fetcher<'_> {
                     strip_prefix,
                     self.env.root.cache_dir(),
                     self.opts.offline,
+                    self.opts.lock_timeout,
                     dir,
                 )?;
                 let source = Source::Archive {

@@ -184,6 +184,8 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         chain: &chain,
         lockfile: &lockfile,
         staging: &staging,
+        git: env.git.clone().with_lock_timeout(opts.lock_timeout),
+        resolved: Default::default(),
         python_major: std::sync::OnceLock::new(),
     };
 
