@@ -3,15 +3,12 @@
 //! fault point while another waits for it, and a process killed holding a cache lock.
 //! Fault points exist in debug builds only.
 #![cfg(debug_assertions)]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 
 /// `base`, and `packa` and `packb` both requiring it, as git repositories tagged
 /// `1.0.0`, named by file:// URLs with a version (which makes them git sources, fetched
