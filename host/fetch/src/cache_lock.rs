@@ -9,11 +9,11 @@
 //! processes lock two different files of the same name).
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use stackpack_fs::{LockError, PidLock};
 
 use crate::{FetchError, fault};
 
@@ -24,7 +24,7 @@ static FREED: Condvar = Condvar::new();
 #[derive(Debug)]
 pub(crate) struct EntryLock {
     // Fields drop in order: the flock is released before this process's waiters wake.
-    _file: File,
+    _lock: PidLock,
     _busy: Busy,
 }
 
@@ -64,46 +64,23 @@ impl EntryLock {
         }
         // From here on, dropping `guard` frees the entry for this process's other threads.
         let guard = Busy(path.to_path_buf());
-        let io = |action: &'static str| {
-            let path = path.to_path_buf();
-            move |source| FetchError::Io {
+        let left = timeout.saturating_sub(started.elapsed());
+        let lock = PidLock::acquire(path, left, |holder| {
+            tracing::warn!("another stackpack (pid {holder}) is fetching {what}; waiting...");
+            fault::point("cache-lock-wait", what);
+        })
+        .map_err(|e| match e {
+            LockError::TimedOut { holder } => {
+                timed_out(format!("another stackpack (pid {holder})"))
+            }
+            LockError::Io { action, source } => FetchError::Io {
                 action,
-                path,
+                path: path.to_path_buf(),
                 source,
-            }
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io("open the cache lock file"))?;
-        let mut said = false;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {
-                    let holder = format!("another stackpack (pid {})", read_holder(&mut file));
-                    if started.elapsed() >= timeout {
-                        return Err(timed_out(holder));
-                    }
-                    if !said {
-                        tracing::warn!("{holder} is fetching {what}; waiting...");
-                        said = true;
-                        fault::point("cache-lock-wait", what);
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(TryLockError::Error(e)) => return Err(io("lock")(e)),
-            }
-        }
-        let _ = file.set_len(0);
-        let _ = file.rewind();
-        let _ = write!(file, "{}", std::process::id());
-        let _ = file.flush();
+            },
+        })?;
         Ok(EntryLock {
-            _file: file,
+            _lock: lock,
             _busy: guard,
         })
     }
@@ -118,17 +95,5 @@ impl Drop for Busy {
         let mut busy = BUSY.lock().unwrap_or_else(|p| p.into_inner());
         busy.remove(&self.0);
         FREED.notify_all();
-    }
-}
-
-fn read_holder(file: &mut File) -> String {
-    let mut s = String::new();
-    let _ = file.rewind();
-    let _ = file.read_to_string(&mut s);
-    let s = s.trim();
-    if s.is_empty() {
-        "unknown".into()
-    } else {
-        s.to_string()
     }
 }

@@ -9,6 +9,13 @@
 //! temporary file is removed and the old file is left as it was. The temporary file
 //! comes from `tempfile`, which creates it exclusively (never following a planted
 //! symlink).
+//!
+//! [`PidLock`] is the one inter-process lock (the root lock, the cache entries' locks):
+//! an advisory `flock` on a file that records its holder's pid.
+
+mod pid_lock;
+
+pub use pid_lock::{LockError, PidLock};
 
 use std::fs::File;
 #[cfg(unix)]
