@@ -46,7 +46,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         offline: g.offline,
         cache_dir: g.cache_dir.clone(),
     })?;
-    s.progress = Arc::new(output::Spinner::new());
+    s.progress = Arc::new(output::Spinners::new());
     let json = g.json;
     match &cli.command {
         Command::List => packs_cmd::list(&s, json),

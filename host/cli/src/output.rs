@@ -51,32 +51,45 @@ pub fn json(value: &impl serde::Serialize) -> Result<(), CliError> {
     print(text)
 }
 
-/// A spinner on stderr for long work: hidden when stderr is not a terminal
-/// (indicatif's default).
-pub struct Spinner(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+/// Spinners on stderr for long work, one per task (parallel fetches each get one):
+/// hidden when stderr is not a terminal (indicatif's default).
+pub struct Spinners {
+    bars: indicatif::MultiProgress,
+    live: std::sync::Mutex<Vec<Option<indicatif::ProgressBar>>>,
+}
 
-impl Spinner {
-    pub fn new() -> Spinner {
-        Spinner(std::sync::Mutex::new(None))
+impl Spinners {
+    pub fn new() -> Spinners {
+        Spinners {
+            bars: indicatif::MultiProgress::new(),
+            live: std::sync::Mutex::new(Vec::new()),
+        }
     }
 }
 
-impl stackpack_ops::Progress for Spinner {
-    fn start(&self, message: &str) {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let bar = slot.get_or_insert_with(|| {
-            let bar = indicatif::ProgressBar::new_spinner().with_style(
+impl stackpack_ops::Progress for Spinners {
+    fn start(&self, message: &str) -> usize {
+        let bar = self.bars.add(
+            indicatif::ProgressBar::new_spinner().with_style(
                 indicatif::ProgressStyle::with_template("{spinner} {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            bar
-        });
+            ),
+        );
         bar.set_message(message.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.push(Some(bar));
+        live.len() - 1
     }
 
-    fn finish(&self) {
-        if let Some(bar) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    fn finish(&self, id: usize) {
+        let bar = self
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+            .and_then(Option::take);
+        if let Some(bar) = bar {
             bar.finish_and_clear();
         }
     }

@@ -12,7 +12,8 @@
 //! resolved to) and [`Origin`] (what override policies see);
 //! [`redact_url`], which every message showing a URL goes through; [`InstallerChoice`] (the
 //! `auto | uv | pip | /path/to/uv` choice of Python installer); [`yaml`], the one YAML
-//! reader and writer of every crate (one schema, bounded against hostile input); and
+//! reader and writer of every crate (one schema, bounded against hostile input);
+//! [`Progress`], the trait long work reports through (the CLI draws it); and
 //! [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
 //! aside) and followed by what to do about them.
@@ -20,6 +21,7 @@
 mod error;
 pub mod installer;
 pub mod pack;
+pub mod progress;
 pub mod reference;
 pub mod source;
 pub mod version;
@@ -31,6 +33,7 @@ pub use pack::{
     MANIFEST_FILE_NAME, PACK_REF_WHITELIST_REGEX, PACK_VERSION_REGEX, PackMeta, RESERVED_PACK_REFS,
     SYSTEM_PACKS, deprecation_warnings, is_valid_pack_ref, is_valid_pack_version, parse_pack_yaml,
 };
+pub use progress::{Progress, Silent, Task};
 pub use reference::{PackRef, RefKind, dependency_name, redact_url};
 pub use source::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 pub use version::{

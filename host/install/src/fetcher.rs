@@ -12,14 +12,12 @@ use stackpack_net::SafeUrl;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use cap_std::fs::Dir;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use stackpack_core::GitRef;
 use stackpack_core::{
     ArchiveFormat, MANIFEST_FILE_NAME, PackMeta, Pin, Sha256, Source, parse_pack_yaml,
 };
+use stackpack_core::{GitRef, Task};
 use stackpack_fetch::{GitCache, LocalSource, ResolvedRev};
 
 use crate::error::InstallError;
@@ -105,15 +103,6 @@ pub(crate) struct Fetcher<'a> {
     pub python_major: std::sync::OnceLock<u32>,
 }
 
-/// Clears a spinner however its thread ends.
-struct Spinner(ProgressBar);
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        self.0.finish_and_clear();
-    }
-}
-
 /// Runs `f` on every item, each in its own thread, and returns the results in order. A
 /// thread that panics yields [`InstallError::FetchPanicked`] naming `name(item)`.
 pub(crate) fn in_parallel<T: Sync, R: Send>(
@@ -148,19 +137,11 @@ pub(crate) fn in_parallel<T: Sync, R: Send>(
 }
 
 impl Fetcher<'_> {
-    /// Fetches a batch in parallel, with a spinner per reference (hidden when stderr is
-    /// not a terminal).
-    pub fn fetch_all(
-        &self,
-        batch: &[Want],
-        progress: &MultiProgress,
-    ) -> Vec<Result<Staged, InstallError>> {
-        let style = ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    /// Fetches a batch in parallel, one progress task per reference (cleared however
+    /// its thread ends).
+    pub fn fetch_all(&self, batch: &[Want]) -> Vec<Result<Staged, InstallError>> {
         in_parallel(batch, Want::shown, |want| {
-            let bar = Spinner(progress.add(ProgressBar::new_spinner().with_style(style.clone())));
-            bar.0.set_message(format!("fetching {}", want.shown()));
-            bar.0.enable_steady_tick(Duration::from_millis(100));
+            let _task = Task::start(self.env.progress, &format!("fetching {}", want.shown()));
             self.fetch(want)
         })
     }

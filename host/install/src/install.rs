@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar};
-use stackpack_core::PackRef;
+use stackpack_core::{PackRef, Task};
 use stackpack_fetch::{GitCache, Net};
 use stackpack_plugin::Plugin;
 use stackpack_site::{Root, discover};
@@ -69,6 +68,8 @@ pub struct Env<'a> {
     pub git: &'a GitCache,
     /// How to build virtualenvs; `None` skips them (`--no-venv`).
     pub venv: Option<&'a stackpack_venv::VenvConfig>,
+    /// Where fetches and venv builds report (one task each).
+    pub progress: &'a dyn stackpack_core::Progress,
 }
 
 /// The outcome for one requested reference, or for a dependency it pulled in.
@@ -199,12 +200,11 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     }
     let mut nodes: Vec<Node> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
-    let progress = MultiProgress::new();
 
     while !wants.is_empty() {
         check_batch_conflicts(&wants)?;
         let batch = std::mem::take(&mut wants);
-        let fetched = fetcher.fetch_all(&batch, &progress);
+        let fetched = fetcher.fetch_all(&batch);
         for (want, result) in batch.into_iter().zip(fetched) {
             let staged = match result {
                 Ok(s) => s,
@@ -284,11 +284,9 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         };
         let venv = match env.venv {
             Some(cfg) if stackpack_venv::has_python_content(&tree) => {
-                let bar = progress.add(ProgressBar::new_spinner());
-                bar.set_message(format!("virtualenv of {name}"));
-                bar.enable_steady_tick(Duration::from_millis(100));
+                let task = Task::start(env.progress, &format!("virtualenv of {name}"));
                 let built = stackpack_venv::ensure(&venvs_path, name, &tree, cfg, false);
-                bar.finish_and_clear();
+                drop(task);
                 match built {
                     Ok(report) => Some(report),
                     Err(e) => {

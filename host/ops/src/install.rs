@@ -84,6 +84,7 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
         net: &net,
         git: &git,
         venv: req.venv.then_some(&s.venv),
+        progress: s.progress.as_ref(),
     };
     let opts = InstallOptions {
         skip_dependencies: req.skip_dependencies,

@@ -20,11 +20,10 @@ pub mod index;
 pub mod install;
 pub mod packs;
 pub mod plugin;
-mod progress;
 pub mod register;
 mod session;
 pub mod venv;
 
 pub use error::{ErrorKind, OpsError};
-pub use progress::{Progress, Silent};
 pub use session::{DEFAULT_ROOT, LazyNet, Session, SessionOptions};
+pub use stackpack_core::{Progress, Silent, Task};

@@ -224,9 +224,9 @@ fn run(
     // Decide everything before writing anything.
     let mut prepared: Vec<Decided> = Vec::new();
     for pack in targets {
-        if targets.len() > 1 {
-            s.progress.start(&format!("reading {}", pack.ref_));
-        }
+        let _task = (targets.len() > 1).then(|| {
+            stackpack_core::Task::start(s.progress.as_ref(), &format!("reading {}", pack.ref_))
+        });
         let meta = match &pack.meta {
             PackState::Valid(m) => m,
             PackState::Invalid(reason) => {
@@ -274,7 +274,6 @@ fn run(
         prepared.push((p, config));
     }
 
-    s.progress.finish();
     s.root.ensure()?;
     let mut registry = Registry::open(&s.root.registry_db())?;
     for (p, config) in prepared {

@@ -18,7 +18,7 @@ use stackpack_venv::{ProxyEnv, VenvConfig};
 
 use crate::error::OpsError;
 use crate::index::IndexServedNet;
-use crate::progress::{Progress, Silent};
+use stackpack_core::{Progress, Silent};
 
 /// The root used when neither `--root` nor an st2.conf `base_path` names one.
 pub const DEFAULT_ROOT: &str = "/opt/stackstorm";

@@ -9,8 +9,10 @@ use crate::session::Session;
 pub fn venv(s: &Session, pack: &str, recreate: bool) -> Result<VenvReport, OpsError> {
     let found = crate::packs::installed(s, pack)?;
     s.root.ensure()?;
-    s.progress
-        .start(&format!("building the virtualenv of {pack}"));
+    let task = stackpack_core::Task::start(
+        s.progress.as_ref(),
+        &format!("building the virtualenv of {pack}"),
+    );
     let result = stackpack_venv::ensure(
         &s.root.virtualenvs_dir(),
         pack,
@@ -18,6 +20,6 @@ pub fn venv(s: &Session, pack: &str, recreate: bool) -> Result<VenvReport, OpsEr
         &s.venv,
         recreate,
     );
-    s.progress.finish();
+    drop(task);
     Ok(result?)
 }
