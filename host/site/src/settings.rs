@@ -125,9 +125,9 @@ impl PluginSettings {
 /// A sha256 digest as written by a person: optional `sha256:` prefix, any case.
 /// Returns the 64 lower-case hex digits, or None when it is not one.
 pub fn normalize_sha256(text: &str) -> Option<String> {
-    let t = text.trim();
-    let t = t.strip_prefix("sha256:").unwrap_or(t).to_ascii_lowercase();
-    (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
+    text.parse::<stackpack_core::Sha256>()
+        .ok()
+        .map(|d| d.to_string())
 }
 
 /// Everything read from the config file (or the defaults when there is none).
