@@ -72,6 +72,9 @@ pub struct GitCache {
     net: NetConfig,
     offline: bool,
     lock_timeout: Duration,
+    /// The HTTP client of the first-contact probes, made once (`None`: it could not be
+    /// made, and git's own errors speak instead).
+    http: std::sync::Arc<std::sync::OnceLock<Option<crate::Net>>>,
 }
 
 /// The refs of a repository: as a remote advertises them, or as the cache holds them.
@@ -150,6 +153,7 @@ impl GitCache {
             net: net.clone(),
             offline,
             lock_timeout: crate::DEFAULT_LOCK_TIMEOUT,
+            http: Default::default(),
         }
     }
 
@@ -352,7 +356,16 @@ impl GitCache {
             return Ok(());
         }
         let secs = self.net.timeout.unwrap_or(crate::DEFAULT_TIMEOUT).as_secs();
-        let Ok(net) = crate::Net::new(self.net.clone()) else {
+        let http = self
+            .http
+            .get_or_init(|| match crate::Net::new(self.net.clone()) {
+                Ok(net) => Some(net),
+                Err(e) => {
+                    tracing::debug!("no HTTP probe before git contacts: {e}");
+                    None
+                }
+            });
+        let Some(net) = http else {
             return Ok(());
         };
         let Ok(probe) = url::Url::parse(&format!(
@@ -361,7 +374,7 @@ impl GitCache {
         )) else {
             return Ok(());
         };
-        match stackpack_net::NetBackend::http_get(&net, &probe, &[], 1 << 20) {
+        match stackpack_net::NetBackend::http_get(net, &probe, &[], 1 << 20) {
             Err(stackpack_net::NetFailure::Timeout) => Err(FetchError::Timeout {
                 what: "git ls-remote of",
                 url: redact_url(url),

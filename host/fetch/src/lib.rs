@@ -257,6 +257,13 @@ pub struct Net {
     config: NetConfig,
 }
 
+/// Says nothing of the client's settings: they hold credentials.
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").finish_non_exhaustive()
+    }
+}
+
 impl Net {
     pub fn new(config: NetConfig) -> Result<Net, FetchError> {
         let mut builder = reqwest::blocking::Client::builder()
