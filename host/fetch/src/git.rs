@@ -74,7 +74,7 @@ pub struct GitCache {
     lock_timeout: Duration,
     /// The HTTP client of the first-contact probes, made once (`None`: it could not be
     /// made, and git's own errors speak instead).
-    http: std::sync::Arc<std::sync::OnceLock<Option<crate::Net>>>,
+    http: std::sync::Arc<std::sync::OnceLock<Option<std::sync::Arc<crate::Net>>>>,
 }
 
 /// The refs of a repository: as a remote advertises them, or as the cache holds them.
@@ -155,6 +155,12 @@ impl GitCache {
             lock_timeout: crate::DEFAULT_LOCK_TIMEOUT,
             http: Default::default(),
         }
+    }
+
+    /// Probes remotes with this client (the caller's one) instead of making its own.
+    pub fn with_http(self, net: std::sync::Arc<crate::Net>) -> GitCache {
+        let _ = self.http.set(Some(net));
+        self
     }
 
     /// How long a fetch waits for another process (or thread) fetching into the same
@@ -359,7 +365,7 @@ impl GitCache {
         let http = self
             .http
             .get_or_init(|| match crate::Net::new(self.net.clone()) {
-                Ok(net) => Some(net),
+                Ok(net) => Some(std::sync::Arc::new(net)),
                 Err(e) => {
                     tracing::debug!("no HTTP probe before git contacts: {e}");
                     None
@@ -374,7 +380,7 @@ impl GitCache {
         )) else {
             return Ok(());
         };
-        match stackpack_net::NetBackend::http_get(net, &probe, &[], 1 << 20) {
+        match stackpack_net::NetBackend::http_get(net.as_ref(), &probe, &[], 1 << 20) {
             Err(stackpack_net::NetFailure::Timeout) => Err(FetchError::Timeout {
                 what: "git ls-remote of",
                 url: redact_url(url),

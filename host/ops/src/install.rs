@@ -76,7 +76,7 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
         }
     }
     let net = s.net()?;
-    let git = s.git_cache();
+    let git = s.git_cache()?;
     let env = Env {
         root: &s.root,
         search_paths: s.search_paths(),

@@ -176,13 +176,14 @@ impl Session {
         Ok(self.net.get(|| self.net_config())?)
     }
 
-    /// The git cache under the cache dir.
-    pub fn git_cache(&self) -> GitCache {
-        GitCache::new(
+    /// The git cache under the cache dir, probing remotes with the session's client.
+    pub fn git_cache(&self) -> Result<GitCache, OpsError> {
+        Ok(GitCache::new(
             self.root.cache_dir().join("git"),
             &self.net_config(),
             self.offline,
         )
+        .with_http(self.net()?))
     }
 
     /// The network as plugins see it: configured index URLs are answered from the
