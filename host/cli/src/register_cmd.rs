@@ -63,9 +63,10 @@ pub fn st2_status(h: Option<&Handoff>) -> Result<(), CliError> {
     let Some(h) = h else { return Ok(()) };
     let Some(e) = &h.failure else { return Ok(()) };
     eprintln!(
-        "error: {e}\nst2 was not told about: {}. They are recorded in the root and sent with \
-         the next `stackpack install` or `stackpack register` (pass --no-st2 to skip st2).",
-        h.pending.join(", ")
+        "error: {e}\nst2 was not told about: {}. They are recorded in {} and sent with the \
+         next `stackpack install` or `stackpack register` (--no-st2 skips st2).",
+        h.pending.join(", "),
+        h.pending_file.as_deref().unwrap_or("the root")
     );
     Err(CliError::Reported(e.kind()))
 }

@@ -42,6 +42,9 @@ pub struct Handoff {
     pub differences: Vec<Difference>,
     /// Packs st2 was not told about (a failed handoff), recorded for the next one.
     pub pending: Vec<String>,
+    /// The file that records `pending`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_file: Option<String>,
     /// Why the handoff failed, and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -121,6 +124,7 @@ pub fn handoff(
         Err(e) => {
             let recorded = write_pending(s, &packs);
             report.pending = packs;
+            report.pending_file = Some(pending_path.display().to_string());
             let e = match recorded {
                 Ok(()) => e,
                 Err(record) => {
