@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use stackpack_testkit::st2::{Accept, St2Api, down_url};
 
-use crate::common::{file_url, installed_version, pack_yaml, run, stackpack, write};
+use crate::common::{
+    file_url, hanging_server, installed_version, pack_yaml, run, stackpack, write,
+};
 
 const KEY: &str = "st2-key-5ecr3t-0042";
 
@@ -271,4 +273,25 @@ fn refused_credentials_and_rejected_packs_say_what_to_fix() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(pending(&root).is_none());
     assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+}
+
+#[test]
+fn slow_st2_hits_the_deadline_and_nothing_is_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let a = source(tmp.path(), "alpha");
+    write(
+        &root.join("stackpack.toml"),
+        &format!(
+            "http_timeout = 1\n[st2]\napi_url = \"{}\"\napi_key = \"{KEY}\"\n",
+            hanging_server()
+        ),
+    );
+    let r = run(stackpack(&root).args(["install", "--no-venv", &file_url(&a)]));
+    assert_eq!(r.code, 6, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("no answer within 1s"), "{}", r.stderr);
+    assert!(r.stderr.contains("http_timeout"), "{}", r.stderr);
+    assert_eq!(installed_version(&root, "alpha").as_deref(), Some("1.0.0"));
+    assert_eq!(pending(&root).unwrap()["packs"], json!(["alpha"]));
+    assert!(!r.stdout.contains(KEY) && !r.stderr.contains(KEY));
 }
