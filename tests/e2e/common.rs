@@ -19,7 +19,11 @@ pub fn shared_cache() -> PathBuf {
 pub fn stackpack(root: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackpack"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("STACKPACK_") || k.ends_with("_proxy") || k.ends_with("_PROXY") {
+        if k.starts_with("STACKPACK_")
+            || k.starts_with("ST2_")
+            || k.ends_with("_proxy")
+            || k.ends_with("_PROXY")
+        {
             cmd.env_remove(k);
         }
     }

@@ -14,4 +14,5 @@ mod install_http;
 mod packs_cli;
 mod plugins_cli;
 mod register_cli;
+mod st2_cli;
 mod venv_cli;

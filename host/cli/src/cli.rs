@@ -137,6 +137,9 @@ pub struct InstallArgs {
     /// Do not register the packs' content (run `stackpack register` later)
     #[arg(long)]
     pub no_register: bool,
+    /// Do not hand the changed packs to the configured StackStorm API ([st2])
+    #[arg(long)]
+    pub no_st2: bool,
     /// Seconds to wait for another stackpack working on the same root
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub lock_timeout: u64,
@@ -171,6 +174,9 @@ pub struct RegisterArgs {
     /// Also load each pack's config (<root>/configs/<pack>.yaml), validated by its schema
     #[arg(long)]
     pub configs: bool,
+    /// Do not hand the registered packs to the configured StackStorm API ([st2])
+    #[arg(long)]
+    pub no_st2: bool,
     /// Refuse a pack with any invalid file (its previous registration is kept) and
     /// exit 1, instead of skipping the file
     #[arg(long)]

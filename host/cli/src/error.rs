@@ -8,6 +8,7 @@
 //! | 3 | not found: a pack, an index entry, a plugin |
 //! | 4 | conflict: dependency versions, a pack others need, a plugin already added, a busy root |
 //! | 5 | denied: a pin that does not match, an enterprise rule |
+//! | 6 | handoff: the local work is done, but the running StackStorm was not told (its API was down, slow, or refused the credentials or the packs) |
 
 use stackpack_ops::{ErrorKind, OpsError};
 
@@ -45,6 +46,7 @@ fn code(kind: ErrorKind) -> i32 {
         ErrorKind::NotFound => 3,
         ErrorKind::Conflict => 4,
         ErrorKind::Denied => 5,
+        ErrorKind::Handoff => 6,
     }
 }
 

@@ -22,6 +22,7 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
             venv: !args.no_venv,
             register: !args.no_register,
             lock_timeout: Duration::from_secs(args.lock_timeout),
+            st2: !args.no_st2,
         },
     )?;
     for pack in &report.unconfigured {
@@ -31,7 +32,11 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
         output::json(&report.json())?;
     } else {
         print_report(&report.install, report.registered.as_ref())?;
+        if let Some(h) = &report.st2 {
+            register_cmd::print_st2(h)?;
+        }
     }
+    let handoff = register_cmd::st2_status(report.st2.as_ref());
     if let Some(e) = &report.register_error {
         eprintln!(
             "error: the packs are installed but were not registered: {e}\nFix that, then run \
@@ -40,7 +45,8 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
         );
         return Err(CliError::Reported(e.kind()));
     }
-    failed(&report.install)
+    failed(&report.install)?;
+    handoff
 }
 
 pub fn remove(

@@ -1,6 +1,7 @@
 //! `stackpack register`, and how registrations are shown (also by `install` and `get`).
 
 use stackpack_ops::register::{RegisterReport, RegisterRequest};
+use stackpack_ops::st2::Handoff;
 use stackpack_ops::{ErrorKind, Session};
 use stackpack_registry::{PackReport, Problem, Registered, ResourceType};
 
@@ -15,13 +16,59 @@ pub fn register(s: &Session, args: &RegisterArgs, json: bool) -> Result<(), CliE
             packs: args.packs.clone(),
             configs: args.configs,
             fail_on_failure: args.fail_on_failure,
+            st2: !args.no_st2,
         },
     )?;
     print(&report, json)?;
+    if !json && let Some(h) = &report.st2 {
+        print_st2(h)?;
+    }
     if args.fail_on_failure && report.failed() {
         return Err(CliError::Reported(ErrorKind::Failed));
     }
-    Ok(())
+    st2_status(report.st2.as_ref())
+}
+
+/// st2's counts beside stackpack's: one line, then one per type counted differently.
+pub fn print_st2(h: &Handoff) -> Result<(), CliError> {
+    let Some(counts) = &h.counts else {
+        return Ok(());
+    };
+    let shown: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    let mut lines = vec![format!(
+        "st2 registered {}: {}.",
+        h.packs.join(", "),
+        if shown.is_empty() {
+            "no content".to_string()
+        } else {
+            shown.join(", ")
+        }
+    )];
+    for d in &h.differences {
+        lines.push(format!(
+            "st2 counts differ: {} {} by stackpack, {} by st2",
+            d.kind, d.stackpack, d.st2
+        ));
+    }
+    output::print(lines.join("\n"))
+}
+
+/// A failed handoff: its message on stderr (which packs st2 was not told about, where
+/// they are recorded), then exit status 6.
+pub fn st2_status(h: Option<&Handoff>) -> Result<(), CliError> {
+    let Some(h) = h else { return Ok(()) };
+    let Some(e) = &h.failure else { return Ok(()) };
+    eprintln!(
+        "error: {e}\nst2 was not told about: {}. They are recorded in {} and sent with the \
+         next `stackpack install` or `stackpack register` (--no-st2 skips st2).",
+        h.pending.join(", "),
+        h.pending_file.as_deref().unwrap_or("the root")
+    );
+    Err(CliError::Reported(e.kind()))
 }
 
 fn plural(n: usize, t: ResourceType) -> String {

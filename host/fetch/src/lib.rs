@@ -305,6 +305,80 @@ impl Net {
         Ok(Net { http, config })
     }
 
+    /// POSTs `body` as `application/json` to an http(s) `url`, with the same proxies,
+    /// CA bundle, deadline and credential handling as a GET; redirects are not followed.
+    pub fn post_json(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(NetFailure::Transport(format!(
+                "unsupported scheme `{}` for a POST",
+                url.scheme()
+            )));
+        }
+        let req = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(req, "POST", url, headers, max_body)
+    }
+
+    /// Adds `headers` and the operator's credential for `url` to `req`, sends it and
+    /// reads the reply, its body capped at `max_body`.
+    fn send(
+        &self,
+        mut req: reqwest::blocking::RequestBuilder,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure> {
+        let credential = self.config.credentials.iter().find(|c| c.matches(url));
+        for (k, v) in headers {
+            if credential.is_some() && k.eq_ignore_ascii_case("authorization") {
+                continue;
+            }
+            req = req.header(k, v);
+        }
+        // The operator's credentials for this URL; the caller's Authorization (if any)
+        // is replaced, so a plugin can never send its own.
+        if let Some(c) = credential {
+            req = match &c.auth {
+                Auth::Bearer(token) => req.bearer_auth(token),
+                Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
+            };
+        }
+        let resp = req.send().map_err(|e| {
+            if e.is_timeout() {
+                NetFailure::Timeout
+            } else {
+                NetFailure::Transport(format!("{method} {}: {}", redact(url), describe(e)))
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        if let Some(len) = resp.content_length()
+            && len > max_body
+        {
+            return Err(NetFailure::TooLarge(max_body));
+        }
+        let body = read_capped(resp, max_body)?;
+        Ok(HttpReply {
+            status,
+            headers,
+            body,
+        })
+    }
+
     fn proxy_for(&self, url: &str) -> Option<&str> {
         proxy_for(&self.config, url)
     }
@@ -387,46 +461,7 @@ impl NetBackend for Net {
                 )));
             }
         }
-        let credential = self.config.credentials.iter().find(|c| c.matches(url));
-        let mut req = self.http.get(url.clone());
-        for (k, v) in headers {
-            if credential.is_some() && k.eq_ignore_ascii_case("authorization") {
-                continue;
-            }
-            req = req.header(k, v);
-        }
-        // The operator's credentials for this URL; the caller's Authorization (if any)
-        // is replaced, so a plugin can never send its own.
-        if let Some(c) = credential {
-            req = match &c.auth {
-                Auth::Bearer(token) => req.bearer_auth(token),
-                Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
-            };
-        }
-        let resp = req.send().map_err(|e| {
-            if e.is_timeout() {
-                NetFailure::Timeout
-            } else {
-                NetFailure::Transport(format!("GET {}: {}", redact(url), describe(e)))
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        if let Some(len) = resp.content_length()
-            && len > max_body
-        {
-            return Err(NetFailure::TooLarge(max_body));
-        }
-        let body = read_capped(resp, max_body)?;
-        Ok(HttpReply {
-            status,
-            headers,
-            body,
-        })
+        self.send(self.http.get(url.clone()), "GET", url, headers, max_body)
     }
 
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Conflict,
     /// A trust rule refused it: a pin that does not match, an enterprise rule.
     Denied,
+    /// The local work is complete, but the running StackStorm was not told about it
+    /// (its API is down, slow, refused the credentials or the packs).
+    Handoff,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +184,17 @@ pub enum OpsError {
         "`stackpack plugin test` runs resolvers, and plugin {plugin} is a {kind}; test a source-resolver component"
     )]
     NotAResolver { plugin: String, kind: PluginKind },
+
+    /// The st2 API did not register the packs; `fix` names the setting or step.
+    #[error("st2 at {api_url} did not register {}: {reason}; {fix}", .packs.join(", "))]
+    St2Handoff {
+        api_url: String,
+        packs: Vec<String>,
+        reason: String,
+        fix: String,
+    },
+    #[error("cannot record the packs st2 was not told about in {}: {reason}; check that the root is writable", path.display())]
+    St2Pending { path: PathBuf, reason: String },
 }
 
 impl From<InstallError> for OpsError {
@@ -253,6 +267,7 @@ impl OpsError {
             | OpsError::DigestMismatch { .. }
             | OpsError::PluginNotAllowed { .. }
             | OpsError::Unpinned { .. } => Denied,
+            OpsError::St2Handoff { .. } | OpsError::St2Pending { .. } => Handoff,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stackpack_install::{Env, InstallOptions, Report};
+use stackpack_install::{Env, InstallOptions, Outcome, Report};
 
 use crate::error::OpsError;
 use crate::register::RegisterReport;
@@ -25,6 +25,8 @@ pub struct InstallRequest {
     pub register: bool,
     /// How long to wait for another stackpack working on the same root.
     pub lock_timeout: Duration,
+    /// Hand the changed packs to st2, when st2 is configured (`--no-st2` clears it).
+    pub st2: bool,
 }
 
 impl Default for InstallRequest {
@@ -37,6 +39,7 @@ impl Default for InstallRequest {
             venv: true,
             register: true,
             lock_timeout: Duration::from_secs(300),
+            st2: true,
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct InstallReport {
     pub register_error: Option<OpsError>,
     /// Installed packs whose schema has required keys and that have no config yet.
     pub unconfigured: Vec<String>,
+    /// The handoff to st2, when one ran.
+    pub st2: Option<crate::st2::Handoff>,
 }
 
 impl InstallReport {
@@ -59,6 +64,9 @@ impl InstallReport {
         let mut value = serde_json::to_value(&self.install).unwrap_or_default();
         if let (Some(reg), Some(obj)) = (&self.registered, value.as_object_mut()) {
             obj.insert("registered".into(), reg.json());
+        }
+        if let (Some(h), Some(obj)) = (&self.st2, value.as_object_mut()) {
+            obj.insert("st2".into(), serde_json::to_value(h).unwrap_or_default());
         }
         value
     }
@@ -110,11 +118,31 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
             Err(e) => (None, Some(e)),
         }
     };
+    // Tell st2 about the packs whose trees changed; it reads them from disk.
+    let st2 = if req.st2 {
+        let changed: Vec<String> = report
+            .results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Installed {
+                    ref_, unchanged, ..
+                } if !unchanged => Some(ref_.clone()),
+                _ => None,
+            })
+            .collect();
+        let local = registered
+            .as_ref()
+            .map(|r| stackpack_registry::st2_counts(&r.packs));
+        crate::st2::handoff(s, &changed, local.as_ref(), false)
+    } else {
+        None
+    };
     Ok(InstallReport {
         install: report,
         registered,
         register_error,
         unconfigured,
+        st2,
     })
 }
 

@@ -10,6 +10,9 @@
 //! refusals and failures apart. Nothing here prints: progress goes through the
 //! session's [`Progress`], messages for the operator through `tracing`.
 //!
+//! After `install` and `register`, [`st2::handoff`] asks a running StackStorm's API to
+//! register the same packs, when one is configured.
+//!
 //! The plugin chain (built-ins, added plugins, config-declared ones, their pins and
 //! the enterprise rules on them) is assembled in [`chain`].
 
@@ -22,6 +25,7 @@ pub mod packs;
 pub mod plugin;
 pub mod register;
 mod session;
+pub mod st2;
 pub mod venv;
 
 pub use error::{ErrorKind, OpsError};

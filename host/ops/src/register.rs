@@ -29,6 +29,8 @@ pub struct RegisterRequest {
     /// Refuse a pack with any invalid file (its previous registration is kept) instead
     /// of skipping the file.
     pub fail_on_failure: bool,
+    /// Hand the registered packs to st2 too, when st2 is configured.
+    pub st2: bool,
 }
 
 /// The result of one registration run.
@@ -41,6 +43,9 @@ pub struct RegisterReport {
     pub configs: usize,
     /// Packs that could not be read at all (invalid pack.yaml), with why.
     pub skipped: Vec<Skipped>,
+    /// The handoff to st2, when one ran.
+    #[serde(skip)]
+    pub st2: Option<crate::st2::Handoff>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -64,6 +69,9 @@ impl RegisterReport {
             ("skipped", serde_json::to_value(&self.skipped)),
         ] {
             out.insert(key.into(), value.unwrap_or_default());
+        }
+        if let Some(h) = &self.st2 {
+            out.insert("st2".into(), serde_json::to_value(h).unwrap_or_default());
         }
         serde_json::Value::Object(out)
     }
@@ -92,13 +100,19 @@ pub fn register(s: &Session, req: &RegisterRequest) -> Result<RegisterReport, Op
         }
         seen
     };
-    run(
+    let mut report = run(
         s,
         &targets,
         req.packs.is_empty(),
         req.configs,
         req.fail_on_failure,
-    )
+    )?;
+    if req.st2 {
+        let packs: Vec<String> = report.packs.iter().map(|p| p.pack.clone()).collect();
+        let local = stackpack_registry::st2_counts(&report.packs);
+        report.st2 = crate::st2::handoff(s, &packs, Some(&local), req.fail_on_failure);
+    }
+    Ok(report)
 }
 
 /// Registers packs just installed (by ref); used by `install`.

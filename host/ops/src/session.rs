@@ -13,7 +13,7 @@ use stackpack_fetch::{FetchError, GitCache, Net, NetConfig};
 use stackpack_install::{Lockfile, SourcePolicy};
 use stackpack_net::NetBackend;
 use stackpack_plugin::{Plugin, PluginKind, Runtime};
-use stackpack_site::{Enterprise, InstalledPack, Overrides, Root, Settings};
+use stackpack_site::{Enterprise, InstalledPack, Overrides, Root, Settings, St2Settings};
 use stackpack_venv::{ProxyEnv, VenvConfig};
 
 use crate::error::OpsError;
@@ -50,6 +50,9 @@ pub struct Session {
     pub allowed_sources: Option<SourcePolicy>,
     /// How pack virtualenvs are built, from the settings.
     pub venv: VenvConfig,
+    /// The running StackStorm to hand packs to (`[st2]`, `ST2_*`, st2.conf's
+    /// `[auth] api_url`), when an API URL is known.
+    pub st2: Option<St2Settings>,
     /// Where long work reports its progress ([`Silent`] unless the caller sets one).
     pub progress: Arc<dyn Progress>,
     net: Arc<LazyNet>,
@@ -97,6 +100,7 @@ impl Session {
             _ => None,
         };
         let venv = venv_config(&settings, opts.offline);
+        let st2 = settings.st2.configured().then(|| settings.st2.clone());
         Ok(Session {
             root: Root::new(root_path, opts.cache_dir.clone()),
             settings,
@@ -104,6 +108,7 @@ impl Session {
             enterprise,
             allowed_sources,
             venv,
+            st2,
             progress: Arc::new(Silent),
             net: Arc::new(LazyNet::default()),
             served: OnceLock::new(),

@@ -29,6 +29,8 @@ pub const OVERRIDES_DIR: &str = "overrides";
 pub const CACHE_DIR: &str = "cache";
 pub const REGISTRY_DB: &str = "registry.db";
 pub const LOCKFILE: &str = "stackpack.lock";
+/// Packs st2 was not told about (a failed handoff), sent with the next one.
+pub const ST2_PENDING: &str = ".stackpack-st2-pending.json";
 pub const CONFIG_FILE: &str = "stackpack.toml";
 pub const PLUGINS_DIR: &str = "plugins";
 
@@ -67,6 +69,10 @@ impl Root {
     }
     pub fn lockfile(&self) -> PathBuf {
         self.path.join(LOCKFILE)
+    }
+    /// Packs a failed handoff did not tell st2 about: `{"packs": [...]}`.
+    pub fn st2_pending(&self) -> PathBuf {
+        self.path.join(ST2_PENDING)
     }
     pub fn default_config(&self) -> PathBuf {
         self.path.join(CONFIG_FILE)

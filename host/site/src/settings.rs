@@ -21,6 +21,10 @@
 //! url = "https://idx.corp/"                  # requests whose URL starts with this
 //! token_env = "IDX_TOKEN"                    # or token, or username + password(_env)
 //!
+//! [st2]                                      # hand installed packs to a running st2
+//! api_url = "https://st2.example/api"          # or $ST2_API_URL, or st2.conf [auth] api_url
+//! api_key_env = "ST2_KEY"                      # or api_key, auth_token_env; $ST2_API_KEY
+//!
 //! [plugins.github]
 //! hosts = ["https://github.example.com"]      # grants, on top of the built-in ones
 //! memory_mib = 64
@@ -44,11 +48,13 @@ use crate::error::SiteError;
 
 mod credentials;
 mod resolve;
+mod st2;
 mod st2conf;
 mod toml_file;
 
 pub use credentials::{CredentialSetting, Secret};
 pub use resolve::{Overrides, normalize_index_url};
+pub use st2::{St2Auth, St2Settings};
 
 /// Proxy settings, applied to everything that goes out (HTTP, git, pip).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -155,6 +161,9 @@ pub struct Settings {
     /// Credentials for indexes and other hosts (`[[credentials]]`).
     #[serde(skip)]
     pub credentials: Vec<CredentialSetting>,
+    /// `[st2]`: the API of a running StackStorm to hand installed packs to.
+    #[serde(skip)]
+    pub st2: St2Settings,
     /// Non-fatal problems (unknown keys), for the caller to print.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -176,6 +185,7 @@ impl Default for Settings {
             environment: None,
             plugins: BTreeMap::new(),
             credentials: Vec::new(),
+            st2: St2Settings::default(),
             warnings: Vec::new(),
         }
     }

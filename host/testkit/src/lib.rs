@@ -3,7 +3,8 @@
 //! (no Python packaging tools needed), for the virtualenv tests and the venv benchmark;
 //! [`http`], loopback HTTP(S) servers: one [`http::Reply`] type, one server core
 //! ([`http::Server`], answering with a handler and recording each request) and the
-//! route-table, HTTPS and hanging servers built on them; and [`guests`], the wasm
+//! route-table, HTTPS and hanging servers built on them; [`st2`], an emulation of the
+//! part of StackStorm's API that stackpack's handoff uses; and [`guests`], the wasm
 //! components the tests load (test guests, example plugins) built from source, with the
 //! compiled-plugin cache the tests share. A dev-dependency only; it panics with a message
 //! when a fixture cannot be made, which is what a test wants.
@@ -11,6 +12,7 @@
 
 pub mod guests;
 pub mod http;
+pub mod st2;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

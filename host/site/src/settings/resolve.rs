@@ -1,5 +1,5 @@
 //! From the settings as read to the settings commands use: what the file leaves out
-//! comes from the environment (proxies), the command line replaces what it names
+//! comes from the environment (proxies, st2's CLI variables), the command line replaces what it names
 //! (`--index`), and every index location becomes an absolute URL.
 
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, SiteError> {
         self.proxy.fill_from_env(env);
+        self.st2.fill_from_env(env);
         if !overrides.index_urls.is_empty() {
             self.index_url = overrides.index_urls.clone();
         }

@@ -1,6 +1,6 @@
 //! st2.conf: an INI file with many sections. Only the options stackpack uses are read
 //! (`[system] base_path`, `[content] packs_base_paths, index_url`,
-//! `[actionrunner] python_binary`); the rest belong to st2 and are left alone, without
+//! `[actionrunner] python_binary`, `[auth] api_url`); the rest belong to st2 and are left alone, without
 //! warnings.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ pub(super) fn read(path: &Path, text: &str) -> Result<Settings, SiteError> {
     }
     if let Some(v) = get("content", "index_url") {
         s.index_url = split_list(v, ',');
+    }
+    if let Some(v) = get("auth", "api_url") {
+        s.st2.api_url = Some(v.trim_end_matches('/').to_string());
     }
     if let Some(v) = get("actionrunner", "python_binary") {
         s.python_binary = v.to_string();

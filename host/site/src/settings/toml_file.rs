@@ -20,6 +20,7 @@ use stackpack_core::InstallerChoice;
 use toml::de::{DeTable, DeValue};
 
 use super::credentials::CredentialToml;
+use super::st2::St2Toml;
 use super::{DeclaredKind, PluginSettings, PythonSettings, Settings, normalize_sha256, split_list};
 use crate::error::SiteError;
 
@@ -52,6 +53,7 @@ struct FileToml {
     #[serde(deserialize_with = "form::credentials")]
     credentials: Vec<CredentialToml>,
     python: PythonToml,
+    st2: St2Toml,
 }
 
 /// `[python]`.
@@ -168,6 +170,7 @@ pub(super) mod form {
         credential_url: string -> String, "the URL (prefix) the credential is for";
         string: string -> String, "a string";
         env_var: string -> String, "the name of an environment variable";
+        st2_url: st2_url -> String, "an http(s):// URL of st2's API (or auth service)";
     }
 
     pub(super) fn plugins<'de, D: Deserializer<'de>>(
@@ -280,6 +283,7 @@ impl FileToml {
         for (i, c) in self.credentials.into_iter().enumerate() {
             credentials.extend(c.into_setting(file, i, env, warnings)?);
         }
+        let st2 = self.st2.into_settings(file, base, env, warnings)?;
         Ok(Settings {
             source: None,
             base_path: self.base_path.map(|p| base.join(p)),
@@ -324,6 +328,7 @@ impl FileToml {
             environment: self.environment,
             plugins,
             credentials,
+            st2,
             warnings: Vec::new(),
         })
     }
@@ -387,6 +392,7 @@ fn unknown_key(file: &Path, ignored: &serde_ignored::Path<'_>) -> String {
     let known = match section {
         [] => field_names::<FileToml>(),
         [Segment::Key(s)] if s == "python" => field_names::<PythonToml>(),
+        [Segment::Key(s)] if s == "st2" => field_names::<St2Toml>(),
         [Segment::Key(s), Segment::Key(_)] if s == "plugins" => field_names::<PluginToml>(),
         [Segment::Key(s), Segment::Index(_)] if s == "credentials" => {
             field_names::<CredentialToml>()
@@ -553,6 +559,10 @@ fn integer(v: &toml::Value) -> Option<i64> {
 
 fn string(v: &toml::Value) -> Option<String> {
     v.as_str().map(str::to_string)
+}
+
+fn st2_url(v: &toml::Value) -> Option<String> {
+    super::st2::st2_url(v)
 }
 
 fn nonempty_str(v: &toml::Value) -> Option<String> {
