@@ -15,7 +15,8 @@ use crate::common::{
 const KEY: &str = "st2-key-5ecr3t-0042";
 
 /// A pack source directory with two actions and one sensor declaring a trigger type
-/// (which stackpack counts as a trigger, and st2's registration does not).
+/// (which stackpack counts as a trigger, and st2's registration does not: triggers are
+/// left out of the comparison).
 fn source(dir: &Path, name: &str) -> PathBuf {
     let d = dir.join(format!("src-{name}"));
     write(&d.join("pack.yaml"), &pack_yaml(name, "1.0.0"));
@@ -118,11 +119,7 @@ fn install_hands_exactly_the_changed_packs_to_st2_with_the_api_key() {
     assert_eq!(out["st2"]["counts"]["actions"], json!(4), "{out}");
     assert_eq!(out["st2"]["counts"]["sensors"], json!(2), "{out}");
     assert_eq!(out["st2"]["pending"], json!([]));
-    assert_eq!(
-        out["st2"]["differences"],
-        json!([{"kind": "triggers", "stackpack": 2, "st2": 0}]),
-        "{out}"
-    );
+    assert_eq!(out["st2"]["differences"], json!([]), "{out}");
 
     // A second install sends only the pack it installed; the text shows st2's counts.
     let r2 =
@@ -135,9 +132,7 @@ fn install_hands_exactly_the_changed_packs_to_st2_with_the_api_key() {
     assert_eq!(sent[1]["packs"], json!(["alpha"]));
     assert!(
         r2.stdout.contains("st2 registered alpha: 2 actions")
-            && r2
-                .stdout
-                .contains("st2 counts differ: triggers 1 by stackpack, 0 by st2"),
+            && !r2.stdout.contains("st2 counts differ"),
         "{}",
         r2.stdout
     );
