@@ -38,6 +38,21 @@ pub enum NetFailure {
     Transport(String),
 }
 
+/// In words, with any URL in a transport message redacted.
+impl std::fmt::Display for NetFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetFailure::Offline => f.write_str("the network is off (offline)"),
+            NetFailure::Timeout => f.write_str("timed out"),
+            NetFailure::TooLarge(n) if *n >= 1 << 20 => {
+                write!(f, "the answer is larger than {} MiB", n >> 20)
+            }
+            NetFailure::TooLarge(n) => write!(f, "the answer is larger than {n} bytes"),
+            NetFailure::Transport(m) => f.write_str(&stackpack_core::redact_url(m)),
+        }
+    }
+}
+
 /// The host's network. Implementations perform one GET without following redirects
 /// (callers follow them with [`crate::get_following`], checking every hop), add the
 /// operator's credentials for the URL's host, and cap the body at `max_body`.
@@ -61,5 +76,24 @@ impl NetBackend for NoNetwork {
     }
     fn git_list_refs(&self, _: &str) -> Result<Vec<(String, String)>, NetFailure> {
         Err(NetFailure::Offline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NetFailure;
+
+    #[test]
+    fn failures_in_words_never_show_credentials() {
+        let t = NetFailure::Transport("error sending https://deploy:s3cret@h.example/x".into());
+        assert!(!t.to_string().contains("s3cret"), "{t}");
+        assert_eq!(
+            NetFailure::TooLarge(64 << 20).to_string(),
+            "the answer is larger than 64 MiB"
+        );
+        assert_eq!(
+            NetFailure::TooLarge(100).to_string(),
+            "the answer is larger than 100 bytes"
+        );
     }
 }

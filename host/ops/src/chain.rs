@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stackpack_net::{GetError, Grants, NetFailure, SafeUrl, get_following};
+use stackpack_net::{GetError, Grants, SafeUrl, get_following};
 use stackpack_plugin::{Limits, Plugin, PluginError, PluginKind, PluginSpec, Runtime};
 use stackpack_site::{DeclaredKind, PluginSettings, PluginStore};
 
@@ -545,15 +545,10 @@ pub fn fetch_source(
     )
     .map_err(|e| match e {
         GetError::Refused(e) => e,
-        GetError::Net(f) => {
-            let reason = match f {
-                NetFailure::Offline => "offline".to_string(),
-                NetFailure::Timeout => "timed out".to_string(),
-                NetFailure::TooLarge(n) => format!("larger than {} MiB", n >> 20),
-                NetFailure::Transport(m) => stackpack_core::redact_url(&m),
-            };
-            read_err(reason, "check the URL, the network and the proxy settings")
-        }
+        GetError::Net(f) => read_err(
+            f.to_string(),
+            "check the URL, the network and the proxy settings",
+        ),
         GetError::Redirect(r) => read_err(r.to_string(), "check the URL"),
     })?;
     match reply.status {

@@ -257,7 +257,7 @@ fn send(
                 "check that st2 is running (`st2ctl status`), or raise `http_timeout`".into(),
             ),
             other => fail(
-                format!("cannot reach it ({})", describe(&other)),
+                format!("cannot reach it ({})", other),
                 "check that st2 is running (`st2ctl status`) and that [st2] api_url / \
                  $ST2_API_URL points at its API"
                     .into(),
@@ -302,16 +302,6 @@ fn send(
             format!("HTTP {status}: {}", fault()),
             "check st2's API log (/var/log/st2/st2api.log)".into(),
         )),
-    }
-}
-
-/// A network failure in words, without credentials.
-fn describe(e: &NetFailure) -> String {
-    match e {
-        NetFailure::Transport(t) => stackpack_core::redact_url(t),
-        NetFailure::TooLarge(n) => format!("its answer is larger than {n} bytes"),
-        NetFailure::Timeout => "timed out".into(),
-        NetFailure::Offline => "the network is off".into(),
     }
 }
 
