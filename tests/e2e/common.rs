@@ -9,6 +9,7 @@ use std::sync::Arc;
 use stackpack_testkit::guests;
 
 pub use stackpack_testkit::http::{Reply, Seen, Server, hanging_server, http_server, https_server};
+pub use stackpack_testkit::{file_url, pack_yaml, write};
 
 /// Compiled plugin code shared by every test (each test still uses its own root).
 pub fn shared_cache() -> PathBuf {
@@ -50,18 +51,6 @@ pub fn run(cmd: &mut Command) -> Run {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
-}
-
-pub fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// A pack.yaml with the required fields.
-pub fn pack_yaml(name: &str, version: &str) -> String {
-    format!(
-        "name: {name}\nversion: {version}\ndescription: The {name} pack\nauthor: Tester\nkeywords: [test, {name}]\n"
-    )
 }
 
 fn tmp() -> &'static Path {
@@ -128,16 +117,22 @@ pub fn commit_version(dir: &Path, name: &str, version: &str, extra: &str) {
     git(dir, &["commit", "-q", "-m", &format!("{name} {version}")]);
 }
 
-pub fn file_url(p: &Path) -> String {
-    format!("file://{}", p.display())
-}
-
 /// The version in an installed pack's pack.yaml.
 pub fn installed_version(root: &Path, pack: &str) -> Option<String> {
     let text = std::fs::read_to_string(root.join("packs").join(pack).join("pack.yaml")).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("version: "))
         .map(|v| v.trim().to_string())
+}
+
+/// A bare clone of the repository `work` at `served/<name>`, for a git server to serve.
+pub fn bare_clone(work: &Path, served: &Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(served).unwrap();
+    git(
+        served,
+        &["clone", "-q", "--bare", work.to_str().unwrap(), name],
+    );
+    served.join(name)
 }
 
 /// Serves the git repositories under `project_root` over smart HTTP on 127.0.0.1, by

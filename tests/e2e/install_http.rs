@@ -17,17 +17,7 @@ fn install_over_smart_http_is_shallow_and_keeps_tokens_secret() {
     git(&work, &["tag", "v2.0.0"]);
     commit_version(&work, "webpack", "3.0.0-dev", "");
     let served = d.path().join("srv");
-    std::fs::create_dir_all(&served).unwrap();
-    git(
-        &served,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            "webpack.git",
-        ],
-    );
+    crate::common::bare_clone(&work, &served, "webpack.git");
     let base = git_http_server(&served);
     let url = base.replace("http://", "http://deploy:t0ps3cret@");
     let root = d.path().join("root");

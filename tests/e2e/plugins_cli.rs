@@ -47,11 +47,22 @@ fn plugin_files(root: &Path) -> Vec<String> {
 }
 
 /// The enterprise file can only be chosen by the variable when the system file is
-/// absent; on a machine that has one, those tests cannot run.
+/// absent; on a machine that has one, those tests cannot run. In CI (`CI` set to
+/// anything but `false`) that is a failure, not a skip; locally the test says it
+/// skipped.
 fn enterprise_env_usable() -> bool {
     let usable = !Path::new("/etc/stackpack/enterprise.toml").exists();
     if !usable {
-        eprintln!("skipped: /etc/stackpack/enterprise.toml exists and takes precedence");
+        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !in_ci,
+            "/etc/stackpack/enterprise.toml exists on this CI machine and takes precedence \
+             over STACKPACK_ENTERPRISE_CONFIG: the enterprise tests cannot run; remove the file"
+        );
+        eprintln!(
+            "SKIPPED: /etc/stackpack/enterprise.toml exists and takes precedence; \
+             the enterprise tests did not run"
+        );
     }
     usable
 }
@@ -485,11 +496,7 @@ fn enterprise_allowed_sources_refuse_installs_before_fetching() {
     let root = d.path().join("root");
     let repo = pack_repo(&d.path().join("src/pk"), "pk", "1.0.0", "", "main");
     let served = d.path().join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    crate::common::git(
-        &served,
-        &["clone", "-q", "--bare", repo.to_str().unwrap(), "pk.git"],
-    );
+    crate::common::bare_clone(&repo, &served, "pk.git");
     let base = git_http_server(&served);
     let enterprise = d.path().join("enterprise.toml");
     write(
@@ -665,17 +672,7 @@ fn an_added_third_party_resolver_installs_corp_packs() {
     crate::common::commit_version(&work, "webpack", "2.0.0", "");
     crate::common::git(&work, &["tag", "v2.0.0"]);
     let served = d.path().join("srv");
-    std::fs::create_dir_all(&served).unwrap();
-    crate::common::git(
-        &served,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            "webpack.git",
-        ],
-    );
+    crate::common::bare_clone(&work, &served, "webpack.git");
     let git_base = git_http_server(&served);
     let answer = format!(r#"{{"git_url": "{git_base}/webpack.git", "ref": "v1.0.0"}}"#);
     let service =

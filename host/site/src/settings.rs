@@ -243,6 +243,16 @@ fn split_list(s: &str, sep: char) -> Vec<String> {
         .collect()
 }
 
+/// An environment for tests: `vars` and nothing else.
+#[cfg(test)]
+pub(crate) fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

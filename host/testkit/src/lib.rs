@@ -6,7 +6,8 @@
 //! route-table, HTTPS and hanging servers built on them; [`st2`], an emulation of the
 //! part of StackStorm's API that stackpack's handoff uses; and [`guests`], the wasm
 //! components the tests load (test guests, example plugins) built from source, with the
-//! compiled-plugin cache the tests share. A dev-dependency only; it panics with a message
+//! compiled-plugin cache the tests share; and the small file fixtures every suite uses
+//! ([`write`], [`pack_yaml`], [`file_url`]). A dev-dependency only; it panics with a message
 //! when a fixture cannot be made, which is what a test wants.
 #![allow(clippy::expect_used)]
 
@@ -21,6 +22,26 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
+
+/// Writes `text` to `path`, creating its directories.
+pub fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create the fixture's directory");
+    }
+    std::fs::write(path, text).expect("write the fixture");
+}
+
+/// A pack.yaml with the required fields.
+pub fn pack_yaml(name: &str, version: &str) -> String {
+    format!(
+        "name: {name}\nversion: {version}\ndescription: The {name} pack\nauthor: Tester\nkeywords: [test, {name}]\n"
+    )
+}
+
+/// `file://` and the path as written (tests name paths they made themselves).
+pub fn file_url(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
 
 /// Writes the wheel of `<name>-<version>` into `wheelhouse` (created if needed) and
 /// returns its path. The package is one module `<name>` with `VALUE = <value>` and a

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use stackpack_testkit::guests;
 
 pub use stackpack_testkit::http::{Reply, Server, http_server};
+pub use stackpack_testkit::{pack_yaml, write};
 
 fn tmp() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -38,16 +39,4 @@ pub fn future_api_wasm() -> Arc<[u8]> {
 /// An example plugin from examples/plugins, by crate name (`corp-resolver`).
 pub fn example_wasm(name: &str) -> Arc<[u8]> {
     guests::example(tmp(), name)
-}
-
-pub fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// A pack.yaml with the required fields.
-pub fn pack_yaml(name: &str, version: &str) -> String {
-    format!(
-        "name: {name}\nversion: {version}\ndescription: The {name} pack\nauthor: Tester\nkeywords: [test, {name}]\n"
-    )
 }

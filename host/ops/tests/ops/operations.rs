@@ -10,6 +10,8 @@ use stackpack_ops::register::{RegisterRequest, register};
 use stackpack_ops::{ErrorKind, Session, SessionOptions, index, packs};
 use stackpack_registry::ProblemKind;
 
+use crate::common::write;
+
 fn example_pack() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/packs/hello_st2")
 }
@@ -29,11 +31,6 @@ fn session(root: &Path, extra: impl FnOnce(&mut SessionOptions)) -> Session {
     };
     extra(&mut opts);
     Session::new(&opts).unwrap()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 fn pack_dir(dir: &Path, name: &str, schema: Option<&str>) -> PathBuf {

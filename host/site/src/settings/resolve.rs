@@ -91,17 +91,8 @@ pub fn normalize_index_url(raw: &str) -> Result<String, SiteError> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::settings::env_of;
 
     #[test]
     fn proxies_come_from_the_environment_lower_case_first() {

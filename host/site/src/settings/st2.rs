@@ -184,18 +184,9 @@ pub(super) fn st2_url(v: &toml::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashMap;
-
     use super::*;
+    use crate::settings::env_of;
     use crate::settings::{Overrides, Settings};
-
-    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     fn load(dir: &Path, name: &str, text: &str, env: &[(&str, &str)]) -> Settings {
         let p = dir.join(name);
