@@ -615,12 +615,15 @@ fn left_out(s: &Session, entry: &Entry) -> bool {
 pub fn load_detailed(s: &Session) -> Result<Vec<Loaded>, OpsError> {
     let rt = s.runtime()?;
     let mut out = Vec::new();
-    for entry in entries(s)? {
-        if left_out(s, &entry) {
+    for entry in s.plugin_entries()? {
+        if left_out(s, entry) {
             continue;
         }
-        let plugin = load_entry(s, rt, &entry)?;
-        out.push(Loaded { plugin, entry });
+        let plugin = load_entry(s, rt, entry)?;
+        out.push(Loaded {
+            plugin,
+            entry: entry.clone(),
+        });
     }
     Ok(out)
 }
@@ -631,7 +634,7 @@ pub fn load_detailed(s: &Session) -> Result<Vec<Loaded>, OpsError> {
 /// register, nor a broken resolver a registration.
 pub fn load_kind(s: &Session, kind: PluginKind) -> Result<Vec<Plugin>, OpsError> {
     let rt = s.runtime()?;
-    entries(s)?
+    s.plugin_entries()?
         .iter()
         .filter(|e| e.kind == kind && !left_out(s, e))
         .map(|e| load_entry(s, rt, e))

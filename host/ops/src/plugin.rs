@@ -342,11 +342,12 @@ pub struct Inspection {
 
 /// The entry named `name` among every plugin the settings name.
 fn find_entry(s: &Session, name: &str) -> Result<Entry, OpsError> {
-    let entries = chain::entries(s)?;
+    let entries = s.plugin_entries()?;
     let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
     entries
-        .into_iter()
+        .iter()
         .find(|e| e.name == name)
+        .cloned()
         .ok_or_else(|| OpsError::UnknownPlugin {
             name: name.to_string(),
             hint: format!(

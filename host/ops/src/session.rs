@@ -58,6 +58,7 @@ pub struct Session {
     net: Arc<LazyNet>,
     served: OnceLock<Arc<IndexServedNet>>,
     runtime: OnceLock<Runtime>,
+    entries: OnceLock<Vec<crate::chain::Entry>>,
     resolvers: OnceLock<Vec<Plugin>>,
     policies: OnceLock<Vec<Plugin>>,
     installed: Mutex<Option<Arc<Vec<InstalledPack>>>>,
@@ -113,6 +114,7 @@ impl Session {
             net: Arc::new(LazyNet::default()),
             served: OnceLock::new(),
             runtime: OnceLock::new(),
+            entries: OnceLock::new(),
             resolvers: OnceLock::new(),
             policies: OnceLock::new(),
             installed: Mutex::new(None),
@@ -228,6 +230,16 @@ impl Session {
             }
         };
         Ok(Runtime::new(cache, net, self.offline)?)
+    }
+
+    /// Every plugin the settings name, in chain order, listed once (built-ins, the
+    /// added ones, the config-declared ones); nothing is loaded.
+    pub fn plugin_entries(&self) -> Result<&[crate::chain::Entry], OpsError> {
+        if let Some(e) = self.entries.get() {
+            return Ok(e);
+        }
+        let listed = crate::chain::entries(self)?;
+        Ok(self.entries.get_or_init(|| listed))
     }
 
     /// The resolver chain, loaded on first use (policies are not loaded).
