@@ -49,7 +49,7 @@ pub enum OpsError {
     /// A pack that is not installed; `hint` says what to do.
     #[error("Pack \"{pack}\" is not found.\n{hint}")]
     PackNotFound { pack: String, hint: String },
-    #[error("Pack \"{pack}\" at {path} is invalid: {reason}")]
+    #[error("Pack \"{pack}\" at {path} is invalid: {reason}; fix its pack.yaml and try again")]
     PackInvalid {
         pack: String,
         path: String,
@@ -87,7 +87,9 @@ pub enum OpsError {
     },
     #[error("cannot read {}: {reason}; check the path and its permissions", path.display())]
     ReadInput { path: PathBuf, reason: String },
-    #[error("{what} is not valid YAML: {reason}; nothing was written")]
+    #[error(
+        "{what} is not valid YAML: {reason}; nothing was written, fix the YAML and run the command again"
+    )]
     BadYaml { what: String, reason: String },
 
     #[error("override file {}: {reason}; {fix}", path.display())]
