@@ -56,12 +56,12 @@ pub enum ConfigError {
         rule: String,
     },
     #[error(
-        "config.schema.yaml is empty and invalid: st2 refuses to register it; declare the \
+        "the config schema is empty and invalid: st2 refuses to register it; declare the \
          pack's config attributes (`name: {{type: string, ...}}`) or delete the file"
     )]
     EmptySchema,
     #[error(
-        "config.schema.yaml breaks st2's rules for config schemas, so st2 refuses to register it:\n{}\nfix these keys in config.schema.yaml",
+        "the config schema breaks st2's rules for config schemas, so st2 refuses to register it:\n{}\nfix these keys in config.schema.yaml",
         join_problems(.problems)
     )]
     SchemaRules { problems: Vec<ConfigProblem> },
@@ -569,7 +569,9 @@ impl ConfigSchema {
             run_validator(&validator, &prepared)
                 .into_iter()
                 .filter(|p| !templates.contains(&p.path))
-                .filter(|p| !(seen.nulled.contains(&p.path) && p.message.starts_with("required key")))
+                .filter(|p| {
+                    !(seen.nulled.contains(&p.path) && p.message.starts_with("required key"))
+                })
                 .map(|p| seen.explain_default(p)),
         );
         if problems.is_empty() {
@@ -810,8 +812,7 @@ fn prepare(
     };
     for p in props {
         let child_path = join_path(path, &p.name);
-        if map.get(&p.name) == Some(&Value::Null)
-            && (!p.required || p.default == Some(Value::Null))
+        if map.get(&p.name) == Some(&Value::Null) && (!p.required || p.default == Some(Value::Null))
         {
             map.remove(&p.name);
             if p.required {

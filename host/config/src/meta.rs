@@ -136,10 +136,7 @@ fn node_rules(nested: bool) -> Value {
 fn attribute_rules() -> Value {
     let mut root = node_rules(false);
     if let Value::Object(map) = &mut root {
-        map.insert(
-            "definitions".into(),
-            json!({"nested": node_rules(true)}),
-        );
+        map.insert("definitions".into(), json!({"nested": node_rules(true)}));
     }
     root
 }
@@ -169,7 +166,12 @@ fn nearest(unknown: &str, nested: bool) -> Option<&'static str> {
         .iter()
         .copied()
         .chain(nested.then_some(NESTED_ONLY))
-        .map(|k| (k, strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase())))
+        .map(|k| {
+            (
+                k,
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+            )
+        })
         .filter(|(k, d)| *d <= 2.min(k.len() / 2).max(1))
         .min_by_key(|(_, d)| *d)
         .map(|(k, _)| k)
@@ -235,10 +237,9 @@ pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
                                 "st2 allows `format` only in nested schemas".to_string()
                             }
                             Some(k) => format!("did you mean `{k}`?"),
-                            None => format!(
-                                "the keys st2 allows are {}",
-                                ATTRIBUTE_KEYS.join(", ")
-                            ),
+                            None => {
+                                format!("the keys st2 allows are {}", ATTRIBUTE_KEYS.join(", "))
+                            }
                         };
                         problems.push(ConfigProblem {
                             path: path.clone(),

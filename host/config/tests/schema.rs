@@ -248,7 +248,11 @@ fn decrypt_kv_on_secret_is_refused() {
     let s = ConfigSchema::parse(include_str!("st2_fixtures/dummy_pack_22.yaml")).unwrap();
     let problems = s.validate(&json!({"plain_key": "any value"})).unwrap_err();
     assert_eq!(problems[0].path, "secret_with_decrypting_default");
-    assert!(problems[0].message.contains("decrypt_kv"), "{}", problems[0]);
+    assert!(
+        problems[0].message.contains("decrypt_kv"),
+        "{}",
+        problems[0]
+    );
 }
 
 #[test]

@@ -74,18 +74,23 @@ fn secret_typo_is_refused_with_a_suggestion() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert!(
-        text.iter().any(|t| t.starts_with("auth.properties.password: ")
-            && t.contains("did you mean `secret`?")),
+        text.iter()
+            .any(|t| t.starts_with("auth.properties.password: ")
+                && t.contains("did you mean `secret`?")),
         "{text:?}"
     );
     assert!(
-        text.iter().any(|t| t.starts_with("auth.properties.user: ")
-            && t.contains("did you mean `required`?")),
+        text.iter()
+            .any(|t| t.starts_with("auth.properties.user: ")
+                && t.contains("did you mean `required`?")),
         "{text:?}"
     );
     // The error as a whole says what to do.
     let e = ConfigSchema::parse(nested).unwrap_err().to_string();
-    assert!(e.contains("st2 refuses to register it") && e.contains("fix"), "{e}");
+    assert!(
+        e.contains("st2 refuses to register it") && e.contains("fix"),
+        "{e}"
+    );
 }
 
 /// Attribute names must match `^\w+$`, as in st2's `ConfigSchemaAPI`.
@@ -131,7 +136,10 @@ fn allowed_keys_have_their_shapes() {
     )
     .unwrap();
     let problems = rules_problems("a: {type: string, format: uri}\n");
-    assert!(problems[0].message.contains("only in nested"), "{problems:?}");
+    assert!(
+        problems[0].message.contains("only in nested"),
+        "{problems:?}"
+    );
     // `key:` with no mapping is refused (st2: None is not of type 'object').
     let e = ConfigSchema::parse("a:\n").unwrap_err();
     assert!(e.to_string().contains("`a`"), "{e}");
@@ -141,11 +149,23 @@ fn allowed_keys_have_their_shapes() {
 #[test]
 fn st2_fixture_schemas_are_accepted() {
     for (pack, text) in [
-        ("dummy_pack_1", include_str!("st2_fixtures/dummy_pack_1.yaml")),
+        (
+            "dummy_pack_1",
+            include_str!("st2_fixtures/dummy_pack_1.yaml"),
+        ),
         ("dummy_pack_6", BAD_DEFAULT),
-        ("dummy_pack_17", include_str!("st2_fixtures/dummy_pack_17.yaml")),
-        ("dummy_pack_19", include_str!("st2_fixtures/dummy_pack_19.yaml")),
-        ("dummy_pack_22", include_str!("st2_fixtures/dummy_pack_22.yaml")),
+        (
+            "dummy_pack_17",
+            include_str!("st2_fixtures/dummy_pack_17.yaml"),
+        ),
+        (
+            "dummy_pack_19",
+            include_str!("st2_fixtures/dummy_pack_19.yaml"),
+        ),
+        (
+            "dummy_pack_22",
+            include_str!("st2_fixtures/dummy_pack_22.yaml"),
+        ),
         (
             "dummy_pack_schema_with_additional_items_1",
             include_str!("st2_fixtures/additional_items.yaml"),
@@ -195,7 +215,9 @@ fn config_values_are_validated_despite_a_bad_default() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].path, "regions");
     assert!(
-        problems[0].message.contains("1000 is not of type \"array\""),
+        problems[0]
+            .message
+            .contains("1000 is not of type \"array\""),
         "{}",
         problems[0]
     );
