@@ -202,6 +202,10 @@ pub struct ConfigArgs {
     /// Validate the current config file against the schema and exit
     #[arg(long, conflicts_with_all = ["set", "from_file"])]
     pub validate: bool,
+    /// Show the pack's config schema (key, type, required, secret, default, description;
+    /// --json: st2's `{"pack": ..., "attributes": {...}}`) and exit
+    #[arg(long, conflicts_with_all = ["set", "from_file", "show", "validate", "yes"])]
+    pub schema: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 
 use serde_json::Value;
+use stackpack_config::{ConfigSchema, MASK, Property};
 use stackpack_ops::config::{self, PackConfig};
 use stackpack_ops::{ErrorKind, Session};
 
@@ -14,7 +15,11 @@ use crate::output;
 
 pub fn config(s: &Session, args: &ConfigArgs, json: bool) -> Result<(), CliError> {
     let pack = args.pack.as_str();
+    if args.schema {
+        return show_schema(s, pack, json);
+    }
     let target = config::open(s, pack)?;
+    warn_schema(pack, &target.schema);
 
     if args.show || args.validate {
         let values = target.current()?;
@@ -107,4 +112,80 @@ fn review(target: &PackConfig, mut values: Value) -> Result<Value, CliError> {
         return Err(CliError::Reported(ErrorKind::Failed));
     }
     Ok(values)
+}
+
+/// The schema's warnings (a default that breaks its own property) on stderr.
+fn warn_schema(pack: &str, schema: &ConfigSchema) {
+    for w in schema.warnings() {
+        tracing::warn!("{pack}: config.schema.yaml: {w}");
+    }
+}
+
+/// `--schema`: the pack's config schema, one row per key (nested keys dotted, array items
+/// as `key[]`), secret defaults masked; `--json` prints st2's shape.
+fn show_schema(s: &Session, pack: &str, json: bool) -> Result<(), CliError> {
+    let view = config::schema(s, pack)?;
+    warn_schema(pack, &view.schema);
+    if json {
+        return output::json(&view.json());
+    }
+    let mut table = output::table(&[
+        "key",
+        "type",
+        "required",
+        "secret",
+        "default",
+        "description",
+    ]);
+    let mut rows = Vec::new();
+    for p in view.schema.properties() {
+        schema_rows(p, "", &mut rows);
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    output::print_table(table)
+}
+
+fn schema_rows(p: &Property, parent: &str, rows: &mut Vec<Vec<String>>) {
+    let key = if parent.is_empty() {
+        p.name.clone()
+    } else if p.name == "items" && parent.ends_with("[]") {
+        parent.to_string()
+    } else {
+        format!("{parent}.{}", p.name)
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let default = match &p.default {
+        None => String::new(),
+        Some(_) if p.secret => MASK.to_string(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    };
+    let kind = match &p.choices {
+        Some(choices) => format!(
+            "{} ({})",
+            p.kind,
+            choices
+                .iter()
+                .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join("|")
+        ),
+        None => p.kind.to_string(),
+    };
+    rows.push(vec![
+        key.clone(),
+        kind,
+        yes_no(p.required),
+        yes_no(p.secret),
+        default,
+        p.description.clone().unwrap_or_default(),
+    ]);
+    for child in &p.properties {
+        schema_rows(child, &key, rows);
+    }
+    if let Some(items) = &p.items {
+        schema_rows(items, &format!("{key}[]"), rows);
+    }
 }

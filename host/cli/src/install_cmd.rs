@@ -83,6 +83,7 @@ fn print_report(report: &Report, registered: Option<&RegisterReport>) -> Result<
         for r in &reg.packs {
             register_cmd::warn_problems(&r.pack, &r.problems);
         }
+        register_cmd::warn_warnings(reg);
     }
     for r in &report.results {
         let line = match &r.outcome {

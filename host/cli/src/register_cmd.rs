@@ -116,10 +116,18 @@ pub fn warn_problems(pack: &str, problems: &[Problem]) {
     }
 }
 
+/// Warnings about what was registered (a config schema default that breaks its property).
+pub fn warn_warnings(report: &RegisterReport) {
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+}
+
 fn print(report: &RegisterReport, json: bool) -> Result<(), CliError> {
     for r in &report.packs {
         warn_problems(&r.pack, &r.problems);
     }
+    warn_warnings(report);
     for s in &report.skipped {
         tracing::warn!("skipped pack {}: {}", s.pack, s.reason);
     }

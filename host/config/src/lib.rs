@@ -1,7 +1,9 @@
 //! Pack configuration for stackpack: a pack's `config.schema.yaml` in StackStorm's dialect
 //! (draft-4 validators with draft-3 style `required: true` inside each property, `secret: true`,
-//! nested `properties`, `items`, `enum`, `default`) is parsed and checked
-//! ([`ConfigSchema::parse`]), turned into a draft-7 JSON Schema with st2's rules (extra keys
+//! nested `properties`, `items`, `enum`, `default`) is parsed and checked against the rules
+//! st2 applies before registering one ([`ConfigSchema::parse`]: not empty, word-character
+//! attribute names, only the keys st2 allows, each of the right shape; a default that breaks
+//! its own property is a warning, [`ConfigSchema::warnings`], as st2 registers such schemas), turned into a draft-7 JSON Schema with st2's rules (extra keys
 //! allowed, `required: true` lifted into the parent's `required` list) and used to validate a
 //! pack's values ([`ConfigSchema::validate`]), where `{{ st2kv... }}` template strings are accepted
 //! for any type (st2 validated templates before rendering them, so one for a non-string key
@@ -10,6 +12,7 @@
 //! `<configs_dir>/<pack>.yaml` ([`write_config`]): raw values, written atomically
 //! (`stackpack_fs::write_atomic`), mode 0600 when they hold secrets.
 
+mod meta;
 mod prompt;
 
 use std::fmt;
@@ -18,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use stackpack_core::yaml::{self, YamlError, YamlWriteError};
 
+pub use meta::ATTRIBUTE_KEYS;
 pub use prompt::prompt;
 
 /// The mask st2 shows instead of a secret value.
@@ -52,9 +56,15 @@ pub enum ConfigError {
         rule: String,
     },
     #[error(
-        "config.schema.yaml: the default of `{path}` violates its own property ({message}); fix the default or the property's rules"
+        "the config schema is empty and invalid: st2 refuses to register it; declare the \
+         pack's config attributes (`name: {{type: string, ...}}`) or delete the file"
     )]
-    BadDefault { path: String, message: String },
+    EmptySchema,
+    #[error(
+        "the config schema breaks st2's rules for config schemas, so st2 refuses to register it:\n{}\nfix these keys in config.schema.yaml",
+        join_problems(.problems)
+    )]
+    SchemaRules { problems: Vec<ConfigProblem> },
     #[error("config.schema.yaml is not a valid JSON schema: {message}; fix the schema")]
     InvalidSchema { message: String },
     #[error("config for pack \"{pack}\" is invalid:\n{}\nfix these values (`--set key=value` or edit the file) and try again", join_problems(.problems))]
@@ -192,6 +202,7 @@ impl Property {
 pub struct ConfigSchema {
     properties: Vec<Property>,
     json_schema: Value,
+    warnings: Vec<ConfigProblem>,
 }
 
 /// Whether a string is a Jinja expression (`{{ st2kv.system.x }}`, `{% ... %}`), rendered by
@@ -222,8 +233,7 @@ fn join_path(parent: &str, child: &str) -> String {
 fn parse_property(name: &str, path: &str, spec: &Value) -> Result<Property, ConfigError> {
     let map = match spec {
         Value::Object(m) => m,
-        // An empty spec (`key:`) means "any type", as in st2.
-        Value::Null => &Map::new(),
+        // `key: {}` means "any type"; `key:` (null) is refused, as st2 does.
         other => {
             return Err(ConfigError::PropertyNotMapping {
                 path: path.into(),
@@ -283,8 +293,6 @@ fn parse_property(name: &str, path: &str, spec: &Value) -> Result<Property, Conf
     let required = match map.get("required") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        // A draft-4 list of required children is handled in `to_json_schema`.
-        Some(Value::Array(_)) => false,
         Some(_) => return Err(bad("required", "must be true or false")),
     };
     let secret = match map.get("secret") {
@@ -299,7 +307,7 @@ fn parse_property(name: &str, path: &str, spec: &Value) -> Result<Property, Conf
     };
     let items = match map.get("items") {
         None => None,
-        Some(v @ (Value::Object(_) | Value::Null)) => {
+        Some(v @ Value::Object(_)) => {
             Some(Box::new(parse_property("items", &format!("{path}[]"), v)?))
         }
         // Positional `items` lists: validated by the JSON schema, not modelled here.
@@ -442,15 +450,21 @@ fn run_validator(validator: &jsonschema::Validator, value: &Value) -> Vec<Config
 }
 
 impl ConfigSchema {
-    /// Parses and checks the schema itself: not a mapping, a property that is not a mapping,
-    /// an unknown `type`, a `default` that violates its own property → error naming the key.
+    /// Parses and checks the schema itself with st2's rules: an empty document, one that is
+    /// not a mapping, an attribute name that is not word characters, a property that is not
+    /// a mapping, an unknown `type`, a key st2 does not allow (`secert: true`) or a value of
+    /// the wrong shape → error naming the key. A `default` that violates its own property
+    /// is not an error (st2 registers such schemas): it is listed in
+    /// [`ConfigSchema::warnings`], and refused by [`ConfigSchema::validate`] only when a
+    /// config leaves that key out so that the default is used.
     pub fn parse(yaml_text: &str) -> Result<ConfigSchema, ConfigError> {
         let raw: Value =
             yaml::from_str(yaml_text).map_err(|source| ConfigError::SchemaYaml { source })?;
+        if meta::is_empty(&raw) {
+            return Err(ConfigError::EmptySchema);
+        }
         let map = match raw {
             Value::Object(m) => m,
-            // An empty file declares no properties.
-            Value::Null => Map::new(),
             other => {
                 return Err(ConfigError::SchemaNotMapping {
                     found: describe(&other),
@@ -461,6 +475,7 @@ impl ConfigSchema {
             .iter()
             .map(|(k, v)| parse_property(k, k, v))
             .collect::<Result<Vec<_>, _>>()?;
+        meta::check_document(&Value::Object(map.clone()))?;
         // serde_json sorts keys: restore the file's order from the YAML mapping.
         if let Ok(order) = yaml::from_str::<KeyOrder>(yaml_text) {
             file_order(&order, &mut properties);
@@ -472,14 +487,22 @@ impl ConfigSchema {
         ]));
         let json_schema = convert_node(&top);
         compile(&json_schema).map_err(|message| ConfigError::InvalidSchema { message })?;
-        // Each default must satisfy its own property.
+        let mut warnings = Vec::new();
         for (name, spec) in &map {
-            check_defaults(name, spec)?;
+            check_defaults(name, spec, &mut warnings);
         }
         Ok(ConfigSchema {
             properties,
             json_schema,
+            warnings,
         })
+    }
+
+    /// Defaults that violate their own property (`regions: {type: array, default:
+    /// us-east-1}`), one warning each with the key path: st2 registers such a schema, and
+    /// the default is refused only when a config leaves its key out.
+    pub fn warnings(&self) -> &[ConfigProblem] {
+        &self.warnings
     }
 
     /// Whether some top-level property is `required: true` without a `default`: the pack
@@ -522,14 +545,17 @@ impl ConfigSchema {
             }]);
         };
         let mut prepared = values.clone();
-        let mut templates = Vec::new();
+        let mut seen = Seen::default();
         prepare(
             &self.properties,
             &mut prepared,
             "",
-            &mut templates,
+            &mut seen,
             &mut problems,
         );
+        // Template strings (given or filled in from defaults) are rendered by st2 at run time.
+        let mut templates = Vec::new();
+        collect_templates(&prepared, "", &mut templates);
         let validator = match compile(&self.json_schema) {
             Ok(v) => v,
             Err(message) => {
@@ -542,7 +568,11 @@ impl ConfigSchema {
         problems.extend(
             run_validator(&validator, &prepared)
                 .into_iter()
-                .filter(|p| !templates.contains(&p.path)),
+                .filter(|p| !templates.contains(&p.path))
+                .filter(|p| {
+                    !(seen.nulled.contains(&p.path) && p.message.starts_with("required key"))
+                })
+                .map(|p| seen.explain_default(p)),
         );
         if problems.is_empty() {
             Ok(())
@@ -565,7 +595,7 @@ impl ConfigSchema {
     /// For display only: config files store raw values.
     pub fn with_defaults(&self, values: &Value) -> Value {
         let mut out = values.clone();
-        fill_defaults(&self.properties, &mut out, true);
+        fill_defaults(&self.properties, &mut out, true, "", &mut Vec::new());
         out
     }
 
@@ -697,60 +727,97 @@ fn file_order(node: &KeyOrder, props: &mut [Property]) {
     }
 }
 
-fn check_defaults(path: &str, spec: &Value) -> Result<(), ConfigError> {
+/// Records a warning for each default (nested ones too) that violates its own property. A
+/// template default is rendered at run time and a `null` default is allowed by st2 whatever
+/// the type, so neither is checked.
+fn check_defaults(path: &str, spec: &Value, warnings: &mut Vec<ConfigProblem>) {
     let Value::Object(map) = spec else {
-        return Ok(());
+        return;
     };
     if let Some(default) = map.get("default") {
-        let templated = matches!(default, Value::String(s) if is_template(s));
-        if !templated {
-            let node = convert_node(spec);
-            let validator = compile(&node).map_err(|message| ConfigError::InvalidSchema {
-                message: format!("`{path}`: {message}"),
-            })?;
+        let skip = default.is_null() || matches!(default, Value::String(s) if is_template(s));
+        // The whole schema compiled, so each of its nodes does.
+        if !skip && let Ok(validator) = compile(&convert_node(spec)) {
             let problems = run_validator(&validator, default);
             if let Some(first) = problems.first() {
-                let message = if first.path.is_empty() {
+                let why = if first.path.is_empty() {
                     first.message.clone()
                 } else {
                     first.to_string()
                 };
-                return Err(ConfigError::BadDefault {
+                warnings.push(ConfigProblem {
                     path: path.into(),
-                    message,
+                    message: format!(
+                        "the schema's default {default} breaks the key's own rules ({why}); \
+                         st2 registers the schema anyway, so the default is used only when a \
+                         config leaves `{path}` out, and is then refused: fix the default in \
+                         config.schema.yaml, or always set `{path}` in the config"
+                    ),
                 });
             }
         }
     }
     if let Some(Value::Object(children)) = map.get("properties") {
         for (k, v) in children {
-            check_defaults(&join_path(path, k), v)?;
+            check_defaults(&join_path(path, k), v, warnings);
         }
     }
     if let Some(items @ Value::Object(_)) = map.get("items") {
-        check_defaults(&format!("{path}[]"), items)?;
+        check_defaults(&format!("{path}[]"), items, warnings);
     }
-    Ok(())
+}
+
+/// What [`prepare`] did to the values: defaults it filled in (path, default), and
+/// required keys whose `null` it accepted because their default is `null`.
+#[derive(Default)]
+struct Seen {
+    defaults: Vec<(String, Value)>,
+    nulled: Vec<String>,
+}
+
+impl Seen {
+    /// A problem found in a default the config left out says so, and what to do.
+    fn explain_default(&self, p: ConfigProblem) -> ConfigProblem {
+        let filled = self
+            .defaults
+            .iter()
+            .find(|(at, _)| p.path == *at || p.path.starts_with(&format!("{at}.")));
+        let Some((at, default)) = filled else {
+            return p;
+        };
+        ConfigProblem {
+            message: format!(
+                "{}; the config has no value for `{at}`, so the schema's default {default} \
+                 was used: set `{at}` in the config (and fix the default in config.schema.yaml)",
+                p.message
+            ),
+            path: p.path,
+        }
+    }
 }
 
 /// Prepares a copy of the values for the JSON-schema validator: fills defaults (not creating
-/// missing objects), drops `null` for optional keys, records the paths of template strings.
+/// missing objects) and drops `null` for optional keys and for keys whose default is `null`
+/// (st2 accepts `null` there), recording both in `seen`.
 fn prepare(
     props: &[Property],
     value: &mut Value,
     path: &str,
-    templates: &mut Vec<String>,
+    seen: &mut Seen,
     problems: &mut Vec<ConfigProblem>,
 ) {
-    fill_defaults(props, value, false);
-    collect_templates(value, path, templates);
+    fill_defaults(props, value, false, path, &mut seen.defaults);
     let Value::Object(map) = value else {
         return;
     };
     for p in props {
         let child_path = join_path(path, &p.name);
-        if map.get(&p.name) == Some(&Value::Null) && !p.required {
+        if map.get(&p.name) == Some(&Value::Null) && (!p.required || p.default == Some(Value::Null))
+        {
             map.remove(&p.name);
+            if p.required {
+                seen.nulled.push(child_path);
+            }
             continue;
         }
         let Some(v) = map.get_mut(&p.name) else {
@@ -770,7 +837,7 @@ fn prepare(
         }
         match v {
             Value::Object(_) if !p.properties.is_empty() => {
-                prepare(&p.properties, v, &child_path, &mut Vec::new(), problems);
+                prepare(&p.properties, v, &child_path, seen, problems);
             }
             Value::Array(list) => {
                 if let Some(items) = &p.items
@@ -781,7 +848,7 @@ fn prepare(
                             &items.properties,
                             item,
                             &format!("{child_path}.{i}"),
-                            &mut Vec::new(),
+                            seen,
                             problems,
                         );
                     }
@@ -809,29 +876,39 @@ fn collect_templates(value: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn fill_defaults(props: &[Property], value: &mut Value, create_objects: bool) {
+/// Fills each missing key that has a default, recording (path, default) in `applied`.
+fn fill_defaults(
+    props: &[Property],
+    value: &mut Value,
+    create_objects: bool,
+    path: &str,
+    applied: &mut Vec<(String, Value)>,
+) {
     let Value::Object(map) = value else {
         return;
     };
     for p in props {
+        let child_path = join_path(path, &p.name);
         if !map.contains_key(&p.name)
             && let Some(d) = &p.default
         {
             map.insert(p.name.clone(), d.clone());
+            applied.push((child_path.clone(), d.clone()));
         }
         if p.kind == Kind::Object && !p.properties.is_empty() {
             if create_objects && !map.contains_key(&p.name) {
                 map.insert(p.name.clone(), Value::Object(Map::new()));
             }
             if let Some(child) = map.get_mut(&p.name) {
-                fill_defaults(&p.properties, child, create_objects);
+                fill_defaults(&p.properties, child, create_objects, &child_path, applied);
             }
         }
         if let (Some(items), Some(Value::Array(list))) = (&p.items, map.get_mut(&p.name))
             && !items.properties.is_empty()
         {
-            for item in list {
-                fill_defaults(&items.properties, item, create_objects);
+            for (i, item) in list.iter_mut().enumerate() {
+                let item_path = format!("{child_path}.{i}");
+                fill_defaults(&items.properties, item, create_objects, &item_path, applied);
             }
         }
     }

@@ -109,6 +109,93 @@ pub fn to_yaml(values: &Value) -> String {
     stackpack_core::yaml::to_string(values).unwrap_or_default()
 }
 
+/// An installed pack's config schema as st2's `GET /config_schemas/<pack>` serves it.
+pub struct SchemaView {
+    pub pack: String,
+    /// `<pack dir>/config.schema.yaml`.
+    pub file: PathBuf,
+    /// The parsed schema (properties in file order, warnings).
+    pub schema: ConfigSchema,
+    /// The attributes as written in the file, each `secret: true` default masked.
+    pub attributes: Value,
+}
+
+impl SchemaView {
+    /// st2's shape: `{"pack": ..., "attributes": {...}}`.
+    pub fn json(&self) -> Value {
+        serde_json::json!({"pack": self.pack, "attributes": self.attributes})
+    }
+}
+
+/// The pack's config schema, checked with st2's rules; a pack without one is
+/// [`OpsError::ConfigSchemaNotFound`].
+pub fn schema(s: &Session, pack: &str) -> Result<SchemaView, OpsError> {
+    let found = crate::packs::installed(s, pack)?;
+    let file = found.path.join("config.schema.yaml");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OpsError::ConfigSchemaNotFound {
+                pack: pack.to_string(),
+                path: file,
+            });
+        }
+        Err(e) => {
+            return Err(OpsError::ReadInput {
+                path: file,
+                reason: e.to_string(),
+            });
+        }
+    };
+    let bad = |source| OpsError::Schema {
+        pack: pack.to_string(),
+        path: file.clone(),
+        source: Box::new(source),
+    };
+    let schema = ConfigSchema::parse(&text).map_err(bad)?;
+    let mut attributes: Value = stackpack_core::yaml::from_str(&text)
+        .map_err(|source| bad(stackpack_config::ConfigError::SchemaYaml { source }))?;
+    mask_secret_defaults(&mut attributes);
+    Ok(SchemaView {
+        pack: pack.to_string(),
+        file,
+        schema,
+        attributes,
+    })
+}
+
+/// Replaces the `default` of every `secret: true` property (nested ones too) by the mask.
+fn mask_secret_defaults(attributes: &mut Value) {
+    let Value::Object(map) = attributes else {
+        return;
+    };
+    for spec in map.values_mut() {
+        mask_spec(spec);
+    }
+}
+
+fn mask_spec(spec: &mut Value) {
+    let Value::Object(map) = spec else {
+        return;
+    };
+    if map.get("secret") == Some(&Value::Bool(true))
+        && let Some(default) = map.get_mut("default")
+        && !default.is_null()
+    {
+        *default = Value::String(stackpack_config::MASK.into());
+    }
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties" | "patternProperties" | "definitions", v) => mask_secret_defaults(v),
+            ("items" | "allOf" | "anyOf" | "oneOf", Value::Array(list)) => {
+                list.iter_mut().for_each(mask_spec);
+            }
+            ("items" | "additionalItems" | "additionalProperties" | "not", v) => mask_spec(v),
+            _ => {}
+        }
+    }
+}
+
 /// Installed packs whose schema has required keys and that have no config yet.
 pub fn unconfigured(s: &Session, packs: &[String]) -> Vec<String> {
     packs

@@ -70,6 +70,12 @@ pub enum OpsError {
     )]
     NoConfigSchema { pack: String, path: PathBuf },
     #[error(
+        "Pack \"{pack}\" doesn't have a config schema defined ({} does not exist); the pack \
+         takes no configuration",
+        path.display()
+    )]
+    ConfigSchemaNotFound { pack: String, path: PathBuf },
+    #[error(
         "pack \"{pack}\" has no config yet ({} does not exist); run `stackpack config {pack}`",
         path.display()
     )]
@@ -263,7 +269,8 @@ impl OpsError {
             OpsError::PackNotFound { .. }
             | OpsError::NotInIndex { .. }
             | OpsError::UnknownPlugin { .. }
-            | OpsError::NoConfig { .. } => NotFound,
+            | OpsError::NoConfig { .. }
+            | OpsError::ConfigSchemaNotFound { .. } => NotFound,
             OpsError::AlreadyAdded { .. } => Conflict,
             OpsError::PinMismatch { .. }
             | OpsError::DigestMismatch { .. }

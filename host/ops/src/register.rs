@@ -43,6 +43,9 @@ pub struct RegisterReport {
     pub configs: usize,
     /// Packs that could not be read at all (invalid pack.yaml), with why.
     pub skipped: Vec<Skipped>,
+    /// What is registered but deserves a look: a config schema default that breaks its own
+    /// property (st2 registers such schemas too).
+    pub warnings: Vec<Warning>,
     /// The handoff to st2, when one ran.
     #[serde(skip)]
     pub st2: Option<crate::st2::Handoff>,
@@ -52,6 +55,20 @@ pub struct RegisterReport {
 pub struct Skipped {
     pub pack: String,
     pub reason: String,
+}
+
+/// A warning about one file of a pack (relative to the pack directory).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Warning {
+    pub pack: String,
+    pub file: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.pack, self.file, self.message)
+    }
 }
 
 impl RegisterReport {
@@ -67,6 +84,7 @@ impl RegisterReport {
             ("packs", serde_json::to_value(&self.packs)),
             ("unregistered", serde_json::to_value(&self.unregistered)),
             ("skipped", serde_json::to_value(&self.skipped)),
+            ("warnings", serde_json::to_value(&self.warnings)),
         ] {
             out.insert(key.into(), value.unwrap_or_default());
         }
@@ -189,10 +207,51 @@ fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError>
     Ok(out)
 }
 
+/// A pack's `config.schema.yaml` as registration sees it.
+struct SchemaCheck {
+    /// The schema, when the pack has a valid one.
+    schema: Option<stackpack_config::ConfigSchema>,
+    /// Why the schema cannot be registered.
+    problem: Option<Problem>,
+}
+
+const SCHEMA_FILE: &str = "config.schema.yaml";
+
+/// Checks the pack's config.schema.yaml with st2's rules, as st2 does whenever it
+/// registers a pack: no file is fine (a schema is optional); an invalid one is a problem.
+fn check_schema(pack: &InstalledPack) -> SchemaCheck {
+    let problem = |message: String| SchemaCheck {
+        schema: None,
+        problem: Some(Problem {
+            kind: ProblemKind::Config,
+            file: SCHEMA_FILE.to_string(),
+            message,
+        }),
+    };
+    let text = match std::fs::read_to_string(pack.path.join(SCHEMA_FILE)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return SchemaCheck {
+                schema: None,
+                problem: None,
+            };
+        }
+        Err(e) => return problem(format!("cannot be read: {e}; check its permissions")),
+    };
+    match stackpack_config::ConfigSchema::parse(&text) {
+        Ok(schema) => SchemaCheck {
+            schema: Some(schema),
+            problem: None,
+        },
+        Err(e) => problem(e.to_string()),
+    }
+}
+
 /// Validates `<root>/configs/<pack>.yaml` against the pack's schema.
 fn load_config(
     s: &Session,
     pack: &InstalledPack,
+    schema: &SchemaCheck,
 ) -> Result<Option<(PathBuf, serde_json::Value)>, String> {
     let configs = s.root.configs_dir();
     let values = match stackpack_config::read_config(&configs, &pack.ref_) {
@@ -200,10 +259,13 @@ fn load_config(
         Ok(None) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let schema_path = pack.path.join("config.schema.yaml");
-    if let Ok(text) = std::fs::read_to_string(&schema_path) {
-        let schema = stackpack_config::ConfigSchema::parse(&text)
-            .map_err(|e| format!("{}: {e}", schema_path.display()))?;
+    if schema.problem.is_some() {
+        return Err(format!(
+            "not loaded: the pack's {SCHEMA_FILE} is invalid, so the config cannot be \
+             validated; fix the schema and register again"
+        ));
+    }
+    if let Some(schema) = &schema.schema {
         schema
             .check(&pack.ref_, &values)
             .map_err(|e| e.to_string())?;
@@ -261,9 +323,35 @@ fn run(
             environment: s.settings.environment.clone(),
             overrides: overrides(s, &pack.ref_)?,
         };
-        let mut p = stackpack_registry::prepare(&input, &chain, fail_on_failure)?;
+        let schema = check_schema(pack);
+        if let Some(schema) = &schema.schema {
+            report
+                .warnings
+                .extend(schema.warnings().iter().map(|w| Warning {
+                    pack: pack.ref_.clone(),
+                    file: SCHEMA_FILE.to_string(),
+                    message: w.to_string(),
+                }));
+        }
+        let mut p = match stackpack_registry::prepare(&input, &chain, fail_on_failure) {
+            Err(RegistryError::InvalidContent { pack, mut problems }) => {
+                problems.extend(schema.problem.clone());
+                return Err(RegistryError::InvalidContent { pack, problems }.into());
+            }
+            other => other?,
+        };
+        if let Some(problem) = schema.problem.clone() {
+            if fail_on_failure {
+                return Err(RegistryError::InvalidContent {
+                    pack: pack.ref_.clone(),
+                    problems: vec![problem],
+                }
+                .into());
+            }
+            p.push_problem(problem);
+        }
         let config = if configs {
-            match load_config(s, pack) {
+            match load_config(s, pack, &schema) {
                 Ok(c) => c,
                 Err(message) => {
                     let problem = Problem {

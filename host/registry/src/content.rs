@@ -106,7 +106,9 @@ pub struct Resource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
     Resource(ResourceType),
-    /// `<root>/configs/<pack>.yaml`, loaded by `register --configs`.
+    /// The pack's config: its schema (`config.schema.yaml`, checked whenever the pack is
+    /// registered) or its values (`<root>/configs/<pack>.yaml`, loaded by
+    /// `register --configs`).
     Config,
 }
 

@@ -1,0 +1,286 @@
+//! The rules StackStorm applies to a `config.schema.yaml` before it registers it: the
+//! document is not empty, every attribute name is made of word characters (`^\w+$`), and
+//! every attribute is a draft-4 property schema using only the keys st2's parameter
+//! meta-schema allows, each with a value of the right shape (`secret` a boolean, `enum` a
+//! non-empty list of distinct values, `type` one type name, ...). Nested schemas
+//! (`properties`, `items`, `additionalProperties`, `allOf`, ...) follow the same rules,
+//! except that they may also use `format` and a list of types.
+//!
+//! The rules are written here as a JSON Schema (draft 4) and checked with the
+//! `jsonschema` crate; an unknown key is reported with the nearest allowed one.
+
+use serde_json::{Value, json};
+
+use crate::{ConfigError, ConfigProblem, describe};
+
+/// The keys st2 allows in a top-level attribute of a config schema.
+pub const ATTRIBUTE_KEYS: &[&str] = &[
+    "id",
+    "$schema",
+    "title",
+    "description",
+    "default",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "additionalItems",
+    "items",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "secret",
+    "additionalProperties",
+    "definitions",
+    "properties",
+    "patternProperties",
+    "dependencies",
+    "enum",
+    "type",
+    "position",
+    "immutable",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+];
+
+/// The one key a nested schema may use beyond [`ATTRIBUTE_KEYS`].
+const NESTED_ONLY: &str = "format";
+
+const SIMPLE_TYPES: [&str; 7] = [
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+/// The rules for one schema node; `nested` adds `format` and allows a list of types.
+fn node_rules(nested: bool) -> Value {
+    let sub = json!({"$ref": "#/definitions/nested"});
+    let schema_array = json!({"type": "array", "minItems": 1, "items": sub});
+    let count = json!({"type": "integer", "minimum": 0});
+    let boolean = json!({"type": "boolean"});
+    let string = json!({"type": "string"});
+    let number = json!({"type": "number"});
+    let map_of_schemas = json!({"type": "object", "additionalProperties": sub});
+    let bool_or_schema = json!({"anyOf": [{"type": "boolean"}, sub]});
+    let one_type = json!({"enum": SIMPLE_TYPES});
+    let kind = if nested {
+        json!({"anyOf": [
+            one_type,
+            {"type": "array", "items": one_type, "minItems": 1, "uniqueItems": true}
+        ]})
+    } else {
+        one_type
+    };
+    let mut properties = json!({
+        "id": string,
+        "$schema": string,
+        "title": string,
+        "description": string,
+        "default": {},
+        "multipleOf": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
+        "maximum": number,
+        "exclusiveMaximum": boolean,
+        "minimum": number,
+        "exclusiveMinimum": boolean,
+        "maxLength": count,
+        "minLength": count,
+        "pattern": string,
+        "additionalItems": bool_or_schema,
+        "items": {"anyOf": [sub, schema_array]},
+        "maxItems": count,
+        "minItems": count,
+        "uniqueItems": boolean,
+        "maxProperties": count,
+        "minProperties": count,
+        "required": boolean,
+        "secret": boolean,
+        "additionalProperties": bool_or_schema,
+        "definitions": map_of_schemas,
+        "properties": map_of_schemas,
+        "patternProperties": map_of_schemas,
+        "dependencies": {"type": "object", "additionalProperties": {"anyOf": [
+            sub,
+            {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true}
+        ]}},
+        "enum": {"type": "array", "minItems": 1, "uniqueItems": true},
+        "type": kind,
+        "position": {"type": "number", "minimum": 0},
+        "immutable": boolean,
+        "allOf": schema_array,
+        "anyOf": schema_array,
+        "oneOf": schema_array,
+        "not": sub,
+    });
+    if nested && let Value::Object(map) = &mut properties {
+        map.insert(NESTED_ONLY.into(), string);
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "dependencies": {
+            "exclusiveMaximum": ["maximum"],
+            "exclusiveMinimum": ["minimum"]
+        },
+        "additionalProperties": false
+    })
+}
+
+/// The meta-schema of one top-level attribute, its nested schemas under `definitions`.
+fn attribute_rules() -> Value {
+    let mut root = node_rules(false);
+    if let Value::Object(map) = &mut root {
+        map.insert("definitions".into(), json!({"nested": node_rules(true)}));
+    }
+    root
+}
+
+/// Whether st2 takes the document for empty (Python's falsiness: nothing, `{}`, `[]`,
+/// `""`, `0`, `false`).
+pub(crate) fn is_empty(doc: &Value) -> bool {
+    match doc {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+    }
+}
+
+/// `^\w+$`: letters, digits (any script) and underscores, at least one.
+fn is_word(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The allowed key nearest to `unknown`, when it is near enough to be a typo.
+fn nearest(unknown: &str, nested: bool) -> Option<&'static str> {
+    let lower = unknown.to_ascii_lowercase();
+    ATTRIBUTE_KEYS
+        .iter()
+        .copied()
+        .chain(nested.then_some(NESTED_ONLY))
+        .map(|k| {
+            (
+                k,
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+            )
+        })
+        .filter(|(k, d)| *d <= 2.min(k.len() / 2).max(1))
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| k)
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if child.is_empty() {
+        parent.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// Checks a parsed config.schema.yaml document against st2's rules, listing every problem.
+pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
+    if is_empty(doc) {
+        return Err(ConfigError::EmptySchema);
+    }
+    let Value::Object(attributes) = doc else {
+        return Err(ConfigError::SchemaNotMapping {
+            found: describe(doc),
+        });
+    };
+    let rules = attribute_rules();
+    let validator = jsonschema::draft4::new(&rules).map_err(|e| ConfigError::InvalidSchema {
+        message: format!("the built-in rules for config schemas do not compile: {e}"),
+    })?;
+    let mut problems = Vec::new();
+    for (name, spec) in attributes {
+        if !is_word(name) {
+            let suggestion: String = name
+                .chars()
+                .map(|c| if c.is_alphanumeric() { c } else { '_' })
+                .collect();
+            problems.push(ConfigProblem {
+                path: name.clone(),
+                message: format!(
+                    "an attribute name may hold only letters, digits and underscores \
+                     (st2: Additional properties are not allowed ('{name}' was unexpected)); \
+                     rename it, e.g. `{suggestion}`"
+                ),
+            });
+        }
+        if !spec.is_object() {
+            problems.push(ConfigProblem {
+                path: name.clone(),
+                message: format!(
+                    "must be a mapping such as `{{type: string}}`, found {}",
+                    describe(spec)
+                ),
+            });
+            continue;
+        }
+        for error in validator.iter_errors(spec) {
+            let inner = crate::pointer_to_dotted(&error.instance_path().to_string());
+            let path = join(name, &inner);
+            match error.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let nested = !inner.is_empty();
+                    for key in unexpected {
+                        let hint = match nearest(key, nested) {
+                            _ if key == NESTED_ONLY && !nested => {
+                                "st2 allows `format` only in nested schemas".to_string()
+                            }
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => {
+                                format!("the keys st2 allows are {}", ATTRIBUTE_KEYS.join(", "))
+                            }
+                        };
+                        problems.push(ConfigProblem {
+                            path: path.clone(),
+                            message: format!(
+                                "unknown key `{key}`: {hint} (st2: Additional properties are \
+                                 not allowed ('{key}' was unexpected))"
+                            ),
+                        });
+                    }
+                }
+                kind => problems.push(ConfigProblem {
+                    path,
+                    message: format!("{error} (rule: {})", kind.keyword()),
+                }),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::SchemaRules { problems })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_suggest_the_key_meant() {
+        assert_eq!(nearest("secert", false), Some("secret"));
+        assert_eq!(nearest("requried", false), Some("required"));
+        assert_eq!(nearest("defualt", false), Some("default"));
+        assert_eq!(nearest("tpye", false), Some("type"));
+        assert_eq!(nearest("formt", true), Some("format"));
+        assert_eq!(nearest("wholly_unrelated", false), None);
+    }
+
+    #[test]
+    fn word_names() {
+        assert!(is_word("api_key") && is_word("ключ") && is_word("K2"));
+        assert!(!is_word("api-key") && !is_word("") && !is_word("a b") && !is_word("a.b"));
+    }
+}
