@@ -568,3 +568,44 @@ fn the_st2_handoff_sends_the_same_types() {
         ])
     );
 }
+
+#[test]
+fn the_first_packs_base_path_wins_registration() {
+    // st2 differs here, on purpose: its pack registration took the pack from the LAST
+    // base path holding it while its content loader took the FIRST. stackpack registers
+    // the pack and its content from the first path, the one `list` shows as active.
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let first = pack(root, "dup");
+    write(
+        &first.join("actions/from_first.yaml"),
+        "name: from_first\nrunner_type: local-shell-cmd\n",
+    );
+    let extra = root.join("extra/dup");
+    write(&extra.join("pack.yaml"), &pack_yaml("dup", "0.2.0"));
+    write(
+        &extra.join("actions/from_last.yaml"),
+        "name: from_last\nrunner_type: local-shell-cmd\n",
+    );
+    write(
+        &root.join("stackpack.toml"),
+        &format!(
+            "packs_base_paths = [\"{}\"]\n",
+            root.join("extra").display()
+        ),
+    );
+    let (code, v, err) = register(root, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["actions"], 1, "{v}");
+    assert_eq!(refs(root, "action"), ["dup.from_first"]);
+    let db = rusqlite::Connection::open(root.join("registry.db")).unwrap();
+    let (version, path): (String, String) = db
+        .query_row(
+            "SELECT version, path FROM packs WHERE ref = 'dup'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(version, "0.1.0");
+    assert_eq!(Path::new(&path), first);
+}
