@@ -76,8 +76,9 @@ fn seed_example_1_disable_all_sensors_of_one_pack() {
     let v = register(root, &[]);
     assert_eq!(
         counts(&v),
-        json!({"triggers": 4, "sensors": 4, "sensors(overridden)": 2, "actions": 2,
-               "rules": 0, "aliases": 0, "policies": 0, "configs": 0})
+        // st2's `triggers` counts triggers/ only; the sensors' trigger types apart.
+        json!({"triggers": 0, "sensor_triggers": 4, "sensors": 4, "sensors(overridden)": 2,
+               "actions": 2, "rules": 0, "aliases": 0, "policies": 0, "configs": 0})
     );
     let aws = get(root, "aws");
     assert_eq!(aws["registry"]["counts"]["sensors"]["disabled"], 2);
@@ -149,7 +150,8 @@ fn seed_example_3_actions_disabled_except_two_and_one_rule() {
     let v = register(root, &["mypack"]);
     assert_eq!(
         counts(&v),
-        json!({"triggers": 2, "sensors": 2, "actions": 4, "actions(overridden)": 2,
+        json!({"triggers": 0, "sensor_triggers": 2, "sensors": 2, "actions": 4,
+               "actions(overridden)": 2,
                "rules": 2, "rules(overridden)": 1, "aliases": 0, "policies": 0, "configs": 0})
     );
     let g = get(root, "mypack");
@@ -218,8 +220,8 @@ fn all_content_types_stale_removal_and_broken_files() {
     let v = register(root, &[]);
     assert_eq!(
         counts(&v),
-        json!({"triggers": 2, "sensors": 1, "actions": 2, "rules": 1, "aliases": 1,
-               "policies": 1, "configs": 0})
+        json!({"triggers": 1, "sensor_triggers": 1, "sensors": 1, "actions": 2, "rules": 1,
+               "aliases": 1, "policies": 1, "configs": 0})
     );
 
     // a2 deleted, a1 broken: a2 is removed from the registry; the broken file is

@@ -15,8 +15,8 @@ use crate::common::{
 const KEY: &str = "st2-key-5ecr3t-0042";
 
 /// A pack source directory with two actions and one sensor declaring a trigger type
-/// (which stackpack counts as a trigger, and st2's registration does not: triggers are
-/// left out of the comparison).
+/// (registered by both, and outside `triggers` on both sides: stackpack reports it as
+/// `sensor_triggers`).
 fn source(dir: &Path, name: &str) -> PathBuf {
     let d = dir.join(format!("src-{name}"));
     write(&d.join("pack.yaml"), &pack_yaml(name, "1.0.0"));

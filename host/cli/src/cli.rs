@@ -181,6 +181,17 @@ pub struct RegisterArgs {
     /// exit 1, instead of skipping the file
     #[arg(long)]
     pub fail_on_failure: bool,
+    /// Register only these kinds of content, as `st2 pack register --types`: all,
+    /// action(s), trigger(s), sensor(s), rule(s), alias(es), policy/policies,
+    /// config(s), runner(s), rule_type(s), policy_type(s); comma-separated or repeated.
+    /// Other kinds keep their registration
+    #[arg(long, value_name = "TYPE", value_delimiter = ',', num_args = 1..,
+          value_parser = parse_register_type)]
+    pub types: Vec<stackpack_registry::RegisterType>,
+}
+
+fn parse_register_type(s: &str) -> Result<stackpack_registry::RegisterType, String> {
+    stackpack_registry::RegisterType::parse(s.trim())
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub fn register(s: &Session, args: &RegisterArgs, json: bool) -> Result<(), CliE
             configs: args.configs,
             fail_on_failure: args.fail_on_failure,
             st2: !args.no_st2,
+            types: args.types.clone(),
         },
     )?;
     print(&report, json)?;
@@ -79,6 +80,15 @@ fn plural(n: usize, t: ResourceType) -> String {
     }
 }
 
+/// `2 trigger types declared by sensors`: registered, but outside st2's `triggers`.
+fn sensor_triggers(n: usize) -> String {
+    if n == 1 {
+        "1 trigger type declared by sensors".to_string()
+    } else {
+        format!("{n} trigger types declared by sensors")
+    }
+}
+
 /// One line per pack: `hello_st2: 2 actions (1 overridden), 1 sensor`.
 pub fn summary(r: &PackReport) -> String {
     let parts: Vec<String> = ResourceType::ALL
@@ -93,6 +103,10 @@ pub fn summary(r: &PackReport) -> String {
             })
         })
         .collect();
+    let mut parts = parts;
+    if r.sensor_triggers > 0 {
+        parts.push(sensor_triggers(r.sensor_triggers));
+    }
     let mut line = if parts.is_empty() {
         "no content".to_string()
     } else {
@@ -153,6 +167,14 @@ fn print(report: &RegisterReport, json: bool) -> Result<(), CliError> {
             }
         })
         .collect();
+    let mut totals = totals;
+    let declared = counts
+        .get(stackpack_registry::SENSOR_TRIGGERS)
+        .copied()
+        .unwrap_or(0);
+    if declared > 0 {
+        totals.insert(1, sensor_triggers(declared));
+    }
     let configs = if report.configs > 0 {
         format!(", {} config(s)", report.configs)
     } else {
@@ -177,6 +199,7 @@ pub fn registry_rows(reg: Option<&Registered>) -> Vec<(&'static str, String)> {
         .map(|(t, c)| {
             let mut s = match ResourceType::parse(t) {
                 Some(kind) => plural(c.total, kind),
+                None if t == stackpack_registry::SENSOR_TRIGGERS => sensor_triggers(c.total),
                 None => format!("{} {t}", c.total),
             };
             if c.disabled > 0 {

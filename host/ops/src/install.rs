@@ -133,7 +133,7 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
         let local = registered
             .as_ref()
             .map(|r| stackpack_registry::st2_counts(&r.packs));
-        crate::st2::handoff(s, &changed, local.as_ref(), false)
+        crate::st2::handoff(s, &changed, local.as_ref(), false, None)
     } else {
         None
     };

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use stackpack_plugin::Plugin;
 use stackpack_registry::{
     OverridePolicy, PackInput, PackReport, PolicyContext, PolicyFailure, PolicyResource, Prepared,
-    Problem, ProblemKind, Registered, Registry, RegistryError, ResourceKind, Verdict,
+    Problem, ProblemKind, RegisterType, Registered, Registry, RegistryError, ResourceKind, Runners,
+    ScanOptions, Selection, Verdict,
 };
 use stackpack_site::{InstalledPack, PackState};
 
@@ -31,6 +32,10 @@ pub struct RegisterRequest {
     pub fail_on_failure: bool,
     /// Hand the registered packs to st2 too, when st2 is configured.
     pub st2: bool,
+    /// The kinds of content to register (`--types`, st2's names); empty: every
+    /// resource type, and configs when `configs`. Kinds not named keep their previous
+    /// registration, and no pack is unregistered.
+    pub types: Vec<RegisterType>,
 }
 
 /// The result of one registration run.
@@ -118,17 +123,26 @@ pub fn register(s: &Session, req: &RegisterRequest) -> Result<RegisterReport, Op
         }
         seen
     };
-    let mut report = run(
-        s,
-        &targets,
-        req.packs.is_empty(),
-        req.configs,
-        req.fail_on_failure,
-    )?;
+    let mut selection = if req.types.is_empty() {
+        Selection::all()
+    } else {
+        Selection::of(&req.types)
+    };
+    selection.configs |= req.configs;
+    let prune = req.packs.is_empty() && selection.is_all();
+    let mut report = run(s, &targets, prune, &selection, req.fail_on_failure)?;
     if req.st2 {
         let packs: Vec<String> = report.packs.iter().map(|p| p.pack.clone()).collect();
         let local = stackpack_registry::st2_counts(&report.packs);
-        report.st2 = crate::st2::handoff(s, &packs, Some(&local), req.fail_on_failure);
+        let types: Option<Vec<&'static str>> =
+            (!req.types.is_empty()).then(|| req.types.iter().map(|t| t.st2_name()).collect());
+        report.st2 = crate::st2::handoff(
+            s,
+            &packs,
+            Some(&local),
+            req.fail_on_failure,
+            types.as_deref(),
+        );
     }
     Ok(report)
 }
@@ -140,7 +154,7 @@ pub fn register_installed(s: &Session, refs: &[String]) -> Result<RegisterReport
         .iter()
         .filter_map(|r| stackpack_site::find(&all, r).cloned())
         .collect();
-    run(s, &targets, false, false, false)
+    run(s, &targets, false, &Selection::all(), false)
 }
 
 /// Removes packs from the registry (after `remove`); a missing registry is fine.
@@ -280,9 +294,10 @@ fn run(
     s: &Session,
     targets: &[InstalledPack],
     prune: bool,
-    configs: bool,
+    selection: &Selection,
     fail_on_failure: bool,
 ) -> Result<RegisterReport, OpsError> {
+    let configs = selection.configs;
     // No packs and no registry yet (a fresh or mistyped --root): touch nothing, not
     // even the plugin cache.
     if targets.is_empty() && !s.root.registry_db().exists() {
@@ -322,6 +337,12 @@ fn run(
                 .unwrap_or_else(|| format!("unmanaged:{}", pack.path.display())),
             environment: s.settings.environment.clone(),
             overrides: overrides(s, &pack.ref_)?,
+            scan: ScanOptions {
+                selection: selection.clone(),
+                runners: Runners {
+                    extra: s.settings.registry.extra_runners.clone(),
+                },
+            },
         };
         let schema = check_schema(pack);
         if let Some(schema) = &schema.schema {

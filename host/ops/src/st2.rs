@@ -20,8 +20,9 @@ use crate::error::OpsError;
 use crate::session::Session;
 
 /// The content types stackpack registers, and st2's configs, as st2's
-/// `PackRegisterRequestAPI.types` names them.
-const TYPES: [&str; 7] = [
+/// `PackRegisterRequestAPI.types` names them: what is sent unless the caller names
+/// types (`register --types`).
+pub const TYPES: [&str; 7] = [
     "trigger", "sensor", "action", "rule", "alias", "policy", "config",
 ];
 
@@ -76,13 +77,14 @@ struct Pending {
 
 /// Hands `changed` (and any packs earlier handoffs could not send) to st2, when the
 /// session has st2 settings. `local` is stackpack's count object for `changed`, to
-/// compare with st2's answer. Returns None when st2 is not configured or there is
-/// nothing to send.
+/// compare with st2's answer; `types` the content types st2 registers (default
+/// [`TYPES`]). Returns None when st2 is not configured or there is nothing to send.
 pub fn handoff(
     s: &Session,
     changed: &[String],
     local: Option<&BTreeMap<String, usize>>,
     fail_on_failure: bool,
+    types: Option<&[&str]>,
 ) -> Option<Handoff> {
     let st2 = s.st2.as_ref()?;
     let api_url = st2.api_url.clone()?;
@@ -102,7 +104,14 @@ pub fn handoff(
         packs: packs.clone(),
         ..Handoff::default()
     };
-    match send(s, st2, &api_url, &packs, fail_on_failure) {
+    match send(
+        s,
+        st2,
+        &api_url,
+        &packs,
+        types.unwrap_or(&TYPES),
+        fail_on_failure,
+    ) {
         Ok(counts) => {
             if !earlier.is_empty()
                 && let Err(e) = std::fs::remove_file(&pending_path)
@@ -139,14 +148,11 @@ pub fn handoff(
     Some(report)
 }
 
-/// The types both sides counted the same way, where the numbers differ. Triggers are
-/// not compared: st2's trigger registrar counts only the files of `triggers/` (the
-/// trigger types sensors declare are registered with the sensors, uncounted), while
-/// stackpack counts every trigger type the pack defines.
+/// The types both sides count, where the numbers differ. `triggers` counts the files
+/// of `triggers/` on both sides; stackpack's `sensor_triggers` has no st2 twin.
 fn differences(local: &BTreeMap<String, usize>, st2: &BTreeMap<String, u64>) -> Vec<Difference> {
     local
         .iter()
-        .filter(|(kind, _)| kind.as_str() != "triggers")
         .filter_map(|(kind, &n)| {
             let theirs = *st2.get(kind)?;
             (theirs != n as u64).then(|| Difference {
@@ -217,6 +223,7 @@ fn send(
     st2: &St2Settings,
     api_url: &str,
     packs: &[String],
+    types: &[&str],
     fail_on_failure: bool,
 ) -> Result<BTreeMap<String, u64>, OpsError> {
     let shown = stackpack_core::redact_url(api_url);
@@ -240,7 +247,7 @@ fn send(
     }
     let body = serde_json::json!({
         "packs": packs,
-        "types": TYPES,
+        "types": types,
         "fail_on_failure": fail_on_failure,
     });
     let body = serde_json::to_vec(&body).map_err(|e| fail(e.to_string(), String::new()))?;
@@ -343,10 +350,12 @@ mod tests {
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-        let st2: BTreeMap<String, u64> = [("actions", 2), ("sensors", 1), ("triggers", 0)]
+        let st2: BTreeMap<String, u64> = [("actions", 2), ("sensors", 1), ("triggers", 2)]
             .into_iter()
             .map(|(k, n)| (k.to_string(), n))
             .collect();
+        let mut local = local;
+        local.insert("sensor_triggers".into(), 4);
         let found = differences(&local, &st2);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(

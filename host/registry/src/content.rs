@@ -10,6 +10,8 @@ use std::path::Path;
 use serde_json::Value;
 use stackpack_core::yaml::YamlError;
 
+use crate::st2_rules::{self, Runners};
+
 /// The kinds of content a pack registers, in st2's registration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +85,148 @@ impl fmt::Display for ResourceType {
     }
 }
 
+/// A kind of content named by `register --types`, with the names st2's
+/// `POST /packs/register` accepts (singular or plural).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RegisterType {
+    /// Everything, configs included.
+    All,
+    Resource(ResourceType),
+    /// `<root>/configs/<pack>.yaml`.
+    Config,
+    /// st2's runners, rule types and policy types: built into stackpack, so naming them
+    /// registers nothing here (st2 is still asked for them in the handoff).
+    Runner,
+    RuleType,
+    PolicyType,
+}
+
+impl RegisterType {
+    /// Every name accepted, as st2 spells them.
+    pub const NAMES: [&'static str; 20] = [
+        "all",
+        "runner",
+        "runners",
+        "action",
+        "actions",
+        "trigger",
+        "triggers",
+        "sensor",
+        "sensors",
+        "rule",
+        "rules",
+        "rule_type",
+        "rule_types",
+        "alias",
+        "aliases",
+        "policy_type",
+        "policy_types",
+        "policy",
+        "policies",
+        "config",
+    ];
+
+    /// Reads one name (`configs` too); an unknown one is refused with the names st2
+    /// knows and the nearest of them.
+    pub fn parse(name: &str) -> Result<RegisterType, String> {
+        let t = match name {
+            "all" => RegisterType::All,
+            "runner" | "runners" => RegisterType::Runner,
+            "rule_type" | "rule_types" => RegisterType::RuleType,
+            "policy_type" | "policy_types" => RegisterType::PolicyType,
+            "config" | "configs" => RegisterType::Config,
+            other => match ResourceType::parse(other) {
+                Some(t) => RegisterType::Resource(t),
+                None => {
+                    let hint = crate::st2_rules::suggest(other, RegisterType::NAMES)
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "unknown content type \"{other}\"{hint}; use {}",
+                        RegisterType::NAMES.join(", ")
+                    ));
+                }
+            },
+        };
+        Ok(t)
+    }
+
+    /// st2's name for it (`PackRegisterController.CONTENT_TYPES`).
+    pub fn st2_name(self) -> &'static str {
+        match self {
+            RegisterType::All => "all",
+            RegisterType::Resource(t) => t.as_str(),
+            RegisterType::Config => "config",
+            RegisterType::Runner => "runner",
+            RegisterType::RuleType => "rule_type",
+            RegisterType::PolicyType => "policy_type",
+        }
+    }
+}
+
+/// Which resources a registration reads and replaces. The trigger types a sensor
+/// declares belong to the sensors (st2's sensor registrar registers them); `triggers`
+/// means the files of `triggers/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    resources: Vec<ResourceType>,
+    /// Load configs too.
+    pub configs: bool,
+}
+
+impl Selection {
+    /// Every resource type (configs as the caller says).
+    pub fn all() -> Selection {
+        Selection {
+            resources: ResourceType::ALL.to_vec(),
+            configs: false,
+        }
+    }
+
+    /// The kinds named, as `st2 pack register --types` reads them: `all` is every
+    /// resource type and configs.
+    pub fn of(types: &[RegisterType]) -> Selection {
+        if types.contains(&RegisterType::All) {
+            return Selection {
+                configs: true,
+                ..Selection::all()
+            };
+        }
+        Selection {
+            resources: ResourceType::ALL
+                .into_iter()
+                .filter(|t| types.contains(&RegisterType::Resource(*t)))
+                .collect(),
+            configs: types.contains(&RegisterType::Config),
+        }
+    }
+
+    /// Whether every resource type is selected.
+    pub fn is_all(&self) -> bool {
+        self.resources.len() == ResourceType::ALL.len()
+    }
+
+    /// Whether the files of `kind`'s directory are read.
+    pub fn reads(&self, kind: ResourceType) -> bool {
+        self.resources.contains(&kind)
+    }
+
+    /// Whether a registered resource of `kind` from `file` is replaced by this
+    /// registration.
+    pub fn covers(&self, kind: ResourceType, file: &str) -> bool {
+        if kind == ResourceType::Trigger && is_sensor_file(file) {
+            self.reads(ResourceType::Sensor)
+        } else {
+            self.reads(kind)
+        }
+    }
+}
+
+/// Whether `file` (relative to the pack) is a sensor's metadata file.
+pub fn is_sensor_file(file: &str) -> bool {
+    file.starts_with("sensors/")
+}
+
 /// One validated resource of a pack.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Resource {
@@ -147,18 +291,6 @@ pub struct Scan {
     pub files: usize,
 }
 
-/// st2's built-in policy types (`st2common/policies/meta`).
-pub const POLICY_TYPES: &[&str] = &[
-    "action.concurrency",
-    "action.concurrency.attr",
-    "action.retry",
-];
-
-/// JSON schema types an action parameter may declare.
-const PARAM_TYPES: &[&str] = &[
-    "array", "boolean", "integer", "null", "number", "object", "string",
-];
-
 /// The metadata files of one content directory: regular files (symlinks are not
 /// followed) ending in `.yaml`/`.yml`, sorted by name. `actions/config.yaml` is st2's
 /// legacy pack config, not an action.
@@ -179,19 +311,46 @@ pub fn metadata_files(pack_dir: &Path, kind: ResourceType) -> Vec<String> {
     files
 }
 
+/// What a scan reads and the site's rules for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// The kinds of file read (all by default); see [`Selection`].
+    pub selection: Selection,
+    /// The runners actions may name beyond st2's own.
+    pub runners: Runners,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            selection: Selection::all(),
+            runners: Runners::default(),
+        }
+    }
+}
+
 /// Reads and validates every metadata file of the pack at `pack_dir`, whose ref is
 /// `pack`.
 pub fn scan_pack(pack_dir: &Path, pack: &str) -> Scan {
+    scan_pack_with(pack_dir, pack, &ScanOptions::default())
+}
+
+/// Reads and validates the metadata files of the kinds `options` selects (a sensor's
+/// file also declares its trigger types, which come with the sensors).
+pub fn scan_pack_with(pack_dir: &Path, pack: &str, options: &ScanOptions) -> Scan {
     let mut scan = Scan::default();
     // Where each ref was first defined, to report duplicates.
     let mut seen: BTreeMap<(ResourceType, String), String> = BTreeMap::new();
     for kind in ResourceType::ALL {
+        if !options.selection.reads(kind) {
+            continue;
+        }
         for file in metadata_files(pack_dir, kind) {
             scan.files += 1;
             let parsed = std::fs::read_to_string(pack_dir.join(&file))
                 .map_err(|e| format!("cannot read the file: {e}"))
                 .and_then(|text| parse_yaml(&text))
-                .and_then(|doc| validate(kind, pack, &file, doc));
+                .and_then(|doc| validate(kind, pack, &file, doc, options));
             match parsed {
                 Ok(resources) => {
                     for r in resources {
@@ -304,6 +463,7 @@ fn validate(
     pack: &str,
     file: &str,
     doc: Value,
+    options: &ScanOptions,
 ) -> Result<Vec<Resource>, String> {
     let Value::Object(mut doc) = doc else {
         return Err("expected a mapping of fields".into());
@@ -333,27 +493,7 @@ fn validate(
     let mut extra = Vec::new();
     match kind {
         ResourceType::Action => {
-            required_str(&doc, "runner_type")?;
-            if let Some(params) = optional_map(&doc, "parameters")? {
-                for (pname, spec) in params {
-                    if pname.is_empty()
-                        || !pname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
-                        return Err(format!(
-                            "parameter name \"{pname}\" is invalid: use only letters, digits \
-                             and _"
-                        ));
-                    }
-                    let Value::Object(spec) = spec else {
-                        return Err(format!(
-                            "parameter \"{pname}\" must be a mapping (type, description, ...), \
-                             found {}",
-                            describe(spec)
-                        ));
-                    };
-                    check_param_type(pname, spec.get("type"))?;
-                }
-            }
+            st2_rules::check_action(&doc, &options.runners)?;
         }
         ResourceType::Sensor => {
             if doc.get("entry_point").and_then(Value::as_str).is_none() {
@@ -410,14 +550,8 @@ fn validate(
         }
         ResourceType::Policy => {
             required_str(&doc, "resource_ref")?;
-            let ptype = required_str(&doc, "policy_type")?;
-            if !POLICY_TYPES.contains(&ptype) {
-                return Err(format!(
-                    "policy_type \"{ptype}\" does not exist; use one of {}",
-                    POLICY_TYPES.join(", ")
-                ));
-            }
-            optional_map(&doc, "parameters")?;
+            required_str(&doc, "policy_type")?;
+            st2_rules::check_policy(&mut doc)?;
         }
         ResourceType::Trigger => {
             optional_map(&doc, "payload_schema")?;
@@ -436,36 +570,19 @@ fn validate(
     Ok(out)
 }
 
-fn check_param_type(pname: &str, t: Option<&Value>) -> Result<(), String> {
-    let bad = |shown: String| {
-        format!(
-            "parameter \"{pname}\": type {shown} is not one of [{}]",
-            PARAM_TYPES
-                .iter()
-                .map(|t| format!("'{t}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    match t {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(s)) if PARAM_TYPES.contains(&s.as_str()) => Ok(()),
-        Some(Value::String(s)) => Err(bad(format!("'{s}'"))),
-        Some(Value::Array(items)) => items.iter().try_for_each(|i| match i {
-            Value::String(s) if PARAM_TYPES.contains(&s.as_str()) => Ok(()),
-            other => Err(bad(describe(other))),
-        }),
-        Some(other) => Err(bad(describe(other))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn check(kind: ResourceType, yaml: &str) -> Result<Vec<Resource>, String> {
-        validate(kind, "mine", "x/f.yaml", parse_yaml(yaml)?)
+        validate(
+            kind,
+            "mine",
+            "x/f.yaml",
+            parse_yaml(yaml)?,
+            &ScanOptions::default(),
+        )
     }
 
     #[test]

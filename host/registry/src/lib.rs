@@ -17,15 +17,20 @@
 pub mod content;
 mod error;
 pub mod policy;
+pub mod st2_rules;
 mod store;
 
-pub use content::{Problem, ProblemKind, Resource, ResourceType, Scan, scan_pack};
+pub use content::{
+    Problem, ProblemKind, RegisterType, Resource, ResourceType, Scan, ScanOptions, Selection,
+    scan_pack, scan_pack_with,
+};
 pub use error::RegistryError;
 pub use policy::{
     OverridePolicy, PackSummary, PolicyContext, PolicyFailure, PolicyResource, ResourceKind,
     Verdict,
 };
+pub use st2_rules::Runners;
 pub use store::{
-    Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, TypeCounts, prepare,
-    st2_counts,
+    Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, SENSOR_TRIGGERS,
+    TypeCounts, prepare, st2_counts,
 };

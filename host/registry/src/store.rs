@@ -9,7 +9,9 @@ use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 use stackpack_core::pack::PackMeta;
 
-use crate::content::{Problem, ResourceType, scan_pack};
+use crate::content::{
+    Problem, ResourceType, ScanOptions, Selection, is_sensor_file, scan_pack_with,
+};
 use crate::error::RegistryError;
 use crate::policy::{OverridePolicy, PackSummary, PolicyContext, decide};
 
@@ -60,6 +62,8 @@ pub struct PackInput<'a> {
     pub environment: Option<String>,
     /// The override files that apply, `(label, yaml text)`, `_global.yaml` first.
     pub overrides: Vec<(String, String)>,
+    /// What to read (`register --types`) and the site's extra runners.
+    pub scan: ScanOptions,
 }
 
 /// A resource that was registered before and is gone from the pack now.
@@ -75,8 +79,12 @@ pub struct Removed {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PackReport {
     pub pack: String,
-    /// Resources registered, per type.
+    /// Resources registered, per type. `trigger` counts the files of `triggers/`
+    /// only, as st2 does; the trigger types sensors declare are in `sensor_triggers`.
     pub registered: BTreeMap<ResourceType, usize>,
+    /// Trigger types declared by the pack's sensors (and not in `triggers/`):
+    /// registered, but not in st2's `triggers` count.
+    pub sensor_triggers: usize,
     /// Resources whose effective `enabled` differs from what the pack says, per type.
     pub overridden: BTreeMap<ResourceType, usize>,
     /// Resources of the previous registration that the pack no longer has.
@@ -132,6 +140,7 @@ pub struct Prepared {
     resources: Vec<crate::content::Resource>,
     decisions: Vec<Option<crate::policy::Decision>>,
     problems: Vec<Problem>,
+    selection: Selection,
 }
 
 impl Prepared {
@@ -157,7 +166,7 @@ pub fn prepare<P: OverridePolicy>(
     fail_on_failure: bool,
 ) -> Result<Prepared, RegistryError> {
     let pack = input.meta.ref_.clone();
-    let scan = scan_pack(input.dir, &pack);
+    let scan = scan_pack_with(input.dir, &pack, &input.scan);
     if fail_on_failure && !scan.problems.is_empty() {
         return Err(RegistryError::InvalidContent {
             pack,
@@ -185,6 +194,7 @@ pub fn prepare<P: OverridePolicy>(
         resources: scan.resources,
         decisions,
         problems: scan.problems,
+        selection: input.scan.selection.clone(),
     })
 }
 
@@ -301,6 +311,7 @@ impl Registry {
             resources,
             decisions,
             problems,
+            selection,
         } = prepared;
         let mut report = PackReport {
             pack: pack.clone(),
@@ -320,13 +331,21 @@ impl Registry {
             .conn
             .transaction()
             .map_err(sql("starting a transaction"))?;
+        // The rows this registration replaces: those of the selected kinds.
         let before: BTreeSet<(String, String)> = {
             let mut stmt = tx
-                .prepare_cached("SELECT type, ref FROM resources WHERE pack = ?1")
+                .prepare_cached("SELECT type, ref, file FROM resources WHERE pack = ?1")
                 .map_err(sql("reading the previous registration"))?;
-            stmt.query_map([&pack], |r| Ok((r.get(0)?, r.get(1)?)))
+            let rows: Vec<(String, String, String)> = stmt
+                .query_map([&pack], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .and_then(|rows| rows.collect())
-                .map_err(sql("reading the previous registration"))?
+                .map_err(sql("reading the previous registration"))?;
+            rows.into_iter()
+                .filter(|(t, _, file)| {
+                    ResourceType::parse(t).is_none_or(|kind| selection.covers(kind, file))
+                })
+                .map(|(t, r, _)| (t, r))
+                .collect()
         };
         tx.execute(
             "INSERT INTO packs (ref, version, path, source, metadata, registered_at)
@@ -343,15 +362,24 @@ impl Registry {
             ],
         )
         .map_err(sql("recording the pack"))?;
-        tx.execute("DELETE FROM resources WHERE pack = ?1", [&pack])
-            .map_err(sql("replacing the pack's resources"))?;
+        {
+            let mut delete = tx
+                .prepare_cached("DELETE FROM resources WHERE pack = ?1 AND type = ?2 AND ref = ?3")
+                .map_err(sql("replacing the pack's resources"))?;
+            for (t, r) in &before {
+                delete
+                    .execute(params![pack, t, r])
+                    .map_err(sql("replacing the pack's resources"))?;
+            }
+        }
         let mut after = BTreeSet::new();
         {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO resources (pack, type, ref, name, file, enabled, pack_enabled,
                          decided_by, reason, metadata)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT(type, ref) DO NOTHING",
                 )
                 .map_err(sql("storing resources"))?;
             for (r, d) in resources.iter().zip(&decisions) {
@@ -359,7 +387,8 @@ impl Registry {
                     Some(d) => (Some(d.enabled), d.by.as_deref(), d.reason.as_deref()),
                     None => (None, None, None),
                 };
-                insert
+                // A row left in place (a kind not selected) keeps its registration.
+                let stored = insert
                     .execute(params![
                         pack,
                         r.kind.as_str(),
@@ -373,8 +402,15 @@ impl Registry {
                         r.metadata.to_string(),
                     ])
                     .map_err(sql("storing resources"))?;
+                if stored == 0 {
+                    continue;
+                }
                 after.insert((r.kind.as_str().to_string(), r.ref_.clone()));
-                *report.registered.entry(r.kind).or_default() += 1;
+                if r.kind == ResourceType::Trigger && is_sensor_file(&r.file) {
+                    report.sensor_triggers += 1;
+                } else {
+                    *report.registered.entry(r.kind).or_default() += 1;
+                }
                 // Overridden = the effective value differs from the pack's own (with the
                 // type's default when the file is silent; st2 assumed `enabled: true` for
                 // every type, wrong for rules, whose default is disabled).
@@ -453,7 +489,7 @@ impl Registry {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT type, ref, enabled, pack_enabled, decided_by, reason FROM resources
+                "SELECT type, ref, enabled, pack_enabled, decided_by, reason, file FROM resources
                  WHERE pack = ?1 ORDER BY type, ref",
             )
             .map_err(&err)?;
@@ -464,6 +500,7 @@ impl Registry {
             Option<bool>,
             Option<String>,
             Option<String>,
+            String,
         );
         let rows: Vec<Row> = stmt
             .query_map([pack], |r| {
@@ -474,12 +511,17 @@ impl Registry {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })
             .and_then(|rows| rows.collect())
             .map_err(&err)?;
-        for (kind, ref_, enabled, pack_enabled, by, reason) in rows {
-            let plural = ResourceType::parse(&kind).map_or(kind.clone(), |t| t.plural().into());
+        for (kind, ref_, enabled, pack_enabled, by, reason, file) in rows {
+            let plural = match ResourceType::parse(&kind) {
+                Some(ResourceType::Trigger) if is_sensor_file(&file) => SENSOR_TRIGGERS.into(),
+                Some(t) => t.plural().into(),
+                None => kind.clone(),
+            };
             let c = counts.entry(plural).or_default();
             c.total += 1;
             match enabled {
@@ -533,15 +575,23 @@ impl Registry {
     }
 }
 
+/// The count key of the trigger types sensors declare (st2 registers them with the
+/// sensors and leaves them out of `triggers`).
+pub const SENSOR_TRIGGERS: &str = "sensor_triggers";
+
 /// Sums pack reports into st2's count object: `{"actions": 3, "actions(overridden)": 1,
 /// ...}`, every type present, `(overridden)` keys only when non-zero (as st2 prints them),
-/// summed over all packs (st2 kept only the last pack's overridden count).
+/// summed over all packs (st2 kept only the last pack's overridden count). `triggers`
+/// counts the files of `triggers/`, as st2 does; [`SENSOR_TRIGGERS`] (not an st2 key)
+/// the trigger types sensors declare.
 pub fn st2_counts(reports: &[PackReport]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for t in ResourceType::ALL {
         out.insert(t.plural().to_string(), 0);
     }
+    out.insert(SENSOR_TRIGGERS.to_string(), 0);
     for r in reports {
+        *out.entry(SENSOR_TRIGGERS.to_string()).or_default() += r.sensor_triggers;
         for (t, n) in &r.registered {
             *out.entry(t.plural().to_string()).or_default() += n;
         }

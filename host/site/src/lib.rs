@@ -20,5 +20,6 @@ pub use plugin_store::{PluginManifest, PluginStore};
 pub use root::Root;
 pub use settings::{
     CredentialSetting, DeclaredKind, Overrides, PluginSettings, ProxySettings, PythonSettings,
-    Secret, Settings, St2Auth, St2Settings, normalize_index_url, normalize_sha256,
+    RegistrySettings, Secret, Settings, St2Auth, St2Settings, normalize_index_url,
+    normalize_sha256,
 };

@@ -76,6 +76,14 @@ pub struct PythonSettings {
     pub find_links: Vec<PathBuf>,
 }
 
+/// Registration rules of the site (`[registry]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RegistrySettings {
+    /// Runners installed in the site's StackStorm beyond st2's built-in ones, which
+    /// actions may name as `runner_type`.
+    pub extra_runners: Vec<String>,
+}
+
 /// The plugin kinds as written in the config and in plugin manifests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,6 +159,8 @@ pub struct Settings {
     pub python_binary: String,
     /// `[python]`: installer and package index options for pack virtualenvs.
     pub python: PythonSettings,
+    /// `[registry]`: registration rules (custom runners).
+    pub registry: RegistrySettings,
     pub proxy: ProxySettings,
     /// Seconds any one network request may take (index, archive, git probe).
     pub http_timeout: Option<u64>,
@@ -180,6 +190,7 @@ impl Default for Settings {
             index_url: vec![DEFAULT_INDEX_URL.to_string()],
             python_binary: "python3".to_string(),
             python: PythonSettings::default(),
+            registry: RegistrySettings::default(),
             proxy: ProxySettings::default(),
             http_timeout: None,
             environment: None,
@@ -271,6 +282,32 @@ mod tests {
         assert_eq!(Settings::load(&p, false).unwrap(), Settings::default());
         let e = Settings::load(&p, true).unwrap_err().to_string();
         assert!(e.contains("stackpack.toml"), "{e}");
+    }
+
+    #[test]
+    fn registry_extra_runners() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            "[registry]\nextra_runners = [\"my-runner\"]\nextra_runner = 1\n",
+        );
+        let s = Settings::load(&p, true).unwrap();
+        assert_eq!(s.registry.extra_runners, vec!["my-runner"]);
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.contains("registry.extra_runner") && w.contains("extra_runners")),
+            "{:?}",
+            s.warnings
+        );
+        assert_eq!(
+            Settings::default().registry.extra_runners,
+            Vec::<String>::new()
+        );
+        let bad = write(d.path(), "b.toml", "[registry]\nextra_runners = 3\n");
+        let e = Settings::load(&bad, true).unwrap_err().to_string();
+        assert!(e.contains("registry.extra_runners"), "{e}");
     }
 
     #[test]

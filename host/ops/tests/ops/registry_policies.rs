@@ -76,6 +76,7 @@ fn input<'a>(meta: &'a PackMeta, dir: &'a Path, overrides: &[(&str, &str)]) -> P
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
+        scan: Default::default(),
     }
 }
 

@@ -53,7 +53,16 @@ struct FileToml {
     #[serde(deserialize_with = "form::credentials")]
     credentials: Vec<CredentialToml>,
     python: PythonToml,
+    registry: RegistryToml,
     st2: St2Toml,
+}
+
+/// `[registry]`.
+#[derive(Default, Deserialize)]
+#[serde(default, expecting = "a [registry] table with extra_runners")]
+struct RegistryToml {
+    #[serde(deserialize_with = "form::runners")]
+    extra_runners: Option<Vec<String>>,
 }
 
 /// `[python]`.
@@ -154,6 +163,8 @@ pub(super) mod form {
         url: nonempty_str -> String, "a URL";
         urls: comma_list -> Vec<String>, "a list of URLs";
         wheelhouses: comma_list -> Vec<String>, "a list of wheelhouse directories";
+        runners: comma_list -> Vec<String>,
+            "a list of runner names (custom runners installed in StackStorm)";
 
         hosts: comma_list -> Vec<String>, "a list of `scheme://host[:port]` grants";
         mib: positive -> u64, "a positive integer (MiB)";
@@ -318,6 +329,9 @@ impl FileToml {
                     .map(|p| base.join(p))
                     .collect(),
             },
+            registry: super::RegistrySettings {
+                extra_runners: self.registry.extra_runners.unwrap_or_default(),
+            },
             proxy: super::ProxySettings {
                 http_proxy: self.http_proxy,
                 https_proxy: self.https_proxy,
@@ -392,6 +406,7 @@ fn unknown_key(file: &Path, ignored: &serde_ignored::Path<'_>) -> String {
     let known = match section {
         [] => field_names::<FileToml>(),
         [Segment::Key(s)] if s == "python" => field_names::<PythonToml>(),
+        [Segment::Key(s)] if s == "registry" => field_names::<RegistryToml>(),
         [Segment::Key(s)] if s == "st2" => field_names::<St2Toml>(),
         [Segment::Key(s), Segment::Key(_)] if s == "plugins" => field_names::<PluginToml>(),
         [Segment::Key(s), Segment::Index(_)] if s == "credentials" => {
