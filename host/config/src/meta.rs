@@ -9,137 +9,14 @@
 //! The rules are written here as a JSON Schema (draft 4) and checked with the
 //! `jsonschema` crate; an unknown key is reported with the nearest allowed one.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use stackpack_core::param_schema::{NESTED_ONLY_KEY, PARAM_KEYS, param_meta_schema, suggest};
 
 use crate::{ConfigError, ConfigProblem, describe};
 
-/// The keys st2 allows in a top-level attribute of a config schema.
-pub const ATTRIBUTE_KEYS: &[&str] = &[
-    "id",
-    "$schema",
-    "title",
-    "description",
-    "default",
-    "multipleOf",
-    "maximum",
-    "exclusiveMaximum",
-    "minimum",
-    "exclusiveMinimum",
-    "maxLength",
-    "minLength",
-    "pattern",
-    "additionalItems",
-    "items",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
-    "maxProperties",
-    "minProperties",
-    "required",
-    "secret",
-    "additionalProperties",
-    "definitions",
-    "properties",
-    "patternProperties",
-    "dependencies",
-    "enum",
-    "type",
-    "position",
-    "immutable",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "not",
-];
-
-/// The one key a nested schema may use beyond [`ATTRIBUTE_KEYS`].
-const NESTED_ONLY: &str = "format";
-
-const SIMPLE_TYPES: [&str; 7] = [
-    "array", "boolean", "integer", "null", "number", "object", "string",
-];
-
-/// The rules for one schema node; `nested` adds `format` and allows a list of types.
-fn node_rules(nested: bool) -> Value {
-    let sub = json!({"$ref": "#/definitions/nested"});
-    let schema_array = json!({"type": "array", "minItems": 1, "items": sub});
-    let count = json!({"type": "integer", "minimum": 0});
-    let boolean = json!({"type": "boolean"});
-    let string = json!({"type": "string"});
-    let number = json!({"type": "number"});
-    let map_of_schemas = json!({"type": "object", "additionalProperties": sub});
-    let bool_or_schema = json!({"anyOf": [{"type": "boolean"}, sub]});
-    let one_type = json!({"enum": SIMPLE_TYPES});
-    let kind = if nested {
-        json!({"anyOf": [
-            one_type,
-            {"type": "array", "items": one_type, "minItems": 1, "uniqueItems": true}
-        ]})
-    } else {
-        one_type
-    };
-    let mut properties = json!({
-        "id": string,
-        "$schema": string,
-        "title": string,
-        "description": string,
-        "default": {},
-        "multipleOf": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
-        "maximum": number,
-        "exclusiveMaximum": boolean,
-        "minimum": number,
-        "exclusiveMinimum": boolean,
-        "maxLength": count,
-        "minLength": count,
-        "pattern": string,
-        "additionalItems": bool_or_schema,
-        "items": {"anyOf": [sub, schema_array]},
-        "maxItems": count,
-        "minItems": count,
-        "uniqueItems": boolean,
-        "maxProperties": count,
-        "minProperties": count,
-        "required": boolean,
-        "secret": boolean,
-        "additionalProperties": bool_or_schema,
-        "definitions": map_of_schemas,
-        "properties": map_of_schemas,
-        "patternProperties": map_of_schemas,
-        "dependencies": {"type": "object", "additionalProperties": {"anyOf": [
-            sub,
-            {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true}
-        ]}},
-        "enum": {"type": "array", "minItems": 1, "uniqueItems": true},
-        "type": kind,
-        "position": {"type": "number", "minimum": 0},
-        "immutable": boolean,
-        "allOf": schema_array,
-        "anyOf": schema_array,
-        "oneOf": schema_array,
-        "not": sub,
-    });
-    if nested && let Value::Object(map) = &mut properties {
-        map.insert(NESTED_ONLY.into(), string);
-    }
-    json!({
-        "type": "object",
-        "properties": properties,
-        "dependencies": {
-            "exclusiveMaximum": ["maximum"],
-            "exclusiveMinimum": ["minimum"]
-        },
-        "additionalProperties": false
-    })
-}
-
-/// The meta-schema of one top-level attribute, its nested schemas under `definitions`.
-fn attribute_rules() -> Value {
-    let mut root = node_rules(false);
-    if let Value::Object(map) = &mut root {
-        map.insert("definitions".into(), json!({"nested": node_rules(true)}));
-    }
-    root
-}
+/// The keys st2 allows in a top-level attribute of a config schema: those of an action
+/// parameter.
+pub const ATTRIBUTE_KEYS: &[&str] = &PARAM_KEYS;
 
 /// Whether st2 takes the document for empty (Python's falsiness: nothing, `{}`, `[]`,
 /// `""`, `0`, `false`).
@@ -162,19 +39,13 @@ fn is_word(name: &str) -> bool {
 /// The allowed key nearest to `unknown`, when it is near enough to be a typo.
 fn nearest(unknown: &str, nested: bool) -> Option<&'static str> {
     let lower = unknown.to_ascii_lowercase();
-    ATTRIBUTE_KEYS
-        .iter()
-        .copied()
-        .chain(nested.then_some(NESTED_ONLY))
-        .map(|k| {
-            (
-                k,
-                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
-            )
-        })
-        .filter(|(k, d)| *d <= 2.min(k.len() / 2).max(1))
-        .min_by_key(|(_, d)| *d)
-        .map(|(k, _)| k)
+    suggest(
+        &lower,
+        PARAM_KEYS
+            .iter()
+            .copied()
+            .chain(nested.then_some(NESTED_ONLY_KEY)),
+    )
 }
 
 fn join(parent: &str, child: &str) -> String {
@@ -195,7 +66,7 @@ pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
             found: describe(doc),
         });
     };
-    let rules = attribute_rules();
+    let rules = param_meta_schema();
     let validator = jsonschema::draft4::new(&rules).map_err(|e| ConfigError::InvalidSchema {
         message: format!("the built-in rules for config schemas do not compile: {e}"),
     })?;
@@ -233,7 +104,7 @@ pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
                     let nested = !inner.is_empty();
                     for key in unexpected {
                         let hint = match nearest(key, nested) {
-                            _ if key == NESTED_ONLY && !nested => {
+                            _ if key == NESTED_ONLY_KEY && !nested => {
                                 "st2 allows `format` only in nested schemas".to_string()
                             }
                             Some(k) => format!("did you mean `{k}`?"),

@@ -13,7 +13,8 @@
 //! [`redact_url`], which every message showing a URL goes through; [`InstallerChoice`] (the
 //! `auto | uv | pip | /path/to/uv` choice of Python installer); [`yaml`], the one YAML
 //! reader and writer of every crate (one schema, bounded against hostile input);
-//! [`Progress`], the trait long work reports through (the CLI draws it); and
+//! [`param_schema`], st2's meta-schema for a parameter definition (actions and config
+//! schemas share it); [`Progress`], the trait long work reports through (the CLI draws it); and
 //! [`CoreError`], the
 //! crate's error type. Error texts that st2 users and tests match on are kept verbatim (typos
 //! aside) and followed by what to do about them.
@@ -21,6 +22,7 @@
 mod error;
 pub mod installer;
 pub mod pack;
+pub mod param_schema;
 pub mod progress;
 pub mod reference;
 pub mod source;

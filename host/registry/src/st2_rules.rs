@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::{Map, Value, json};
+pub use stackpack_core::param_schema::{PARAM_KEYS, suggest};
+use stackpack_core::param_schema::{PARAM_TYPES, param_meta_schema};
 
 type Fields = Map<String, Value>;
 
@@ -65,50 +67,6 @@ pub const POLICY_KEYS: [&str; 11] = [
     "metadata_file",
 ];
 
-/// The JSON types a parameter may declare.
-pub const PARAM_TYPES: [&str; 7] = [
-    "array", "boolean", "integer", "null", "number", "object", "string",
-];
-
-/// The keys of a parameter definition (the top level of each entry of `parameters`).
-pub const PARAM_KEYS: [&str; 35] = [
-    "id",
-    "$schema",
-    "title",
-    "description",
-    "default",
-    "multipleOf",
-    "maximum",
-    "exclusiveMaximum",
-    "minimum",
-    "exclusiveMinimum",
-    "maxLength",
-    "minLength",
-    "pattern",
-    "additionalItems",
-    "items",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
-    "maxProperties",
-    "minProperties",
-    "required",
-    "secret",
-    "additionalProperties",
-    "definitions",
-    "properties",
-    "patternProperties",
-    "dependencies",
-    "enum",
-    "type",
-    "position",
-    "immutable",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "not",
-];
-
 /// The runners an action may name: st2's and the site's own (`[registry]
 /// extra_runners`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,90 +80,6 @@ impl Runners {
     }
 }
 
-/// The keywords shared by a parameter definition and the schemas nested in it, each
-/// with the form its value must have.
-fn keywords(nested: &Value) -> Fields {
-    let pos_int = json!({"type": "integer", "minimum": 0});
-    let schema_array = json!({"type": "array", "minItems": 1, "items": nested});
-    let schema_map = json!({"type": "object", "additionalProperties": nested});
-    let bool_or_schema = json!({"anyOf": [{"type": "boolean"}, nested]});
-    let string_array =
-        json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true});
-    let v = json!({
-        "id": {"type": "string"},
-        "$schema": {"type": "string"},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "default": {},
-        "multipleOf": {"type": "number", "minimum": 0, "exclusiveMinimum": true},
-        "maximum": {"type": "number"},
-        "exclusiveMaximum": {"type": "boolean"},
-        "minimum": {"type": "number"},
-        "exclusiveMinimum": {"type": "boolean"},
-        "maxLength": pos_int,
-        "minLength": pos_int,
-        "pattern": {"type": "string"},
-        "additionalItems": bool_or_schema,
-        "items": {"anyOf": [nested, schema_array]},
-        "maxItems": pos_int,
-        "minItems": pos_int,
-        "uniqueItems": {"type": "boolean"},
-        "maxProperties": pos_int,
-        "minProperties": pos_int,
-        "required": {"type": "boolean"},
-        "secret": {"type": "boolean"},
-        "additionalProperties": bool_or_schema,
-        "definitions": schema_map,
-        "properties": schema_map,
-        "patternProperties": schema_map,
-        "dependencies": {"type": "object", "additionalProperties": {"anyOf": [nested, string_array]}},
-        "enum": {"type": "array", "minItems": 1, "uniqueItems": true},
-        "position": {"type": "number", "minimum": 0},
-        "immutable": {"type": "boolean"},
-        "allOf": schema_array,
-        "anyOf": schema_array,
-        "oneOf": schema_array,
-        "not": nested,
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => Fields::new(),
-    }
-}
-
-/// The meta-schema of one parameter definition (draft 4). Its root is the parameter
-/// itself (one `type`); `#/definitions/nested` is a schema inside it (`properties`,
-/// `items`, ...), which may also use `format` and a list of types.
-fn param_meta_schema() -> Value {
-    let nested_ref = json!({"$ref": "#/definitions/nested"});
-    let dependencies = json!({"exclusiveMaximum": ["maximum"], "exclusiveMinimum": ["minimum"]});
-    let mut root = keywords(&nested_ref);
-    root.insert("type".into(), json!({"enum": PARAM_TYPES}));
-    let mut nested = keywords(&nested_ref);
-    nested.insert("format".into(), json!({"type": "string"}));
-    nested.insert(
-        "type".into(),
-        json!({"anyOf": [
-            {"enum": PARAM_TYPES},
-            {"type": "array", "items": {"enum": PARAM_TYPES}, "minItems": 1, "uniqueItems": true}
-        ]}),
-    );
-    json!({
-        "type": "object",
-        "properties": root,
-        "additionalProperties": false,
-        "dependencies": dependencies,
-        "definitions": {
-            "nested": {
-                "type": "object",
-                "properties": nested,
-                "additionalProperties": false,
-                "dependencies": dependencies,
-            }
-        }
-    })
-}
-
 #[allow(clippy::expect_used)] // a constant schema, exercised by the tests below
 static PARAM_META: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     jsonschema::options()
@@ -217,16 +91,6 @@ static PARAM_META: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 
 #[allow(clippy::expect_used)] // a constant pattern, exercised by the tests below
 static WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\w+$").expect("\\w+ compiles"));
-
-/// The closest of `known` to `key`, when it is close enough to be a typo.
-pub fn suggest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    known
-        .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), k))
-        .filter(|(d, k)| *d <= 2 && *d < key.len().max(k.len()) / 2 + 1)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
 
 fn did_you_mean<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     suggest(key, known)
