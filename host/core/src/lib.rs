@@ -39,5 +39,5 @@ pub use source::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind}
 pub use version::{
     Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, check_stackstorm_version,
     normalize_pack_version, normalize_st2_version, parse_pack_version, python_versions_ok,
-    sort_versions_desc,
+    sort_versions_desc, VersionRange,
 };
