@@ -15,4 +15,5 @@ mod packs_cli;
 mod plugins_cli;
 mod register_cli;
 mod st2_cli;
+mod strict_graph;
 mod venv_cli;

@@ -2,7 +2,9 @@
 //! one pack agree, which dependencies still need fetching, and how a failure is reported.
 //! Nothing here touches the disk or the network.
 
-use stackpack_core::{PackMeta, PackRef, RefKind, SYSTEM_PACKS, parse_pack_version};
+use stackpack_core::{
+    PackMeta, PackRef, RefKind, SYSTEM_PACKS, VersionRange, dependency_name, parse_pack_version,
+};
 use stackpack_site::{InstalledPack, find};
 
 use crate::error::InstallError;
@@ -71,12 +73,136 @@ pub(crate) fn same_version(a: &str, b: &str) -> bool {
     }
 }
 
+/// The range a requested text is, when it is one (`>=1.2,<2`, `^1.2`, `1.*`): the text a
+/// [`PackRef`] keeps for its range starts with an operator or holds a `*`.
+pub(crate) fn as_range(requested: &str) -> Option<VersionRange> {
+    let looks = requested.starts_with(['<', '>', '=', '!', '~', '^', '*']) || requested.contains('*');
+    looks.then(|| VersionRange::parse(requested).ok()).flatten()
+}
+
+/// Whether `version` satisfies a request: in the range, or the same version (or name).
+pub(crate) fn satisfies(requested: &str, version: &str) -> bool {
+    match as_range(requested) {
+        Some(range) => range.matches_text(version),
+        None => same_version(requested, version),
+    }
+}
+
+/// The name a dependency specifier stands for: an index name itself, else the name
+/// derived from its URL.
+fn name_of(reference: &PackRef) -> String {
+    match reference.kind() {
+        RefKind::IndexName => reference.locator().to_string(),
+        _ => reference.dependency_name(),
+    }
+}
+
+/// The installed packs (other than `pack` itself and those in `except`) whose pack.yaml
+/// depends on `pack`, each as `ref (requirement)`; with `only_broken_by`, only those
+/// whose requirement that version does not satisfy.
+pub(crate) fn dependents(
+    installed: &[InstalledPack],
+    pack: &str,
+    except: &[&str],
+    only_broken_by: Option<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in installed.iter().filter(|p| p.is_active()) {
+        if p.ref_ == pack || except.contains(&p.ref_.as_str()) {
+            continue;
+        }
+        let Some(meta) = p.meta() else { continue };
+        for dep in &meta.dependencies {
+            let Ok(parsed) = PackRef::parse(dep) else {
+                continue;
+            };
+            if name_of(&parsed) != pack {
+                continue;
+            }
+            let broken = match (only_broken_by, parsed.requested()) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(v), Some(r)) => !satisfies(r, v),
+            };
+            if broken {
+                out.push(format!("{} ({})", p.ref_, parsed));
+            }
+        }
+    }
+    out
+}
+
+/// What is installed under the ref a fetched pack declares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InstalledCopy<'a> {
+    pub version: &'a str,
+    /// The lockfile's canonical source of it; None for a pack stackpack did not install.
+    pub from: Option<&'a str>,
+}
+
+/// Is the fetched pack (whose pack.yaml says `found`, from `canonical`) the pack `want`
+/// asked for? A name (an index key, a dependency name) must be the pack's ref. A URL
+/// names no pack, so it may install anything, except over an installed pack of that
+/// ref that came from another source (or from an unknown one, unless the URL's own
+/// name is that ref). With `force` a mismatch is allowed, and the warning returned
+/// says what is replaced.
+pub(crate) fn check_identity(
+    want: &Want,
+    found: &str,
+    canonical: &str,
+    installed: Option<InstalledCopy>,
+    force: bool,
+) -> Result<Option<String>, InstallError> {
+    let asked = want.shown();
+    let refusal = if matches!(want.reference.kind(), RefKind::IndexName) {
+        let asked_name = want.reference.locator();
+        if asked_name == found {
+            return Ok(None);
+        }
+        InstallError::NotWhatWasAsked {
+            asked: asked.clone(),
+            asked_name: asked_name.to_string(),
+            found: found.to_string(),
+            replaces: installed.map(|i| i.version.to_string()),
+        }
+    } else {
+        let Some(copy) = installed else {
+            return Ok(None);
+        };
+        let installed_from = match copy.from {
+            Some(from) if from == canonical => return Ok(None),
+            Some(from) => from.to_string(),
+            None if dependency_name(want.reference.locator()) == found => return Ok(None),
+            None => "an unknown source (it is not in stackpack.lock)".to_string(),
+        };
+        InstallError::ReplacesOtherSource {
+            asked: asked.clone(),
+            found: found.to_string(),
+            installed: copy.version.to_string(),
+            installed_from,
+        }
+    };
+    if !force {
+        return Err(refusal);
+    }
+    Ok(Some(match installed {
+        Some(copy) => format!(
+            "{asked} is the pack \"{found}\"; with --force it replaces the installed {found} {}{}",
+            copy.version,
+            copy.from.map(|f| format!(" (from {f})")).unwrap_or_default()
+        ),
+        None => format!("{asked} is the pack \"{found}\"; installed as \"{found}\" (--force)"),
+    }))
+}
+
 /// Does a request for `requested` (any version when None) agree with the pack already
-/// planned? It does when it names the planned version or the same ref, or when what it
-/// fetched (`fetched`, once known) is the planned version.
+/// planned? It does when it names the planned version or the same ref, when it is a
+/// range holding the planned version, or when what it fetched (`fetched`, once known) is
+/// the planned version.
 pub(crate) fn agrees(planned: &Planned, requested: Option<&str>, fetched: Option<&str>) -> bool {
     match requested {
         None => true,
+        Some(r) if as_range(r).is_some() => satisfies(r, planned.version),
         Some(r) => {
             same_version(r, planned.version)
                 || planned.requested.is_some_and(|p| same_version(p, r))
@@ -112,7 +238,10 @@ pub(crate) fn check_batch_conflicts(wants: &[Want]) -> Result<(), InstallError> 
             if na != nb {
                 continue;
             }
+            // Ranges are compared with what is fetched, once it is.
             if let (Some(va), Some(vb)) = (a.reference.requested(), b.reference.requested())
+                && a.reference.range().is_none()
+                && b.reference.range().is_none()
                 && !same_version(va, vb)
             {
                 return Err(InstallError::Conflict {
@@ -130,12 +259,15 @@ pub(crate) fn check_batch_conflicts(wants: &[Want]) -> Result<(), InstallError> 
 
 /// The dependencies of a fetched pack (`meta`, wanted as `want`) that still need
 /// fetching. Each entry is a want, or the reason the requesting top-level reference
-/// fails. A dependency on a planned pack at another version is a conflict.
+/// fails. A dependency on a planned pack at another version is a conflict; so is one
+/// that would change the version of an installed pack, unless `force` (then a warning
+/// lists the installed packs that depend on it).
 pub(crate) fn plan_dependencies(
     meta: &PackMeta,
     want: &Want,
     planned: &[Planned],
     installed: &[InstalledPack],
+    force: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Result<Want, String>>, InstallError> {
     let me = &meta.ref_;
@@ -151,10 +283,7 @@ pub(crate) fn plan_dependencies(
                 continue;
             }
         };
-        let name = match parsed.kind() {
-            RefKind::IndexName => parsed.locator().to_string(),
-            _ => parsed.dependency_name(),
-        };
+        let name = name_of(&parsed);
         let requested = parsed.requested();
         if let Some(p) = planned.iter().find(|p| p.name == name) {
             if !agrees(p, requested, None) {
@@ -173,13 +302,40 @@ pub(crate) fn plan_dependencies(
         }
         if let Some(p) = present
             && let Some(m) = p.meta()
-            && requested.is_none_or(|r| same_version(r, &m.version))
         {
-            tracing::debug!(
-                "dependency {name} of {me} is satisfied by {}",
-                p.path.display()
-            );
-            continue;
+            // An unversioned dependency on an installed pack is satisfied by it (st2 does
+            // not upgrade it either).
+            if requested.is_none_or(|r| satisfies(r, &m.version)) {
+                tracing::debug!(
+                    "dependency {name} of {me} is satisfied by {}",
+                    p.path.display()
+                );
+                continue;
+            }
+            let others = dependents(installed, &name, &[me], None);
+            if !force {
+                let suggestion = match parsed.kind() {
+                    RefKind::IndexName if parsed.range().is_none() => parsed.to_string(),
+                    _ => format!("\"{parsed}\""),
+                };
+                return Err(InstallError::ChangesInstalled {
+                    pack: name,
+                    installed: m.version.clone(),
+                    requirer: me.clone(),
+                    requirement: parsed.to_string(),
+                    suggestion,
+                    dependents: others,
+                });
+            }
+            warnings.push(format!(
+                "pack {me} requires {parsed}: the installed {name} {} is replaced (--force){}",
+                m.version,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; installed packs that depend on it: {}", others.join(", "))
+                }
+            ));
         }
         out.push(Ok(Want {
             reference: parsed,
@@ -280,7 +436,7 @@ mod tests {
             requested: None,
             by: "the command line",
         }];
-        let out = plan_dependencies(&m, &top, &planned, &[], &mut warnings).unwrap();
+        let out = plan_dependencies(&m, &top, &planned, &[], false, &mut warnings).unwrap();
         // aws is planned at that version; core ships with StackStorm (a warning).
         assert_eq!(out.len(), 2, "{out:?}");
         let slack = out[0].as_ref().unwrap();
@@ -298,7 +454,7 @@ mod tests {
             requested: None,
             by: "the command line",
         }];
-        let e = plan_dependencies(&m, &top, &planned, &[], &mut Vec::new())
+        let e = plan_dependencies(&m, &top, &planned, &[], false, &mut Vec::new())
             .unwrap_err()
             .to_string();
         assert!(
