@@ -426,7 +426,7 @@ mod tests {
     fn dependencies_are_parsed_once_and_checked_against_the_plan() {
         let m = meta(
             "name: top\nversion: 1.0.0\ndescription: d\nauthor: a\n\
-             dependencies: [aws=1.0.0, core, \"https://u:tok@h.example/o/slack.git\", \"x==1\"]\n",
+             dependencies: [aws=1.0.0, core, \"https://u:tok@h.example/o/slack.git\", \"x=a=b\"]\n",
         );
         let top = want("top", "the command line", false);
         let mut warnings = Vec::new();
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(slack.by, "top");
         assert!(slack.dependency);
         let bad = out[1].as_ref().unwrap_err();
-        assert!(bad.contains("invalid dependency \"x==1\""), "{bad}");
+        assert!(bad.contains("invalid dependency \"x=a=b\""), "{bad}");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("depends on core"));
 
@@ -461,6 +461,132 @@ mod tests {
             e.contains("the command line requires aws 2.0.0")
                 && e.contains("top requires aws=1.0.0"),
             "{e}"
+        );
+    }
+
+    fn installed_pack(dir: &std::path::Path, name: &str, version: &str, deps: &[&str]) {
+        let pack = dir.join(name);
+        std::fs::create_dir_all(&pack).unwrap();
+        let deps = if deps.is_empty() {
+            String::new()
+        } else {
+            format!("dependencies: [{}]\n", deps.join(", "))
+        };
+        std::fs::write(
+            pack.join("pack.yaml"),
+            format!("name: {name}\nversion: {version}\ndescription: d\nauthor: a\n{deps}"),
+        )
+        .unwrap();
+    }
+
+    // st2's test_get_pack_dependencies cases: test2 0.5.0 installed; test4 needs
+    // test2=v0.4.0 (a conflict), test6 needs test2 (satisfied), foo=v1.0.0 against an
+    // installed 1.0.0 (satisfied: `v` does not matter).
+    #[test]
+    fn dependencies_are_checked_against_installed_packs() {
+        let d = tempfile::tempdir().unwrap();
+        installed_pack(d.path(), "test2", "0.5.0", &[]);
+        installed_pack(d.path(), "test6", "0.7.0", &["test2"]);
+        installed_pack(d.path(), "test7", "0.7.0", &["\"test2=0.5.0\""]);
+        installed_pack(d.path(), "foo", "1.0.0", &[]);
+        let installed = stackpack_site::discover(&[d.path().to_path_buf()]).unwrap();
+        let top = want("test4", "the command line", false);
+
+        let m = meta("name: test4\nversion: 0.7.0\ndescription: d\nauthor: a\n\
+                      dependencies: [test2=v0.4.0]\n");
+        let e = plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).unwrap_err();
+        assert!(matches!(e, InstallError::ChangesInstalled { .. }), "{e:?}");
+        let text = e.to_string();
+        for part in [
+            "test2 0.5.0 is installed, and test4 requires test2=v0.4.0",
+            "stackpack install test2=v0.4.0",
+            "test6 (test2), test7 (test2=0.5.0)",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        // --force queues it, and says what it replaces.
+        let mut warnings = Vec::new();
+        let out = plan_dependencies(&m, &top, &[], &installed, true, &mut warnings).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(warnings[0].contains("the installed test2 0.5.0 is replaced"), "{warnings:?}");
+
+        let m = meta("name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
+                      dependencies: [test2, foo=v1.0.0, \"test2>=0.5,<1\"]\n");
+        let out = plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        let m = meta("name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
+                      dependencies: [\"test2>=1\"]\n");
+        assert!(plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).is_err());
+
+        // Only the dependents the new version does not satisfy, for explicit installs.
+        assert_eq!(
+            dependents(&installed, "test2", &[], Some("0.4.0")),
+            vec!["test7 (test2=0.5.0)".to_string()]
+        );
+        assert!(dependents(&installed, "test2", &["test7"], Some("0.4.0")).is_empty());
+    }
+
+    #[test]
+    fn ranges_agree_with_what_is_planned() {
+        let p = Planned {
+            name: "aws",
+            version: "1.5.0",
+            requested: None,
+            by: "the command line",
+        };
+        assert!(agrees(&p, Some(">=1.2,<2"), None));
+        assert!(!agrees(&p, Some(">=2"), Some("2.0.0")));
+        // Two ranges in one batch are left to the fetched versions.
+        assert!(
+            check_batch_conflicts(&[want("aws>=1", "a", true), want("aws=2.0.0", "b", true)])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_fetched_pack_must_be_the_one_asked_for() {
+        let copy = InstalledCopy {
+            version: "1.0.0",
+            from: Some("file:///srv/keep"),
+        };
+        // An index key must be the pack's ref.
+        let mirage = want("mirage", "the command line", false);
+        let e = check_identity(&mirage, "keep", "file:///srv/impostor", Some(copy), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mirage is the pack \"keep\"") && e.contains("replace the installed keep 1.0.0"),
+            "{e}"
+        );
+        assert!(check_identity(&mirage, "mirage", "x", None, false).unwrap().is_none());
+        let w = check_identity(&mirage, "keep", "file:///srv/impostor", Some(copy), true)
+            .unwrap()
+            .unwrap();
+        assert!(w.contains("replaces the installed keep 1.0.0 (from file:///srv/keep)"), "{w}");
+
+        // A URL may install any pack, but not over one from another source.
+        let url = want("file:///srv/impostor", "app", true);
+        assert!(check_identity(&url, "keep", "file:///srv/impostor", None, false).unwrap().is_none());
+        assert!(
+            check_identity(&url, "keep", "file:///srv/keep", Some(copy), false)
+                .unwrap()
+                .is_none()
+        );
+        let e = check_identity(&url, "keep", "file:///srv/impostor", Some(copy), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("which came from file:///srv/keep"), "{e}");
+        // A pack stackpack did not install: only a URL named after it may replace it.
+        let unmanaged = InstalledCopy {
+            version: "1.0.0",
+            from: None,
+        };
+        assert!(check_identity(&url, "keep", "file:///srv/impostor", Some(unmanaged), false).is_err());
+        let named = want("https://h.example/o/stackstorm-keep", "the command line", false);
+        assert!(
+            check_identity(&named, "keep", "h.example/o/stackstorm-keep", Some(unmanaged), false)
+                .unwrap()
+                .is_none()
         );
     }
 
