@@ -105,7 +105,10 @@ fn an_index_entry_that_is_another_pack_is_refused() {
         "{}",
         r.stdout
     );
-    assert!(state(&root) == before, "a refused impostor changed the root");
+    assert!(
+        state(&root) == before,
+        "a refused impostor changed the root"
+    );
     assert!(!root.join("packs/mirage").exists());
 
     let r = run(stackpack(&root).args(["--index", &idx, "install", "mirage", "--force"]));
@@ -147,7 +150,10 @@ fn a_dependency_url_that_replaces_another_source_is_refused() {
         "{}",
         r.stdout
     );
-    assert!(state(&root) == before, "a refused dependency changed the root");
+    assert!(
+        state(&root) == before,
+        "a refused dependency changed the root"
+    );
 
     let r = run(stackpack(&root).args(["install", &file_url(&app), "--force"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -273,7 +279,9 @@ fn satisfied_dependencies_fetch_nothing_and_explicit_changes_warn() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(installed_version(&root, "test2").as_deref(), Some("0.4.0"));
     assert!(
-        r.stderr.contains("test2 0.4.0 replaces 0.5.0, which installed packs require: test7 (test2=0.5.0)"),
+        r.stderr.contains(
+            "test2 0.4.0 replaces 0.5.0, which installed packs require: test7 (test2=0.5.0)"
+        ),
         "{}",
         r.stderr
     );

@@ -144,9 +144,9 @@ impl PackRef {
                 });
             }
         }
-        let requested = requested.map(str::to_owned).or_else(|| {
-            range.as_ref().map(|r| r.to_string())
-        });
+        let requested = requested
+            .map(str::to_owned)
+            .or_else(|| range.as_ref().map(|r| r.to_string()));
 
         let kind = classify(locator).map_err(|reason| CoreError::UnrecognizedLocator {
             spec: shown(),
@@ -658,7 +658,11 @@ mod tests {
         ] {
             let r = p(raw);
             assert_eq!(r.locator(), locator, "{raw}");
-            assert_eq!(r.range().map(|x| x.to_string()).as_deref(), Some(range), "{raw}");
+            assert_eq!(
+                r.range().map(|x| x.to_string()).as_deref(),
+                Some(range),
+                "{raw}"
+            );
             assert_eq!(r.requested(), Some(range), "{raw}");
         }
         // Credentials in the userinfo stay out of the range and of messages.
@@ -667,8 +671,21 @@ mod tests {
         assert_eq!(r.to_string(), "https://u:***@h/~u/p>=1.0");
         // An exact pin is not a range.
         assert!(p("aws=1.0.0").range().is_none());
-        for raw in ["aws>=", "aws*", "aws>=1.x.y", "aws=>=1=2", "https://u:t=k@h/p>=x"] {
-            assert!(matches!(e(raw), CoreError::VersionRange { .. } | CoreError::MultipleSeparators { .. }), "{raw}: {:?}", e(raw));
+        for raw in [
+            "aws>=",
+            "aws*",
+            "aws>=1.x.y",
+            "aws=>=1=2",
+            "https://u:t=k@h/p>=x",
+        ] {
+            assert!(
+                matches!(
+                    e(raw),
+                    CoreError::VersionRange { .. } | CoreError::MultipleSeparators { .. }
+                ),
+                "{raw}: {:?}",
+                e(raw)
+            );
         }
         match e("https://u:t=k@h/p>=x") {
             CoreError::VersionRange { spec, .. } => assert_eq!(spec, "https://u:***@h/p>=x"),

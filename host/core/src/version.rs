@@ -400,7 +400,10 @@ impl VersionRange {
             .filter(|(v, _)| self.matches(v))
             .max_by(|a, b| {
                 a.0.cmp(&b.0)
-                    .then_with(|| a.1.starts_with(['v', 'V']).cmp(&b.1.starts_with(['v', 'V'])))
+                    .then_with(|| {
+                        a.1.starts_with(['v', 'V'])
+                            .cmp(&b.1.starts_with(['v', 'V']))
+                    })
                     .then_with(|| b.1.cmp(a.1))
             })
             .map(|(_, t)| t)
@@ -744,7 +747,14 @@ mod tests {
 
     #[test]
     fn the_best_tag_is_the_highest_in_range() {
-        let tags = ["v1.0.0", "1.2.0", "v1.10.0", "v2.0.0", "latest", "v1.10.0-rc1"];
+        let tags = [
+            "v1.0.0",
+            "1.2.0",
+            "v1.10.0",
+            "v2.0.0",
+            "latest",
+            "v1.10.0-rc1",
+        ];
         assert_eq!(range(">=1.2,<2").best(tags), Some("v1.10.0"));
         assert_eq!(range("<1.2").best(tags), Some("v1.0.0"));
         assert_eq!(range(">=3").best(tags), None);

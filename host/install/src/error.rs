@@ -92,21 +92,11 @@ pub enum InstallError {
          requires {requirement}. Nothing was installed. Install the dependency explicitly \
          (stackpack install {suggestion}) if you mean to change it, or pass --force to accept the \
          change{}",
-        dependents_text(dependents)
+        dependents_text(&.0.dependents),
+        pack = .0.pack, installed = .0.installed, requirer = .0.requirer,
+        requirement = .0.requirement, suggestion = .0.suggestion
     )]
-    ChangesInstalled {
-        pack: String,
-        /// The installed version.
-        installed: String,
-        /// The pack whose dependency asks for the change.
-        requirer: String,
-        /// The dependency as written (credentials redacted).
-        requirement: String,
-        /// What to install explicitly: `pack=version` or the dependency as written.
-        suggestion: String,
-        /// Installed packs that depend on the pack, with their requirement.
-        dependents: Vec<String>,
-    },
+    ChangesInstalled(Box<InstalledConflict>),
 
     #[error(
         "{asked} is the pack \"{found}\" (its pack.yaml says so), not \"{asked_name}\"; refusing \
@@ -208,6 +198,22 @@ pub enum InstallError {
         pack: String,
         dependents: Vec<String>,
     },
+}
+
+/// A dependency that would change the version of an installed pack.
+#[derive(Debug)]
+pub struct InstalledConflict {
+    pub pack: String,
+    /// The installed version.
+    pub installed: String,
+    /// The pack whose dependency asks for the change.
+    pub requirer: String,
+    /// The dependency as written (credentials redacted).
+    pub requirement: String,
+    /// What to install explicitly: `pack=version` or the dependency as written.
+    pub suggestion: String,
+    /// Installed packs that depend on the pack, with their requirement.
+    pub dependents: Vec<String>,
 }
 
 /// `; installed packs that depend on it: a (b=1.0.0), c (b)`, or nothing.

@@ -457,15 +457,18 @@ impl Fetcher<'_> {
     /// The configured python's major version and full version (`3.11.7`); 3 when it
     /// cannot be run (the venv step then reports why).
     fn python(&self) -> &(u32, String) {
-        self.python.get_or_init(|| {
-            match stackpack_venv::python_version(&self.opts.python_binary) {
+        self.python.get_or_init(
+            || match stackpack_venv::python_version(&self.opts.python_binary) {
                 Ok((major, minor, patch)) => (major, format!("{major}.{minor}.{patch}")),
                 Err(e) => {
                     tracing::debug!("{e}; assuming python 3 for python_versions checks");
-                    (3, format!("3 (assumed: {} could not be run)", self.opts.python_binary))
+                    (
+                        3,
+                        format!("3 (assumed: {} could not be run)", self.opts.python_binary),
+                    )
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Reads and checks the staged pack.yaml: its schema, its ref, and (unless

@@ -7,7 +7,7 @@ use stackpack_core::{
 };
 use stackpack_site::{InstalledPack, find};
 
-use crate::error::InstallError;
+use crate::error::{InstallError, InstalledConflict};
 
 /// One reference to fetch, parsed once.
 #[derive(Debug, Clone)]
@@ -76,7 +76,8 @@ pub(crate) fn same_version(a: &str, b: &str) -> bool {
 /// The range a requested text is, when it is one (`>=1.2,<2`, `^1.2`, `1.*`): the text a
 /// [`PackRef`] keeps for its range starts with an operator or holds a `*`.
 pub(crate) fn as_range(requested: &str) -> Option<VersionRange> {
-    let looks = requested.starts_with(['<', '>', '=', '!', '~', '^', '*']) || requested.contains('*');
+    let looks =
+        requested.starts_with(['<', '>', '=', '!', '~', '^', '*']) || requested.contains('*');
     looks.then(|| VersionRange::parse(requested).ok()).flatten()
 }
 
@@ -142,10 +143,11 @@ pub(crate) struct InstalledCopy<'a> {
 
 /// Is the fetched pack (whose pack.yaml says `found`, from `canonical`) the pack `want`
 /// asked for? A name (an index key, a dependency name) must be the pack's ref. A URL
-/// names no pack, so it may install anything, except over an installed pack of that
-/// ref that came from another source (or from an unknown one, unless the URL's own
-/// name is that ref). With `force` a mismatch is allowed, and the warning returned
-/// says what is replaced.
+/// names no pack for sure, so it may install anything, except over an installed pack of
+/// that ref that came from another source (or from an unknown one) when the URL's own
+/// name is not that ref; a URL named after the pack moves it to the new source with a
+/// warning. With `force` a mismatch is allowed, and the warning returned says what is
+/// replaced.
 pub(crate) fn check_identity(
     want: &Want,
     found: &str,
@@ -169,10 +171,20 @@ pub(crate) fn check_identity(
         let Some(copy) = installed else {
             return Ok(None);
         };
+        if copy.from == Some(canonical) {
+            return Ok(None);
+        }
+        if dependency_name(want.reference.locator()) == found {
+            // The URL is named after the pack: moving it to another source is meant.
+            return Ok(copy.from.map(|from| {
+                format!(
+                    "{found} {} came from {from}; {asked} replaces it",
+                    copy.version
+                )
+            }));
+        }
         let installed_from = match copy.from {
-            Some(from) if from == canonical => return Ok(None),
             Some(from) => from.to_string(),
-            None if dependency_name(want.reference.locator()) == found => return Ok(None),
             None => "an unknown source (it is not in stackpack.lock)".to_string(),
         };
         InstallError::ReplacesOtherSource {
@@ -189,7 +201,9 @@ pub(crate) fn check_identity(
         Some(copy) => format!(
             "{asked} is the pack \"{found}\"; with --force it replaces the installed {found} {}{}",
             copy.version,
-            copy.from.map(|f| format!(" (from {f})")).unwrap_or_default()
+            copy.from
+                .map(|f| format!(" (from {f})"))
+                .unwrap_or_default()
         ),
         None => format!("{asked} is the pack \"{found}\"; installed as \"{found}\" (--force)"),
     }))
@@ -318,14 +332,16 @@ pub(crate) fn plan_dependencies(
                     RefKind::IndexName if parsed.range().is_none() => parsed.to_string(),
                     _ => format!("\"{parsed}\""),
                 };
-                return Err(InstallError::ChangesInstalled {
-                    pack: name,
-                    installed: m.version.clone(),
-                    requirer: me.clone(),
-                    requirement: parsed.to_string(),
-                    suggestion,
-                    dependents: others,
-                });
+                return Err(InstallError::ChangesInstalled(Box::new(
+                    InstalledConflict {
+                        pack: name,
+                        installed: m.version.clone(),
+                        requirer: me.clone(),
+                        requirement: parsed.to_string(),
+                        suggestion,
+                        dependents: others,
+                    },
+                )));
             }
             warnings.push(format!(
                 "pack {me} requires {parsed}: the installed {name} {} is replaced (--force){}",
@@ -492,10 +508,12 @@ mod tests {
         let installed = stackpack_site::discover(&[d.path().to_path_buf()]).unwrap();
         let top = want("test4", "the command line", false);
 
-        let m = meta("name: test4\nversion: 0.7.0\ndescription: d\nauthor: a\n\
-                      dependencies: [test2=v0.4.0]\n");
+        let m = meta(
+            "name: test4\nversion: 0.7.0\ndescription: d\nauthor: a\n\
+                      dependencies: [test2=v0.4.0]\n",
+        );
         let e = plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).unwrap_err();
-        assert!(matches!(e, InstallError::ChangesInstalled { .. }), "{e:?}");
+        assert!(matches!(e, InstallError::ChangesInstalled(_)), "{e:?}");
         let text = e.to_string();
         for part in [
             "test2 0.5.0 is installed, and test4 requires test2=v0.4.0",
@@ -508,14 +526,21 @@ mod tests {
         let mut warnings = Vec::new();
         let out = plan_dependencies(&m, &top, &[], &installed, true, &mut warnings).unwrap();
         assert_eq!(out.len(), 1);
-        assert!(warnings[0].contains("the installed test2 0.5.0 is replaced"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("the installed test2 0.5.0 is replaced"),
+            "{warnings:?}"
+        );
 
-        let m = meta("name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
-                      dependencies: [test2, foo=v1.0.0, \"test2>=0.5,<1\"]\n");
+        let m = meta(
+            "name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
+                      dependencies: [test2, foo=v1.0.0, \"test2>=0.5,<1\"]\n",
+        );
         let out = plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).unwrap();
         assert!(out.is_empty(), "{out:?}");
-        let m = meta("name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
-                      dependencies: [\"test2>=1\"]\n");
+        let m = meta(
+            "name: x\nversion: 0.1.0\ndescription: d\nauthor: a\n\
+                      dependencies: [\"test2>=1\"]\n",
+        );
         assert!(plan_dependencies(&m, &top, &[], &installed, false, &mut Vec::new()).is_err());
 
         // Only the dependents the new version does not satisfy, for explicit installs.
@@ -555,23 +580,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("mirage is the pack \"keep\"") && e.contains("replace the installed keep 1.0.0"),
+            e.contains("mirage is the pack \"keep\"")
+                && e.contains("replace the installed keep 1.0.0"),
             "{e}"
         );
-        assert!(check_identity(&mirage, "mirage", "x", None, false).unwrap().is_none());
+        assert!(
+            check_identity(&mirage, "mirage", "x", None, false)
+                .unwrap()
+                .is_none()
+        );
         let w = check_identity(&mirage, "keep", "file:///srv/impostor", Some(copy), true)
             .unwrap()
             .unwrap();
-        assert!(w.contains("replaces the installed keep 1.0.0 (from file:///srv/keep)"), "{w}");
+        assert!(
+            w.contains("replaces the installed keep 1.0.0 (from file:///srv/keep)"),
+            "{w}"
+        );
 
         // A URL may install any pack, but not over one from another source.
         let url = want("file:///srv/impostor", "app", true);
-        assert!(check_identity(&url, "keep", "file:///srv/impostor", None, false).unwrap().is_none());
+        assert!(
+            check_identity(&url, "keep", "file:///srv/impostor", None, false)
+                .unwrap()
+                .is_none()
+        );
         assert!(
             check_identity(&url, "keep", "file:///srv/keep", Some(copy), false)
                 .unwrap()
                 .is_none()
         );
+        // A URL named after the pack moves it to that source, saying so.
+        let moved = want("file:///srv/fork/keep", "the command line", false);
+        let w = check_identity(&moved, "keep", "file:///srv/fork/keep", Some(copy), false)
+            .unwrap()
+            .unwrap();
+        assert!(w.contains("keep 1.0.0 came from file:///srv/keep"), "{w}");
         let e = check_identity(&url, "keep", "file:///srv/impostor", Some(copy), false)
             .unwrap_err()
             .to_string();
@@ -581,12 +624,24 @@ mod tests {
             version: "1.0.0",
             from: None,
         };
-        assert!(check_identity(&url, "keep", "file:///srv/impostor", Some(unmanaged), false).is_err());
-        let named = want("https://h.example/o/stackstorm-keep", "the command line", false);
         assert!(
-            check_identity(&named, "keep", "h.example/o/stackstorm-keep", Some(unmanaged), false)
-                .unwrap()
-                .is_none()
+            check_identity(&url, "keep", "file:///srv/impostor", Some(unmanaged), false).is_err()
+        );
+        let named = want(
+            "https://h.example/o/stackstorm-keep",
+            "the command line",
+            false,
+        );
+        assert!(
+            check_identity(
+                &named,
+                "keep",
+                "h.example/o/stackstorm-keep",
+                Some(unmanaged),
+                false
+            )
+            .unwrap()
+            .is_none()
         );
     }
 

@@ -283,7 +283,7 @@ fn install_kind(e: &InstallError) -> ErrorKind {
         | InstallError::NotInstalled { .. }
         | InstallError::NoVersionInRange { .. } => NotFound,
         InstallError::Conflict { .. }
-        | InstallError::ChangesInstalled { .. }
+        | InstallError::ChangesInstalled(_)
         | InstallError::LockTimeout { .. }
         | InstallError::NotManaged { .. }
         | InstallError::SystemPack { .. }
