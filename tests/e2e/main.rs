@@ -16,5 +16,6 @@ mod plugins_cli;
 mod register_cli;
 mod st2_cli;
 mod strict_config;
+mod strict_graph;
 mod strict_register;
 mod venv_cli;

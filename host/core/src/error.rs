@@ -49,17 +49,17 @@ pub enum CoreError {
         spec: String,
     },
 
-    /// A version range or comparison operator (`>=`, `~`, `^`, `*`, ...) in a specifier.
+    /// A version range (`>=`, `~`, `^`, `*`, ...) in a specifier that is not a valid range.
     #[error(
-        "Pack specifier \"{spec}\" looks like a version range; version ranges are not \
-         supported. Pin one exact version with name=version{}.",
-        suggestion.as_ref().map(|s| format!(", e.g. {s}")).unwrap_or_default()
+        "Pack specifier \"{spec}\" has an invalid version range: {reason}. Write a range as \
+         name>=1.2,<2 (clauses < <= > >= == != ~= with a version, ^1.2, ~1.2 or 1.*), or pin one \
+         exact version with name=version."
     )]
     VersionRange {
         /// The specifier (redacted).
         spec: String,
-        /// An exact-pin rewrite of the specifier, when one can be guessed.
-        suggestion: Option<String>,
+        /// Which clause is wrong and why.
+        reason: String,
     },
 
     /// The part before `=` is not a pack name, `owner/repo`, or a git URL.
@@ -248,21 +248,17 @@ mod tests {
     }
 
     #[test]
-    fn range_message_includes_suggestion_when_known() {
+    fn range_message_says_the_reason_and_the_forms() {
         let err = CoreError::VersionRange {
-            spec: "a>=1.0.0".into(),
-            suggestion: Some("a=1.0.0".into()),
+            spec: "a>=x".into(),
+            reason: "clause '>=x': unexpected character".into(),
         };
-        assert_eq!(
-            err.to_string(),
-            "Pack specifier \"a>=1.0.0\" looks like a version range; version ranges are not \
-             supported. Pin one exact version with name=version, e.g. a=1.0.0."
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Pack specifier \"a>=x\" has an invalid version range: clause '>=x'")
+                && text.contains("name>=1.2,<2"),
+            "{text}"
         );
-        let err = CoreError::VersionRange {
-            spec: "a*".into(),
-            suggestion: None,
-        };
-        assert!(err.to_string().ends_with("with name=version."));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use progress::{Progress, Silent, Task};
 pub use reference::{PackRef, RefKind, dependency_name, redact_url};
 pub use source::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 pub use version::{
-    Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, check_stackstorm_version,
-    normalize_pack_version, normalize_st2_version, parse_pack_version, python_versions_ok,
-    sort_versions_desc,
+    Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, VersionRange,
+    check_stackstorm_version, normalize_pack_version, normalize_st2_version, parse_pack_version,
+    python_versions_ok, sort_versions_desc,
 };

@@ -17,8 +17,9 @@
 //! or query string (`https://host/repo?x=y`). Unlike st2, which splits on every `=` and keeps
 //! the first two parts:
 //! - more than one such `=` (`a=b=c`) is an error, not a silent drop of `=c`;
-//! - comparison and range operators (`some_pack>=1.1.1`, `aws^1.0`, `aws==1.0`) are an error
-//!   explaining that only exact pins exist, rather than a lookup of a pack named `some_pack>`;
+//! - a version range (`some_pack>=1.1.1`, `aws>=1.2,<2`, `aws^1.0`, `aws=~1.2`; see
+//!   [`crate::VersionRange`]) is a range, chosen later among the repository's tags, rather
+//!   than a lookup of a pack named `some_pack>`;
 //! - scp-like locators stay as they are instead of being turned into
 //!   `https://github.com/deploy@host:grp/repo`;
 //! - bare local paths (`/srv/pack`, `./pack`) are an error asking for `file://`.
@@ -65,6 +66,8 @@ pub struct PackRef {
     raw: String,
     locator: String,
     requested: Option<String>,
+    /// A version range instead of one version (then `requested` is its text).
+    range: Option<crate::VersionRange>,
     kind: RefKind,
 }
 
@@ -78,39 +81,61 @@ impl PackRef {
         let shown = || redact_url(spec);
 
         let simple = !spec.contains("://") && !spec.contains(':') && !spec.contains('@');
-        if simple && !spec.starts_with("~/") && spec.contains(RANGE_CHARS) {
-            return Err(range_error(spec));
-        }
-
-        let seps = separator_positions(spec);
-        let (locator, requested) = match seps.as_slice() {
-            [] => (spec, None),
-            [p] => (&spec[..*p], Some(&spec[p + 1..])),
-            many => {
-                let near_op = many.iter().any(|&p| {
-                    spec[..p].ends_with(RANGE_CHARS)
-                        || spec[p + 1..].starts_with(|c: char| c == '=' || RANGE_CHARS.contains(&c))
-                });
-                return Err(if near_op {
-                    range_error(spec)
+        let (start, end) = searchable_range(spec);
+        // A range starts at its first operator: `aws>=1.2,<2`, `aws^1.2`, `aws==1.0`. `~`,
+        // `!` and `*` are ordinary in URL paths, so after a URL a range using them is
+        // written after `=` (`https://h/p=~1.2`); `<`, `>` and `^` never appear in a URL.
+        let op_chars: &[char] = if simple && !spec.starts_with("~/") {
+            &RANGE_CHARS
+        } else {
+            &['<', '>', '^']
+        };
+        let region = &spec[start..end];
+        let anchor = [region.find(op_chars), region.find("==")]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|p| p + start)
+            // In a URL a range comes after the path (`ssh://<user@host>/x` is st2's
+            // placeholder, not a range).
+            .filter(|&a| simple || !spec[a..].contains('/'));
+        let seps: Vec<usize> = separator_positions(spec)
+            .into_iter()
+            .filter(|&p| anchor.is_none_or(|a| p < a))
+            .collect();
+        let (locator, requested, range_text) = match (seps.as_slice(), anchor) {
+            ([], None) => (spec, None, None),
+            ([], Some(a)) => (&spec[..a], None, Some(&spec[a..])),
+            ([p], Some(_)) => (&spec[..*p], None, Some(&spec[p + 1..])),
+            ([p], None) => {
+                let req = &spec[p + 1..];
+                if req.starts_with(|c: char| c == '=' || RANGE_CHARS.contains(&c))
+                    || req.contains('*')
+                {
+                    (&spec[..*p], None, Some(req))
                 } else {
-                    CoreError::MultipleSeparators { spec: shown() }
-                });
+                    (&spec[..*p], Some(req), None)
+                }
             }
+            _ => return Err(CoreError::MultipleSeparators { spec: shown() }),
         };
 
+        let locator = locator.trim_end();
         if locator.is_empty() {
             return Err(CoreError::EmptyLocator { spec: shown() });
         }
+        let range = match range_text {
+            None => None,
+            Some(text) => Some(crate::VersionRange::parse(text).map_err(|reason| {
+                CoreError::VersionRange {
+                    spec: shown(),
+                    reason,
+                }
+            })?),
+        };
         if let Some(req) = requested {
             if req.is_empty() {
                 return Err(CoreError::EmptyVersion { spec: shown() });
-            }
-            if locator.ends_with(RANGE_CHARS)
-                || req.starts_with(RANGE_CHARS)
-                || req.contains(['*', '^', '~'])
-            {
-                return Err(range_error(spec));
             }
             if req.contains(char::is_whitespace) {
                 return Err(CoreError::UnrecognizedLocator {
@@ -119,6 +144,9 @@ impl PackRef {
                 });
             }
         }
+        let requested = requested
+            .map(str::to_owned)
+            .or_else(|| range.as_ref().map(|r| r.to_string()));
 
         let kind = classify(locator).map_err(|reason| CoreError::UnrecognizedLocator {
             spec: shown(),
@@ -127,7 +155,8 @@ impl PackRef {
         Ok(PackRef {
             raw: spec.to_owned(),
             locator: locator.to_owned(),
-            requested: requested.map(str::to_owned),
+            requested,
+            range,
             kind,
         })
     }
@@ -143,9 +172,27 @@ impl PackRef {
         &self.locator
     }
 
-    /// The version, tag, branch or commit after `=`, if any.
+    /// The version, tag, branch or commit after `=`, or the text of a version range, if
+    /// any.
     pub fn requested(&self) -> Option<&str> {
         self.requested.as_deref()
+    }
+
+    /// The version range (`aws>=1.2,<2`), if the specifier gives one instead of a version.
+    pub fn range(&self) -> Option<&crate::VersionRange> {
+        self.range.as_ref()
+    }
+
+    /// The same locator without a version or range: what to ask resolvers when the
+    /// version is chosen afterwards among the tags of the repository they name.
+    pub fn without_version(&self) -> PackRef {
+        PackRef {
+            raw: self.locator.clone(),
+            locator: self.locator.clone(),
+            requested: None,
+            range: None,
+            kind: self.kind.clone(),
+        }
     }
 
     /// What kind of locator this is.
@@ -221,42 +268,6 @@ fn separator_positions(spec: &str) -> Vec<usize> {
         .match_indices('=')
         .map(|(i, _)| i + start)
         .collect()
-}
-
-/// The "version ranges are not supported" error, with an exact-pin rewrite when the operator
-/// includes the version it names (`>=`, `<=`, `==`, `~=`, `~`, `^`).
-fn range_error(spec: &str) -> CoreError {
-    let is_op = |c: char| c == '=' || RANGE_CHARS.contains(&c);
-    let (start, end) = searchable_range(spec);
-    let region = &spec[start..end];
-    let anchor = region
-        .find(['>', '<', '^', '='])
-        .or_else(|| region.find(RANGE_CHARS))
-        .map(|p| p + start);
-    let suggestion = anchor.and_then(|anchor| {
-        let op_start = spec[..anchor]
-            .char_indices()
-            .rev()
-            .take_while(|&(_, c)| is_op(c))
-            .last()
-            .map_or(anchor, |(i, _)| i);
-        let after = &spec[op_start..];
-        let op_len = after.find(|c: char| !is_op(c)).unwrap_or(after.len());
-        let op = &after[..op_len];
-        let name = spec[..op_start].trim_end();
-        let version: String = after[op_len..]
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
-            .collect();
-        let inclusive = !op.contains(['!', '*']) && op != ">" && op != "<" && !spec.contains('*');
-        (inclusive && !name.is_empty() && !version.is_empty() && !version.ends_with('.'))
-            .then(|| redact_url(&format!("{name}={version}")))
-    });
-    CoreError::VersionRange {
-        spec: redact_url(spec),
-        suggestion,
-    }
 }
 
 fn is_name_char(c: char) -> bool {
@@ -617,73 +628,69 @@ mod tests {
         assert_eq!(r.requested(), Some("feature/x"));
     }
 
-    // st2 parsed `some_pack>=1.1.1` as the pack `some_pack>`; a range is refused, with the
-    // exact pin suggested.
+    // st2 parsed `some_pack>=1.1.1` as the pack `some_pack>` (its issue 5318); here it is the
+    // pack `some_pack` with a version range.
     #[test]
-    fn ranges_rejected() {
-        let err = e("some_pack>=1.1.1");
-        assert_eq!(
-            err,
-            CoreError::VersionRange {
-                spec: "some_pack>=1.1.1".into(),
-                suggestion: Some("some_pack=1.1.1".into())
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "Pack specifier \"some_pack>=1.1.1\" looks like a version range; version ranges are \
-             not supported. Pin one exact version with name=version, e.g. some_pack=1.1.1."
-        );
-        for raw in [
-            "aws^1.0",
-            "aws~1.0",
-            "aws*",
-            "aws>1",
-            "aws<2",
-            "aws!=1.0",
-            "aws==1.0.0",
-            "a>=1,<=2",
-            "aws=^1.0",
-            "aws=>1.0",
-            "aws=1.*",
-            "git@h:g/p>=1.0",
-            "https://h/g/p>=1.0",
-            "https://h/g/p=~1.0",
+    fn ranges_are_parsed() {
+        let r = p("some_pack>=1.1.1");
+        assert_eq!(r.locator(), "some_pack");
+        assert_eq!(r.kind(), &RefKind::IndexName);
+        assert_eq!(r.requested(), Some(">=1.1.1"));
+        assert!(r.range().is_some_and(|x| x.matches_text("1.2.0")));
+        assert_eq!(r.without_version().raw(), "some_pack");
+        for (raw, locator, range) in [
+            ("aws^1.0", "aws", "^1.0"),
+            ("aws~1.0", "aws", "~1.0"),
+            ("aws>1", "aws", ">1"),
+            ("aws<2", "aws", "<2"),
+            ("aws!=1.0", "aws", "!=1.0"),
+            ("aws==1.0.0", "aws", "==1.0.0"),
+            ("aws~=1.2", "aws", "~=1.2"),
+            ("a>=1,<=2", "a", ">=1,<=2"),
+            ("a>=1.2, <2", "a", ">=1.2,<2"),
+            ("aws=^1.0", "aws", "^1.0"),
+            ("aws=>1.0", "aws", ">1.0"),
+            ("aws=1.*", "aws", "1.*"),
+            ("git@h:g/p>=1.0", "git@h:g/p", ">=1.0"),
+            ("https://h/g/p>=1.0", "https://h/g/p", ">=1.0"),
+            ("https://h/g/p=~1.0", "https://h/g/p", "~1.0"),
+            ("o/repo>=2", "o/repo", ">=2"),
         ] {
-            assert!(matches!(e(raw), CoreError::VersionRange { .. }), "{raw}");
+            let r = p(raw);
+            assert_eq!(r.locator(), locator, "{raw}");
+            assert_eq!(
+                r.range().map(|x| x.to_string()).as_deref(),
+                Some(range),
+                "{raw}"
+            );
+            assert_eq!(r.requested(), Some(range), "{raw}");
         }
-        assert!(
-            matches!(e("aws==1.0.0"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.0.0")
-        );
-        assert!(matches!(
-            e("aws>1"),
-            CoreError::VersionRange {
-                suggestion: None,
-                ..
-            }
-        ));
-        assert!(matches!(
-            e("aws=1.*"),
-            CoreError::VersionRange {
-                suggestion: None,
-                ..
-            }
-        ));
-        assert!(
-            matches!(e("aws~=1.2"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.2")
-        );
-        assert!(
-            matches!(e("aws=^1.2"), CoreError::VersionRange { suggestion: Some(s), .. } if s == "aws=1.2")
-        );
-        assert!(matches!(
-            e("https://u:t=k@h/~u/p>=1.0"),
-            CoreError::VersionRange { spec, suggestion: Some(s) }
-                if s == "https://u:***@h/~u/p=1.0" && spec == "https://u:***@h/~u/p>=1.0"
-        ));
-        assert!(matches!(
-            e("https://h/g/p>=1.0"),
-            CoreError::VersionRange { suggestion: Some(s), .. } if s == "https://h/g/p=1.0"
-        ));
+        // Credentials in the userinfo stay out of the range and of messages.
+        let r = p("https://u:t=k@h/~u/p>=1.0");
+        assert_eq!(r.locator(), "https://u:t=k@h/~u/p");
+        assert_eq!(r.to_string(), "https://u:***@h/~u/p>=1.0");
+        // An exact pin is not a range.
+        assert!(p("aws=1.0.0").range().is_none());
+        for raw in [
+            "aws>=",
+            "aws*",
+            "aws>=1.x.y",
+            "aws=>=1=2",
+            "https://u:t=k@h/p>=x",
+        ] {
+            assert!(
+                matches!(
+                    e(raw),
+                    CoreError::VersionRange { .. } | CoreError::MultipleSeparators { .. }
+                ),
+                "{raw}: {:?}",
+                e(raw)
+            );
+        }
+        match e("https://u:t=k@h/p>=x") {
+            CoreError::VersionRange { spec, .. } => assert_eq!(spec, "https://u:***@h/p>=x"),
+            other => panic!("{other:?}"),
+        }
         // `~` and `!` are ordinary in URL paths.
         assert_eq!(
             p("ssh://host/~user/pack.git").locator(),

@@ -276,19 +276,144 @@ fn required_python_major(meta_python_versions: &[String], python_major: u32) -> 
     }
 }
 
-/// st2's `python_versions` check for a Python of major version `python_major`.
-/// The error has st2's shape without the pack name (the installer adds it).
+/// st2's `python_versions` check for the configured Python, `python_version` being its
+/// full version (`3.11.7`, whose major is `python_major`). The error is st2's text:
+/// `Pack "<name>" requires Python 2.x, but current Python version is "3.11.7". ...`.
 pub fn python_versions_ok(
+    pack_name: &str,
     meta_python_versions: &[String],
     python_major: u32,
+    python_version: &str,
 ) -> Result<(), String> {
     match required_python_major(meta_python_versions, python_major) {
         None => Ok(()),
         Some(required) => Err(format!(
-            "Pack requires Python {required}.x, but current Python version is \
-             \"{python_major}\". You can override this restriction by passing --force, but the \
-             pack is not guaranteed to work."
+            "Pack \"{pack_name}\" requires Python {required}.x, but current Python version is \
+             \"{python_version}\". You can override this restriction by providing the \"force\" \
+             flag (--force), but the pack is not guaranteed to work."
         )),
+    }
+}
+
+/// A version range of a dependency (`aws>=1.2,<2`): comma-separated clauses, each one of
+/// - a comparison `< <= > >= == = !=` with a version `x`, `x.y` or `x.y.z[-pre]` (missing
+///   parts are zero for `<`/`>=`-style bounds, as in Cargo: `<2` is `<2.0.0`; `==1.2`
+///   matches any `1.2.z`);
+/// - `^x.y` (same left-most non-zero part), `~x.y` (same `x.y`), `x.*` / `x.y.*`;
+/// - Python's `~=x.y` (`>=x.y, <x+1`) and `~=x.y.z` (`>=x.y.z, <x.y+1`);
+/// - a bare version, read as `==`.
+///
+/// A leading `v` on a version is ignored. A version matches when it satisfies every clause;
+/// pre-releases match only a clause that names a pre-release of the same `x.y.z` (Cargo's
+/// rule, so `>=1.2` does not pick `2.0.0-rc1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRange {
+    req: semver::VersionReq,
+    /// `!=` clauses, which semver's requirements do not have.
+    excluded: Vec<semver::Comparator>,
+    /// The clauses as written, trimmed, joined by `,`.
+    text: String,
+}
+
+impl VersionRange {
+    /// Parses a range; the error says which clause is wrong and why.
+    pub fn parse(text: &str) -> Result<VersionRange, String> {
+        let mut comparators = Vec::new();
+        let mut excluded = Vec::new();
+        let mut shown = Vec::new();
+        for clause in text.split(',') {
+            let clause = clause.trim();
+            if clause.is_empty() {
+                continue;
+            }
+            shown.push(clause.to_string());
+            let op_len = clause
+                .find(|c: char| !matches!(c, '<' | '>' | '=' | '!' | '~' | '^'))
+                .unwrap_or(clause.len());
+            let (op, rest) = clause.split_at(op_len);
+            let version = rest.trim();
+            let version = version
+                .strip_prefix(['v', 'V'])
+                .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+                .unwrap_or(version);
+            if version.is_empty() {
+                return Err(format!("clause '{clause}' has no version"));
+            }
+            let comparator = |op: &str, version: &str| {
+                semver::Comparator::parse(&format!("{op}{version}"))
+                    .map_err(|e| format!("clause '{clause}': {e}"))
+            };
+            match op {
+                "!=" => excluded.push(comparator("=", version)?),
+                "==" | "=" | "" => comparators.push(comparator("=", version)?),
+                "~=" => {
+                    let parts: Vec<&str> = version.split('.').collect();
+                    let num = |s: &str| s.parse::<u64>().ok();
+                    let upper = match parts.as_slice() {
+                        [major, _] => num(major).map(|m| format!("{}.0.0", m + 1)),
+                        [major, minor, _] => match (num(major), num(minor)) {
+                            (Some(m), Some(n)) => Some(format!("{m}.{}.0", n + 1)),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let upper = upper.ok_or_else(|| {
+                        format!("clause '{clause}': ~= needs a version x.y or x.y.z")
+                    })?;
+                    comparators.push(comparator(">=", version)?);
+                    comparators.push(comparator("<", &upper)?);
+                }
+                "<" | "<=" | ">" | ">=" | "^" | "~" => comparators.push(comparator(op, version)?),
+                other => {
+                    return Err(format!(
+                        "clause '{clause}' uses the unknown operator '{other}'"
+                    ));
+                }
+            }
+        }
+        if shown.is_empty() {
+            return Err("the range has no clauses".to_string());
+        }
+        Ok(VersionRange {
+            req: semver::VersionReq { comparators },
+            excluded,
+            text: shown.join(","),
+        })
+    }
+
+    /// Whether `version` is in the range.
+    pub fn matches(&self, version: &Version) -> bool {
+        self.req.matches(version) && !self.excluded.iter().any(|c| c.matches(version))
+    }
+
+    /// Whether a version text (a leading `v` allowed) is a version in the range.
+    pub fn matches_text(&self, version: &str) -> bool {
+        parse_pack_version(version).is_ok_and(|v| self.matches(&v))
+    }
+
+    /// The highest version among `tags` (git tag names, `v`-prefixed or not; names that
+    /// are not versions are ignored) that is in the range. Of two tags naming one version
+    /// (`1.2.0` and `v1.2.0`), the `v` one is chosen, as st2 tags its releases.
+    pub fn best<'a>(&self, tags: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+        tags.into_iter()
+            .filter_map(|t| parse_pack_version(t).ok().map(|v| (v, t)))
+            .filter(|(v, _)| self.matches(v))
+            .max_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| {
+                        a.1.starts_with(['v', 'V'])
+                            .cmp(&b.1.starts_with(['v', 'V']))
+                    })
+                    .then_with(|| b.1.cmp(a.1))
+            })
+            .map(|(_, t)| t)
+    }
+}
+
+impl fmt::Display for VersionRange {
+    /// The clauses as written, e.g. `>=1.2,<2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -558,13 +683,81 @@ mod tests {
     #[test]
     fn python_versions_checks() {
         for ok in [&[][..], &["3"][..], &["2", "3"][..]] {
-            assert!(python_versions_ok(&strings(ok), 3).is_ok());
+            assert!(python_versions_ok("p", &strings(ok), 3, "3.11.7").is_ok());
         }
-        let err = python_versions_ok(&strings(&["2"]), 3).unwrap_err();
-        assert!(err.starts_with("Pack requires Python 2.x, but current Python version is \"3\"."));
+        // st2's test_download_pack python 2 case: the pack name and the full version.
+        let err = python_versions_ok("test3", &strings(&["2"]), 3, "3.5.2").unwrap_err();
+        assert!(
+            err.starts_with(
+                "Pack \"test3\" requires Python 2.x, but current Python version is \"3.5.2\"."
+            ),
+            "{err}"
+        );
         assert!(err.contains("--force"));
-        assert!(python_versions_ok(&strings(&["2", "2"]), 3).is_err());
-        assert!(python_versions_ok(&strings(&["2"]), 2).is_ok());
-        assert!(python_versions_ok(&strings(&["3"]), 2).is_err());
+        assert!(python_versions_ok("p", &strings(&["2", "2"]), 3, "3.11.7").is_err());
+        assert!(python_versions_ok("p", &strings(&["2"]), 2, "2.7.18").is_ok());
+        let err = python_versions_ok("test3", &strings(&["3"]), 2, "2.7.2").unwrap_err();
+        assert!(
+            err.starts_with(
+                "Pack \"test3\" requires Python 3.x, but current Python version is \"2.7.2\"."
+            ),
+            "{err}"
+        );
+    }
+
+    fn range(s: &str) -> VersionRange {
+        VersionRange::parse(s).unwrap()
+    }
+
+    #[test]
+    fn ranges_match_like_cargo_and_python() {
+        let r = range(">=1.2,<2");
+        for yes in ["1.2.0", "1.9.9", "v1.3.0"] {
+            assert!(r.matches_text(yes), "{yes}");
+        }
+        for no in ["1.1.9", "2.0.0", "2.0.0-rc1", "1.5.0-rc1", "main"] {
+            assert!(!r.matches_text(no), "{no}");
+        }
+        assert_eq!(r.to_string(), ">=1.2,<2");
+        assert_eq!(range(" >= 1.2 , < 2 ,").to_string(), ">= 1.2,< 2");
+        assert!(range("^1.2").matches_text("1.9.0") && !range("^1.2").matches_text("2.0.0"));
+        assert!(range("~1.2").matches_text("1.2.7") && !range("~1.2").matches_text("1.3.0"));
+        assert!(range("1.*").matches_text("1.7.0") && !range("1.*").matches_text("2.0.0"));
+        assert!(range("~=1.2").matches_text("1.9.0") && !range("~=1.2").matches_text("2.0.0"));
+        assert!(range("~=1.2.3").matches_text("1.2.9") && !range("~=1.2.3").matches_text("1.3.0"));
+        assert!(range("==1.2.0").matches_text("v1.2.0") && !range("==1.2.0").matches_text("1.2.1"));
+        assert!(range(">=v1.0,!=1.5.0").matches_text("1.4.0"));
+        assert!(!range(">=v1.0,!=1.5.0").matches_text("1.5.0"));
+        assert!(range(">=2.0.0-rc1").matches_text("2.0.0-rc2"));
+    }
+
+    #[test]
+    fn bad_ranges_say_which_clause() {
+        for (bad, says) in [
+            (">=", "has no version"),
+            (">=1.x.y", "'>=1.x.y'"),
+            ("=>1.0", "unknown operator '=>'"),
+            ("~=1", "~= needs"),
+            (",", "no clauses"),
+        ] {
+            let e = VersionRange::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_best_tag_is_the_highest_in_range() {
+        let tags = [
+            "v1.0.0",
+            "1.2.0",
+            "v1.10.0",
+            "v2.0.0",
+            "latest",
+            "v1.10.0-rc1",
+        ];
+        assert_eq!(range(">=1.2,<2").best(tags), Some("v1.10.0"));
+        assert_eq!(range("<1.2").best(tags), Some("v1.0.0"));
+        assert_eq!(range(">=3").best(tags), None);
+        assert_eq!(range("1.2.*").best(["1.2.0", "v1.2.0"]), Some("v1.2.0"));
     }
 }

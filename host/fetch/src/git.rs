@@ -199,6 +199,21 @@ impl GitCache {
         }
     }
 
+    /// The tag names of `url`, as the remote lists them (`git ls-remote --tags`), or
+    /// offline as the cache holds them. Used to choose a version in a range.
+    pub fn tags(&self, url: &str) -> Result<Vec<String>, FetchError> {
+        let refs = if self.offline {
+            let repo = self.open(url)?.ok_or_else(|| FetchError::Offline {
+                url: redact_url(url),
+                what: "the list of tags".to_string(),
+            })?;
+            cached_refs(&repo, url)?
+        } else {
+            self.ls_remote(url)?
+        };
+        Ok(refs.tags.into_keys().collect())
+    }
+
     /// Writes the tree of `commit` (optionally only `subdir` of it) into `dest`, which
     /// must be empty. Regular files keep their executable bit (0755 vs 0644); symlinks
     /// are written only if their target is relative and stays inside the written tree

@@ -88,6 +88,71 @@ pub enum InstallError {
     },
 
     #[error(
+        "dependency conflict on pack \"{pack}\": {pack} {installed} is installed, and {requirer} \
+         requires {requirement}. Nothing was installed. Install the dependency explicitly \
+         (stackpack install {suggestion}) if you mean to change it, or pass --force to accept the \
+         change{}",
+        dependents_text(&.0.dependents),
+        pack = .0.pack, installed = .0.installed, requirer = .0.requirer,
+        requirement = .0.requirement, suggestion = .0.suggestion
+    )]
+    ChangesInstalled(Box<InstalledConflict>),
+
+    #[error(
+        "{asked} is the pack \"{found}\" (its pack.yaml says so), not \"{asked_name}\"; refusing \
+         to install it{}. Check the index entry or dependency that names it, or pass --force to \
+         install it as \"{found}\" anyway",
+        replaces.as_ref().map(|r| format!(", as it would replace the installed {found} {r}")).unwrap_or_default()
+    )]
+    NotWhatWasAsked {
+        /// The reference as given (credentials redacted).
+        asked: String,
+        /// The name it was asked for (index key, dependency name).
+        asked_name: String,
+        /// The ref in the fetched pack.yaml.
+        found: String,
+        /// The installed version it would replace, if any.
+        replaces: Option<String>,
+    },
+
+    #[error(
+        "{asked} is the pack \"{found}\", and would replace the installed {found} {installed}, which \
+         came from {installed_from}; refusing to replace a pack from another source. Remove \
+         {found} first (stackpack remove {found}), or pass --force to replace it"
+    )]
+    ReplacesOtherSource {
+        /// The reference as given (credentials redacted).
+        asked: String,
+        found: String,
+        installed: String,
+        /// Where the installed pack came from (the lockfile's canonical source, or "an
+        /// unknown source" for a pack stackpack did not install).
+        installed_from: String,
+    },
+
+    #[error(
+        "no tag of {url} is a version in the range {range}; {}. Change the range, or pin one \
+         version with name=version",
+        if available.is_empty() { "it has no version tags".to_string() } else { format!("available versions: {}", available.join(", ")) }
+    )]
+    NoVersionInRange {
+        range: String,
+        url: String,
+        /// The versions its tags name, highest first.
+        available: Vec<String>,
+    },
+
+    #[error(
+        "a version range ({range}) is chosen among the tags of a git repository, but {location} \
+         is {what}; pin the exact version, or install the pack from its git repository"
+    )]
+    RangeNeedsGit {
+        range: String,
+        location: String,
+        what: &'static str,
+    },
+
+    #[error(
         "another stackpack is working on {} (pid {holder}) and did not finish within {}s; \
          try again later, or stop that process",
         root.display(), waited.as_secs()
@@ -133,6 +198,34 @@ pub enum InstallError {
         pack: String,
         dependents: Vec<String>,
     },
+}
+
+/// A dependency that would change the version of an installed pack.
+#[derive(Debug)]
+pub struct InstalledConflict {
+    pub pack: String,
+    /// The installed version.
+    pub installed: String,
+    /// The pack whose dependency asks for the change.
+    pub requirer: String,
+    /// The dependency as written (credentials redacted).
+    pub requirement: String,
+    /// What to install explicitly: `pack=version` or the dependency as written.
+    pub suggestion: String,
+    /// Installed packs that depend on the pack, with their requirement.
+    pub dependents: Vec<String>,
+}
+
+/// `; installed packs that depend on it: a (b=1.0.0), c (b)`, or nothing.
+fn dependents_text(dependents: &[String]) -> String {
+    if dependents.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (installed packs that depend on it: {})",
+            dependents.join(", ")
+        )
+    }
 }
 
 impl InstallError {

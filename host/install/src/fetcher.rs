@@ -17,7 +17,7 @@ use cap_std::fs::Dir;
 use stackpack_core::{
     ArchiveFormat, MANIFEST_FILE_NAME, PackMeta, Pin, Sha256, Source, parse_pack_yaml,
 };
-use stackpack_core::{GitRef, Task};
+use stackpack_core::{GitRef, Task, VersionRange, parse_pack_version, sort_versions_desc};
 use stackpack_fetch::{GitCache, LocalSource, ResolvedRev};
 
 use crate::error::InstallError;
@@ -99,8 +99,9 @@ pub(crate) struct Fetcher<'a> {
     /// This run's git resolutions, one cell per (URL, ref): the first requirer fills it
     /// while holding it, the others wait and reuse the answer.
     pub resolved: Mutex<HashMap<(String, GitRef), ResolvedCell>>,
-    /// Resolved on first need: running python costs ~100 ms through a pyenv shim.
-    pub python_major: std::sync::OnceLock<u32>,
+    /// The configured python's major version and full version, resolved on first need:
+    /// running python costs ~100 ms through a pyenv shim.
+    pub python: std::sync::OnceLock<(u32, String)>,
 }
 
 /// Runs `f` on every item, each in its own thread, and returns the results in order. A
@@ -147,8 +148,13 @@ impl Fetcher<'_> {
     }
 
     fn fetch(&self, want: &Want) -> Result<Staged, InstallError> {
+        // A range is chosen among the tags of the repository the resolvers name (the
+        // lockfile, with --locked, has chosen already).
+        let range = want.reference.range().filter(|_| !self.opts.locked);
         let located = if self.opts.locked {
             self.locate_locked(want)?
+        } else if range.is_some() {
+            self.chain.locate(&want.reference.without_version())?
         } else {
             self.chain.locate(&want.reference)?
         };
@@ -156,7 +162,14 @@ impl Fetcher<'_> {
         if let Some(policy) = &self.opts.allowed_sources {
             policy.check(&located.source)?;
         }
-        let target = self.target(&located)?;
+        let located = match range {
+            Some(range) => self.in_range(located, range)?,
+            None => located,
+        };
+        let mut target = self.target(&located)?;
+        if let (Some(range), Target::Git { rev, .. }) = (range, &mut target) {
+            rev.matched = format!("{}, the highest version in {range}", rev.matched);
+        }
         let requested = want.reference.requested().map(str::to_string);
         if let Some(staged) = self.unchanged(&located, &target, &requested) {
             return Ok(staged);
@@ -172,6 +185,16 @@ impl Fetcher<'_> {
                 fetched
                     .warnings
                     .extend(stackpack_core::deprecation_warnings(&meta));
+                if let Some(range) = range
+                    && !range.matches_text(&meta.version)
+                {
+                    fetched.warnings.push(format!(
+                        "{}: {} holds pack.yaml version {}, which is not in {range}",
+                        want.shown(),
+                        fetched.matched.as_deref().unwrap_or("the chosen tag"),
+                        meta.version
+                    ));
+                }
                 Ok(Staged {
                     entry: LockedPack {
                         ref_: meta.ref_.clone(),
@@ -223,6 +246,52 @@ impl Fetcher<'_> {
                 strip_prefix: strip_prefix.as_deref(),
             },
             Source::Local { path } => Target::Local { path },
+        })
+    }
+
+    /// The located source with its git ref set to the tag of the highest version in
+    /// `range`. A `file://` git repository (which the file resolver answers as a local
+    /// directory when no version is given) is read as a git remote.
+    fn in_range(&self, located: Located, range: &VersionRange) -> Result<Located, InstallError> {
+        let needs_git = |location: String, what| InstallError::RangeNeedsGit {
+            range: range.to_string(),
+            location,
+            what,
+        };
+        let (url, subdir) = match &located.source {
+            Source::Git { url, subdir, .. } => (url.clone(), subdir.clone()),
+            Source::Archive { url, .. } => {
+                return Err(needs_git(stackpack_core::redact_url(url), "an archive"));
+            }
+            Source::Local { path } => match stackpack_fetch::inspect_local(path)? {
+                LocalSource::Git { .. } => (format!("file://{}", path.display()), None),
+                LocalSource::Plain => {
+                    return Err(needs_git(
+                        path.display().to_string(),
+                        "a directory that is not a git repository",
+                    ));
+                }
+            },
+        };
+        let tags = self.git.tags(&url)?;
+        let Some(best) = range.best(tags.iter().map(String::as_str)) else {
+            let versions = tags
+                .iter()
+                .filter_map(|t| parse_pack_version(t).ok().map(|v| v.to_string()))
+                .collect::<std::collections::BTreeSet<_>>();
+            return Err(InstallError::NoVersionInRange {
+                range: range.to_string(),
+                url: stackpack_core::redact_url(&url),
+                available: sort_versions_desc(versions.into_iter().collect()),
+            });
+        };
+        Ok(Located {
+            source: Source::Git {
+                url,
+                git_ref: GitRef::Tag(best.to_string()),
+                subdir,
+            },
+            ..located
         })
     }
 
@@ -385,18 +454,21 @@ impl Fetcher<'_> {
         }
     }
 
-    /// The configured python's major version; 3 when it cannot be run (the venv step
-    /// then reports why).
-    fn python_major(&self) -> u32 {
-        *self.python_major.get_or_init(|| {
-            match stackpack_venv::python_version(&self.opts.python_binary) {
-                Ok((major, _, _)) => major,
+    /// The configured python's major version and full version (`3.11.7`); 3 when it
+    /// cannot be run (the venv step then reports why).
+    fn python(&self) -> &(u32, String) {
+        self.python.get_or_init(
+            || match stackpack_venv::python_version(&self.opts.python_binary) {
+                Ok((major, minor, patch)) => (major, format!("{major}.{minor}.{patch}")),
                 Err(e) => {
                     tracing::debug!("{e}; assuming python 3 for python_versions checks");
-                    3
+                    (
+                        3,
+                        format!("3 (assumed: {} could not be run)", self.opts.python_binary),
+                    )
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Reads and checks the staged pack.yaml: its schema, its ref, and (unless
@@ -434,8 +506,9 @@ impl Fetcher<'_> {
                 .map_err(|e| invalid(e.to_string()))?;
             }
             if !meta.python_versions.is_empty() {
-                stackpack_core::python_versions_ok(&meta.python_versions, self.python_major())
-                    .map_err(|e| invalid(format!("Pack \"{}\": {e}", meta.name)))?;
+                let (major, full) = self.python();
+                stackpack_core::python_versions_ok(&meta.name, &meta.python_versions, *major, full)
+                    .map_err(invalid)?;
             }
         }
         Ok(meta)

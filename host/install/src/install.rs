@@ -9,15 +9,15 @@ use std::time::Duration;
 use stackpack_core::{PackRef, Task};
 use stackpack_fetch::{GitCache, Net};
 use stackpack_plugin::Plugin;
-use stackpack_site::{Root, discover};
+use stackpack_site::{Root, discover, find};
 
 use crate::error::InstallError;
 use crate::fetcher::{Fetcher, Staged};
 use crate::lock::RootLock;
 use crate::lockfile::Lockfile;
 use crate::plan::{
-    Planned, Want, agrees, check_batch_conflicts, conflict_fetched, failure_reason,
-    plan_dependencies,
+    InstalledCopy, Planned, Want, agrees, check_batch_conflicts, check_identity, conflict_fetched,
+    dependents, failure_reason, plan_dependencies, same_version,
 };
 use crate::resolve::ResolverChain;
 use crate::stage::{Staging, fault_point};
@@ -187,7 +187,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         staging: &staging,
         git: env.git.clone().with_lock_timeout(opts.lock_timeout),
         resolved: Default::default(),
-        python_major: std::sync::OnceLock::new(),
+        python: std::sync::OnceLock::new(),
     };
 
     let mut failures: Vec<Option<String>> = vec![None; raws.len()];
@@ -201,10 +201,15 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     let mut nodes: Vec<Node> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
 
+    let packs_path = env.root.packs_dir();
     while !wants.is_empty() {
         check_batch_conflicts(&wants)?;
         let batch = std::mem::take(&mut wants);
         let fetched = fetcher.fetch_all(&batch);
+        // The whole batch joins the plan before any dependency is planned, so that a
+        // dependency sees every pack asked for at this level (a pack named on the
+        // command line after the one depending on it included).
+        let first_new = nodes.len();
         for (want, result) in batch.into_iter().zip(fetched) {
             let staged = match result {
                 Ok(s) => s,
@@ -213,6 +218,25 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
                     continue;
                 }
             };
+            let found = &staged.meta.ref_;
+            let copy = installed
+                .iter()
+                .find(|p| p.ref_ == *found && p.base_path == packs_path && p.is_active())
+                .and_then(|p| p.meta())
+                .map(|m| InstalledCopy {
+                    version: &m.version,
+                    from: lockfile.get(found).map(|e| e.canonical.as_str()),
+                });
+            match check_identity(&want, found, &staged.entry.canonical, copy, opts.force) {
+                Ok(warning) => warnings.extend(warning),
+                Err(e) => {
+                    failures[want.top].get_or_insert(failure_reason(&want, &e));
+                    if !staged.unchanged {
+                        staging.discard(&staged.slot);
+                    }
+                    continue;
+                }
+            }
             if let Some(node) = nodes
                 .iter_mut()
                 .find(|n| n.staged.meta.ref_ == staged.meta.ref_)
@@ -234,29 +258,61 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
                 continue;
             }
             warnings.extend(staged.warnings.iter().cloned());
-            if !opts.skip_dependencies {
-                let planned: Vec<Planned> = nodes.iter().map(Node::planned).collect();
-                let deps =
-                    plan_dependencies(&staged.meta, &want, &planned, &installed, &mut warnings)?;
-                for dep in deps {
-                    match dep {
-                        Ok(w) => wants.push(w),
-                        Err(reason) => {
-                            failures[want.top].get_or_insert(reason);
-                        }
-                    }
-                }
-            }
             nodes.push(Node {
                 tops: BTreeSet::from([want.top]),
                 want,
                 staged,
             });
         }
+        if opts.skip_dependencies {
+            continue;
+        }
+        for i in first_new..nodes.len() {
+            let planned: Vec<Planned> = nodes.iter().map(Node::planned).collect();
+            let node = &nodes[i];
+            let deps = plan_dependencies(
+                &node.staged.meta,
+                &node.want,
+                &planned,
+                &installed,
+                opts.force,
+                &mut warnings,
+            )?;
+            for dep in deps {
+                match dep {
+                    Ok(w) => wants.push(w),
+                    Err(reason) => {
+                        failures[node.want.top].get_or_insert(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    // Installed packs whose dependencies the new versions no longer satisfy: st2 does not
+    // look, so this only warns (a dependency that forces such a change was refused above
+    // unless --force).
+    let changing: Vec<&str> = nodes.iter().map(|n| n.staged.meta.ref_.as_str()).collect();
+    for node in nodes.iter().filter(|n| !n.want.dependency) {
+        let name = &node.staged.meta.ref_;
+        let Some(old) = find(&installed, name).and_then(|p| p.meta()) else {
+            continue;
+        };
+        if same_version(&old.version, &node.staged.meta.version) {
+            continue;
+        }
+        let broken = dependents(&installed, name, &changing, Some(&node.staged.meta.version));
+        if !broken.is_empty() {
+            warnings.push(format!(
+                "{name} {} replaces {}, which installed packs require: {}; they may stop working until they are updated",
+                node.staged.meta.version,
+                old.version,
+                broken.join(", ")
+            ));
+        }
     }
 
     // Everything is staged and consistent: swap in, dependencies first.
-    let packs_path = env.root.packs_dir();
     let packs = root_dir
         .open_dir(stackpack_site::root::PACKS_DIR)
         .map_err(InstallError::io("cannot open", &packs_path))?;

@@ -20,7 +20,7 @@ mod sources;
 mod stage;
 pub mod tree;
 
-pub use error::InstallError;
+pub use error::{InstallError, InstalledConflict};
 pub use install::{
     DEFAULT_STACKSTORM_VERSION, Env, InstallOptions, Outcome, PackResult, Report, install,
 };

@@ -287,8 +287,10 @@ fn install_kind(e: &InstallError) -> ErrorKind {
         InstallError::Reference(_) | InstallError::AllowedSource { .. } => Usage,
         InstallError::NoResolver { .. }
         | InstallError::NotLocked { .. }
-        | InstallError::NotInstalled { .. } => NotFound,
+        | InstallError::NotInstalled { .. }
+        | InstallError::NoVersionInRange { .. } => NotFound,
         InstallError::Conflict { .. }
+        | InstallError::ChangesInstalled(_)
         | InstallError::LockTimeout { .. }
         | InstallError::NotManaged { .. }
         | InstallError::SystemPack { .. }
