@@ -9,7 +9,6 @@
 //! and after), the previously installed pack intact, and a bounded time.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -409,4 +408,391 @@ fn chained_links_in_a_local_dir_are_refused() {
     std::os::unix::fs::symlink("../../../a/b/a/b/..", src.join("c/d/e/x")).unwrap();
     let r = s.install(&[&file_url(&src)]);
     s.assert_refused(&r, &["c/d/e/x"]);
+}
+
+// ---- paths and links ----
+
+/// Safe outcome: an absolute symlink is refused, naming it.
+#[test]
+fn absolute_link_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[victim_yaml(), link("evil", "/etc/passwd")]),
+        "tar.gz",
+    );
+    s.assert_refused(&r, &["evil", "absolute"]);
+}
+
+/// Safe outcome: a link to the parent of the pack (the packs dir) is refused.
+#[test]
+fn link_to_the_parent_of_the_pack_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(tar_gz(&[victim_yaml(), link("up", "..")]), "tar.gz");
+    s.assert_refused(&r, &["up", "outside the pack"]);
+}
+
+/// Safe outcome: a file entry written under a directory link of the same archive
+/// (`d -> sub`, then `d/x`) is refused: nothing is written through a link, even one
+/// that stays inside.
+#[test]
+fn file_through_a_directory_link_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[
+            victim_yaml(),
+            Entry::Dir("sub/"),
+            link("d", "sub"),
+            file("d/x", "through the link"),
+        ]),
+        "tar.gz",
+    );
+    s.assert_refused(&r, &["d/x", "through `d`"]);
+}
+
+/// Safe outcome: a hard link whose target is outside the archive is refused.
+#[test]
+fn hard_link_outside_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[
+            victim_yaml(),
+            Entry::HardLink("h".into(), "../../../../etc/passwd".into()),
+        ]),
+        "tar.gz",
+    );
+    s.assert_refused(&r, &["`h`", "hard link"]);
+}
+
+/// Safe outcome: `..` in an entry name is refused.
+#[test]
+fn dotdot_entry_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(tar_gz(&[victim_yaml(), file("../escape", "x")]), "tar.gz");
+    s.assert_refused(&r, &["../escape", "`..`"]);
+    assert!(!s.root.join("packs/escape").exists());
+}
+
+/// Safe outcome: a name with a backslash is a plain name on Linux: installed as such,
+/// inside the pack; a very long name (GNU long-name entry) is installed inside too
+/// or refused by the filesystem; either way nothing leaves the root.
+#[test]
+fn backslash_and_long_names_stay_inside() {
+    let s = Scene::new();
+    let long = format!("{}/f", "d".repeat(200));
+    let r = s.install_archive(
+        tar_gz(&[
+            victim_yaml(),
+            file("..\\..\\evil", "x"),
+            file(&long, "deep"),
+        ]),
+        "tar.gz",
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(s.root.join("packs/victim/..\\..\\evil").is_file());
+    assert!(s.root.join("packs/victim").join(&long).is_file());
+    s.assert_outside_untouched();
+}
+
+/// Safe outcome: a name with a NUL byte is cut by tar at the NUL; what remains is
+/// written inside the pack and nothing else.
+#[test]
+fn nul_in_a_name_stays_inside() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[
+            victim_yaml(),
+            Entry::Raw(
+                tar::EntryType::Regular,
+                b"ok\0/../../evil".to_vec(),
+                b"x".to_vec(),
+            ),
+        ]),
+        "tar.gz",
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(s.root.join("packs/victim/ok").is_file());
+    s.assert_outside_untouched();
+}
+
+/// Safe outcome: a file then a directory of the same name is refused (the directory
+/// is not written through or over the file).
+#[test]
+fn duplicate_file_then_dir_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[
+            victim_yaml(),
+            file("x", "1"),
+            Entry::Dir("x/"),
+            file("x/y", "2"),
+        ]),
+        "tar.gz",
+    );
+    s.assert_refused(&r, &["`x", "appears twice"]);
+}
+
+/// Safe outcome: a directory then a link of the same name is refused.
+#[test]
+fn duplicate_dir_then_link_is_refused() {
+    let s = Scene::new();
+    let r = s.install_archive(
+        tar_gz(&[victim_yaml(), Entry::Dir("x/"), link("x", "pack.yaml")]),
+        "tar.gz",
+    );
+    s.assert_refused(&r, &["`x`", "appears twice"]);
+}
+
+/// Safe outcome: a planted symlink at `packs/victim` pointing at the sentinel is
+/// replaced as an entry: the install succeeds, the sentinel is untouched (nothing is
+/// read, written or deleted through the link), and `packs/victim` is a real directory.
+#[test]
+fn planted_symlink_at_the_pack_dir_is_replaced_not_followed() {
+    let s = Scene::new();
+    std::fs::remove_dir_all(s.root.join("packs/victim")).unwrap();
+    std::os::unix::fs::symlink(&s.sentinel, s.root.join("packs/victim")).unwrap();
+    write(&s.sentinel.join("config.yaml"), "planted: 1\n");
+    let r = s.install_archive(tar_gz(&[victim_yaml(), file("a.txt", "new")]), "tar.gz");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let meta = std::fs::symlink_metadata(s.root.join("packs/victim")).unwrap();
+    assert!(meta.is_dir(), "a real directory now");
+    assert!(!s.root.join("packs/victim/config.yaml").exists());
+    std::fs::remove_file(s.sentinel.join("config.yaml")).unwrap();
+    s.assert_outside_untouched();
+}
+
+/// Safe outcome: a symlink planted at `<root>/.stackpack-staging` (to a directory
+/// outside, or to `packs` inside) is refused naming it and the fix; nothing is written
+/// or deleted through it.
+#[test]
+fn planted_symlink_at_the_staging_dir_is_refused() {
+    let s = Scene::new();
+    let staging = s.root.join(".stackpack-staging");
+    let _ = std::fs::remove_dir_all(&staging);
+    for target in [s.sentinel.clone(), s.root.join("packs")] {
+        let _ = std::fs::remove_file(&staging);
+        std::os::unix::fs::symlink(&target, &staging).unwrap();
+        let r = s.install_archive(tar_gz(&[victim_yaml()]), "tar.gz");
+        s.assert_refused(&r, &[".stackpack-staging", "a symlink", "Remove it"]);
+    }
+}
+
+/// Safe outcome: `<root>/.stackpack-lock` planted as a symlink to a file outside the
+/// root is neither followed nor truncated; the run is refused naming it and the fix.
+#[test]
+fn planted_lock_symlink_is_not_followed() {
+    let s = Scene::new();
+    let lock = s.root.join(".stackpack-lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(s.sentinel.join("secret.txt"), &lock).unwrap();
+    let r = s.install_archive(tar_gz(&[victim_yaml()]), "tar.gz");
+    s.assert_refused(&r, &[".stackpack-lock", "a symlink", "Remove it"]);
+    // A hard link to an outside file (same filesystem) is not truncated either.
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::hard_link(s.sentinel.join("secret.txt"), &lock).unwrap();
+    let r = s.install_archive(tar_gz(&[victim_yaml()]), "tar.gz");
+    s.assert_refused(&r, &[".stackpack-lock", "hard link"]);
+}
+
+/// Safe outcome: `stackpack.lock` planted as a symlink to a file outside is neither
+/// read (its content never reaches the output) nor written through: refused naming it
+/// and the fix.
+#[test]
+fn planted_lockfile_symlink_is_replaced_not_written_through() {
+    let s = Scene::new();
+    let lockfile = s.root.join("stackpack.lock");
+    std::fs::remove_file(&lockfile).unwrap();
+    std::os::unix::fs::symlink(s.sentinel.join("secret.txt"), &lockfile).unwrap();
+    let r = s.install_archive(tar_gz(&[victim_yaml()]), "tar.gz");
+    s.assert_refused(&r, &["stackpack.lock", "a symlink", "Remove it"]);
+    assert!(!r.stdout.contains("outside the root") && !r.stderr.contains("outside the root"));
+    assert!(std::fs::symlink_metadata(&lockfile).unwrap().is_symlink());
+}
+
+// ---- archives ----
+
+/// Safe outcome: tar device and fifo entries are refused, naming them.
+#[test]
+fn tar_device_and_fifo_entries_are_refused() {
+    let s = Scene::new();
+    for (kind, what) in [
+        (tar::EntryType::Fifo, "fifo"),
+        (tar::EntryType::Char, "device"),
+    ] {
+        let r = s.install_archive(
+            tar_gz(&[victim_yaml(), Entry::Raw(kind, b"special".to_vec(), vec![])]),
+            "tar.gz",
+        );
+        s.assert_refused(&r, &["special", what]);
+    }
+}
+
+/// Safe outcome: a zip symlink that escapes is refused; one inside is kept as a link.
+#[test]
+fn zip_symlink_entries() {
+    let s = Scene::new();
+    let r = s.install_archive(zip_of(&[victim_yaml(), link("x", "../../x")]), "zip");
+    s.assert_refused(&r, &["`x`", "outside the pack"]);
+    let r = s.install_archive(zip_of(&[victim_yaml(), link("m", "pack.yaml")]), "zip");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        std::fs::symlink_metadata(s.root.join("packs/victim/m"))
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+/// A zip of `n` files of `each` zero bytes (deflated to almost nothing).
+fn zip_bomb(n: usize, each: usize) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .large_file(each as u64 > u32::MAX as u64);
+    z.start_file("pack.yaml", opts).unwrap();
+    z.write_all(pack_yaml("victim", "2.0.0").as_bytes())
+        .unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for i in 0..n {
+        z.start_file(format!("blob{i}"), opts).unwrap();
+        let mut left = each;
+        while left > 0 {
+            let k = left.min(zeros.len());
+            z.write_all(&zeros[..k]).unwrap();
+            left -= k;
+        }
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// Safe outcome: a zip bomb (a few MB unpacking to over 1 GiB) is refused quickly,
+/// from its headers, naming the archive, the cap and the setting; nothing is unpacked.
+#[test]
+fn zip_bomb_is_refused_quickly() {
+    let s = Scene::new();
+    let bomb = zip_bomb(9, 120 << 20);
+    assert!(bomb.len() < 4 << 20, "the bomb is small: {}", bomb.len());
+    let t = Instant::now();
+    let r = s.install_archive(bomb, "zip");
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
+    s.assert_refused(&r, &["victim-2.0.0.zip", "512 MiB", "max_pack_size_mib"]);
+}
+
+/// Safe outcome: a tar of 100,000 empty entries is refused at the entry cap, quickly,
+/// naming the setting.
+#[test]
+fn tar_with_100k_entries_is_refused() {
+    let s = Scene::new();
+    let mut entries = vec![victim_yaml()];
+    entries.extend((0..100_000).map(|i| file(&format!("e{i}"), "")));
+    let t = Instant::now();
+    let r = s.install_archive(tar_gz(&entries), "tar.gz");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t.elapsed()
+    );
+    s.assert_refused(&r, &["20000 entries", "max_pack_entries"]);
+}
+
+/// Safe outcome: one file over the per-file cap (set low in stackpack.toml) is
+/// refused naming the file and the setting; under a raised cap it installs.
+#[test]
+fn file_over_the_per_file_cap_is_refused() {
+    let s = Scene::new();
+    let big = "x".repeat(3 << 20);
+    let archive = tar_gz(&[victim_yaml(), file("big.bin", &big)]);
+    let r = s.install_archive_with(archive.clone(), "tar.gz", Some("max_pack_file_mib = 2\n"));
+    s.assert_refused(&r, &["big.bin", "2 MiB per file", "max_pack_file_mib"]);
+    let r = s.install_archive_with(archive, "tar.gz", Some("max_pack_file_mib = 4\n"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+/// Safe outcome: the entry cap applies to local directories and git trees too.
+#[test]
+fn entry_cap_applies_to_local_dirs_and_git_trees() {
+    let s = Scene::new();
+    let src = s.path("many");
+    write(&src.join("pack.yaml"), &pack_yaml("victim", "2.0.0"));
+    for i in 0..30 {
+        write(&src.join(format!("f{i}")), "");
+    }
+    let config = s.path("small.toml");
+    write(&config, "max_pack_entries = 10\n");
+    let args = ["--config", config.to_str().unwrap()];
+    let r = s.install(&[&args[..], &[&file_url(&src)]].concat());
+    s.assert_refused(&r, &["10 entries", "max_pack_entries"]);
+    git(&src, &["init", "-q", "-b", "main"]);
+    git(&src, &["add", "-A"]);
+    git(&src, &["commit", "-q", "-m", "many"]);
+    let r = s.install(&[&args[..], &[&file_url(&src)]].concat());
+    s.assert_refused(&r, &["10 entries", "max_pack_entries"]);
+}
+
+// ---- special files and permissions ----
+
+fn mkfifo(path: &Path) {
+    let out = std::process::Command::new("mkfifo")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// Safe outcome: a local source holding a fifo is refused naming it, without
+/// hanging on it (bounded time).
+#[test]
+fn local_source_with_a_fifo_is_refused() {
+    let s = Scene::new();
+    let src = s.path("fifosrc");
+    write(&src.join("pack.yaml"), &pack_yaml("victim", "2.0.0"));
+    mkfifo(&src.join("requirements.txt"));
+    let r = s.install(&[&file_url(&src)]);
+    s.assert_refused(&r, &["requirements.txt", "fifo"]);
+}
+
+/// Safe outcome: a local source whose pack.yaml is a fifo is refused, not read.
+#[test]
+fn pack_yaml_fifo_is_refused() {
+    let s = Scene::new();
+    let src = s.path("fifoyaml");
+    std::fs::create_dir_all(&src).unwrap();
+    mkfifo(&src.join("pack.yaml"));
+    let r = s.install(&[&file_url(&src)]);
+    s.assert_refused(&r, &["pack.yaml", "fifo"]);
+}
+
+/// Safe outcome: with the root on a read-only filesystem, the install fails with an
+/// error naming the root, and the installed pack is intact. Needs root (to mount a
+/// read-only bind); skipped with a reason otherwise, failing in CI.
+#[test]
+fn read_only_root_fails_cleanly() {
+    let s = Scene::new();
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let ro = std::process::Command::new("mount")
+        .args(["--bind", "-o", "ro"])
+        .arg(&s.root)
+        .arg(&s.root)
+        .output();
+    let mounted = is_root && ro.as_ref().is_ok_and(|o| o.status.success());
+    if !mounted {
+        let why = format!("cannot mount a read-only bind (root: {is_root}, {ro:?})");
+        assert!(std::env::var("CI").is_err(), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // A bind mount with `ro` needs a remount on older mount(8).
+    let _ = std::process::Command::new("mount")
+        .args(["-o", "remount,bind,ro"])
+        .arg(&s.root)
+        .output();
+    let r = s.install_archive(tar_gz(&[victim_yaml()]), "tar.gz");
+    let _ = std::process::Command::new("umount").arg(&s.root).output();
+    s.assert_refused(&r, &[s.root.to_str().unwrap(), "Read-only"]);
 }

@@ -126,7 +126,7 @@ impl Default for TreeLimits {
 
 /// `n` bytes in words: MiB when a whole number of them, else bytes.
 pub(crate) fn bytes_text(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")

@@ -21,7 +21,8 @@ mod nofollow;
 mod pid_lock;
 
 pub use nofollow::{
-    create_dir_nofollow, kind_of, open_dir_nofollow, open_regular, read_regular_to_string,
+    create_dir_nofollow, kind_of, open_dir_nofollow, open_regular, read_regular,
+    read_regular_to_string,
 };
 pub use pid_lock::{LockError, PidLock};
 

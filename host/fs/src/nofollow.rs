@@ -110,6 +110,25 @@ fn not_regular(path: &Path, meta: &std::fs::Metadata) -> io::Error {
     )
 }
 
+/// Reads the regular file `path` (see [`open_regular`]), refusing one larger than `max`
+/// bytes with [`io::ErrorKind::InvalidData`].
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &Path, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} is larger than {max} bytes", path.display()),
+    )
+}
+
 /// Reads the regular file `path` as UTF-8 text (see [`open_regular`]), refusing one
 /// larger than `max` bytes with [`io::ErrorKind::InvalidData`].
 pub fn read_regular_to_string(path: &Path, max: u64) -> io::Result<String> {
@@ -117,10 +136,7 @@ pub fn read_regular_to_string(path: &Path, max: u64) -> io::Result<String> {
     let mut text = String::new();
     file.take(max + 1).read_to_string(&mut text)?;
     if text.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is larger than {max} bytes", path.display()),
-        ));
+        return Err(too_large(path, max));
     }
     Ok(text)
 }

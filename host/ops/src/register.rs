@@ -201,7 +201,9 @@ fn load_config(
         Err(e) => return Err(e.to_string()),
     };
     let schema_path = pack.path.join("config.schema.yaml");
-    if let Ok(text) = std::fs::read_to_string(&schema_path) {
+    if let Ok(text) =
+        stackpack_fs::read_regular_to_string(&schema_path, crate::config::MAX_SCHEMA_BYTES)
+    {
         let schema = stackpack_config::ConfigSchema::parse(&text)
             .map_err(|e| format!("{}: {e}", schema_path.display()))?;
         schema
