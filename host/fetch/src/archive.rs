@@ -25,7 +25,7 @@ use tempfile::NamedTempFile;
 use url::Url;
 
 use crate::cache_lock::EntryLock;
-use crate::tree::{Sink, check_symlink, clean_path, ensure_empty};
+use crate::tree::{Sink, TreeLimits, check_symlink, clean_path, ensure_empty};
 use crate::{FetchError, Net, describe, fault};
 
 /// Redirects followed, at most.
@@ -38,8 +38,11 @@ const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 /// offline without a cache hit is [`FetchError::Offline`]), checks the sha256 (a
 /// mismatch is [`FetchError::Digest`]), then unpacks into `dest` (which must be empty), stripping
 /// `strip_prefix` if given, else a single top-level directory if the archive has exactly
-/// one. Absolute paths, `..`, symlinks and hard links leaving the tree, and device files
-/// are [`FetchError::UnsafeEntry`].
+/// one. Absolute paths, `..`, symlinks and hard links leaving the tree, entries written
+/// through a symlink of the archive, and device files are [`FetchError::UnsafeEntry`].
+/// An archive over `limits` (entries, unpacked bytes, bytes of one file) is
+/// [`FetchError::TooBig`], found from the headers before anything is written when they
+/// tell the truth, and while writing otherwise.
 ///
 /// A download waits up to `lock_timeout` for another fetch of the same archive into the
 /// same cache ([`FetchError::CacheLocked`] after that).
@@ -56,6 +59,7 @@ pub fn fetch_archive(
     cache_dir: &Path,
     offline: bool,
     lock_timeout: Duration,
+    limits: &TreeLimits,
     dest: &cap_std::fs::Dir,
 ) -> Result<(), FetchError> {
     let shown = redact_url(url);
@@ -65,7 +69,7 @@ pub fn fetch_archive(
     let cached = dir.join(format!("{want}.{}", kind.ext()));
     if cached_state(&cached, want)? == Cached::Good {
         tracing::debug!(url = %shown, path = %cached.display(), "archive cache hit");
-        return unpack(&cached, kind, strip_prefix, &shown, dest);
+        return unpack(&cached, kind, strip_prefix, &shown, limits, dest);
     }
     if offline {
         return Err(FetchError::Offline {
@@ -116,7 +120,7 @@ pub fn fetch_archive(
         })?;
     }
     drop(lock);
-    unpack(&cached, kind, strip_prefix, &shown, dest)
+    unpack(&cached, kind, strip_prefix, &shown, limits, dest)
 }
 
 /// What the archive cache holds for one digest.
@@ -287,9 +291,10 @@ fn unpack(
     kind: ArchiveFormat,
     strip_prefix: Option<&str>,
     shown: &str,
+    limits: &TreeLimits,
     dest: &cap_std::fs::Dir,
 ) -> Result<(), FetchError> {
-    let sink = Sink::new(dest, shown.to_string());
+    let sink = Sink::new(dest, shown.to_string(), *limits);
     let corrupt = |reason: String| FetchError::Archive {
         url: shown.to_string(),
         kind: kind.ext(),
@@ -306,18 +311,35 @@ fn unpack(
         ArchiveFormat::TarGz => {
             let mut archive = tar::Archive::new(GzDecoder::new(open()?));
             let mut planned = Vec::new();
+            let mut budget = Budget::new(&sink);
             for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
                 let entry = entry.map_err(|e| corrupt(e.to_string()))?;
-                planned.push(plan_tar(&entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?);
+                let p = plan_tar(&entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?;
+                let size = match p.kind {
+                    Kind::File { .. } => entry.header().size().unwrap_or(u64::MAX),
+                    _ => 0,
+                };
+                budget.add(&p, size)?;
+                planned.push(p);
             }
             planned
         }
         ArchiveFormat::Zip => {
             let mut archive = zip::ZipArchive::new(open()?).map_err(|e| corrupt(e.to_string()))?;
+            if archive.len() as u64 > limits.max_entries {
+                return Err(sink.too_many_entries());
+            }
             let mut planned = Vec::new();
+            let mut budget = Budget::new(&sink);
             for i in 0..archive.len() {
                 let mut entry = archive.by_index(i).map_err(|e| corrupt(e.to_string()))?;
-                planned.push(plan_zip(&mut entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?);
+                let p = plan_zip(&mut entry, &sink).map_err(|e| e.or_corrupt(&corrupt))?;
+                let size = match p.kind {
+                    Kind::File { .. } => entry.size(),
+                    _ => 0,
+                };
+                budget.add(&p, size)?;
+                planned.push(p);
             }
             planned
         }
@@ -345,6 +367,44 @@ fn unpack(
         }
     }
     Ok(())
+}
+
+/// The first pass's running count of entries and declared file sizes, so an archive
+/// over the limits is refused before anything is written (the writes count again, in
+/// case the headers lie).
+struct Budget<'s, 'a> {
+    sink: &'s Sink<'a>,
+    entries: u64,
+    bytes: u64,
+}
+
+impl<'s, 'a> Budget<'s, 'a> {
+    fn new(sink: &'s Sink<'a>) -> Self {
+        Budget {
+            sink,
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, entry: &Planned, size: u64) -> Result<(), FetchError> {
+        if entry.kind == Kind::Skip {
+            return Ok(());
+        }
+        let limits = self.sink.limits();
+        self.entries += 1;
+        if self.entries > limits.max_entries {
+            return Err(self.sink.too_many_entries());
+        }
+        if size > limits.max_file_bytes {
+            return Err(self.sink.file_too_big(Path::new(&entry.raw), Some(size)));
+        }
+        self.bytes = self.bytes.saturating_add(size);
+        if self.bytes > limits.max_bytes {
+            return Err(self.sink.too_many_bytes());
+        }
+        Ok(())
+    }
 }
 
 /// A first-pass failure: an unsafe entry, or an unreadable archive.

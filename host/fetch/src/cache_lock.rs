@@ -73,6 +73,10 @@ impl EntryLock {
             LockError::TimedOut { holder } => {
                 timed_out(format!("another stackpack (pid {holder})"))
             }
+            LockError::Planted { what } => FetchError::PlantedLock {
+                path: path.to_path_buf(),
+                what,
+            },
             LockError::Io { action, source } => FetchError::Io {
                 action,
                 path: path.to_path_buf(),

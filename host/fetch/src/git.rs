@@ -39,7 +39,7 @@ use stackpack_net::SafeUrl;
 use url::Url;
 
 use crate::cache_lock::EntryLock;
-use crate::tree::{Sink, clean_path, ensure_empty, is_dot_git};
+use crate::tree::{Sink, TreeLimits, clean_path, ensure_empty, is_dot_git};
 use crate::{FetchError, NetConfig, credentials, fault, proxy_for};
 
 /// How a wanted ref is named in errors: "the default branch", "`x`", "branch `x`"...
@@ -72,6 +72,7 @@ pub struct GitCache {
     net: NetConfig,
     offline: bool,
     lock_timeout: Duration,
+    limits: TreeLimits,
     /// The HTTP client of the first-contact probes, made once (`None`: it could not be
     /// made, and git's own errors speak instead).
     http: std::sync::Arc<std::sync::OnceLock<Option<std::sync::Arc<crate::Net>>>>,
@@ -153,6 +154,7 @@ impl GitCache {
             net: net.clone(),
             offline,
             lock_timeout: crate::DEFAULT_LOCK_TIMEOUT,
+            limits: TreeLimits::default(),
             http: Default::default(),
         }
     }
@@ -167,6 +169,12 @@ impl GitCache {
     /// repository before giving up with [`FetchError::CacheLocked`]; 300 s by default.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> GitCache {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// The size limits of an exported tree ([`TreeLimits::default`] unless told).
+    pub fn with_tree_limits(mut self, limits: TreeLimits) -> GitCache {
+        self.limits = limits;
         self
     }
 
@@ -217,8 +225,9 @@ impl GitCache {
     /// Writes the tree of `commit` (optionally only `subdir` of it) into `dest`, which
     /// must be empty. Regular files keep their executable bit (0755 vs 0644); symlinks
     /// are written only if their target is relative and stays inside the written tree
-    /// (else [`FetchError::UnsafeEntry`]); submodules are skipped with a warning; no
-    /// `.git` is written.
+    /// (else [`FetchError::UnsafeEntry`]), and nothing is written through one; submodules
+    /// are skipped with a warning; no `.git` is written. A tree over the size limits is
+    /// [`FetchError::TooBig`] (a blob's size is read before its content).
     pub fn export(
         &self,
         url: &str,
@@ -257,7 +266,7 @@ impl GitCache {
                 origin = format!("{origin} ({sub})");
             }
         }
-        export_tree(&repo, &tree, &Sink::new(dest, origin))
+        export_tree(&repo, &tree, &Sink::new(dest, origin, self.limits))
     }
 
     fn repo_path(&self, url: &str) -> PathBuf {
@@ -911,6 +920,11 @@ pub(crate) fn export_tree(
                     stack.push((rel, sub));
                 }
                 mode @ (0o100644 | 0o100664 | 0o100755) => {
+                    let (size, _) = repo
+                        .odb()
+                        .and_then(|odb| odb.read_header(entry.id()))
+                        .map_err(read_err)?;
+                    sink.check_size(&rel, size as u64)?;
                     let blob = repo.find_blob(entry.id()).map_err(read_err)?;
                     sink.file(&rel, mode == 0o100755, blob.content())?;
                 }

@@ -33,6 +33,7 @@ pub use git::{GitCache, ResolvedRev};
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
 pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
+pub use tree::{TreeLimits, verify_tree};
 
 use stackpack_core::redact_url;
 use stackpack_net::{HttpReply, NetBackend, NetFailure, SafeUrl};
@@ -136,6 +137,25 @@ pub enum FetchError {
         path: PathBuf,
         holder: String,
         secs: u64,
+    },
+    /// Something planted where the cache keeps a lock file (a symlink, a fifo, a hard
+    /// link): never followed nor written.
+    #[error(
+        "{} is {what} where stackpack keeps a cache lock; it is neither followed nor written. \
+         Remove it (`rm {}`) and run again",
+        path.display(), path.display()
+    )]
+    PlantedLock { path: PathBuf, what: &'static str },
+    /// A tree (archive, git tree, local directory) over one of the size limits.
+    #[error(
+        "{origin} is too big to install: {what}, over the limit of {limit}; nothing was installed \
+         from it. If you trust it, raise `{setting}` in stackpack.toml"
+    )]
+    TooBig {
+        origin: String,
+        what: String,
+        limit: String,
+        setting: &'static str,
     },
     #[error("cannot {action} {}: {source}; check that it exists and that stackpack may read and write it", path.display())]
     Io {

@@ -2,14 +2,14 @@
 //! its last commit, a plain directory is copied as it is.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use git2::{Repository, Status, StatusOptions};
 
 use crate::FetchError;
 use crate::git::export_tree;
-use crate::tree::{Sink, ensure_empty, is_dot_git};
+use crate::tree::{Sink, TreeLimits, ensure_empty, is_dot_git};
 
 /// A local working copy for `file://` installs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +59,12 @@ pub fn inspect_local(path: &Path) -> Result<LocalSource, FetchError> {
 }
 
 /// Exports HEAD (the last commit, never the uncommitted work tree) of the local repo at
-/// `path` into `dest`, which must be empty; returns the commit id.
-pub fn export_local_head(path: &Path, dest: &cap_std::fs::Dir) -> Result<String, FetchError> {
+/// `path` into `dest`, which must be empty, within `limits`; returns the commit id.
+pub fn export_local_head(
+    path: &Path,
+    dest: &cap_std::fs::Dir,
+    limits: &TreeLimits,
+) -> Result<String, FetchError> {
     if !path.is_dir() {
         return Err(FetchError::LocalMissing {
             path: path.to_path_buf(),
@@ -78,22 +82,27 @@ pub fn export_local_head(path: &Path, dest: &cap_std::fs::Dir) -> Result<String,
             hint: OPEN_HINT,
         })?;
     let origin = format!("{} at {}", path.display(), &commit.to_string()[..7]);
-    export_tree(&repo, &tree, &Sink::new(dest, origin))?;
+    export_tree(&repo, &tree, &Sink::new(dest, origin, *limits))?;
     Ok(commit.to_string())
 }
 
 /// Copies the plain directory `src` into `dest` (which must be empty): `.git` skipped,
 /// executable bits kept (0755 vs 0644), symlinks copied as symlinks only when they stay
 /// inside the tree ([`FetchError::UnsafeEntry`] otherwise), none followed; device files,
-/// fifos and sockets refused.
-pub fn copy_dir(src: &Path, dest: &cap_std::fs::Dir) -> Result<(), FetchError> {
+/// fifos and sockets refused, naming them (a fifo is never opened: reading it could
+/// block forever). A tree over `limits` is [`FetchError::TooBig`].
+pub fn copy_dir(
+    src: &Path,
+    dest: &cap_std::fs::Dir,
+    limits: &TreeLimits,
+) -> Result<(), FetchError> {
     if !src.is_dir() {
         return Err(FetchError::LocalMissing {
             path: src.to_path_buf(),
         });
     }
     ensure_empty(dest)?;
-    let sink = Sink::new(dest, src.display().to_string());
+    let sink = Sink::new(dest, src.display().to_string(), *limits);
     let io = |action: &'static str, path: PathBuf| {
         move |source: std::io::Error| FetchError::Io {
             action,
@@ -122,14 +131,27 @@ pub fn copy_dir(src: &Path, dest: &cap_std::fs::Dir) -> Result<(), FetchError> {
                 stack.push(rel);
             } else if kind.is_file() {
                 let meta = entry.metadata().map_err(io("read", full.clone()))?;
+                sink.check_size(&rel, meta.len())?;
                 let exec = meta.permissions().mode() & 0o111 != 0;
-                let file = fs::File::open(&full).map_err(io("read", full.clone()))?;
+                let file = stackpack_fs::open_regular(&full).map_err(io("read", full.clone()))?;
                 sink.file(&rel, exec, file)?;
             } else if kind.is_symlink() {
                 let target = fs::read_link(&full).map_err(io("read the symlink", full.clone()))?;
                 sink.symlink(&rel, &target)?;
             } else {
-                return Err(sink.unsafe_entry(&rel, "it is a device file, fifo or socket"));
+                let what = if kind.is_fifo() {
+                    "it is a fifo"
+                } else if kind.is_socket() {
+                    "it is a socket"
+                } else {
+                    "it is a device file"
+                };
+                return Err(sink.unsafe_entry(
+                    &rel,
+                    format!(
+                        "{what}, not a regular file, directory or symlink; remove it from the pack"
+                    ),
+                ));
             }
         }
     }

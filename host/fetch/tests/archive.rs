@@ -168,6 +168,7 @@ impl Case {
             &self.cache(),
             offline,
             stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
+            &stackpack_fetch::TreeLimits::default(),
             &dir,
         );
         (path, res)
@@ -369,6 +370,7 @@ fn cache_hit_needs_no_server() {
             &cache,
             offline,
             stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
+            &stackpack_fetch::TreeLimits::default(),
             &dir,
         )
         .unwrap();
@@ -385,6 +387,7 @@ fn cache_hit_needs_no_server() {
         &cache,
         true,
         stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
+        &stackpack_fetch::TreeLimits::default(),
         &dir,
     )
     .unwrap_err();
@@ -412,6 +415,7 @@ fn tokens_never_reach_errors() {
         &case.cache(),
         false,
         stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
+        &stackpack_fetch::TreeLimits::default(),
         &dir,
     )
     .unwrap_err();
@@ -437,6 +441,7 @@ fn tokens_never_reach_errors() {
         &case.cache(),
         false,
         stackpack_fetch::DEFAULT_LOCK_TIMEOUT,
+        &stackpack_fetch::TreeLimits::default(),
         &dir,
     )
     .unwrap_err();

@@ -171,6 +171,7 @@ fn get_archive(
         cache,
         false,
         Duration::from_secs(30),
+        &stackpack_fetch::TreeLimits::default(),
         &dest,
     )
 }

@@ -49,7 +49,10 @@ fn dirty_repo_exports_its_last_commit() {
     );
 
     let (out, dir) = dest(tmp.path(), "out");
-    assert_eq!(export_local_head(&src, &dir).unwrap(), head);
+    assert_eq!(
+        export_local_head(&src, &dir, &Default::default()).unwrap(),
+        head
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("pack.yaml")).unwrap(),
         "version: 1.0.0\n"
@@ -123,7 +126,7 @@ fn copy_dir_copies_a_plain_tree() {
     let src = tmp.path().join("plain");
     plain_tree(&src);
     let (out, dir) = dest(tmp.path(), "out");
-    copy_dir(&src, &dir).unwrap();
+    copy_dir(&src, &dir, &Default::default()).unwrap();
     assert!(!out.join(".git").exists());
     assert_eq!(
         std::fs::read_to_string(out.join("pack.yaml")).unwrap(),
@@ -146,7 +149,7 @@ fn copy_dir_refuses_escaping_symlinks() {
         plain_tree(&src);
         std::os::unix::fs::symlink(target, src.join("actions/evil")).unwrap();
         let (_, dir) = dest(tmp.path(), "out");
-        let err = copy_dir(&src, &dir).unwrap_err();
+        let err = copy_dir(&src, &dir, &Default::default()).unwrap_err();
         match &err {
             FetchError::UnsafeEntry { entry, .. } => assert_eq!(entry, "actions/evil"),
             other => panic!("expected UnsafeEntry, got {other:?}"),

@@ -12,9 +12,18 @@
 //!
 //! [`PidLock`] is the one inter-process lock (the root lock, the cache entries' locks):
 //! an advisory `flock` on a file that records its holder's pid.
+//!
+//! [`open_dir_nofollow`] and [`create_dir_nofollow`] step into one directory through a
+//! handle without following a symlink; [`open_regular`] and [`read_regular_to_string`]
+//! read a file only when it is a regular one (never blocking on a fifo).
 
+mod nofollow;
 mod pid_lock;
 
+pub use nofollow::{
+    create_dir_nofollow, kind_of, open_dir_nofollow, open_regular, read_regular,
+    read_regular_to_string,
+};
 pub use pid_lock::{LockError, PidLock};
 
 use std::fs::File;

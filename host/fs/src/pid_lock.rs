@@ -30,12 +30,17 @@ pub enum LockError {
         action: &'static str,
         source: io::Error,
     },
+    /// The lock file's name holds something planted in its place: a symlink, a fifo or
+    /// another special file, or a hard link to another file (`what` says which). It is
+    /// neither followed nor written; removing it is the fix.
+    Planted { what: &'static str },
 }
 
 impl PidLock {
-    /// Takes the lock on `path` (created if missing, never through a symlink), waiting
-    /// up to `timeout` while another process holds it; `on_wait` is told that holder's
-    /// pid once, when waiting begins.
+    /// Takes the lock on `path` (created if missing, never through a symlink, never
+    /// truncated before it is held), waiting up to `timeout` while another process holds
+    /// it; `on_wait` is told that holder's pid once, when waiting begins. Anything but a
+    /// regular file with one link at `path` is [`LockError::Planted`] and is not written.
     pub fn acquire(
         path: &Path,
         timeout: Duration,
@@ -46,12 +51,38 @@ impl PidLock {
             .write(true)
             .create(true)
             .truncate(false)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::NONBLOCK
+                    | rustix::fs::OFlags::NOCTTY)
+                    .bits() as i32,
+            )
             .open(path)
-            .map_err(|source| LockError::Io {
-                action: "open the lock file",
-                source,
+            .map_err(|source| match std::fs::symlink_metadata(path) {
+                Ok(m) if m.is_symlink() => LockError::Planted { what: "a symlink" },
+                _ => LockError::Io {
+                    action: "open the lock file",
+                    source,
+                },
             })?;
+        let meta = file.metadata().map_err(|source| LockError::Io {
+            action: "read the lock file",
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(LockError::Planted {
+                what: "not a regular file (a fifo, socket or device)",
+            });
+        }
+        if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+            return Err(LockError::Planted {
+                what: "a hard link to another file",
+            });
+        }
+        rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty()).map_err(|e| LockError::Io {
+            action: "open the lock file",
+            source: e.into(),
+        })?;
         let started = Instant::now();
         let mut on_wait = Some(on_wait);
         loop {
@@ -129,7 +160,33 @@ mod tests {
         let path = d.path().join("x.lock");
         std::os::unix::fs::symlink(&victim, &path).unwrap();
         let e = PidLock::acquire(&path, Duration::ZERO, |_| {}).unwrap_err();
-        assert!(matches!(e, LockError::Io { .. }), "{e:?}");
+        assert!(
+            matches!(e, LockError::Planted { what: "a symlink" }),
+            "{e:?}"
+        );
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn a_planted_hard_link_or_fifo_is_not_written() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let path = d.path().join("x.lock");
+        std::fs::hard_link(&victim, &path).unwrap();
+        let e = PidLock::acquire(&path, Duration::ZERO, |_| {}).unwrap_err();
+        assert!(matches!(e, LockError::Planted { .. }), "{e:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let e = PidLock::acquire(&path, Duration::ZERO, |_| {}).unwrap_err();
+        assert!(matches!(e, LockError::Planted { .. }), "{e:?}");
     }
 }

@@ -163,6 +163,19 @@ pub enum InstallError {
         waited: Duration,
     },
 
+    /// Something planted where stackpack keeps one of its own files or directories
+    /// under the root (a symlink, a fifo, a hard link...): never followed nor written.
+    #[error(
+        "{} is {what} where stackpack keeps its {role}; it is neither followed nor written. \
+         Remove it (`rm {}`) and run again",
+        path.display(), path.display()
+    )]
+    Planted {
+        path: PathBuf,
+        what: String,
+        role: &'static str,
+    },
+
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,

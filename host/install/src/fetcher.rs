@@ -27,6 +27,9 @@ use crate::plan::Want;
 use crate::resolve::{Located, ResolverChain};
 use crate::stage::Staging;
 
+/// The largest pack.yaml read (the biggest on the StackStorm Exchange is a few KiB).
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
 /// A pack fetched into staging and checked.
 pub(crate) struct Staged {
     pub slot: String,
@@ -176,7 +179,9 @@ impl Fetcher<'_> {
         }
         let (slot, dir) = self.staging.slot()?;
         let staged = self.fetch_into(want, target, &dir).and_then(|f| {
-            let meta = self.check(want, &dir, &self.staging.slot_path(&slot))?;
+            // The tree as the filesystem resolves it: no link leaves it.
+            stackpack_fetch::verify_tree(&dir, &want.shown())?;
+            let meta = self.check(want, &self.staging.slot_path(&slot))?;
             let tree_sha256 = crate::tree::tree_digest(&dir).ok();
             Ok((f, meta, tree_sha256))
         });
@@ -344,7 +349,17 @@ impl Fetcher<'_> {
             );
             return None;
         }
-        let meta = parse_pack_yaml(&dir.read_to_string(MANIFEST_FILE_NAME).ok()?, None).ok()?;
+        let text = stackpack_fs::read_regular_to_string(
+            &self
+                .env
+                .root
+                .packs_dir()
+                .join(&entry.ref_)
+                .join(MANIFEST_FILE_NAME),
+            MAX_MANIFEST_BYTES,
+        )
+        .ok()?;
+        let meta = parse_pack_yaml(&text, None).ok()?;
         (meta.ref_ == entry.ref_).then(|| Staged {
             slot: String::new(),
             meta,
@@ -408,6 +423,7 @@ impl Fetcher<'_> {
                     self.env.root.cache_dir(),
                     self.opts.offline,
                     self.opts.lock_timeout,
+                    &self.opts.tree_limits,
                     dir,
                 )?;
                 let source = Source::Archive {
@@ -430,7 +446,8 @@ impl Fetcher<'_> {
                                 "{shown}: the work tree has uncommitted changes; installing its last commit (HEAD) only. Commit them to install them"
                             ));
                         }
-                        let commit = stackpack_fetch::export_local_head(path, dir)?;
+                        let commit =
+                            stackpack_fetch::export_local_head(path, dir, &self.opts.tree_limits)?;
                         let matched = format!("HEAD {}", &commit[..commit.len().min(12)]);
                         Ok(fetched(
                             source,
@@ -446,7 +463,7 @@ impl Fetcher<'_> {
                                 path.display()
                             ));
                         }
-                        stackpack_fetch::copy_dir(path, dir)?;
+                        stackpack_fetch::copy_dir(path, dir, &self.opts.tree_limits)?;
                         Ok(fetched(source, Pin::Unpinned, None, warnings))
                     }
                 }
@@ -473,9 +490,12 @@ impl Fetcher<'_> {
 
     /// Reads and checks the staged pack.yaml: its schema, its ref, and (unless
     /// `--force`) the StackStorm and Python versions it declares.
-    fn check(&self, want: &Want, dir: &Dir, path: &Path) -> Result<PackMeta, InstallError> {
+    fn check(&self, want: &Want, path: &Path) -> Result<PackMeta, InstallError> {
         let invalid = |message: String| InstallError::InvalidPack { message };
-        let text = match dir.read_to_string(MANIFEST_FILE_NAME) {
+        let text = match stackpack_fs::read_regular_to_string(
+            &path.join(MANIFEST_FILE_NAME),
+            MAX_MANIFEST_BYTES,
+        ) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(invalid(format!(

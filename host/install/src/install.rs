@@ -41,6 +41,8 @@ pub struct InstallOptions {
     /// The enterprise `allowed_sources`: every resolution (git URL, archive URL, local
     /// path) must be under one of them, checked before anything is fetched.
     pub allowed_sources: Option<crate::sources::SourcePolicy>,
+    /// Size limits of each fetched tree (entries, bytes, bytes of one file).
+    pub tree_limits: stackpack_fetch::TreeLimits,
 }
 
 impl Default for InstallOptions {
@@ -54,6 +56,7 @@ impl Default for InstallOptions {
             stackstorm_version: DEFAULT_STACKSTORM_VERSION.to_string(),
             python_binary: "python3".to_string(),
             allowed_sources: None,
+            tree_limits: stackpack_fetch::TreeLimits::default(),
         }
     }
 }
@@ -185,7 +188,11 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         chain: &chain,
         lockfile: &lockfile,
         staging: &staging,
-        git: env.git.clone().with_lock_timeout(opts.lock_timeout),
+        git: env
+            .git
+            .clone()
+            .with_lock_timeout(opts.lock_timeout)
+            .with_tree_limits(opts.tree_limits),
         resolved: Default::default(),
         python: std::sync::OnceLock::new(),
     };

@@ -31,6 +31,11 @@ impl RootLock {
                 holder,
                 waited: timeout,
             },
+            LockError::Planted { what } => InstallError::Planted {
+                path: path.clone(),
+                what: what.to_string(),
+                role: "root lock",
+            },
             LockError::Io { action, source } => InstallError::Io {
                 action,
                 path: path.clone(),

@@ -195,7 +195,24 @@ impl Default for Lockfile {
 
 impl Lockfile {
     /// Reads the lockfile; a missing one is empty.
+    /// Reads the lockfile at `path` (missing: empty). A symlink or special file planted
+    /// there is [`InstallError::Planted`]: never read (its target's content could end
+    /// up in an error message) and, at the next write, replaced rather than followed.
     pub fn read(path: &Path) -> Result<Lockfile, InstallError> {
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && !meta.is_file()
+        {
+            let what = if meta.is_symlink() {
+                "a symlink"
+            } else {
+                "not a regular file"
+            };
+            return Err(InstallError::Planted {
+                path: path.to_path_buf(),
+                what: what.to_string(),
+                role: "lockfile",
+            });
+        }
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lockfile::default()),

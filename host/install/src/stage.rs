@@ -16,20 +16,42 @@ use crate::error::InstallError;
 pub const STAGING_DIR: &str = ".stackpack-staging";
 
 pub struct Staging {
+    /// `<root>/.stackpack-staging`, opened without following a symlink.
+    base: Dir,
+    /// This run's directory in it.
+    run: String,
     dir: Dir,
     path: PathBuf,
     next: AtomicUsize,
 }
 
+/// Opens (creating it when missing) the directory `name` under `parent` without
+/// following a symlink; something else planted there is [`InstallError::Planted`].
+fn open_own_dir(
+    parent: &Dir,
+    name: &str,
+    path: &Path,
+    role: &'static str,
+) -> Result<Dir, InstallError> {
+    stackpack_fs::create_dir_nofollow(parent, std::ffi::OsStr::new(name)).map_err(|e| match parent
+        .symlink_metadata(name)
+    {
+        Ok(m) if !m.is_dir() => InstallError::Planted {
+            path: path.to_path_buf(),
+            what: stackpack_fs::kind_of(&m).to_string(),
+            role,
+        },
+        _ => InstallError::io("cannot create", path)(e),
+    })
+}
+
 impl Staging {
-    /// Creates this run's staging dir, clearing what killed runs left behind.
+    /// Creates this run's staging dir, clearing what killed runs left behind. A symlink
+    /// (or anything but a directory) planted at `<root>/.stackpack-staging` is refused,
+    /// never followed.
     pub fn new(root: &Dir, root_path: &Path) -> Result<Staging, InstallError> {
         let base_path = root_path.join(STAGING_DIR);
-        root.create_dir_all(STAGING_DIR)
-            .map_err(InstallError::io("cannot create", &base_path))?;
-        let base = root
-            .open_dir(STAGING_DIR)
-            .map_err(InstallError::io("cannot open", &base_path))?;
+        let base = open_own_dir(root, STAGING_DIR, &base_path, "staging directory")?;
         if let Ok(entries) = base.entries() {
             for entry in entries.flatten() {
                 let name = entry.file_name();
@@ -41,14 +63,12 @@ impl Staging {
             }
         }
         let run = format!("run-{}", std::process::id());
-        base.create_dir(&run)
-            .map_err(InstallError::io("cannot create", base_path.join(&run)))?;
-        let dir = base
-            .open_dir(&run)
-            .map_err(InstallError::io("cannot open", base_path.join(&run)))?;
+        let dir = open_own_dir(&base, &run, &base_path.join(&run), "staging directory")?;
         Ok(Staging {
+            base,
             dir,
-            path: base_path.join(run),
+            path: base_path.join(&run),
+            run,
             next: AtomicUsize::new(0),
         })
     }
@@ -59,9 +79,7 @@ impl Staging {
         self.dir
             .create_dir(&name)
             .map_err(InstallError::io("cannot create", self.path.join(&name)))?;
-        let dir = self
-            .dir
-            .open_dir(&name)
+        let dir = stackpack_fs::open_dir_nofollow(&self.dir, std::ffi::OsStr::new(&name))
             .map_err(InstallError::io("cannot open", self.path.join(&name)))?;
         Ok((name, dir))
     }
@@ -78,6 +96,8 @@ impl Staging {
     /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
     /// version exists (kept in place: the legacy in-pack `config.yaml` is carried over
     /// first), a no-replace rename otherwise. Returns whether it replaced something.
+    /// A symlink at `packs/<name>` is replaced as an entry: never followed, nothing is
+    /// read or written through it, and what it points at is left alone.
     pub fn swap_into(
         &self,
         slot: &str,
@@ -86,8 +106,14 @@ impl Staging {
         name: &str,
     ) -> Result<bool, InstallError> {
         let dest = packs_path.join(name);
-        let exists = packs.exists(name);
-        if exists && packs.is_file(format!("{name}/config.yaml")) {
+        let previous = packs.symlink_metadata(name).ok();
+        let exists = previous.is_some();
+        let real_dir = previous.is_some_and(|m| m.is_dir());
+        if real_dir
+            && packs
+                .symlink_metadata(format!("{name}/config.yaml"))
+                .is_ok_and(|m| m.is_file())
+        {
             packs
                 .copy(
                     format!("{name}/config.yaml"),
@@ -127,7 +153,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = self.base.remove_dir_all(&self.run);
     }
 }
 

@@ -20,14 +20,21 @@ pub struct PackConfig {
     pub file: PathBuf,
 }
 
+/// The largest config.schema.yaml read.
+pub(crate) const MAX_SCHEMA_BYTES: u64 = 4 << 20;
+
 /// The pack's schema and config, or why there is nothing to configure.
 pub fn open(s: &Session, pack: &str) -> Result<PackConfig, OpsError> {
     let found = crate::packs::installed(s, pack)?;
     let schema_path = found.path.join("config.schema.yaml");
-    let text = std::fs::read_to_string(&schema_path).map_err(|_| OpsError::NoConfigSchema {
-        pack: pack.to_string(),
-        path: schema_path.clone(),
-    })?;
+    // Read only when a regular file: a fifo planted there would block the read.
+    let text =
+        stackpack_fs::read_regular_to_string(&schema_path, MAX_SCHEMA_BYTES).map_err(|_| {
+            OpsError::NoConfigSchema {
+                pack: pack.to_string(),
+                path: schema_path.clone(),
+            }
+        })?;
     let schema = ConfigSchema::parse(&text).map_err(|source| OpsError::Schema {
         pack: pack.to_string(),
         path: schema_path.clone(),
@@ -132,7 +139,7 @@ impl SchemaView {
 pub fn schema(s: &Session, pack: &str) -> Result<SchemaView, OpsError> {
     let found = crate::packs::installed(s, pack)?;
     let file = found.path.join("config.schema.yaml");
-    let text = match std::fs::read_to_string(&file) {
+    let text = match stackpack_fs::read_regular_to_string(&file, MAX_SCHEMA_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(OpsError::ConfigSchemaNotFound {

@@ -102,6 +102,7 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
         lock_timeout: req.lock_timeout,
         python_binary: s.venv.python.clone(),
         allowed_sources: s.allowed_sources.clone(),
+        tree_limits: tree_limits(&s.settings.pack_limits),
         ..InstallOptions::default()
     };
     let report = stackpack_install::install(&env, &refs, &opts)?;
@@ -157,4 +158,15 @@ pub fn remove(
     s.packs_changed();
     crate::register::unregister(s, &report.removed())?;
     Ok(report)
+}
+
+/// The size limits of fetched pack trees: the configured ones, else the defaults.
+pub(crate) fn tree_limits(configured: &stackpack_site::PackLimits) -> stackpack_fetch::TreeLimits {
+    let defaults = stackpack_fetch::TreeLimits::default();
+    let mib = |m: u64| m.saturating_mul(1 << 20);
+    stackpack_fetch::TreeLimits {
+        max_entries: configured.max_entries.unwrap_or(defaults.max_entries),
+        max_bytes: configured.max_size_mib.map_or(defaults.max_bytes, mib),
+        max_file_bytes: configured.max_file_mib.map_or(defaults.max_file_bytes, mib),
+    }
 }

@@ -242,7 +242,9 @@ fn check_schema(pack: &InstalledPack) -> SchemaCheck {
             message,
         }),
     };
-    let text = match std::fs::read_to_string(pack.path.join(SCHEMA_FILE)) {
+    // Read only when a regular file: a fifo planted there would block the read.
+    let path = pack.path.join(SCHEMA_FILE);
+    let text = match stackpack_fs::read_regular_to_string(&path, crate::config::MAX_SCHEMA_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return SchemaCheck {
@@ -250,7 +252,7 @@ fn check_schema(pack: &InstalledPack) -> SchemaCheck {
                 problem: None,
             };
         }
-        Err(e) => return problem(format!("cannot be read: {e}; check its permissions")),
+        Err(e) => return problem(format!("cannot be read: {e}")),
     };
     match stackpack_config::ConfigSchema::parse(&text) {
         Ok(schema) => SchemaCheck {

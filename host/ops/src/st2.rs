@@ -167,8 +167,19 @@ fn differences(local: &BTreeMap<String, usize>, st2: &BTreeMap<String, u64>) -> 
 /// Packs recorded by earlier failed handoffs that are still installed.
 fn read_pending(s: &Session) -> Vec<String> {
     let path = s.root.st2_pending();
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
+    // A symlink or fifo planted there is not followed or opened (a fifo would block);
+    // the next write replaces it.
+    if let Ok(meta) = std::fs::symlink_metadata(&path)
+        && !meta.is_file()
+    {
+        tracing::warn!(
+            "{} is not a regular file (a symlink or special file was put there); ignoring it, the next handoff replaces it",
+            path.display()
+        );
+        return Vec::new();
+    }
+    let text = match stackpack_fs::read_regular_to_string(&path, 1 << 20) {
+        Ok(t) => t.into_bytes(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
             tracing::warn!(

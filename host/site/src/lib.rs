@@ -19,7 +19,7 @@ pub use error::SiteError;
 pub use plugin_store::{PluginManifest, PluginStore};
 pub use root::Root;
 pub use settings::{
-    CredentialSetting, DeclaredKind, Overrides, PluginSettings, ProxySettings, PythonSettings,
-    RegistrySettings, Secret, Settings, St2Auth, St2Settings, normalize_index_url,
+    CredentialSetting, DeclaredKind, Overrides, PackLimits, PluginSettings, ProxySettings,
+    PythonSettings, RegistrySettings, Secret, Settings, St2Auth, St2Settings, normalize_index_url,
     normalize_sha256,
 };

@@ -167,6 +167,9 @@ pub struct Settings {
     /// Site label handed to override policies (`"prod"`), so one policy serves many
     /// sites.
     pub environment: Option<String>,
+    /// Size limits of one fetched pack tree (`max_pack_entries`, `max_pack_size_mib`,
+    /// `max_pack_file_mib`); `None` keeps the built-in default.
+    pub pack_limits: PackLimits,
     pub plugins: BTreeMap<String, PluginSettings>,
     /// Credentials for indexes and other hosts (`[[credentials]]`).
     #[serde(skip)]
@@ -177,6 +180,17 @@ pub struct Settings {
     /// Non-fatal problems (unknown keys), for the caller to print.
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+/// The configured size limits of one pack tree; each `None` is the built-in default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PackLimits {
+    /// `max_pack_entries`: files, directories and links in one pack.
+    pub max_entries: Option<u64>,
+    /// `max_pack_size_mib`: bytes of all files of one pack, in MiB.
+    pub max_size_mib: Option<u64>,
+    /// `max_pack_file_mib`: bytes of one file, in MiB.
+    pub max_file_mib: Option<u64>,
 }
 
 pub const DEFAULT_INDEX_URL: &str = "https://index.stackstorm.org/v1/index.json";
@@ -194,6 +208,7 @@ impl Default for Settings {
             proxy: ProxySettings::default(),
             http_timeout: None,
             environment: None,
+            pack_limits: PackLimits::default(),
             plugins: BTreeMap::new(),
             credentials: Vec::new(),
             st2: St2Settings::default(),

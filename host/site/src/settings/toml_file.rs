@@ -46,6 +46,12 @@ struct FileToml {
     http_timeout: Option<u64>,
     #[serde(deserialize_with = "form::environment")]
     environment: Option<String>,
+    #[serde(deserialize_with = "form::count")]
+    max_pack_entries: Option<u64>,
+    #[serde(deserialize_with = "form::mib")]
+    max_pack_size_mib: Option<u64>,
+    #[serde(deserialize_with = "form::mib")]
+    max_pack_file_mib: Option<u64>,
     #[serde(deserialize_with = "form::directory")]
     base_path: Option<String>,
     #[serde(deserialize_with = "form::plugins")]
@@ -155,6 +161,7 @@ pub(super) mod form {
         proxy: nonempty_str -> String, "a string";
         ca_bundle: nonempty_str -> String, "the path of a PEM CA bundle";
         seconds: positive -> u64, "a positive number of seconds";
+        count: positive -> u64, "a positive integer";
         environment: nonempty_str -> String, "a label such as \"prod\"";
         directory: nonempty_str -> String, "a directory";
 
@@ -340,6 +347,11 @@ impl FileToml {
             },
             http_timeout: self.http_timeout,
             environment: self.environment,
+            pack_limits: super::PackLimits {
+                max_entries: self.max_pack_entries,
+                max_size_mib: self.max_pack_size_mib,
+                max_file_mib: self.max_pack_file_mib,
+            },
             plugins,
             credentials,
             st2,

@@ -1,0 +1,192 @@
+//! Opening one directory entry without following a symlink, through a directory handle:
+//! the building blocks for writing a tree where no write may pass through a link (one
+//! the tree itself made, or one planted under the root), and for reading a file that must
+//! be a regular file (a fifo would block its reader forever, a device could be endless).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use cap_std::fs::Dir;
+use rustix::fs::{Mode, OFlags, openat};
+
+/// Refuses anything but one plain name: no separator, not `.` or `..`, not empty.
+fn plain(name: &OsStr) -> io::Result<&OsStr> {
+    let bytes = name.as_encoded_bytes();
+    if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{:?} is not a plain file name", name),
+        ));
+    }
+    Ok(name)
+}
+
+/// What a directory entry is, as `lstat` sees it, in words ("a symlink", "a fifo").
+pub fn kind_of(meta: &cap_std::fs::Metadata) -> &'static str {
+    use cap_std::fs::FileTypeExt;
+    let ty = meta.file_type();
+    if ty.is_symlink() {
+        "a symlink"
+    } else if ty.is_dir() {
+        "a directory"
+    } else if ty.is_file() {
+        "a regular file"
+    } else if ty.is_fifo() {
+        "a fifo"
+    } else if ty.is_socket() {
+        "a socket"
+    } else if ty.is_block_device() || ty.is_char_device() {
+        "a device file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Opens the directory `name` (one plain name) in `dir`; a symlink there is not
+/// followed (the error is then `ELOOP` or `ENOTDIR`).
+pub fn open_dir_nofollow(dir: &Dir, name: &OsStr) -> io::Result<Dir> {
+    let fd = openat(
+        dir,
+        plain(name)?,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(Dir::from_std_file(File::from(fd)))
+}
+
+/// Creates the directory `name` in `dir` unless it exists, then opens it as
+/// [`open_dir_nofollow`] does: an existing symlink of that name is neither followed nor
+/// replaced.
+pub fn create_dir_nofollow(dir: &Dir, name: &OsStr) -> io::Result<Dir> {
+    match rustix::fs::mkdirat(dir, plain(name)?, Mode::from_raw_mode(0o755)) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::EXIST => {}
+        Err(e) => return Err(e.into()),
+    }
+    open_dir_nofollow(dir, name)
+}
+
+/// Opens the file `path` for reading only if it is a regular file (a symlink to one is
+/// followed): a fifo, socket or device file is refused with
+/// [`io::ErrorKind::InvalidInput`] saying what it is, without blocking on it.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let file = File::from(fd);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    // Reads of a regular file never block; clear the flag anyway for plain semantics.
+    rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
+    Ok(file)
+}
+
+fn not_regular(path: &Path, meta: &std::fs::Metadata) -> io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let ty = meta.file_type();
+    let what = if ty.is_dir() {
+        "a directory"
+    } else if ty.is_fifo() {
+        "a fifo"
+    } else if ty.is_socket() {
+        "a socket"
+    } else if ty.is_block_device() || ty.is_char_device() {
+        "a device file"
+    } else {
+        "not a regular file"
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {what}, not a regular file; replace it with a regular file",
+            path.display()
+        ),
+    )
+}
+
+/// Reads the regular file `path` (see [`open_regular`]), refusing one larger than `max`
+/// bytes with [`io::ErrorKind::InvalidData`].
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &Path, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} is larger than {max} bytes", path.display()),
+    )
+}
+
+/// Reads the regular file `path` as UTF-8 text (see [`open_regular`]), refusing one
+/// larger than `max` bytes with [`io::ErrorKind::InvalidData`].
+pub fn read_regular_to_string(path: &Path, max: u64) -> io::Result<String> {
+    let file = open_regular(path)?;
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_symlink_is_neither_followed_nor_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("real")).unwrap();
+        std::os::unix::fs::symlink("real", d.path().join("link")).unwrap();
+        let dir = Dir::open_ambient_dir(d.path(), cap_std::ambient_authority()).unwrap();
+        assert!(open_dir_nofollow(&dir, OsStr::new("link")).is_err());
+        assert!(create_dir_nofollow(&dir, OsStr::new("link")).is_err());
+        assert!(
+            std::fs::symlink_metadata(d.path().join("link"))
+                .unwrap()
+                .is_symlink()
+        );
+        let sub = create_dir_nofollow(&dir, OsStr::new("new")).unwrap();
+        sub.write("x", "1").unwrap();
+        assert!(d.path().join("new/x").is_file());
+        assert!(open_dir_nofollow(&dir, OsStr::new("..")).is_err());
+        assert!(open_dir_nofollow(&dir, OsStr::new("real/x")).is_err());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("pack.yaml");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let e = read_regular_to_string(&fifo, 100).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("is a fifo"), "{e}");
+        let file = d.path().join("ok.yaml");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(read_regular_to_string(&file, 10).unwrap(), "0123456789");
+        assert_eq!(
+            read_regular_to_string(&file, 9).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+}
