@@ -664,6 +664,7 @@ fn git_server_stalling_after_the_probe_times_out() {
         .arg(&config)
         .args(["install", &format!("{base}/stallls.git=1.0.0")]));
     let took = t.elapsed();
+    eprintln!("git_server_stalling_after_the_probe_times_out: ended in {took:?}");
     no_crash(&r);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(2 + 10), "took {took:?}");
@@ -715,6 +716,9 @@ fn git_server_stalling_mid_fetch_times_out_and_keeps_the_installed_pack() {
         .arg(&config)
         .args(["install", &format!("{base}/stallfetch.git=2.0.0")]));
     let took = t.elapsed();
+    eprintln!(
+        "git_server_stalling_mid_fetch_times_out_and_keeps_the_installed_pack: ended in {took:?}"
+    );
     no_crash(&r);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(10 + 10), "took {took:?}");
@@ -752,6 +756,7 @@ fn git_server_trickling_its_pack_is_cut_at_the_deadline() {
         .arg(&config)
         .args(["install", &format!("{base}/tricklepack.git=1.0.0")]));
     let took = t.elapsed();
+    eprintln!("git_server_trickling_its_pack_is_cut_at_the_deadline: ended in {took:?}");
     no_crash(&r);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(10 + 10), "took {took:?}");
@@ -954,6 +959,7 @@ fn a_trickling_index_is_cut_at_http_timeout() {
         .arg(&config)
         .args(["install", "anything"]));
     let took = t.elapsed();
+    eprintln!("a_trickling_index_is_cut_at_http_timeout: ended in {took:?}");
     no_crash(&r);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(2 + 10), "took {took:?}");
@@ -987,6 +993,7 @@ fn a_trickling_archive_is_cut_at_its_deadline() {
         "slowtar",
     ]));
     let took = t.elapsed();
+    eprintln!("a_trickling_archive_is_cut_at_its_deadline: ended in {took:?}");
     no_crash(&r);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(10 + 10), "took {took:?}");
@@ -1026,6 +1033,7 @@ fn a_trickling_plugin_download_is_cut_at_http_timeout() {
         &"0".repeat(64),
     ]));
     let took = t.elapsed();
+    eprintln!("a_trickling_plugin_download_is_cut_at_http_timeout: ended in {took:?}");
     no_crash(&r);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(took < Duration::from_secs(2 + 10), "took {took:?}");
