@@ -142,7 +142,7 @@ pub fn git_http_server(project_root: &Path) -> String {
     Server::start(move |req| git_http_backend(&root, req)).detach()
 }
 
-fn git_http_backend(root: &Path, req: &Seen) -> Reply {
+pub fn git_http_backend(root: &Path, req: &Seen) -> Reply {
     use std::io::Write;
     let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
     let header = |name: &str| req.header(name).unwrap_or_default();

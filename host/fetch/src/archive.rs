@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::cache_lock::EntryLock;
 use crate::tree::{Sink, TreeLimits, check_symlink, clean_path, ensure_empty};
-use crate::{FetchError, Net, describe, fault};
+use crate::{FetchError, Net, describe, fault, is_timeout};
 
 /// Redirects followed, at most.
 const MAX_REDIRECTS: u32 = 5;
@@ -160,6 +160,15 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
         reason: redact_url(&reason),
     };
     let start = Url::parse(url).map_err(|e| fail(format!("not a valid URL ({e})")))?;
+    // One wall-clock deadline for the whole download, redirects and body included.
+    let allowed = net.config.transfer_deadline();
+    let deadline = Instant::now() + allowed;
+    let timed_out = || FetchError::Timeout {
+        what: "download of",
+        url: shown.clone(),
+        secs: allowed.as_secs(),
+        rule: crate::TRANSFER_RULE,
+    };
     let mut tmp = NamedTempFile::new_in(dir).map_err(|e| FetchError::Io {
         action: "create a temporary file in",
         path: dir.to_path_buf(),
@@ -182,11 +191,22 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
             }
             "http" | "https" => {
                 tracing::debug!(url = %redact_url(current.as_str()), "GET");
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out());
+                }
                 let resp = net
                     .http
                     .get(current.clone())
+                    .timeout(left)
                     .send()
-                    .map_err(|e| fail(describe(e)))?;
+                    .map_err(|e| {
+                        if e.is_timeout() {
+                            timed_out()
+                        } else {
+                            fail(describe(e))
+                        }
+                    })?;
                 let status = resp.status().as_u16();
                 if matches!(status, 301 | 302 | 303 | 307 | 308) {
                     let location = resp
@@ -228,9 +248,13 @@ fn download(net: &Net, url: &str, dir: &Path) -> Result<(NamedTempFile, String),
     let mut body = body.take(MAX_ARCHIVE_BYTES + 1);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = body
-            .read(&mut buf)
-            .map_err(|e| fail(format!("reading the body: {e}")))?;
+        let n = body.read(&mut buf).map_err(|e| {
+            if is_timeout(&e) {
+                timed_out()
+            } else {
+                fail(format!("reading the body: {e}"))
+            }
+        })?;
         if n == 0 {
             break;
         }

@@ -20,17 +20,20 @@
 //!
 //! Network settings come from [`NetConfig`]: `https_proxy`/`http_proxy` (and
 //! `no_proxy`) through git2's proxy options, credentials through
-//! [`crate::credentials`]. Limitations, because libgit2 only takes them as process-wide
-//! settings that git2 exposes as `unsafe` functions (and this workspace denies
-//! `unsafe`): no connect or read timeout is applied to git (libgit2's defaults hold,
-//! and a stalled server can hang a fetch), and the CA bundle is not given to git (the
-//! system's trust store is used).
+//! [`crate::credentials`]. libgit2 takes timeouts only as process-wide settings that
+//! git2 exposes as `unsafe` functions (and this workspace denies `unsafe`), so every
+//! remote operation runs under [`watchdog`] instead: `ls-remote` within
+//! `http_timeout`, a fetch within [`crate::TRANSFER_FACTOR`] times it, and a stalled or
+//! trickling server ends in [`FetchError::Timeout`]. The CA bundle is not given to git
+//! (the system's trust store is used).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Direction, FetchOptions, ObjectType, Oid, ProxyOptions, Repository};
 use sha2::{Digest, Sha256};
@@ -369,23 +372,10 @@ impl GitCache {
         })
     }
 
-    fn proxy(&self, url: &str) -> ProxyOptions<'static> {
-        let mut options = ProxyOptions::new();
-        if let Some(p) = proxy_for(&self.net, url) {
-            options.url(p);
-        }
-        options
-    }
-
-    /// libgit2 has no per-call timeouts (its global ones are `unsafe` to set), so an
-    /// http(s) remote is first asked for its refs with a bounded request: a server that
-    /// hangs fails here with a timeout instead of hanging the install. Other answers are
-    /// left for libgit2 to interpret.
-    fn probe(&self, url: &str) -> Result<(), FetchError> {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Ok(());
-        }
-        let secs = self.net.timeout.unwrap_or(crate::DEFAULT_TIMEOUT).as_secs();
+    /// An http(s) remote is first asked for its refs with a bounded request of our own:
+    /// a server that hangs fails here with a timeout, and an empty repository is told
+    /// apart (see [`Advert`]). Other answers are left for libgit2 to interpret.
+    fn probe(&self, url: &str) -> Result<Advert, FetchError> {
         let http = self
             .http
             .get_or_init(|| match crate::Net::new(self.net.clone()) {
@@ -396,129 +386,58 @@ impl GitCache {
                 }
             });
         let Some(net) = http else {
-            return Ok(());
+            return Ok(Advert::Unknown);
         };
-        let Ok(probe) = url::Url::parse(&format!(
-            "{}/info/refs?service=git-upload-pack",
-            url.trim_end_matches('/')
-        )) else {
-            return Ok(());
-        };
-        match stackpack_net::NetBackend::http_get(net.as_ref(), &probe, &[], 1 << 20) {
-            Err(stackpack_net::NetFailure::Timeout) => Err(FetchError::Timeout {
-                what: "git ls-remote of",
-                url: redact_url(url),
-                secs,
-            }),
-            _ => Ok(()),
-        }
+        probe(net, url).map_err(|_| FetchError::Timeout {
+            what: "git ls-remote of",
+            url: redact_url(url),
+            secs: self.net.request_deadline().as_secs(),
+            rule: crate::REQUEST_RULE,
+        })
     }
 
-    /// The remote's refs (`git ls-remote`).
+    /// The remote's refs (`git ls-remote`), within the request deadline.
     fn ls_remote(&self, url: &str) -> Result<Refs, FetchError> {
-        let shown = redact_url(url);
-        tracing::debug!(url = %shown, "git ls-remote");
-        let fail = |e: git2::Error| git_err("ls-remote", &shown, &e, LS_HINT);
-        self.probe(url)?;
-        let mut remote = git2::Remote::create_detached(url).map_err(fail)?;
-        let conn = remote
-            .connect_auth(Direction::Fetch, Some(credentials()), Some(self.proxy(url)))
-            .map_err(fail)?;
-        let mut refs = Refs::default();
-        let mut head = None;
-        let mut head_target = None;
-        let mut peeled = BTreeMap::new();
-        let mut tags = BTreeMap::new();
-        for h in conn.list().map_err(fail)? {
-            let name = h.name();
-            if name == "HEAD" {
-                head = Some(h.oid());
-                head_target = h
-                    .symref_target()
-                    .and_then(|t| t.strip_prefix("refs/heads/"))
-                    .map(str::to_string);
-            } else if let Some(b) = name.strip_prefix("refs/heads/") {
-                refs.branches.insert(b.to_string(), h.oid());
-            } else if let Some(t) = name.strip_prefix("refs/tags/") {
-                match t.strip_suffix("^{}") {
-                    Some(t) => peeled.insert(t.to_string(), h.oid()),
-                    None => tags.insert(t.to_string(), h.oid()),
-                };
-            }
-        }
-        if head.is_some() && head_target.is_none() {
-            head_target = conn
-                .default_branch()
-                .ok()
-                .and_then(|b| b.as_str().map(str::to_string))
-                .and_then(|b| b.strip_prefix("refs/heads/").map(str::to_string));
-        }
-        drop(conn);
-        if let Some(oid) = head {
-            // Without a symref, guess: a branch at HEAD's commit, main or master first.
-            let name = head_target
-                .filter(|b| refs.branches.contains_key(b))
-                .or_else(|| {
-                    let at_head = |b: &&String| refs.branches.get(*b) == Some(&oid);
-                    ["main", "master"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .find(|b| at_head(&b))
-                        .or_else(|| refs.branches.keys().find(at_head).cloned())
-                });
-            refs.head = Some((name, oid));
-        }
-        refs.tags = tags
-            .into_iter()
-            .map(|(t, oid)| {
-                let commit = peeled.get(&t).copied().unwrap_or(oid);
-                (t, (oid, commit))
-            })
-            .collect();
-        Ok(refs)
+        tracing::debug!(url = %redact_url(url), "git ls-remote");
+        let advert = self.probe(url)?;
+        let proxy = proxy_for(&self.net, url).map(str::to_string);
+        let owned = url.to_string();
+        let heads = watchdog(
+            "git ls-remote of",
+            url,
+            self.net.request_deadline(),
+            crate::REQUEST_RULE,
+            None,
+            move |cancel| list_heads(&owned, proxy.as_deref(), advert, cancel),
+        )?;
+        Ok(refs_of(heads))
     }
 
     /// Fetches `specs` from `url` into `repo`, shallow if asked (and the remote is not
-    /// local); a failed shallow fetch is retried in full.
+    /// local); a failed shallow fetch is retried in full. The whole fetch runs within
+    /// the transfer deadline, on a thread that keeps `lock` until it ends.
     fn fetch(
         &self,
         repo: &Repository,
         url: &str,
         specs: &[String],
         shallow: bool,
+        lock: &Arc<EntryLock>,
     ) -> Result<(), FetchError> {
         let shown = redact_url(url);
-        let local = is_local(url);
         fault::point("git-fetch", &shown);
-        let mut remote = repo
-            .remote_anonymous(url)
-            .map_err(|e| git_err("fetch", &shown, &e, LS_HINT))?;
-        let mut attempt = |depth: i32| {
-            tracing::debug!(url = %shown, ?specs, depth, "git fetch");
-            let mut options = FetchOptions::new();
-            options
-                .remote_callbacks(credentials())
-                .proxy_options(self.proxy(url))
-                .download_tags(AutotagOption::None)
-                .update_fetchhead(false)
-                .depth(depth);
-            remote.fetch(specs, Some(&mut options), Some("stackpack: fetch"))
-        };
-        if shallow && !local {
-            match attempt(1) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    tracing::warn!(url = %shown, error = %redact_url(e.message()), "shallow fetch failed; fetching the full history");
-                }
-            }
-        }
-        // A full fetch into a shallow cache must also deepen it (git's --unshallow).
-        let depth = if !local && repo.is_shallow() {
-            i32::MAX
-        } else {
-            0
-        };
-        attempt(depth).map_err(|e| git_err("fetch", &shown, &e, LS_HINT))
+        let path = repo.path().to_path_buf();
+        let owned = url.to_string();
+        let specs = specs.to_vec();
+        let proxy = proxy_for(&self.net, url).map(str::to_string);
+        watchdog(
+            "git fetch of",
+            url,
+            self.net.transfer_deadline(),
+            crate::TRANSFER_RULE,
+            Some(lock.clone()),
+            move |cancel| fetch_into(&path, &owned, &specs, shallow, proxy.as_deref(), cancel),
+        )
     }
 
     fn resolve_offline(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
@@ -541,7 +460,7 @@ impl GitCache {
     fn resolve_online(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
         let shown = redact_url(url);
         let refs = self.ls_remote(url)?;
-        let _lock = self.lock(url)?;
+        let lock = Arc::new(self.lock(url)?);
         let repo = self.open_or_init(url)?;
         if let Some((Some(branch), _)) = &refs.head {
             repo.reference_symbolic(
@@ -555,7 +474,7 @@ impl GitCache {
         let picked = match pick(&refs, want) {
             Ok(Pick::Ref(p)) => p,
             Ok(Pick::Commit(prefix)) => {
-                return self.search_commit(&repo, url, want, &prefix, &refs);
+                return self.search_commit(&repo, url, want, &prefix, &refs, &lock);
             }
             Err(Miss::Unknown) => return Err(unknown_ref(url, want, &refs)),
             Err(Miss::Ambiguous(candidates)) => return Err(ambiguous(url, want, candidates)),
@@ -573,7 +492,7 @@ impl GitCache {
             return Ok(picked.into_rev());
         }
         let spec = format!("+{}:{local}", picked.name.remote());
-        self.fetch(&repo, url, &[spec], true)?;
+        self.fetch(&repo, url, &[spec], true, &lock)?;
         // The remote may have moved since it was listed: the fetched ref is the truth.
         let commit = repo
             .find_reference(&local)
@@ -595,6 +514,7 @@ impl GitCache {
         want: &GitRef,
         prefix: &str,
         refs: &Refs,
+        lock: &Arc<EntryLock>,
     ) -> Result<ResolvedRev, FetchError> {
         if let Some(oid) = find_commit(repo, url, prefix)? {
             return Ok(commit_rev(oid));
@@ -607,12 +527,331 @@ impl GitCache {
         }
         let rounds = [specs, vec![format!("+refs/heads/*:{LOCAL_HEADS}*")]];
         for specs in &rounds {
-            self.fetch(repo, url, specs, false)?;
+            self.fetch(repo, url, specs, false, lock)?;
             if let Some(oid) = find_commit(repo, url, prefix)? {
                 return Ok(commit_rev(oid));
             }
         }
         Err(unknown_ref(url, want, refs))
+    }
+}
+
+/// A remote ref as listed: name, object, symbolic target.
+pub(crate) type Head = (String, Oid, Option<String>);
+
+/// Lists the remote's refs. Only the listing is read: libgit2's own default-branch
+/// guess (`git_remote_default_branch`) crashes on a remote whose HEAD is detached, so
+/// [`refs_of`] makes that choice from the list.
+pub(crate) fn list_heads(
+    url: &str,
+    proxy: Option<&str>,
+    advert: Advert,
+    cancel: &Cancel,
+) -> Result<Vec<Head>, FetchError> {
+    // git2's `Remote::list` makes a slice from libgit2's null pointer when the remote
+    // has no refs (undefined behaviour, an abort in debug builds): an empty remote is
+    // recognised first and never listed.
+    if advert == Advert::Empty || local_repo_is_empty(url) {
+        return Ok(Vec::new());
+    }
+    let shown = redact_url(url);
+    let fail = |e: git2::Error| cancel.error_or(git_err("ls-remote", &shown, &e, LS_HINT));
+    let mut remote = git2::Remote::create_detached(url).map_err(fail)?;
+    let mut options = ProxyOptions::new();
+    if let Some(p) = proxy {
+        options.url(p);
+    }
+    let conn = remote
+        .connect_auth(Direction::Fetch, Some(cancel.callbacks()), Some(options))
+        .map_err(fail)?;
+    let heads = conn
+        .list()
+        .map_err(fail)?
+        .iter()
+        .map(|h| {
+            (
+                h.name().to_string(),
+                h.oid(),
+                h.symref_target().map(str::to_string),
+            )
+        })
+        .collect();
+    Ok(heads)
+}
+
+/// The refs of a listing, and its default branch: the branch HEAD names (a symref),
+/// else a branch at HEAD's commit (`main`, `master`, then any), else HEAD's commit
+/// itself (a detached HEAD). A remote that lists no HEAD (it points at a branch that
+/// does not exist) falls back to `main`, then `master`; with neither there is no
+/// default branch and the user must name a ref.
+fn refs_of(heads: Vec<Head>) -> Refs {
+    let mut refs = Refs::default();
+    let mut head = None;
+    let mut head_target = None;
+    let mut peeled = BTreeMap::new();
+    let mut tags = BTreeMap::new();
+    for (name, oid, symref) in heads {
+        if name == "HEAD" {
+            head = Some(oid);
+            head_target = symref
+                .as_deref()
+                .and_then(|t| t.strip_prefix("refs/heads/"))
+                .map(str::to_string);
+        } else if let Some(b) = name.strip_prefix("refs/heads/") {
+            refs.branches.insert(b.to_string(), oid);
+        } else if let Some(t) = name.strip_prefix("refs/tags/") {
+            match t.strip_suffix("^{}") {
+                Some(t) => peeled.insert(t.to_string(), oid),
+                None => tags.insert(t.to_string(), oid),
+            };
+        }
+    }
+    const USUAL: [&str; 2] = ["main", "master"];
+    refs.head = match head {
+        Some(oid) => {
+            let at_head = |b: &&String| refs.branches.get(*b) == Some(&oid);
+            let name = head_target
+                .filter(|b| refs.branches.contains_key(b))
+                .or_else(|| {
+                    USUAL
+                        .iter()
+                        .map(|s| s.to_string())
+                        .find(|b| at_head(&b))
+                        .or_else(|| refs.branches.keys().find(at_head).cloned())
+                });
+            Some((name, oid))
+        }
+        None => USUAL.iter().find_map(|b| {
+            refs.branches
+                .get(*b)
+                .map(|oid| (Some((*b).to_string()), *oid))
+        }),
+    };
+    refs.tags = tags
+        .into_iter()
+        .map(|(t, oid)| {
+            let commit = peeled.get(&t).copied().unwrap_or(oid);
+            (t, (oid, commit))
+        })
+        .collect();
+    refs
+}
+
+/// What an http(s) remote's ref advertisement (`info/refs?service=git-upload-pack`)
+/// says before libgit2 reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Advert {
+    /// A smart-HTTP advertisement that lists no ref: the repository is empty.
+    Empty,
+    /// Refs, or an answer this does not read (left to libgit2).
+    Unknown,
+}
+
+/// Asks an http(s) remote for its ref advertisement with `net` (its deadline, proxies,
+/// credentials). Only a timeout is an error; a non-http URL is [`Advert::Unknown`].
+pub(crate) fn probe(net: &crate::Net, url: &str) -> Result<Advert, stackpack_net::NetFailure> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Ok(Advert::Unknown);
+    }
+    let Ok(probe) = url::Url::parse(&format!(
+        "{}/info/refs?service=git-upload-pack",
+        url.trim_end_matches('/')
+    )) else {
+        return Ok(Advert::Unknown);
+    };
+    match stackpack_net::NetBackend::http_get(net, &probe, &[], 1 << 20) {
+        Err(stackpack_net::NetFailure::Timeout) => Err(stackpack_net::NetFailure::Timeout),
+        Ok(reply)
+            if reply.status == 200
+                && reply.header("content-type").is_some_and(|t| {
+                    t.starts_with("application/x-git-upload-pack-advertisement")
+                })
+                && advertises_no_ref(&reply.body) == Some(true) =>
+        {
+            Ok(Advert::Empty)
+        }
+        _ => Ok(Advert::Unknown),
+    }
+}
+
+/// Whether a smart-HTTP ref advertisement (pkt-lines) lists no ref; None when it cannot
+/// be read as one.
+fn advertises_no_ref(body: &[u8]) -> Option<bool> {
+    let mut rest = body;
+    while !rest.is_empty() {
+        let len = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
+        if len == 0 {
+            rest = &rest[4..];
+            continue;
+        }
+        let line = rest.get(4..len)?;
+        rest = &rest[len..];
+        if line.starts_with(b"# service=") {
+            continue;
+        }
+        let name = line.get(41..)?;
+        let name = name.split(|b| *b == 0 || *b == b'\n').next()?;
+        if name != b"capabilities^{}" {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// Whether `url` names a local repository (git's local transport) that has no refs.
+fn local_repo_is_empty(url: &str) -> bool {
+    if !is_local(url) {
+        return false;
+    }
+    let path = match Url::parse(url) {
+        Ok(u) => match u.to_file_path() {
+            Ok(p) => p,
+            Err(()) => return false,
+        },
+        Err(_) => PathBuf::from(url),
+    };
+    Repository::open(&path)
+        .and_then(|repo| repo.references().map(|mut refs| refs.next().is_none()))
+        .unwrap_or(false)
+}
+
+/// The fetch itself (see [`GitCache::fetch`]), on the watchdog's thread.
+fn fetch_into(
+    path: &Path,
+    url: &str,
+    specs: &[String],
+    shallow: bool,
+    proxy: Option<&str>,
+    cancel: &Cancel,
+) -> Result<(), FetchError> {
+    let shown = redact_url(url);
+    let local = is_local(url);
+    let fail = |e: git2::Error| cancel.error_or(git_err("fetch", &shown, &e, LS_HINT));
+    let repo = Repository::open_bare(path).map_err(|e| {
+        git_err(
+            "open of the cache",
+            &path.display().to_string(),
+            &e,
+            CACHE_HINT,
+        )
+    })?;
+    let mut remote = repo.remote_anonymous(url).map_err(fail)?;
+    let mut attempt = |depth: i32| {
+        tracing::debug!(url = %shown, ?specs, depth, "git fetch");
+        let mut options = FetchOptions::new();
+        let mut proxy_options = ProxyOptions::new();
+        if let Some(p) = proxy {
+            proxy_options.url(p);
+        }
+        options
+            .remote_callbacks(cancel.callbacks())
+            .proxy_options(proxy_options)
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false)
+            .depth(depth);
+        remote.fetch(specs, Some(&mut options), Some("stackpack: fetch"))
+    };
+    if shallow && !local {
+        match attempt(1) {
+            Ok(()) => return Ok(()),
+            Err(_) if cancel.expired() => return Err(cancel.timeout()),
+            Err(e) => {
+                tracing::warn!(url = %shown, error = %redact_url(e.message()), "shallow fetch failed; fetching the full history");
+            }
+        }
+    }
+    // A full fetch into a shallow cache must also deepen it (git's --unshallow).
+    let depth = if !local && repo.is_shallow() {
+        i32::MAX
+    } else {
+        0
+    };
+    attempt(depth).map_err(fail)
+}
+
+/// The deadline of one git operation, as its callbacks and its error see it.
+#[derive(Clone)]
+pub(crate) struct Cancel {
+    deadline: Instant,
+    cancelled: Arc<AtomicBool>,
+    what: &'static str,
+    url: String,
+    allowed: Duration,
+    rule: &'static str,
+}
+
+impl Cancel {
+    fn expired(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+
+    fn timeout(&self) -> FetchError {
+        FetchError::Timeout {
+            what: self.what,
+            url: self.url.clone(),
+            secs: self.allowed.as_secs(),
+            rule: self.rule,
+        }
+    }
+
+    /// `e`, unless the deadline passed (then libgit2's error is the cancellation).
+    fn error_or(&self, e: FetchError) -> FetchError {
+        if self.expired() { self.timeout() } else { e }
+    }
+
+    /// [`credentials`], plus progress callbacks that cancel the operation once the
+    /// deadline has passed (libgit2 calls them on every packet of a transfer).
+    pub(crate) fn callbacks<'a>(&self) -> git2::RemoteCallbacks<'a> {
+        let mut callbacks = credentials();
+        let (a, b) = (self.clone(), self.clone());
+        callbacks.transfer_progress(move |_| !a.expired());
+        callbacks.sideband_progress(move |_| !b.expired());
+        callbacks
+    }
+}
+
+/// Runs a git operation on a thread of its own and waits for it at most `allowed`.
+///
+/// libgit2 takes no deadline per call, and a server that stalls blocks its reads. Past
+/// the deadline the caller gets [`FetchError::Timeout`] naming `what`, the (redacted)
+/// URL, the deadline and `http_timeout`; the thread is told to cancel (its progress
+/// callbacks return false at the next packet) and is left to end on its own, holding
+/// `keep` (the cache entry's lock) until then, so nothing else writes that repository
+/// meanwhile. libgit2 writes objects and refs by renaming, so an abandoned fetch leaves
+/// the cache as it was or with whole objects only.
+pub(crate) fn watchdog<T: Send + 'static>(
+    what: &'static str,
+    url: &str,
+    allowed: Duration,
+    rule: &'static str,
+    keep: Option<Arc<EntryLock>>,
+    op: impl FnOnce(&Cancel) -> Result<T, FetchError> + Send + 'static,
+) -> Result<T, FetchError> {
+    let cancel = Cancel {
+        deadline: Instant::now() + allowed,
+        cancelled: Arc::new(AtomicBool::new(false)),
+        what,
+        url: redact_url(url),
+        allowed,
+        rule,
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let theirs = cancel.clone();
+    std::thread::Builder::new()
+        .name("stackpack-git".into())
+        .spawn(move || {
+            let result = op(&theirs);
+            let _ = tx.send(result);
+            drop(keep);
+        })
+        .map_err(|e| FetchError::Client(format!("cannot start a thread for git: {e}")))?;
+    match rx.recv_timeout(allowed) {
+        Ok(result) => result,
+        Err(_) => {
+            cancel.cancelled.store(true, Ordering::Relaxed);
+            tracing::debug!(url = %cancel.url, "git operation abandoned at its deadline");
+            Err(cancel.timeout())
+        }
     }
 }
 
@@ -793,6 +1032,13 @@ fn semver_versions(refs: &Refs) -> Vec<String> {
 }
 
 fn unknown_ref(url: &str, want: &GitRef, refs: &Refs) -> FetchError {
+    if *want == GitRef::DefaultBranch {
+        return FetchError::NoDefaultBranch {
+            url: redact_url(url),
+            versions: semver_versions(refs),
+            branches: refs.branches.keys().cloned().collect(),
+        };
+    }
     FetchError::UnknownRef {
         url: redact_url(url),
         want: want_text(want),
@@ -970,6 +1216,69 @@ mod tests {
         assert!(!is_local("https://example.com/x"));
         assert!(!is_local("git@github.com:a/b"));
         assert!(!is_local("ssh://git@github.com/a/b"));
+    }
+
+    /// The default branch of every remote shape: a symref wins, a detached HEAD is
+    /// its commit (or the usual branch at it), no HEAD falls back to main then master,
+    /// and with neither there is none (the caller asks for a ref).
+    #[test]
+    fn default_branch_of_each_remote_shape() {
+        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
+        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let head =
+            |oid, symref: Option<&str>| ("HEAD".to_string(), oid, symref.map(str::to_string));
+        let branch = |name: &str, oid| (format!("refs/heads/{name}"), oid, None);
+        let tag = |name: &str, oid| (format!("refs/tags/{name}"), oid, None);
+
+        let symref = refs_of(vec![
+            head(b, Some("refs/heads/dev")),
+            branch("main", b),
+            branch("dev", b),
+        ]);
+        assert_eq!(symref.head, Some((Some("dev".into()), b)));
+        let detached_on_main = refs_of(vec![head(a, None), branch("dev", a), branch("main", a)]);
+        assert_eq!(detached_on_main.head, Some((Some("main".into()), a)));
+        let detached_alone = refs_of(vec![head(b, None), branch("main", a)]);
+        assert_eq!(detached_alone.head, Some((None, b)));
+        let no_head = refs_of(vec![branch("master", a), branch("dev", b)]);
+        assert_eq!(no_head.head, Some((Some("master".into()), a)));
+        let only_tags = refs_of(vec![tag("v1.0.0", a), tag("v1.0.0^{}", b)]);
+        assert_eq!(only_tags.head, None);
+        assert_eq!(only_tags.tags["v1.0.0"], (a, b));
+        assert_eq!(refs_of(Vec::new()).head, None);
+        let e = unknown_ref(
+            "https://u:tok@h.example/r.git",
+            &GitRef::DefaultBranch,
+            &only_tags,
+        )
+        .to_string();
+        assert!(
+            e.contains("no default branch") && e.contains("=<ref>") && !e.contains("tok"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn empty_advertisements() {
+        let pkt = |s: &str| format!("{:04x}{s}", s.len() + 4);
+        let service = format!("{}0000", pkt("# service=git-upload-pack\n"));
+        let zero = "0".repeat(40);
+        let empty = format!(
+            "{service}{}0000",
+            pkt(&format!("{zero} capabilities^{{}}\0side-band\n"))
+        );
+        assert_eq!(advertises_no_ref(empty.as_bytes()), Some(true));
+        assert_eq!(
+            advertises_no_ref(format!("{service}0000").as_bytes()),
+            Some(true)
+        );
+        let full = format!(
+            "{service}{}0000",
+            pkt(&format!("{} HEAD\0side-band\n", "1".repeat(40)))
+        );
+        assert_eq!(advertises_no_ref(full.as_bytes()), Some(false));
+        assert_eq!(advertises_no_ref(b"zzzz"), None);
+        assert_eq!(advertises_no_ref(b"00ff short"), None);
     }
 
     #[test]

@@ -43,14 +43,18 @@ use url::Url;
 /// always redacted (no password or token).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// A network operation passed its wall-clock deadline (see
+    /// [`NetConfig::request_deadline`] and [`NetConfig::transfer_deadline`]).
     #[error(
-        "{what} {url} timed out after {secs}s; check that the server is up and reachable \
-         (and the proxy settings), or raise `http_timeout` in the config"
+        "{what} {url} timed out after {secs}s ({rule}); check that the server is up and \
+         reachable (and the proxy settings), or raise `http_timeout` in the config"
     )]
     Timeout {
         what: &'static str,
         url: String,
         secs: u64,
+        /// Which deadline it was, in words.
+        rule: &'static str,
     },
 
     #[error(
@@ -79,6 +83,18 @@ pub enum FetchError {
         url: String,
         want: String,
         /// Semver tags, `v` stripped, newest first.
+        versions: Vec<String>,
+        branches: Vec<String>,
+    },
+    /// The remote names no default branch (no HEAD, or a HEAD at a missing branch, and
+    /// no `main` or `master`), and none was asked for.
+    #[error(
+        "{url} has no default branch (its HEAD is missing or names no branch, and it has no `main` or `master`); \
+         name the ref to install as `<source>=<ref>`: {}",
+        known_refs(.versions, .branches)
+    )]
+    NoDefaultBranch {
+        url: String,
         versions: Vec<String>,
         branches: Vec<String>,
     },
@@ -203,22 +219,43 @@ pub enum FetchError {
     },
 }
 
+/// How many versions, and how many branches, an error lists (a remote may have
+/// tens of thousands).
+const LISTED_REFS: usize = 20;
+
 fn known_refs(versions: &[String], branches: &[String]) -> String {
+    let list = |items: &[String]| {
+        let shown = items[..items.len().min(LISTED_REFS)].join(", ");
+        match items.len().saturating_sub(LISTED_REFS) {
+            0 => shown,
+            more => format!("{shown} and {more} more"),
+        }
+    };
     let versions = if versions.is_empty() {
         "it has no version tags".to_string()
     } else {
-        format!("available versions: {}", versions.join(", "))
+        format!("available versions: {}", list(versions))
     };
     let branches = if branches.is_empty() {
         "no branches".to_string()
     } else {
-        format!("branches: {}", branches.join(", "))
+        format!("branches: {}", list(branches))
     };
     format!("{versions}; {branches}. Ask for one of these, or a tag or commit of the repository")
 }
 
-/// Per-request timeout when none is configured.
+/// `http_timeout` when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A bulk transfer (an archive download, a git fetch) may take this many times
+/// `http_timeout`.
+pub const TRANSFER_FACTOR: u32 = 10;
+
+/// The words for the request deadline, in errors.
+pub const REQUEST_RULE: &str = "the deadline of one request, body included, is `http_timeout`";
+/// The words for the transfer deadline, in errors.
+pub const TRANSFER_RULE: &str =
+    "the deadline of a git fetch or an archive download is 10 times `http_timeout`";
 
 /// Network settings shared by HTTP and git.
 #[derive(Debug, Clone, Default)]
@@ -227,10 +264,26 @@ pub struct NetConfig {
     pub https_proxy: Option<String>,
     pub no_proxy: Option<String>,
     pub ca_bundle: Option<PathBuf>,
-    /// Per-request timeout; 30 s when unset.
+    /// `http_timeout`; 30 s when unset. See [`NetConfig::request_deadline`].
     pub timeout: Option<Duration>,
     /// Credentials the host adds to matching requests (never shown to plugins).
     pub credentials: Vec<Credential>,
+}
+
+impl NetConfig {
+    /// The wall-clock deadline of one HTTP request from connect to the body's last byte
+    /// (an index, a plugin download, a probe, a POST; each redirect hop gets its own),
+    /// and of one `git ls-remote`: `http_timeout`. A server that trickles its answer
+    /// fails at the deadline however fast each read returns.
+    pub fn request_deadline(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// The wall-clock deadline of a bulk transfer (one archive download, one git fetch):
+    /// [`TRANSFER_FACTOR`] times `http_timeout` (300 s by default).
+    pub fn transfer_deadline(&self) -> Duration {
+        self.request_deadline().saturating_mul(TRANSFER_FACTOR)
+    }
 }
 
 /// A secret the host sends to URLs starting with `prefix` (compared without userinfo),
@@ -288,8 +341,10 @@ impl Net {
     pub fn new(config: NetConfig) -> Result<Net, FetchError> {
         let mut builder = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
-            .connect_timeout(Duration::from_secs(10))
+            // Per read in the blocking client; `send` and the archive download also set a
+            // whole-request deadline on each request, which bounds the body too.
+            .timeout(config.request_deadline())
+            .connect_timeout(Duration::from_secs(10).min(config.request_deadline()))
             .user_agent(concat!("stackpack/", env!("CARGO_PKG_VERSION")));
         let no_proxy = config
             .no_proxy
@@ -373,13 +428,16 @@ impl Net {
                 Auth::Basic { username, password } => req.basic_auth(username, Some(password)),
             };
         }
-        let resp = req.send().map_err(|e| {
-            if e.is_timeout() {
-                NetFailure::Timeout
-            } else {
-                NetFailure::Transport(format!("{method} {}: {}", redact(url), describe(e)))
-            }
-        })?;
+        let resp = req
+            .timeout(self.config.request_deadline())
+            .send()
+            .map_err(|e| {
+                if e.is_timeout() {
+                    NetFailure::Timeout
+                } else {
+                    NetFailure::Transport(format!("{method} {}: {}", redact(url), describe(e)))
+                }
+            })?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -484,21 +542,26 @@ impl NetBackend for Net {
         self.send(self.http.get(url.clone()), "GET", url, headers, max_body)
     }
 
+    /// Within the request deadline, on a thread of its own (see [`git::watchdog`]).
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {
-        let fail =
-            |e: git2::Error| NetFailure::Transport(format!("git ls-remote: {}", e.message()));
-        let mut remote = git2::Remote::create_detached(url).map_err(fail)?;
-        let mut proxy = git2::ProxyOptions::new();
-        if let Some(p) = self.proxy_for(url) {
-            proxy.url(p);
-        }
-        let conn = remote
-            .connect_auth(git2::Direction::Fetch, Some(credentials()), Some(proxy))
-            .map_err(fail)?;
-        let heads = conn.list().map_err(fail)?;
+        let advert = git::probe(self, url)?;
+        let proxy = self.proxy_for(url).map(str::to_string);
+        let owned = url.to_string();
+        let heads = git::watchdog(
+            "git ls-remote of",
+            url,
+            self.config.request_deadline(),
+            REQUEST_RULE,
+            None,
+            move |cancel| git::list_heads(&owned, proxy.as_deref(), advert, cancel),
+        )
+        .map_err(|e| match e {
+            FetchError::Timeout { .. } => NetFailure::Timeout,
+            other => NetFailure::Transport(other.to_string()),
+        })?;
         Ok(heads
-            .iter()
-            .map(|h| (h.name().to_string(), h.oid().to_string()))
+            .into_iter()
+            .map(|(name, oid, _)| (name, oid.to_string()))
             .collect())
     }
 }
@@ -530,14 +593,26 @@ pub fn credentials<'a>() -> git2::RemoteCallbacks<'a> {
 
 fn read_capped(reader: impl Read, max: u64) -> Result<Vec<u8>, NetFailure> {
     let mut body = Vec::new();
-    reader
-        .take(max + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| NetFailure::Transport(format!("reading the body: {e}")))?;
+    reader.take(max + 1).read_to_end(&mut body).map_err(|e| {
+        if is_timeout(&e) {
+            NetFailure::Timeout
+        } else {
+            NetFailure::Transport(format!("reading the body: {e}"))
+        }
+    })?;
     if body.len() as u64 > max {
         return Err(NetFailure::TooLarge(max));
     }
     Ok(body)
+}
+
+/// Whether a read of a response body failed on a deadline (the request's whole-request
+/// deadline, or the client's per-read one).
+pub(crate) fn is_timeout(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
 }
 
 /// A reqwest error without its URL (which may carry credentials), with its causes.

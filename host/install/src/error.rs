@@ -18,6 +18,20 @@ pub enum InstallError {
     #[error("{message}")]
     Resolve { message: String },
 
+    /// A tag resolved to another commit than the one the lockfile recorded for it.
+    #[error(
+        "tag `{tag}` of {url} was moved: pack \"{pack}\" was installed from it at commit {old}, \
+         and it now points at commit {new}; nothing was replaced. Check with the pack's \
+         maintainer that the new commit is genuine, then pass --force to install it"
+    )]
+    TagMoved {
+        pack: String,
+        url: String,
+        tag: String,
+        old: String,
+        new: String,
+    },
+
     #[error(
         "plugin {plugin} was denied network access: {message}. Grant the host to it in the \
          config ([plugins.{plugin}] hosts = [...]) if you trust it"

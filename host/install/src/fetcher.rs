@@ -83,6 +83,8 @@ struct Fetched {
     /// The source to record: credentials removed, a git source pinned to its commit.
     source: Source,
     pin: Pin,
+    /// The git tag that matched, if one did.
+    tag: Option<String>,
     matched: Option<String>,
     warnings: Vec<String>,
 }
@@ -173,6 +175,7 @@ impl Fetcher<'_> {
         if let (Some(range), Target::Git { rev, .. }) = (range, &mut target) {
             rev.matched = format!("{}, the highest version in {range}", rev.matched);
         }
+        let moved = self.tag_moved(&located, &target)?;
         let requested = want.reference.requested().map(str::to_string);
         if let Some(staged) = self.unchanged(&located, &target, &requested) {
             return Ok(staged);
@@ -187,6 +190,7 @@ impl Fetcher<'_> {
         });
         match staged {
             Ok((mut fetched, meta, tree_sha256)) => {
+                fetched.warnings.extend(moved);
                 fetched
                     .warnings
                     .extend(stackpack_core::deprecation_warnings(&meta));
@@ -207,6 +211,7 @@ impl Fetcher<'_> {
                         canonical: located.canonical.clone(),
                         source: fetched.source,
                         pin: fetched.pin,
+                        tag: fetched.tag,
                         resolver: located.resolver.clone(),
                         resolver_sha256: located.resolver_sha256.clone(),
                         tree_sha256,
@@ -300,6 +305,45 @@ impl Fetcher<'_> {
         })
     }
 
+    /// When the target is a git tag that the lockfile recorded, for the same source, at
+    /// another commit: the tag was moved upstream. That is refused
+    /// ([`InstallError::TagMoved`]) unless `--force`, which installs the new commit with
+    /// a warning (returned).
+    fn tag_moved(
+        &self,
+        located: &Located,
+        target: &Target,
+    ) -> Result<Option<String>, InstallError> {
+        let Target::Git { url, rev, .. } = target else {
+            return Ok(None);
+        };
+        let Some(tag) = &rev.tag else {
+            return Ok(None);
+        };
+        let Some(entry) = self.lockfile.packs.iter().find(|e| {
+            e.canonical == located.canonical
+                && e.tag.as_deref() == Some(tag.as_str())
+                && e.pin.commit().is_some_and(|c| c != rev.commit)
+        }) else {
+            return Ok(None);
+        };
+        let old = entry.pin.commit().unwrap_or_default().to_string();
+        if !self.opts.force {
+            return Err(InstallError::TagMoved {
+                pack: entry.ref_.clone(),
+                url: stackpack_core::redact_url(url),
+                tag: tag.clone(),
+                old,
+                new: rev.commit.clone(),
+            });
+        }
+        Ok(Some(format!(
+            "tag `{tag}` of {} was moved from commit {old} to {}; installing the new commit as --force asks",
+            stackpack_core::redact_url(url),
+            rev.commit
+        )))
+    }
+
     /// Resolves `want` on `url` once per run; later requirers wait for and share the
     /// first answer (a failure is not kept: the next requirer tries again).
     fn resolve_git(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, InstallError> {
@@ -360,10 +404,17 @@ impl Fetcher<'_> {
         )
         .ok()?;
         let meta = parse_pack_yaml(&text, None).ok()?;
+        let mut entry = entry.clone();
+        if let Target::Git { rev, .. } = target
+            && entry.tag.is_none()
+        {
+            // A lockfile written before tags were recorded learns the tag now.
+            entry.tag = rev.tag.clone();
+        }
         (meta.ref_ == entry.ref_).then(|| Staged {
             slot: String::new(),
             meta,
-            entry: entry.clone(),
+            entry,
             matched: target.matched(),
             requested: requested.clone(),
             warnings: Vec::new(),
@@ -392,9 +443,14 @@ impl Fetcher<'_> {
         let mut warnings = Vec::new();
         let pin = target.pin();
         let matched = target.matched();
+        let tag = match &target {
+            Target::Git { rev, .. } => rev.tag.clone(),
+            _ => None,
+        };
         let fetched = |source: Source, pin: Pin, matched, warnings| Fetched {
             source,
             pin,
+            tag: tag.clone(),
             matched,
             warnings,
         };

@@ -11,6 +11,7 @@
 //! kind = "git"                     # git | archive | local
 //! url = "https://github.com/StackStorm-Exchange/stackstorm-sensu"
 //! commit = "3f2a…"                 # git; `sha256` for archives
+//! tag = "v1.2.0"                   # git, when a tag was asked for and matched
 //! resolver = "github"
 //! resolver_sha256 = "9e35…"
 //! ```
@@ -38,6 +39,9 @@ pub struct LockedPack {
     pub source: Source,
     /// What the source resolved to.
     pub pin: Pin,
+    /// The git tag the pin came from, when a tag matched: a later install of the same
+    /// tag that resolves to another commit means the tag was moved.
+    pub tag: Option<String>,
     pub resolver: String,
     pub resolver_sha256: String,
     /// Digest of the installed tree ([`crate::tree::tree_digest`]), so a reinstall of the
@@ -80,6 +84,8 @@ struct OnDisk {
     subdir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<Sha256>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +146,7 @@ impl TryFrom<OnDisk> for LockedPack {
             canonical: d.source,
             source,
             pin,
+            tag: d.tag,
             resolver: d.resolver,
             resolver_sha256: d.resolver_sha256,
             tree_sha256: d.tree_sha256,
@@ -168,6 +175,7 @@ impl From<LockedPack> for OnDisk {
             url,
             subdir,
             commit: p.pin.commit().map(str::to_string),
+            tag: p.tag,
             sha256: p.pin.sha256().cloned(),
             archive_format,
             resolver: p.resolver,
@@ -283,6 +291,7 @@ mod tests {
                 subdir: None,
             },
             pin: Pin::Commit("a".repeat(40)),
+            tag: Some("v1.0.0".into()),
             resolver: "github".into(),
             resolver_sha256: "b".repeat(64),
             tree_sha256: None,

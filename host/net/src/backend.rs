@@ -43,7 +43,9 @@ impl std::fmt::Display for NetFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NetFailure::Offline => f.write_str("the network is off (offline)"),
-            NetFailure::Timeout => f.write_str("timed out"),
+            NetFailure::Timeout => f.write_str(
+                "timed out (one request, body included, must finish within `http_timeout`)",
+            ),
             NetFailure::TooLarge(n) if *n >= 1 << 20 => {
                 write!(f, "the answer is larger than {} MiB", n >> 20)
             }

@@ -189,31 +189,7 @@ pub fn http_server(routes: Vec<(&str, Reply)>) -> String {
 /// connection), with a certificate for 127.0.0.1 issued by a CA made for this call.
 /// Returns its base URL and the CA certificate's PEM, for a CA bundle.
 pub fn https_server(routes: Vec<(&str, Reply)>) -> (String, String) {
-    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
-    let mut ca_params =
-        rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA certificate params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "stackpack test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("a CA certificate");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("a server key");
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("server certificate params")
-        .signed_by(&leaf_key, &issuer)
-        .expect("a server certificate");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-        )
-        .expect("a TLS server config");
-    let config = Arc::new(config);
+    let (config, ca_pem) = tls_config();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback server");
     let base = format!(
         "https://{}",
@@ -256,8 +232,94 @@ pub fn https_server(routes: Vec<(&str, Reply)>) -> (String, String) {
             });
         }
     });
-    (base, ca.pem())
+    (base, ca_pem)
 }
+
+/// A TLS server config with a certificate for 127.0.0.1 issued by a CA made for this
+/// call, and that CA's PEM.
+fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA certificate params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "stackpack test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("a CA certificate");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("a server key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server certificate params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("a server certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("a TLS server config");
+    (Arc::new(config), ca.pem())
+}
+
+/// A server that answers every request with status 200 and a `Content-Length` of
+/// `length`, then sends the body one byte (`x`) every `interval`, never faster, and
+/// never closes early: a client whose timeout applies per read waits for ever. Over
+/// TLS when `tls` (then the CA's PEM is returned too). For the rest of the test
+/// process; returns its base URL.
+pub fn trickle_server(
+    length: u64,
+    interval: std::time::Duration,
+    tls: bool,
+) -> (String, Option<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback server");
+    let addr = listener.local_addr().expect("the listener's address");
+    let tls = tls.then(tls_config);
+    let ca = tls.as_ref().map(|(_, pem)| pem.clone());
+    let config = tls.map(|(c, _)| c);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let stream: Box<dyn ReadWrite> = match config {
+                    Some(config) => {
+                        let conn = rustls::ServerConnection::new(config).expect("a TLS connection");
+                        Box::new(rustls::StreamOwned::new(conn, tcp))
+                    }
+                    None => Box::new(tcp),
+                };
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let stream = reader.get_mut();
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for _ in 0..length {
+                    if stream
+                        .write_all(b"x")
+                        .and_then(|()| stream.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep(interval);
+                }
+            });
+        }
+    });
+    let scheme = if ca.is_some() { "https" } else { "http" };
+    (format!("{scheme}://{addr}"), ca)
+}
+
+trait ReadWrite: std::io::Read + Write + Send {}
+impl<T: std::io::Read + Write + Send> ReadWrite for T {}
 
 /// A server that accepts connections and never answers (nor closes them), for the
 /// rest of the test process. Returns its base URL.
