@@ -13,6 +13,7 @@
 //! [`PidLock`] is the one inter-process lock (the root lock, the cache entries' locks):
 //! an advisory `flock` on a file that records its holder's pid.
 
+pub mod fault;
 mod pid_lock;
 
 pub use pid_lock::{LockError, PidLock};

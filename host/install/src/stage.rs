@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cap_std::fs::Dir;
 use rustix::fs::{RenameFlags, renameat_with};
+use stackpack_fs::fault;
 
 use crate::error::InstallError;
 
@@ -75,19 +76,17 @@ impl Staging {
         let _ = self.dir.remove_dir_all(slot);
     }
 
-    /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
-    /// version exists (kept in place: the legacy in-pack `config.yaml` is carried over
-    /// first), a no-replace rename otherwise. Returns whether it replaced something.
-    pub fn swap_into(
+    /// Copies the legacy in-pack `config.yaml` of the installed `packs/<name>`, if any,
+    /// into the staged `slot`, so that the swap keeps it. Done before the slot's tree
+    /// digest is taken for the journal and the lockfile.
+    pub fn carry_legacy_config(
         &self,
         slot: &str,
         packs: &Dir,
         packs_path: &Path,
         name: &str,
-    ) -> Result<bool, InstallError> {
-        let dest = packs_path.join(name);
-        let exists = packs.exists(name);
-        if exists && packs.is_file(format!("{name}/config.yaml")) {
+    ) -> Result<(), InstallError> {
+        if packs.is_file(format!("{name}/config.yaml")) {
             packs
                 .copy(
                     format!("{name}/config.yaml"),
@@ -96,10 +95,33 @@ impl Staging {
                 )
                 .map_err(InstallError::io(
                     "cannot keep the legacy config.yaml of",
-                    &dest,
+                    packs_path.join(name),
                 ))?;
         }
-        fault_point("before-swap");
+        Ok(())
+    }
+
+    /// The tree digest of a staged slot ([`crate::tree::tree_digest`]).
+    pub fn slot_digest(&self, slot: &str) -> Result<String, InstallError> {
+        self.dir
+            .open_dir(slot)
+            .and_then(|d| crate::tree::tree_digest(&d))
+            .map_err(InstallError::io("cannot read", self.path.join(slot)))
+    }
+
+    /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
+    /// version exists, a no-replace rename otherwise. Returns whether it replaced
+    /// something.
+    pub fn swap_into(
+        &self,
+        slot: &str,
+        packs: &Dir,
+        packs_path: &Path,
+        name: &str,
+    ) -> Result<bool, InstallError> {
+        let dest = packs_path.join(name);
+        let exists = packs.symlink_metadata(name).is_ok();
+        fault::point("before-swap", name);
         let flags = if exists {
             RenameFlags::EXCHANGE
         } else {
@@ -107,7 +129,7 @@ impl Staging {
         };
         renameat_with(&self.dir, slot, packs, name, flags)
             .map_err(|e| InstallError::io("cannot move the new version into", &dest)(e.into()))?;
-        fault_point("after-swap");
+        fault::point("after-swap", name);
         if exists {
             // The slot now holds the previous version.
             self.discard(slot);
@@ -130,17 +152,3 @@ impl Drop for Staging {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
-
-/// Test hook, in debug builds only: `STACKPACK_FAULT_POINT=<name>` kills the process (as
-/// kill -9 would) when the run reaches that point. Release builds ignore the variable.
-#[cfg(debug_assertions)]
-pub fn fault_point(name: &str) {
-    if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name) {
-        eprintln!("stackpack: fault point {name} reached, aborting");
-        std::process::abort();
-    }
-}
-
-/// Release builds have no fault points.
-#[cfg(not(debug_assertions))]
-pub fn fault_point(_name: &str) {}

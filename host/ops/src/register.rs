@@ -288,6 +288,7 @@ fn run(
         prepared.push((p, config));
     }
 
+    stackpack_fs::fault::point("register-prepared", "");
     s.root.ensure()?;
     let mut registry = Registry::open(&s.root.registry_db())?;
     for (p, config) in prepared {
@@ -307,6 +308,7 @@ fn run(
             }
         }
     }
+    stackpack_fs::fault::point("register-end", "");
     Ok(report)
 }
 

@@ -1,4 +1,7 @@
-//! The SQLite registry: schema, migrations, one transaction per pack.
+//! The SQLite registry: schema, migrations, one transaction per pack. Fault points (debug
+//! builds, `stackpack_fs::fault`): `register-before-transaction`, `register-in-transaction`
+//! (rows written, not committed), `register-after-commit`, `unregister-before`; the detail
+//! is the pack.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 use stackpack_core::pack::PackMeta;
+use stackpack_fs::fault;
 
 use crate::content::{Problem, ResourceType, scan_pack};
 use crate::error::RegistryError;
@@ -316,6 +320,7 @@ impl Registry {
                 source,
             }
         };
+        fault::point("register-before-transaction", &pack);
         let tx = self
             .conn
             .transaction()
@@ -383,7 +388,9 @@ impl Registry {
                 }
             }
         }
+        fault::point("register-in-transaction", &pack);
         tx.commit().map_err(sql("committing"))?;
+        fault::point("register-after-commit", &pack);
         report.removed = before
             .difference(&after)
             .filter_map(|(t, r)| {
@@ -415,6 +422,7 @@ impl Registry {
 
     /// Removes a pack and everything registered for it; false when it was not there.
     pub fn unregister(&mut self, pack: &str) -> Result<bool, RegistryError> {
+        fault::point("unregister-before", pack);
         let n = self
             .conn
             .execute("DELETE FROM packs WHERE ref = ?1", [pack])
