@@ -25,7 +25,6 @@ use crate::common::{file_url, installed_version, pack_repo, pack_yaml, run, stac
 /// `re` exists at 1.0.0 and 2.0.0 (local dirs with a Python action, so a virtualenv).
 struct Fixture {
     _dir: tempfile::TempDir,
-    lib: PathBuf,
     app: PathBuf,
     re_v1: PathBuf,
     re_v2: PathBuf,
@@ -67,7 +66,6 @@ fn fixture() -> Fixture {
     Fixture {
         re_v1: re("1.0.0"),
         re_v2: re("2.0.0"),
-        lib,
         app,
         plain,
         _dir: dir,
