@@ -229,12 +229,18 @@ impl Registry {
             .map_err(open)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open)?;
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|source| RegistryError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        // Two processes opening a new registry at the same moment both try to create
+        // the schema; the second fails (the tables exist, or its snapshot is stale)
+        // once the first has committed. Trying again then finds the schema up to date.
+        let migrations = migrations();
+        if migrations.to_latest(&mut conn).is_err() {
+            migrations
+                .to_latest(&mut conn)
+                .map_err(|source| RegistryError::Migrate {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
         Ok(Registry {
             conn,
             path: path.to_path_buf(),
@@ -321,9 +327,12 @@ impl Registry {
             }
         };
         fault::point("register-before-transaction", &pack);
+        // IMMEDIATE: the write lock is taken at the start, waiting (busy_timeout) for
+        // another registration. A deferred transaction that read first would fail at
+        // once with "database is locked" when another process committed in between.
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql("starting a transaction"))?;
         let before: BTreeSet<(String, String)> = {
             let mut stmt = tx
