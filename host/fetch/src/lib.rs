@@ -20,7 +20,7 @@ use std::path::PathBuf;
 mod archive;
 mod cache_lock;
 #[doc(hidden)]
-pub mod fault;
+pub use stackpack_fs::fault;
 mod git;
 mod local;
 mod tree;

@@ -17,6 +17,7 @@
 //! handle without following a symlink; [`open_regular`] and [`read_regular_to_string`]
 //! read a file only when it is a regular one (never blocking on a fifo).
 
+pub mod fault;
 mod nofollow;
 mod pid_lock;
 

@@ -203,6 +203,14 @@ pub enum InstallError {
     #[error("lockfile {}: {reason}; fix or delete it (it is rewritten by the next install)", path.display())]
     Lockfile { path: PathBuf, reason: String },
 
+    #[error(
+        "journal {}: {reason}. It records an interrupted install or removal in a form this \
+         stackpack cannot read (another version wrote it, or it is damaged); nothing was \
+         changed. Check that {} and stackpack.lock agree, then delete it",
+        path.display(), path.parent().map(|p| p.join("packs")).unwrap_or_default().display()
+    )]
+    Journal { path: PathBuf, reason: String },
+
     #[error("pack \"{pack}\" is not in the lockfile {}; install it without --locked first", path.display())]
     NotLocked { pack: String, path: PathBuf },
 

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use stackpack_core::{PackRef, Task};
 use stackpack_fetch::{GitCache, Net};
+use stackpack_fs::fault;
 use stackpack_plugin::Plugin;
 use stackpack_site::{Root, discover, find};
 
 use crate::error::InstallError;
 use crate::fetcher::{Fetcher, Staged};
+use crate::journal::{self, Journal};
 use crate::lock::RootLock;
 use crate::lockfile::Lockfile;
 use crate::plan::{
@@ -20,7 +22,7 @@ use crate::plan::{
     dependents, failure_reason, plan_dependencies, same_version,
 };
 use crate::resolve::ResolverChain;
-use crate::stage::{Staging, fault_point};
+use crate::stage::Staging;
 
 /// The StackStorm version packs are checked against unless configured otherwise.
 pub const DEFAULT_STACKSTORM_VERSION: &str = "3.9.0";
@@ -177,6 +179,7 @@ impl Node {
 pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Report, InstallError> {
     let root_dir = env.root.ensure()?;
     let _lock = RootLock::acquire(env.root.path(), opts.lock_timeout)?;
+    let recovered = journal::recover(env.root.path())?;
     let staging = Staging::new(&root_dir, env.root.path())?;
     let installed = discover(&env.search_paths)?;
     let lockfile_path = env.root.lockfile();
@@ -209,6 +212,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     let mut warnings: Vec<String> = Vec::new();
 
     let packs_path = env.root.packs_dir();
+    let mut level = 0usize;
     while !wants.is_empty() {
         check_batch_conflicts(&wants)?;
         let batch = std::mem::take(&mut wants);
@@ -217,6 +221,8 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         // dependency sees every pack asked for at this level (a pack named on the
         // command line after the one depending on it included).
         let first_new = nodes.len();
+        level += 1;
+        fault::point("install-fetched", &level.to_string());
         for (want, result) in batch.into_iter().zip(fetched) {
             let staged = match result {
                 Ok(s) => s,
@@ -319,11 +325,42 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         }
     }
 
-    // Everything is staged and consistent: swap in, dependencies first.
+    fault::point("install-staged", "");
+
+    // Everything is staged and consistent. The intents go to the journal before the
+    // first virtualenv or pack changes (see `journal`), then venvs are built and packs
+    // swapped in, dependencies first, then the lockfile is written.
     let packs = root_dir
         .open_dir(stackpack_site::root::PACKS_DIR)
         .map_err(InstallError::io("cannot open", &packs_path))?;
     let venvs_path = env.root.virtualenvs_dir();
+    let mut intents = Vec::new();
+    for node in nodes.iter_mut().rev() {
+        if node.staged.unchanged || node.tops.iter().all(|t| failures[*t].is_some()) {
+            continue;
+        }
+        let name = node.staged.meta.ref_.clone();
+        let digest = staging
+            .carry_legacy_config(&node.staged.slot, &packs, &packs_path, &name)
+            .and_then(|()| staging.slot_digest(&node.staged.slot));
+        match digest {
+            Ok(d) => {
+                node.staged.entry.tree_sha256 = Some(d);
+                intents.push(node.staged.entry.clone());
+            }
+            Err(e) => {
+                for t in &node.tops {
+                    failures[*t].get_or_insert(e.to_string());
+                }
+            }
+        }
+    }
+    let journal = Journal::installing(intents);
+    if !journal.is_empty() {
+        journal.write(env.root.path())?;
+    }
+    fault::point("install-journal-written", "");
+
     let mut installed_nodes: Vec<(&Node, Option<String>, Option<stackpack_venv::VenvReport>)> =
         Vec::new();
     for node in nodes.iter().rev() {
@@ -350,6 +387,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
                 let task = Task::start(env.progress, &format!("virtualenv of {name}"));
                 let built = stackpack_venv::ensure(&venvs_path, name, &tree, cfg, false);
                 drop(task);
+                fault::point("install-venv", name);
                 match built {
                     Ok(report) => Some(report),
                     Err(e) => {
@@ -372,6 +410,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         }
         match staging.swap_into(&node.staged.slot, &packs, &packs_path, name) {
             Ok(_) => {
+                fault::point("install-swapped", name);
                 lockfile.upsert(node.staged.entry.clone());
                 installed_nodes.push((node, previous, venv));
             }
@@ -383,9 +422,14 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         }
     }
     if !installed_nodes.is_empty() {
-        lockfile.write(&env.root.path().join(stackpack_site::root::LOCKFILE))?;
+        lockfile.write(&lockfile_path)?;
     }
-    fault_point("after-lockfile");
+    fault::point("after-lockfile", "");
+    if !journal.is_empty() {
+        journal::clear(env.root.path())?;
+    }
+    fault::point("install-end", "");
+    warnings.extend(recovered.warnings);
 
     let mut results = Vec::new();
     for (top, raw) in raws.iter().enumerate() {

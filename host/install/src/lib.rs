@@ -6,11 +6,13 @@
 //! version conflict anywhere installs nothing. Staged packs are then swapped into place
 //! with an atomic exchange, and the [`Lockfile`] records exactly what came from where.
 //! A [`RootLock`] serializes stackpack processes working on one root. [`remove()`] takes
-//! packs out the same careful way.
+//! packs out the same careful way. The [`journal`] keeps the lockfile in step with
+//! `<root>/packs` whenever a run is killed.
 
 mod error;
 mod fetcher;
 mod install;
+pub mod journal;
 mod lock;
 pub mod lockfile;
 mod plan;
@@ -24,6 +26,7 @@ pub use error::{InstallError, InstalledConflict};
 pub use install::{
     DEFAULT_STACKSTORM_VERSION, Env, InstallOptions, Outcome, PackResult, Report, install,
 };
+pub use journal::{JOURNAL_FILE, Recovered};
 pub use lock::RootLock;
 pub use lockfile::{LockedPack, Lockfile};
 pub use remove::remove;

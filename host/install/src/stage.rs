@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cap_std::fs::Dir;
 use rustix::fs::{RenameFlags, renameat_with};
+use stackpack_fs::fault;
 
 use crate::error::InstallError;
 
@@ -93,22 +94,19 @@ impl Staging {
         let _ = self.dir.remove_dir_all(slot);
     }
 
-    /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
-    /// version exists (kept in place: the legacy in-pack `config.yaml` is carried over
-    /// first), a no-replace rename otherwise. Returns whether it replaced something.
-    /// A symlink at `packs/<name>` is replaced as an entry: never followed, nothing is
-    /// read or written through it, and what it points at is left alone.
-    pub fn swap_into(
+    /// Copies the legacy in-pack `config.yaml` of the installed `packs/<name>`, if any,
+    /// into the staged `slot`, so that the swap keeps it. Done before the slot's tree
+    /// digest is taken for the journal and the lockfile.
+    pub fn carry_legacy_config(
         &self,
         slot: &str,
         packs: &Dir,
         packs_path: &Path,
         name: &str,
-    ) -> Result<bool, InstallError> {
-        let dest = packs_path.join(name);
-        let previous = packs.symlink_metadata(name).ok();
-        let exists = previous.is_some();
-        let real_dir = previous.is_some_and(|m| m.is_dir());
+    ) -> Result<(), InstallError> {
+        // Only from a real directory, and only a regular file: a symlink at
+        // `packs/<name>` or at its config.yaml is never followed.
+        let real_dir = packs.symlink_metadata(name).is_ok_and(|m| m.is_dir());
         if real_dir
             && packs
                 .symlink_metadata(format!("{name}/config.yaml"))
@@ -122,10 +120,34 @@ impl Staging {
                 )
                 .map_err(InstallError::io(
                     "cannot keep the legacy config.yaml of",
-                    &dest,
+                    packs_path.join(name),
                 ))?;
         }
-        fault_point("before-swap");
+        Ok(())
+    }
+
+    /// The tree digest of a staged slot ([`crate::tree::tree_digest`]).
+    pub fn slot_digest(&self, slot: &str) -> Result<String, InstallError> {
+        self.dir
+            .open_dir(slot)
+            .and_then(|d| crate::tree::tree_digest(&d))
+            .map_err(InstallError::io("cannot read", self.path.join(slot)))
+    }
+
+    /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous
+    /// version exists, a no-replace rename otherwise. Returns whether it replaced
+    /// something. A symlink at `packs/<name>` is replaced as an entry: never followed,
+    /// nothing is read or written through it, and what it points at is left alone.
+    pub fn swap_into(
+        &self,
+        slot: &str,
+        packs: &Dir,
+        packs_path: &Path,
+        name: &str,
+    ) -> Result<bool, InstallError> {
+        let dest = packs_path.join(name);
+        let exists = packs.symlink_metadata(name).is_ok();
+        fault::point("before-swap", name);
         let flags = if exists {
             RenameFlags::EXCHANGE
         } else {
@@ -133,7 +155,7 @@ impl Staging {
         };
         renameat_with(&self.dir, slot, packs, name, flags)
             .map_err(|e| InstallError::io("cannot move the new version into", &dest)(e.into()))?;
-        fault_point("after-swap");
+        fault::point("after-swap", name);
         if exists {
             // The slot now holds the previous version.
             self.discard(slot);
@@ -156,17 +178,3 @@ impl Drop for Staging {
         let _ = self.base.remove_dir_all(&self.run);
     }
 }
-
-/// Test hook, in debug builds only: `STACKPACK_FAULT_POINT=<name>` kills the process (as
-/// kill -9 would) when the run reaches that point. Release builds ignore the variable.
-#[cfg(debug_assertions)]
-pub fn fault_point(name: &str) {
-    if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name) {
-        eprintln!("stackpack: fault point {name} reached, aborting");
-        std::process::abort();
-    }
-}
-
-/// Release builds have no fault points.
-#[cfg(not(debug_assertions))]
-pub fn fault_point(_name: &str) {}

@@ -399,6 +399,7 @@ fn run(
         prepared.push((p, config));
     }
 
+    stackpack_fs::fault::point("register-prepared", "");
     s.root.ensure()?;
     let mut registry = Registry::open(&s.root.registry_db())?;
     for (p, config) in prepared {
@@ -418,6 +419,7 @@ fn run(
             }
         }
     }
+    stackpack_fs::fault::point("register-end", "");
     Ok(report)
 }
 

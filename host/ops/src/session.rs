@@ -273,13 +273,14 @@ impl Session {
         Ok(found)
     }
 
-    /// The lockfile, read once until [`Session::packs_changed`].
+    /// The lockfile as it describes `<root>/packs` (the intents of an interrupted run's
+    /// journal applied in memory), read once until [`Session::packs_changed`].
     pub fn lockfile(&self) -> Result<Arc<Lockfile>, OpsError> {
         let mut slot = self.lockfile.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(lock) = &*slot {
             return Ok(lock.clone());
         }
-        let lock = Arc::new(Lockfile::read(&self.root.lockfile())?);
+        let lock = Arc::new(stackpack_install::journal::current(self.root.path())?);
         *slot = Some(lock.clone());
         Ok(lock)
     }

@@ -1,4 +1,7 @@
-//! The SQLite registry: schema, migrations, one transaction per pack.
+//! The SQLite registry: schema, migrations, one transaction per pack. Fault points (debug
+//! builds, `stackpack_fs::fault`): `register-before-transaction`, `register-in-transaction`
+//! (rows written, not committed), `register-after-commit`, `unregister-before`; the detail
+//! is the pack.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 use stackpack_core::pack::PackMeta;
+use stackpack_fs::fault;
 
 use crate::content::{
     Problem, ResourceType, ScanOptions, Selection, is_sensor_file, scan_pack_with,
@@ -235,12 +239,18 @@ impl Registry {
             .map_err(open)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open)?;
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|source| RegistryError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        // Two processes opening a new registry at the same moment both try to create
+        // the schema; the second fails (the tables exist, or its snapshot is stale)
+        // once the first has committed. Trying again then finds the schema up to date.
+        let migrations = migrations();
+        if migrations.to_latest(&mut conn).is_err() {
+            migrations
+                .to_latest(&mut conn)
+                .map_err(|source| RegistryError::Migrate {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
         Ok(Registry {
             conn,
             path: path.to_path_buf(),
@@ -327,9 +337,13 @@ impl Registry {
                 source,
             }
         };
+        fault::point("register-before-transaction", &pack);
+        // IMMEDIATE: the write lock is taken at the start, waiting (busy_timeout) for
+        // another registration. A deferred transaction that read first would fail at
+        // once with "database is locked" when another process committed in between.
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql("starting a transaction"))?;
         // The rows this registration replaces: those of the selected kinds.
         let before: BTreeSet<(String, String)> = {
@@ -419,7 +433,9 @@ impl Registry {
                 }
             }
         }
+        fault::point("register-in-transaction", &pack);
         tx.commit().map_err(sql("committing"))?;
+        fault::point("register-after-commit", &pack);
         report.removed = before
             .difference(&after)
             .filter_map(|(t, r)| {
@@ -451,6 +467,7 @@ impl Registry {
 
     /// Removes a pack and everything registered for it; false when it was not there.
     pub fn unregister(&mut self, pack: &str) -> Result<bool, RegistryError> {
+        fault::point("unregister-before", pack);
         let n = self
             .conn
             .execute("DELETE FROM packs WHERE ref = ?1", [pack])

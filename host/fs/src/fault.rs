@@ -1,20 +1,27 @@
-//! Test hooks at named points of the cache code, in debug builds only: release builds
-//! compile [`point`] to nothing and ignore the variables below.
+//! Test hooks at named points of stackpack's work, in debug builds only: release builds
+//! compile [`point`] to nothing and ignore the variables below. Every crate marks its
+//! points through this one module.
 //!
-//! A point has a name and a detail (the URL or archive it is working on). Reaching it:
+//! A point has a name and a detail (the pack, URL or archive it is working on). Reaching
+//! it:
 //!
-//! - with `STACKPACK_FAULT_POINT=<name>`, aborts the process (as kill -9 would);
+//! - with `STACKPACK_FAULT_POINT=<name>` (and, when set, `STACKPACK_FAULT_DETAIL` equal
+//!   to the detail), aborts the process (as kill -9 would), after printing
+//!   `stackpack: fault point <name> (<detail>) reached, aborting` to stderr;
 //! - with `STACKPACK_FAULT_DIR=<dir>`, appends `<pid> <detail>` to `<dir>/<name>.reached`,
 //!   then waits while `<dir>/<name>.hold` exists (when that file holds text, only for a
 //!   detail containing it), so a test can keep one process inside a point while it
-//!   starts another;
+//!   starts another, and can list every point a run passes (a new point is found
+//!   without naming it anywhere else);
 //! - counts the arrival in this process and waits while [`hold`] holds the point, so a
 //!   test calling the library keeps one thread inside while another arrives.
 //!
-//! The points: `cache-locked` (a cache entry's lock is held and stale git lock files
-//! removed; nothing written yet), `cache-lock-wait` (the entry is busy: this fetch
-//! starts waiting for it) `git-fetch` (a git fetch is about to start) and `archive-download` (an archive
-//! download is about to start).
+//! The points of the cache code: `cache-locked` (a cache entry's lock is held and stale
+//! git lock files removed; nothing written yet), `cache-lock-wait` (the entry is busy:
+//! this fetch starts waiting for it), `git-fetch` (a git fetch is about to start) and
+//! `archive-download` (an archive download is about to start). Install, remove and
+//! register mark theirs with an `install-`, `remove-`, `register-` or `recover-` prefix
+//! (see `stackpack-install` and `stackpack-registry`).
 
 #[cfg(debug_assertions)]
 mod imp {
@@ -41,8 +48,10 @@ mod imp {
     }
 
     pub fn point(name: &str, detail: &str) {
-        if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name) {
-            eprintln!("stackpack: fault point {name} reached, aborting");
+        if std::env::var("STACKPACK_FAULT_POINT").is_ok_and(|v| v == name)
+            && std::env::var("STACKPACK_FAULT_DETAIL").map_or(true, |d| d == detail)
+        {
+            eprintln!("stackpack: fault point {name} ({detail}) reached, aborting");
             std::process::abort();
         }
         if let Some(dir) = std::env::var_os("STACKPACK_FAULT_DIR").map(PathBuf::from) {
