@@ -171,7 +171,10 @@ fn fetch_one(net: &dyn NetBackend, url: &str, opts: &FetchOptions) -> FetchedInd
         Err(reason) => {
             return FetchedIndex::failed(
                 url,
-                IndexStatus::Error(format!("invalid index URL {shown}: {reason}")),
+                IndexStatus::Error(format!(
+                    "invalid index URL {}: {reason}",
+                    stackpack_core::redact_unparsed_url(url)
+                )),
             );
         }
     };

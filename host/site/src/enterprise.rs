@@ -95,7 +95,7 @@ impl Enterprise {
             .parse::<toml::Table>()
             .map_err(|e| SiteError::ConfigSyntax {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                reason: crate::settings::describe_toml_error(&text, &e),
             })?;
         Enterprise::from_table(path, &table)
     }

@@ -138,7 +138,8 @@ impl PluginStore {
             reason,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
-        let m: PluginManifest = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let m: PluginManifest = toml::from_str(&text)
+            .map_err(|e| invalid(crate::settings::describe_toml_error(&text, &e)))?;
         if m.name != name {
             return Err(invalid(format!(
                 "it names the plugin {:?}, not {name:?} as its file name does",

@@ -52,6 +52,8 @@ mod st2;
 mod st2conf;
 mod toml_file;
 
+pub(crate) use toml_file::describe_error as describe_toml_error;
+
 pub use credentials::{CredentialSetting, Secret};
 pub use resolve::{Overrides, normalize_index_url};
 pub use st2::{St2Auth, St2Settings};
@@ -225,7 +227,7 @@ impl Settings {
             Err(e) if is_toml => {
                 return Err(SiteError::ConfigSyntax {
                     path: path.to_path_buf(),
-                    reason: e.to_string(),
+                    reason: toml_file::describe_error(&text, &e),
                 });
             }
             Err(_) => st2conf::read(path, &text)?,
@@ -568,7 +570,7 @@ tokn = "u"
             (
                 "[[credentials]]\ntoken = \"t\"\n",
                 "credentials[0].url",
-                "the URL (prefix) the credential is for",
+                "the http(s):// URL the credential is for (scheme, host, optional port and path)",
             ),
         ] {
             let p = write(d.path(), "bad.toml", text);
@@ -617,6 +619,34 @@ tokn = "u"
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_file() {
+        // The safe outcome: the error names the file, the line and the column, and no
+        // part of any line (a token sits on it) appears in it.
+        let d = tempfile::tempdir().unwrap();
+        for text in [
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = \"SECRET-TOKEN-1\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = SECRET-TOKEN-1\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = \"SECRET-TOKEN-1\" x\n",
+            "http_proxy = \"http://u:SECRET-TOKEN-1@proxy:3128\"\nhttp_proxy = \"x\"\n",
+            "[st2]\napi_key = \"SECRET-TOKEN-1\"\n[st2]\n",
+            "credentials = \"SECRET-TOKEN-1\"\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = [\"SECRET-TOKEN-1\"]\n",
+        ] {
+            let p = write(d.path(), "bad.toml", text);
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{text:?}: {e}");
+            assert!(e.contains(&p.display().to_string()), "{e}");
+        }
+        let p = write(
+            d.path(),
+            "bad.toml",
+            "a = 1\n[[credentials]]\ntoken = \"SECRET-TOKEN-1\n",
+        );
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
     }
 
     #[test]
