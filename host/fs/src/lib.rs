@@ -10,12 +10,17 @@
 //! comes from `tempfile`, which creates it exclusively (never following a planted
 //! symlink).
 //!
+//! [`read_limited`] is the one way a file a user or a pack supplies is read: regular
+//! files only, never more than a limit.
+//!
 //! [`PidLock`] is the one inter-process lock (the root lock, the cache entries' locks):
 //! an advisory `flock` on a file that records its holder's pid.
 
 mod pid_lock;
+mod read;
 
 pub use pid_lock::{LockError, PidLock};
+pub use read::{human_bytes, read_file_limited, read_limited, read_to_string_limited, too_large};
 
 use std::fs::File;
 #[cfg(unix)]

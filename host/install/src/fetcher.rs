@@ -275,7 +275,7 @@ impl Fetcher<'_> {
             );
             return None;
         }
-        let meta = parse_pack_yaml(&dir.read_to_string(MANIFEST_FILE_NAME).ok()?, None).ok()?;
+        let meta = parse_pack_yaml(&read_manifest(&dir).ok()?, None).ok()?;
         (meta.ref_ == entry.ref_).then(|| Staged {
             slot: String::new(),
             meta,
@@ -403,7 +403,7 @@ impl Fetcher<'_> {
     /// `--force`) the StackStorm and Python versions it declares.
     fn check(&self, want: &Want, dir: &Dir, path: &Path) -> Result<PackMeta, InstallError> {
         let invalid = |message: String| InstallError::InvalidPack { message };
-        let text = match dir.read_to_string(MANIFEST_FILE_NAME) {
+        let text = match read_manifest(dir) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(invalid(format!(
@@ -450,6 +450,25 @@ fn without_credentials(url: &str) -> String {
         Ok(u) if u.has_userinfo() => u.without_credentials().to_string(),
         _ => url.to_string(),
     }
+}
+
+/// The pack.yaml of a staged tree: a regular file of at most
+/// [`stackpack_core::yaml::MAX_FILE_BYTES`], UTF-8 text.
+fn read_manifest(dir: &Dir) -> std::io::Result<String> {
+    if !dir.metadata(MANIFEST_FILE_NAME)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    let file = dir.open(MANIFEST_FILE_NAME)?.into_std();
+    let bytes = stackpack_fs::read_file_limited(file, stackpack_core::yaml::MAX_FILE_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text; save it as UTF-8",
+        )
+    })
 }
 
 #[cfg(test)]

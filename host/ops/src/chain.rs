@@ -420,23 +420,18 @@ fn shown_code(entry: &Entry) -> String {
 }
 
 fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, OpsError> {
-    let meta = std::fs::metadata(path);
-    if let Ok(m) = &meta
-        && m.len() > MAX_PLUGIN_BYTES
-    {
-        return Err(OpsError::PluginRead {
-            plugin: plugin.to_string(),
-            from: path.display().to_string(),
-            reason: format!("it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20),
-            hint: "check that this is a plugin component".into(),
-        });
-    }
-    std::fs::read(path).map_err(|e| {
+    stackpack_fs::read_limited(path, MAX_PLUGIN_BYTES).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::FileTooLarge | std::io::ErrorKind::InvalidInput => {
+                "check that this is a plugin component (a .wasm file)"
+            }
+            _ => "check the path, or remove the plugin (`stackpack plugin remove`, or its [plugins.<name>] section)",
+        };
         OpsError::PluginRead {
             plugin: plugin.to_string(),
             from: path.display().to_string(),
             reason: e.to_string(),
-            hint: "check the path, or remove the plugin (`stackpack plugin remove`, or its [plugins.<name>] section)".into(),
+            hint: hint.into(),
         }
     })
 }
@@ -453,7 +448,7 @@ fn url_bytes(s: &Session, entry: &Entry, url: &str) -> Result<Vec<u8>, OpsError>
             .join(format!("{pin}.wasm"))
     });
     if let (Some(path), Some(pin)) = (&cached, &entry.pinned)
-        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(bytes) = stackpack_fs::read_limited(path, MAX_PLUGIN_BYTES)
     {
         if stackpack_plugin::sha256_hex(&bytes) == *pin {
             return Ok(bytes);

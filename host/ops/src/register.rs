@@ -167,7 +167,7 @@ fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError>
     let mut out = Vec::new();
     for name in ["_global", pack] {
         let path = dir.join(format!("{name}.yaml"));
-        match std::fs::read(&path) {
+        match stackpack_fs::read_limited(&path, stackpack_core::yaml::MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| OpsError::OverrideFile {
                     path: path.clone(),
@@ -178,10 +178,16 @@ fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError>
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
+                let fix = match e.kind() {
+                    std::io::ErrorKind::FileTooLarge | std::io::ErrorKind::InvalidInput => {
+                        "make it a regular YAML file of a few KiB"
+                    }
+                    _ => "check its permissions",
+                };
                 return Err(OpsError::OverrideFile {
                     path,
                     reason: format!("cannot be read: {e}"),
-                    fix: "check its permissions",
+                    fix,
                 });
             }
         }
@@ -201,7 +207,9 @@ fn load_config(
         Err(e) => return Err(e.to_string()),
     };
     let schema_path = pack.path.join("config.schema.yaml");
-    if let Ok(text) = std::fs::read_to_string(&schema_path) {
+    if let Ok(text) =
+        stackpack_fs::read_to_string_limited(&schema_path, stackpack_core::yaml::MAX_FILE_BYTES)
+    {
         let schema = stackpack_config::ConfigSchema::parse(&text)
             .map_err(|e| format!("{}: {e}", schema_path.display()))?;
         schema

@@ -161,7 +161,8 @@ fn differences(local: &BTreeMap<String, usize>, st2: &BTreeMap<String, u64>) -> 
 /// Packs recorded by earlier failed handoffs that are still installed.
 fn read_pending(s: &Session) -> Vec<String> {
     let path = s.root.st2_pending();
-    let text = match std::fs::read(&path) {
+    // stackpack writes this file with a few pack names; anything else is not read.
+    let text = match stackpack_fs::read_limited(&path, 1 << 20) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {

@@ -209,7 +209,7 @@ impl Settings {
         required: bool,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, SiteError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match stackpack_fs::read_to_string_limited(path, MAX_CONFIG_BYTES) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 return Ok(Settings::default());
@@ -236,6 +236,10 @@ impl Settings {
         Ok(settings)
     }
 }
+
+/// The largest config file (stackpack.toml, st2.conf) or enterprise file read: 1 MiB,
+/// a hundred times a large st2.conf. Only regular files are read.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 fn split_list(s: &str, sep: char) -> Vec<String> {
     s.split(sep)
