@@ -8,6 +8,7 @@ mod cache_cli;
 mod common;
 mod config_cli;
 mod deps;
+mod hostile_input;
 mod index_cli;
 mod install_cli;
 mod install_http;

@@ -444,8 +444,9 @@ fn bypasses_proxy(host: &str, no_proxy: &str) -> bool {
 fn proxy_error(key: &'static str, value: &str, e: reqwest::Error) -> FetchError {
     FetchError::Proxy {
         key,
-        value: redact_url(value),
-        reason: redact_url(&e.to_string()),
+        // The value did not parse as a proxy URL: where its authority ends is unknown.
+        value: stackpack_core::redact_unparsed_url(value),
+        reason: stackpack_core::redact_unparsed_url(&e.to_string()),
     }
 }
 

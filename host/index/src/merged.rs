@@ -308,6 +308,9 @@ fn ref_of(key: &str, raw: &Value) -> String {
 impl Entry {
     /// The entry `key` of the index shown as `index`, from its parsed JSON.
     pub fn new(key: &str, raw: &Value, index: &str) -> Entry {
+        let mut raw = raw.clone();
+        redact_strings(&mut raw);
+        let raw = &raw;
         let releases = releases(raw);
         Entry {
             key: key.to_string(),
@@ -323,6 +326,17 @@ impl Entry {
             index: index.to_string(),
             raw: raw.clone(),
         }
+    }
+}
+
+/// Hides the password or token of every URL in the strings of `value` (an index's
+/// `repo_url` may carry one, and the entry is shown and written as JSON).
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains("://") => *s = stackpack_core::redact_url(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
     }
 }
 

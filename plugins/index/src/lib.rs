@@ -175,9 +175,15 @@ fn find_in(
     if let Some(found) = by_ref.pop() {
         return Ok(found);
     }
-    if read_any {
+    if read_any && failures.is_empty() {
         Err(PluginError::NotFound(format!(
             "No record of the \"{name}\" pack in the index."
+        )))
+    } else if read_any {
+        // It may be in an index that could not be read: say which, and why.
+        Err(PluginError::NotFound(format!(
+            "No record of the \"{name}\" pack in the indexes that could be read; not read: {}",
+            failures.join("; ")
         )))
     } else if all_denied {
         Err(PluginError::Denied(format!(
