@@ -358,6 +358,23 @@ fn a_huge_index_listed_first_does_not_break_installs_by_name() {
         "{out}"
     );
     assert!(!out.contains("memory limit"), "{out}");
+    assert!(out.contains("max_body_mib"), "{out}");
+    assert!(took < BOUND, "{took:?}");
+    // Raising the cap lets the index plugin read the whole index within its default
+    // memory: the entry is found (and refused for having no source).
+    let config = d.path().join("stackpack.toml");
+    write(&config, "[plugins.index]\nmax_body_mib = 32\n");
+    let mut cmd = stackpack(&root);
+    idx(&mut cmd);
+    let (r, took) = timed(cmd.arg("--config").arg(&config).args([
+        "install",
+        "p7",
+        "--no-venv",
+        "--no-register",
+    ]));
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{out}");
+    assert!(out.contains("neither repo_url nor archive_url"), "{out}");
     assert!(took < BOUND, "{took:?}");
 }
 

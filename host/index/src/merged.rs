@@ -141,7 +141,7 @@ impl Folded {
         let mut next = || parts.next().unwrap_or("");
         let ids = [next(), next(), next()];
         let (keywords, description, author) = (next(), next(), next());
-        if ids.iter().any(|id| *id == q) {
+        if ids.contains(&q) {
             Some(0)
         } else if ids.iter().any(|id| id.starts_with(q)) {
             Some(1)

@@ -98,8 +98,11 @@ pub fn world(kind: PluginKind) -> &'static str {
     }
 }
 
-fn limits(memory_mib: Option<u64>, time_ms: Option<u64>) -> Limits {
+fn limits(memory_mib: Option<u64>, time_ms: Option<u64>, max_body_mib: Option<u64>) -> Limits {
     let mut limits = Limits::default();
+    if let Some(b) = max_body_mib {
+        limits.max_http_body = b.saturating_mul(1 << 20);
+    }
     if let Some(m) = memory_mib {
         limits.memory_bytes = (m as usize).saturating_mul(1 << 20);
     }
@@ -178,7 +181,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source: "built-in".into(),
             pinned: Some(b.sha256.to_string()),
             hosts: builtin_hosts(s, b, user),
-            limits: limits(user.memory_mib, user.time_ms),
+            limits: limits(user.memory_mib, user.time_ms, user.max_body_mib),
             config,
             code: WasmSource::Builtin(b.wasm),
             declared_in: None,
@@ -212,7 +215,11 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source: m.source.clone(),
             pinned: Some(m.sha256.clone()),
             hosts,
-            limits: limits(user.memory_mib.or(m.memory_mib), user.time_ms.or(m.time_ms)),
+            limits: limits(
+                user.memory_mib.or(m.memory_mib),
+                user.time_ms.or(m.time_ms),
+                user.max_body_mib,
+            ),
             config,
             code: WasmSource::File(store.wasm_path(&m.name)),
             declared_in: Some(store.manifest_path(&m.name)),
@@ -298,7 +305,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source,
             pinned: p.sha256.clone(),
             hosts: p.hosts.clone(),
-            limits: limits(p.memory_mib, p.time_ms),
+            limits: limits(p.memory_mib, p.time_ms, p.max_body_mib),
             config: p.config.clone(),
             code,
             declared_in: s.settings.source.clone(),

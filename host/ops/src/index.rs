@@ -101,7 +101,8 @@ impl NetBackend for IndexServedNet {
             // as for one from the network: a plugin never receives more than it can hold.
             Some(body) if body.len() as u64 > max_body => Err(NetFailure::Transport(format!(
                 "the index {} is {} bytes, over the {} cap on what a plugin may receive; \
-                 split the index, or install the pack by its URL",
+                 raise `max_body_mib` under [plugins.index] in the config (and `memory_mib` \
+                 if the plugin then runs out of memory), or install the pack by its URL",
                 index.shown_url,
                 body.len(),
                 stackpack_fs::human_bytes(max_body)

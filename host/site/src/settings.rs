@@ -109,6 +109,9 @@ pub struct PluginSettings {
     pub hosts: Vec<String>,
     pub memory_mib: Option<u64>,
     pub time_ms: Option<u64>,
+    /// The largest HTTP answer (an index included) the plugin may receive, in MiB
+    /// (8 when unset).
+    pub max_body_mib: Option<u64>,
     /// Values the plugin reads with `config-get`.
     pub config: BTreeMap<String, String>,
     /// Required with `path`/`url`: which world the component must implement.
@@ -479,7 +482,7 @@ tokn = "u"
             ),
             (
                 "plugins.github.memory",
-                "hosts, memory_mib, time_ms, config",
+                "hosts, memory_mib, time_ms, max_body_mib, config",
             ),
             (
                 "credentials[0].tokn",

@@ -142,12 +142,10 @@ fn find_in(
                             }
                             Some(_) => format!("the \"{name}\" entry is not an object"),
                             None => {
-                                by_ref.extend(found.by_ref.into_iter().map(|(key, entry)| {
-                                    Found {
-                                        index: shown.clone(),
-                                        key,
-                                        entry,
-                                    }
+                                by_ref.extend(found.by_ref.into_iter().map(|(key, entry)| Found {
+                                    index: shown.clone(),
+                                    key,
+                                    entry,
                                 }));
                                 seen.extend(found.keys);
                                 seen.sort_unstable();
@@ -258,7 +256,10 @@ fn scan(body: &[u8], name: &str, seen: &[u64]) -> Result<Option<Scanned>, serde_
             Ok(out)
         }
         // Any other JSON value is a document without a packs object.
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(None)
         }
@@ -314,7 +315,10 @@ fn scan(body: &[u8], name: &str, seen: &[u64]) -> Result<Option<Scanned>, serde_
             }
             Ok(Some(out))
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(None)
         }

@@ -77,7 +77,7 @@ struct PythonToml {
 #[derive(Default, Deserialize)]
 #[serde(
     default,
-    expecting = "a table with hosts, memory_mib, time_ms, config (and kind, path or url, sha256, order for a third-party plugin)"
+    expecting = "a table with hosts, memory_mib, time_ms, max_body_mib, config (and kind, path or url, sha256, order for a third-party plugin)"
 )]
 struct PluginToml {
     #[serde(deserialize_with = "form::hosts")]
@@ -86,6 +86,8 @@ struct PluginToml {
     memory_mib: Option<u64>,
     #[serde(deserialize_with = "form::milliseconds")]
     time_ms: Option<u64>,
+    #[serde(deserialize_with = "form::mib")]
+    max_body_mib: Option<u64>,
     #[serde(deserialize_with = "form::plugin_config")]
     config: BTreeMap<String, ConfigText>,
     #[serde(deserialize_with = "form::kind")]
@@ -377,6 +379,7 @@ impl PluginToml {
             hosts: self.hosts.unwrap_or_default(),
             memory_mib: self.memory_mib,
             time_ms: self.time_ms,
+            max_body_mib: self.max_body_mib,
             config: self.config.into_iter().map(|(k, v)| (k, v.0)).collect(),
             kind: self.kind,
             path: self.path.map(|p| base.join(p)),
