@@ -10,6 +10,7 @@ mod config_cli;
 mod deps;
 mod hostile_crash;
 mod hostile_git;
+mod hostile_input;
 mod hostile_tree;
 mod index_cli;
 mod install_cli;

@@ -19,10 +19,28 @@ pub fn search(s: &Session, query: &str, json: bool) -> Result<(), CliError> {
         t.add_row(vec![
             e.key,
             e.version.unwrap_or_default(),
-            e.description.unwrap_or_default(),
+            shorten(&e.description.unwrap_or_default(), SEARCH_TEXT_CHARS),
         ]);
     }
     output::print_table(t)
+}
+
+/// How much of a description a search row shows; `--json` has all of it.
+const SEARCH_TEXT_CHARS: usize = 200;
+/// How much of any field `show` prints as a table; `--json` has all of it.
+const SHOW_TEXT_CHARS: usize = 4000;
+
+/// `text`, cut to `max` characters with a note of how much more there is: an index
+/// entry may carry megabytes, which a table would take minutes to lay out.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} more characters; --json shows all)",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
+    }
 }
 
 pub fn show(s: &Session, pack: &str, json: bool) -> Result<(), CliError> {
@@ -43,6 +61,10 @@ pub fn show(s: &Session, pack: &str, json: bool) -> Result<(), CliError> {
         ("content", content_counts(&e.raw)),
         ("index", e.index.clone()),
     ];
+    let rows: Vec<(&str, String)> = rows
+        .into_iter()
+        .map(|(k, v)| (k, shorten(&v, SHOW_TEXT_CHARS)))
+        .collect();
     output::print_table(output::properties(&rows))
 }
 

@@ -1197,7 +1197,7 @@ pub fn config_path(configs_dir: &Path, pack: &str) -> Result<PathBuf, ConfigErro
 /// Reads `<configs_dir>/<pack>.yaml`: `None` when there is no such file, `{}` for an empty one.
 pub fn read_config(configs_dir: &Path, pack: &str) -> Result<Option<Value>, ConfigError> {
     let path = config_path(configs_dir, pack)?;
-    let text = match std::fs::read_to_string(&path) {
+    let text = match stackpack_fs::read_to_string_limited(&path, yaml::MAX_FILE_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(ConfigError::Io { path, source }),

@@ -36,7 +36,7 @@ pub use pack::{
     SYSTEM_PACKS, deprecation_warnings, is_valid_pack_ref, is_valid_pack_version, parse_pack_yaml,
 };
 pub use progress::{Progress, Silent, Task};
-pub use reference::{PackRef, RefKind, dependency_name, redact_url};
+pub use reference::{PackRef, RefKind, dependency_name, redact_unparsed_url, redact_url};
 pub use source::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 pub use version::{
     Comparator, ST2_VERSION_REGEX, St2VersionSpec, VersionClause, VersionRange,

@@ -442,6 +442,21 @@ pub fn redact_url(text: &str) -> String {
     out
 }
 
+/// [`redact_url`] for a text that is meant to be one URL but does not parse as one
+/// (a password holding `/`, `?` or `#`, a space in the authority): everything between
+/// `://` and the last `@` is replaced with `***`, so no part of a password survives
+/// wherever the parser would have ended the authority. Text without `@` goes through
+/// [`redact_url`].
+pub fn redact_unparsed_url(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(idx), Some(at)) if at > idx + 3 => {
+            format!("{}***{}", &text[..idx + 3], &text[at..])
+        }
+        (None, Some(at)) if text.contains(':') => format!("***{}", &text[at..]),
+        _ => redact_url(text),
+    }
+}
+
 /// The pack name a dependency locator refers to, for finding it among installed packs: an
 /// index name is itself; otherwise take the last path segment (ignoring a query string, a
 /// fragment and trailing `/`), strip a trailing `.git` only (st2 cut at the first `.`), then
@@ -850,6 +865,20 @@ mod tests {
         let r: PackRef = "https://tok@h/p=1.0.0".parse().unwrap();
         assert_eq!(r.to_string(), "https://***@h/p=1.0.0");
         assert_eq!(r.raw(), "https://tok@h/p=1.0.0");
+    }
+
+    #[test]
+    fn unparsed_urls_lose_everything_before_the_last_at() {
+        for (raw, shown) in [
+            ("https://user:SE/CRET@host/x", "https://***@host/x"),
+            ("https://user:SE?CRET@host:1/x", "https://***@host:1/x"),
+            ("https://user:SE#CRET@host", "https://***@host"),
+            ("https://user:SE CRET@host/x", "https://***@host/x"),
+            ("https:user:SECRET@host/x", "***@host/x"),
+            ("https://host/x", "https://host/x"),
+        ] {
+            assert_eq!(redact_unparsed_url(raw), shown, "{raw}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! are refused, so nothing is ever built from `!!python/object` and the like; one
 //! document per text. Every error names the line and column.
 //!
-//! Hostile input is bounded before it costs memory or stack: nesting deeper than
+//! Hostile input is bounded before it costs memory or stack: a file over
+//! [`MAX_FILE_BYTES`] is not read (the callers read through `stackpack_fs::read_limited`),
+//! nesting deeper than
 //! [`MAX_DEPTH`], more than [`MAX_NODES`] nodes (aliases count each time they are
 //! expanded, so a "billion laughs" document stops early), more than [`MAX_ALIASES`]
 //! aliases, or more than [`MAX_SCALAR_BYTES`] of scalar text are refused with an
@@ -25,6 +27,10 @@ pub type YamlError = serde_saphyr::Error;
 /// An error turning a value into YAML text.
 pub type YamlWriteError = serde_saphyr::SerializeError;
 
+/// The largest metadata file read (pack.yaml, content files, config.schema.yaml,
+/// configs, override files, `config --from-file`): 4 MiB, far above any real pack's
+/// (they are a few KiB). A larger file is refused before it is read or parsed.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// How deep mappings and lists may nest.
 pub const MAX_DEPTH: usize = 64;
 /// How many nodes (scalars, lists, mappings; each alias expansion included) a text may hold.

@@ -286,8 +286,9 @@ impl NetConfig {
     }
 }
 
-/// A secret the host sends to URLs starting with `prefix` (compared without userinfo),
-/// as an `Authorization` header. Its Debug output never shows the secret.
+/// A secret the host sends, as an `Authorization` header, to URLs under `prefix`: the
+/// same scheme, host and port, and a path under its path in whole segments (see
+/// [`Credential::matches`]). Its Debug output never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     pub prefix: String,
@@ -316,11 +317,31 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    fn matches(&self, url: &Url) -> bool {
-        SafeUrl::from(url.clone())
-            .without_userinfo()
-            .as_str()
-            .starts_with(&self.prefix)
+    /// Whether the credential is for `url`: the same scheme, host and port (the
+    /// scheme's default port when none is written) as the credential's URL, and a path
+    /// under the credential's path in whole segments (`/a` covers `/a` and `/a/b`,
+    /// never `/ab`). A credential URL that does not parse matches nothing.
+    pub fn matches(&self, url: &Url) -> bool {
+        let Ok(prefix) = Url::parse(self.prefix.trim()) else {
+            return false;
+        };
+        if prefix.cannot_be_a_base() || url.cannot_be_a_base() {
+            return false;
+        }
+        let same_origin = prefix.scheme().eq_ignore_ascii_case(url.scheme())
+            && prefix.host() == url.host()
+            && prefix.port_or_known_default() == url.port_or_known_default();
+        if !same_origin {
+            return false;
+        }
+        let segments = |u: &Url| -> Vec<String> {
+            u.path_segments()
+                .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let want = segments(&prefix);
+        let have = segments(url);
+        have.len() >= want.len() && have.iter().zip(&want).all(|(h, w)| h == w)
     }
 }
 
@@ -501,8 +522,9 @@ fn bypasses_proxy(host: &str, no_proxy: &str) -> bool {
 fn proxy_error(key: &'static str, value: &str, e: reqwest::Error) -> FetchError {
     FetchError::Proxy {
         key,
-        value: redact_url(value),
-        reason: redact_url(&e.to_string()),
+        // The value did not parse as a proxy URL: where its authority ends is unknown.
+        value: stackpack_core::redact_unparsed_url(value),
+        reason: stackpack_core::redact_unparsed_url(&e.to_string()),
     }
 }
 
@@ -644,6 +666,38 @@ mod tests {
         assert_eq!(redact(&u), "https://user:***@example.com/x");
         let u = Url::parse("https://example.com/x").unwrap();
         assert_eq!(redact(&u), "https://example.com/x");
+    }
+
+    #[test]
+    fn credentials_match_origin_then_whole_path_segments() {
+        let cred = |prefix: &str| Credential {
+            prefix: prefix.into(),
+            auth: Auth::Bearer("t".into()),
+        };
+        let url = |u: &str| Url::parse(u).unwrap();
+        let port = cred("http://host:2339");
+        assert!(port.matches(&url("http://host:2339/index.json")));
+        assert!(port.matches(&url("http://user:pw@host:2339/")));
+        // A longer port, another scheme, host or port is another origin.
+        assert!(!port.matches(&url("http://host:23397/index.json")));
+        assert!(!port.matches(&url("https://host:2339/index.json")));
+        assert!(!port.matches(&url("http://host/index.json")));
+        assert!(!port.matches(&url("http://host.evil:2339/")));
+        assert!(!port.matches(&url("http://hostx:2339/")));
+        // Default ports count as written.
+        assert!(cred("https://h/").matches(&url("https://H:443/x")));
+        assert!(!cred("https://h/").matches(&url("https://h:8443/x")));
+        // Paths in whole segments, with or without a trailing slash.
+        for prefix in ["https://h/a", "https://h/a/"] {
+            let c = cred(prefix);
+            assert!(c.matches(&url("https://h/a")), "{prefix}");
+            assert!(c.matches(&url("https://h/a/b/index.json")), "{prefix}");
+            assert!(!c.matches(&url("https://h/ab/index.json")), "{prefix}");
+            assert!(!c.matches(&url("https://h/")), "{prefix}");
+        }
+        // A credential URL that does not parse matches nothing.
+        assert!(!cred("host:2339").matches(&url("http://host:2339/")));
+        assert!(!cred("not a url").matches(&url("http://h/")));
     }
 
     #[test]

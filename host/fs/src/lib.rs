@@ -14,18 +14,20 @@
 //! an advisory `flock` on a file that records its holder's pid.
 //!
 //! [`open_dir_nofollow`] and [`create_dir_nofollow`] step into one directory through a
-//! handle without following a symlink; [`open_regular`] and [`read_regular_to_string`]
-//! read a file only when it is a regular one (never blocking on a fifo).
+//! handle without following a symlink. [`read_limited`] (and [`read_to_string_limited`],
+//! [`open_regular`]) is the one way a file a user or a pack supplies is read: a regular
+//! file only (never blocking on a fifo), never more than a limit.
 
 pub mod fault;
 mod nofollow;
 mod pid_lock;
+mod read;
 
-pub use nofollow::{
-    create_dir_nofollow, kind_of, open_dir_nofollow, open_regular, read_regular,
-    read_regular_to_string,
-};
+pub use nofollow::{create_dir_nofollow, kind_of, open_dir_nofollow};
 pub use pid_lock::{LockError, PidLock};
+pub use read::{
+    human_bytes, open_regular, read_file_limited, read_limited, read_to_string_limited, too_large,
+};
 
 use std::fs::File;
 #[cfg(unix)]

@@ -5,8 +5,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read};
-use std::path::Path;
+use std::io;
 
 use cap_std::fs::Dir;
 use rustix::fs::{Mode, OFlags, openat};
@@ -68,79 +67,6 @@ pub fn create_dir_nofollow(dir: &Dir, name: &OsStr) -> io::Result<Dir> {
     open_dir_nofollow(dir, name)
 }
 
-/// Opens the file `path` for reading only if it is a regular file (a symlink to one is
-/// followed): a fifo, socket or device file is refused with
-/// [`io::ErrorKind::InvalidInput`] saying what it is, without blocking on it.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let file = File::from(fd);
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(not_regular(path, &meta));
-    }
-    // Reads of a regular file never block; clear the flag anyway for plain semantics.
-    rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
-    Ok(file)
-}
-
-fn not_regular(path: &Path, meta: &std::fs::Metadata) -> io::Error {
-    use std::os::unix::fs::FileTypeExt;
-    let ty = meta.file_type();
-    let what = if ty.is_dir() {
-        "a directory"
-    } else if ty.is_fifo() {
-        "a fifo"
-    } else if ty.is_socket() {
-        "a socket"
-    } else if ty.is_block_device() || ty.is_char_device() {
-        "a device file"
-    } else {
-        "not a regular file"
-    };
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!(
-            "{} is {what}, not a regular file; replace it with a regular file",
-            path.display()
-        ),
-    )
-}
-
-/// Reads the regular file `path` (see [`open_regular`]), refusing one larger than `max`
-/// bytes with [`io::ErrorKind::InvalidData`].
-pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    let file = open_regular(path)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(too_large(path, max));
-    }
-    Ok(bytes)
-}
-
-fn too_large(path: &Path, max: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{} is larger than {max} bytes", path.display()),
-    )
-}
-
-/// Reads the regular file `path` as UTF-8 text (see [`open_regular`]), refusing one
-/// larger than `max` bytes with [`io::ErrorKind::InvalidData`].
-pub fn read_regular_to_string(path: &Path, max: u64) -> io::Result<String> {
-    let file = open_regular(path)?;
-    let mut text = String::new();
-    file.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(too_large(path, max));
-    }
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -164,29 +90,5 @@ mod tests {
         assert!(d.path().join("new/x").is_file());
         assert!(open_dir_nofollow(&dir, OsStr::new("..")).is_err());
         assert!(open_dir_nofollow(&dir, OsStr::new("real/x")).is_err());
-    }
-
-    #[test]
-    fn a_fifo_is_refused_without_blocking() {
-        let d = tempfile::tempdir().unwrap();
-        let fifo = d.path().join("pack.yaml");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            Mode::from_raw_mode(0o644),
-            0,
-        )
-        .unwrap();
-        let e = read_regular_to_string(&fifo, 100).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("is a fifo"), "{e}");
-        let file = d.path().join("ok.yaml");
-        std::fs::write(&file, "0123456789").unwrap();
-        assert_eq!(read_regular_to_string(&file, 10).unwrap(), "0123456789");
-        assert_eq!(
-            read_regular_to_string(&file, 9).unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,8 +28,9 @@ pub struct FetchedIndex {
     /// The URL without password or token ([`stackpack_core::redact_url`]).
     pub shown_url: String,
     pub status: IndexStatus,
-    /// Pack key → index entry (each a JSON object); empty unless the status is `Ok`.
-    pub packs: BTreeMap<String, serde_json::Value>,
+    /// Pack key → index entry (each a JSON object, as text); empty unless the status
+    /// is `Ok`.
+    pub packs: BTreeMap<String, RawEntry>,
     /// The raw document the packs come from (fresh or cached), when the status is `Ok`.
     pub body: Option<Arc<[u8]>>,
     /// Served from the on-disk cache: revalidated (304), offline, or a fallback.
@@ -171,7 +171,10 @@ fn fetch_one(net: &dyn NetBackend, url: &str, opts: &FetchOptions) -> FetchedInd
         Err(reason) => {
             return FetchedIndex::failed(
                 url,
-                IndexStatus::Error(format!("invalid index URL {shown}: {reason}")),
+                IndexStatus::Error(format!(
+                    "invalid index URL {}: {reason}",
+                    stackpack_core::redact_unparsed_url(url)
+                )),
             );
         }
     };
@@ -289,51 +292,58 @@ fn read_file(url: &str, parsed: &Url, max_body: u64) -> FetchedIndex {
             )),
         );
     };
-    let file = match fs::File::open(&path) {
-        Ok(file) => file,
+    let body = match stackpack_fs::read_limited(&path, max_body) {
+        Ok(body) => body,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return unreadable(format!(
+                "{} is larger than the {} limit for an index",
+                path.display(),
+                stackpack_fs::human_bytes(max_body)
+            ));
+        }
         Err(e) => return unreadable(format!("cannot read {}: {e}", path.display())),
     };
-    let mut body = Vec::new();
-    if let Err(e) = file.take(max_body.saturating_add(1)).read_to_end(&mut body) {
-        return unreadable(format!("cannot read {}: {e}", path.display()));
-    }
-    if body.len() as u64 > max_body {
-        return unreadable(format!(
-            "{} is larger than the {max_body}-byte limit for an index",
-            path.display()
-        ));
-    }
     FetchedIndex::from_document(url, body)
 }
 
+/// One index entry as the document has it: its JSON text, parsed when it is needed, so
+/// an index of a million entries costs its bytes, not a million trees.
+pub type RawEntry = Box<serde_json::value::RawValue>;
+
 /// The packs of an index document, or what is wrong with it. An empty map is an empty
-/// index (`{}` or `"packs": {}`).
-fn classify(body: &[u8]) -> Result<BTreeMap<String, serde_json::Value>, String> {
-    use serde_json::Value;
-    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(mut doc) = doc else {
-        return Err(format!(
-            "expected an index object, got {} instead",
-            kind_of(&doc)
-        ));
+/// index (`{}` or `"packs": {}`). Entries that are not objects are left out.
+fn classify(body: &[u8]) -> Result<BTreeMap<String, RawEntry>, String> {
+    use serde_json::value::RawValue;
+    let doc: BTreeMap<String, &RawValue> = match serde_json::from_slice(body) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return Err(match serde_json::from_slice::<&RawValue>(body) {
+                Ok(raw) if kind_of(raw) != "an object" => {
+                    format!("expected an index object, got {} instead", kind_of(raw))
+                }
+                _ => format!("not JSON: {e}"),
+            });
+        }
     };
     if doc.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let packs = match doc.remove("packs") {
-        Some(Value::Object(packs)) => packs,
+    let packs = match doc.get("packs") {
+        Some(raw) if kind_of(raw) == "an object" => raw,
         Some(other) => {
             return Err(format!(
                 "\"packs\" must be an object of pack entries, got {} instead",
-                kind_of(&other)
+                kind_of(other)
             ));
         }
         None => return Err("the index object has no \"packs\" attribute".into()),
     };
+    let packs: BTreeMap<String, RawEntry> =
+        serde_json::from_str(packs.get()).map_err(|e| format!("not JSON: {e}"))?;
     Ok(packs
         .into_iter()
         .filter(|(key, entry)| {
-            let ok = entry.is_object();
+            let ok = kind_of(entry) == "an object";
             if !ok {
                 tracing::warn!(pack = %key, "ignoring an index entry that is not an object");
             }
@@ -342,15 +352,15 @@ fn classify(body: &[u8]) -> Result<BTreeMap<String, serde_json::Value>, String> 
         .collect())
 }
 
-fn kind_of(value: &serde_json::Value) -> &'static str {
-    use serde_json::Value;
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+/// What a JSON text is, from its first character.
+fn kind_of(value: &serde_json::value::RawValue) -> &'static str {
+    match value.get().trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "a list",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
 }
 

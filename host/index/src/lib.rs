@@ -39,6 +39,8 @@ mod fetch;
 mod health;
 mod merged;
 
-pub use fetch::{DEFAULT_MAX_BODY, FetchOptions, FetchedIndex, IndexStatus, fetch_indexes};
+pub use fetch::{
+    DEFAULT_MAX_BODY, FetchOptions, FetchedIndex, IndexStatus, RawEntry, fetch_indexes,
+};
 pub use health::{Health, IndexHealth, health};
 pub use merged::{Entry, MergedIndex, Release, merge};

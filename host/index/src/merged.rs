@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::FetchedIndex;
 
@@ -32,8 +34,6 @@ pub struct Entry {
     /// The whole entry as the index has it (`content`, `email`, unknown keys...).
     #[serde(skip)]
     pub raw: Value,
-    #[serde(skip)]
-    folded: Folded,
 }
 
 /// One version an index entry lists. `versions` may be a list of strings, a list of
@@ -100,73 +100,243 @@ fn releases(raw: &Value) -> Vec<Release> {
         .collect()
 }
 
-/// Lowercased copies of the searched fields, made once.
+/// The searched fields of one entry, lowercased, made once when the indexes are merged:
+/// one string `name NUL ref NUL key NUL keywords NUL description NUL author`, the
+/// keywords separated by SOH (both characters are blanked out of the fields), so an
+/// index of a million entries costs one allocation each.
 #[derive(Debug, Clone, Default)]
-struct Folded {
-    key: String,
-    name: String,
-    ref_: String,
-    keywords: Vec<String>,
-    description: String,
-    author: String,
-}
+struct Folded(Box<str>);
 
-impl Entry {
-    fn new(key: &str, raw: &Value, index: &str) -> Entry {
-        let name = text(raw, "name")
+const FIELD: char = '\0';
+const KEYWORD: char = '\u{1}';
+
+impl Folded {
+    fn new(key: &str, fields: &Searched<'_>) -> Folded {
+        let clean = |t: &str| t.to_lowercase().replace([FIELD, KEYWORD], " ");
+        let name = fields
+            .name
+            .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| key.to_string());
-        let ref_ = text(raw, "ref")
+            .unwrap_or(key);
+        let ref_ = fields
+            .ref_
+            .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| key.to_string());
-        let keywords = texts(raw, "keywords");
-        let description = text(raw, "description");
-        let author = text(raw, "author");
-        let releases = releases(raw);
-        let folded = Folded {
-            key: key.to_lowercase(),
-            name: name.to_lowercase(),
-            ref_: ref_.to_lowercase(),
-            keywords: keywords.iter().map(|k| k.to_lowercase()).collect(),
-            description: description.as_deref().unwrap_or("").to_lowercase(),
-            author: author.as_deref().unwrap_or("").to_lowercase(),
-        };
-        Entry {
-            key: key.to_string(),
-            name,
-            ref_,
-            version: text(raw, "version"),
-            description,
-            author,
-            keywords,
-            repo_url: text(raw, "repo_url"),
-            versions: releases.iter().map(|r| r.version.clone()).collect(),
-            releases,
-            index: index.to_string(),
-            raw: raw.clone(),
-            folded,
-        }
+            .unwrap_or(key);
+        let keywords: Vec<String> = fields.keywords.0.iter().map(|k| clean(k)).collect();
+        let parts = [
+            clean(name),
+            clean(ref_),
+            clean(key),
+            keywords.join(&KEYWORD.to_string()),
+            clean(fields.description.as_deref().unwrap_or("")),
+            clean(fields.author.as_deref().unwrap_or("")),
+        ];
+        Folded(parts.join(&FIELD.to_string()).into_boxed_str())
     }
 
     /// How well the entry matches a lowercased, non-empty query (lower is better).
     fn rank(&self, q: &str) -> Option<u8> {
-        let f = &self.folded;
-        let ids = [&f.name, &f.ref_, &f.key];
-        if ids.iter().any(|id| *id == q) {
+        let mut parts = self.0.split(FIELD);
+        let mut next = || parts.next().unwrap_or("");
+        let ids = [next(), next(), next()];
+        let (keywords, description, author) = (next(), next(), next());
+        if ids.contains(&q) {
             Some(0)
         } else if ids.iter().any(|id| id.starts_with(q)) {
             Some(1)
         } else if ids.iter().any(|id| id.contains(q)) {
             Some(2)
-        } else if f.keywords.iter().any(|k| k.contains(q)) {
+        } else if !keywords.is_empty() && keywords.split(KEYWORD).any(|k| k.contains(q)) {
             Some(3)
-        } else if f.description.contains(q) {
+        } else if description.contains(q) {
             Some(4)
-        } else if f.author.contains(q) {
+        } else if author.contains(q) {
             Some(5)
         } else {
             None
         }
+    }
+
+    /// The lowercased name, ref and key.
+    fn ids(&self) -> [&str; 3] {
+        let mut parts = self.0.split(FIELD);
+        let mut next = || parts.next().unwrap_or("");
+        [next(), next(), next()]
+    }
+
+    /// The entry's ref, lowercased.
+    fn ref_(&self) -> &str {
+        self.ids()[1]
+    }
+}
+
+/// The searched fields of an entry, read from its JSON text without building the rest
+/// (a `content` listing is skipped, not parsed into a tree).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Searched<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow, rename = "ref")]
+    ref_: Text<'a>,
+    #[serde(borrow)]
+    description: Text<'a>,
+    #[serde(borrow)]
+    author: Text<'a>,
+    keywords: Texts,
+}
+
+/// A scalar field as text, as [`text`] reads it; any other value is no text.
+#[derive(Debug, Default)]
+struct Text<'a>(Option<std::borrow::Cow<'a, str>>);
+
+impl Text<'_> {
+    fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// Reads a scalar as text; lists, objects and null are skipped and read as none.
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Option<std::borrow::Cow<'de, str>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string().into()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v.into()))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string().into()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string().into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string().into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map(|n| n.to_string().into()))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor).map(Text)
+    }
+}
+
+/// A list field as texts, as [`texts`] reads it.
+#[derive(Debug, Default)]
+struct Texts(Vec<String>);
+
+impl<'de> Deserialize<'de> for Texts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Text(item)) = seq.next_element::<Text<'de>>()? {
+                    out.extend(item.map(|t| t.into_owned()));
+                }
+                Ok(out)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Vec::new())
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(vec![v.to_string()])
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+        }
+        d.deserialize_any(ListVisitor).map(Texts)
+    }
+}
+
+/// The display name: `name`, or the key when it has none.
+fn display_name(key: &str, raw: &Value) -> String {
+    text(raw, "name")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| key.to_string())
+}
+
+/// The entry's `ref`, or the key when it has none.
+fn ref_of(key: &str, raw: &Value) -> String {
+    text(raw, "ref")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| key.to_string())
+}
+
+impl Entry {
+    /// The entry `key` of the index shown as `index`, from its parsed JSON.
+    pub fn new(key: &str, raw: &Value, index: &str) -> Entry {
+        let mut raw = raw.clone();
+        redact_strings(&mut raw);
+        let raw = &raw;
+        let releases = releases(raw);
+        Entry {
+            key: key.to_string(),
+            name: display_name(key, raw),
+            ref_: ref_of(key, raw),
+            version: text(raw, "version"),
+            description: text(raw, "description"),
+            author: text(raw, "author"),
+            keywords: texts(raw, "keywords"),
+            repo_url: text(raw, "repo_url"),
+            versions: releases.iter().map(|r| r.version.clone()).collect(),
+            releases,
+            index: index.to_string(),
+            raw: raw.clone(),
+        }
+    }
+}
+
+/// Hides the password or token of every URL in the strings of `value` (an index's
+/// `repo_url` may carry one, and the entry is shown and written as JSON).
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains("://") => *s = stackpack_core::redact_url(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
     }
 }
 
@@ -193,52 +363,101 @@ fn texts(raw: &Value, field: &str) -> Vec<String> {
     }
 }
 
-/// All usable indexes merged into one list of entries, sorted by key.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MergedIndex {
-    pub entries: Vec<Entry>,
+/// All usable indexes merged into one list of entries, sorted by key. It borrows the
+/// fetched documents: each entry is the key, the entry's JSON text and the index it
+/// comes from, parsed only while a query looks at it, so searching an index of a
+/// million entries never holds a million parsed entries (only the matches are built
+/// into [`Entry`] values).
+#[derive(Debug, Clone, Default)]
+pub struct MergedIndex<'a> {
+    slots: Vec<Slot<'a>>,
+}
+
+#[derive(Debug, Clone)]
+struct Slot<'a> {
+    key: &'a str,
+    raw: &'a RawValue,
+    index: &'a str,
+    folded: Folded,
+}
+
+impl<'a> Slot<'a> {
+    fn new(key: &'a str, raw: &'a RawValue, index: &'a str) -> Slot<'a> {
+        let fields: Searched<'_> = serde_json::from_str(raw.get()).unwrap_or_default();
+        Slot {
+            key,
+            raw,
+            index,
+            folded: Folded::new(key, &fields),
+        }
+    }
+}
+
+impl Slot<'_> {
+    /// The entry's JSON (an object, as [`crate::FetchedIndex`] keeps only those).
+    fn value(&self) -> Value {
+        serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::new(self.key, &self.value(), self.index)
+    }
 }
 
 /// Merge fetched indexes, highest priority first: the first index that has a key wins
 /// (st2's order for its configured `index_url` list). Unusable indexes contribute nothing.
-pub fn merge(indexes: &[FetchedIndex]) -> MergedIndex {
-    let mut merged: BTreeMap<&str, Entry> = BTreeMap::new();
+pub fn merge(indexes: &[FetchedIndex]) -> MergedIndex<'_> {
+    let mut merged: BTreeMap<&str, Slot<'_>> = BTreeMap::new();
     for index in indexes.iter().filter(|i| i.status.is_ok()) {
         for (key, raw) in &index.packs {
-            if !raw.is_object() {
-                continue;
-            }
             merged
                 .entry(key.as_str())
-                .or_insert_with(|| Entry::new(key, raw, &index.shown_url));
+                .or_insert_with(|| Slot::new(key, raw, &index.shown_url));
         }
     }
     MergedIndex {
-        entries: merged.into_values().collect(),
+        slots: merged.into_values().collect(),
     }
 }
 
-impl MergedIndex {
+impl MergedIndex<'_> {
+    /// How many packs the merged index holds.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The keys of its packs, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|slot| slot.key)
+    }
+
     /// Case-insensitive search over name, ref/key, keywords (substring of each keyword),
     /// description and author; `content`, `versions`, `python_versions`, `repo_url` and
     /// `email` are never searched (st2 matched dict keys, so `actions` found every pack).
     /// Best first: exact name/ref, name/ref
     /// prefix, name/ref substring, keyword, description, author; ties by key. An empty
     /// query finds nothing.
-    pub fn search(&self, query: &str) -> Vec<&Entry> {
+    pub fn search(&self, query: &str) -> Vec<Entry> {
         let q = query.trim().to_lowercase();
         if q.is_empty() {
             return Vec::new();
         }
         let mut hits: Vec<(u8, usize)> = self
-            .entries
+            .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.rank(&q).map(|r| (r, i)))
+            .filter_map(|(i, slot)| slot.folded.rank(&q).map(|r| (r, i)))
             .collect();
         // Entries are sorted by key, so their position breaks ties by key.
         hits.sort_unstable();
-        hits.into_iter().map(|(_, i)| &self.entries[i]).collect()
+        hits.into_iter()
+            .map(|(_, i)| self.slots[i].entry())
+            .collect()
     }
 
     /// The pack `name` names, by the rule `install` uses too (the index resolver
@@ -246,7 +465,7 @@ impl MergedIndex {
     /// `name`. Two entries with that ref (under other keys) name no pack; neither does a
     /// display name, which is prose rather than an identifier. `None`: offer
     /// [`MergedIndex::suggest`], which does look at display names.
-    pub fn show(&self, name: &str) -> Option<&Entry> {
+    pub fn show(&self, name: &str) -> Option<Entry> {
         let name = name.trim();
         if name.is_empty() {
             return None;
@@ -254,7 +473,14 @@ impl MergedIndex {
         if let Some(e) = self.get(name) {
             return Some(e);
         }
-        let mut by_ref = self.entries.iter().filter(|e| e.ref_ == name);
+        // The folded ref narrows the search; the entry's own ref decides (case counts).
+        let folded = name.to_lowercase();
+        let mut by_ref = self
+            .slots
+            .iter()
+            .filter(|slot| slot.folded.ref_() == folded)
+            .map(Slot::entry)
+            .filter(|e| e.ref_ == name);
         match (by_ref.next(), by_ref.next()) {
             (Some(e), None) => Some(e),
             _ => None,
@@ -270,19 +496,19 @@ impl MergedIndex {
         }
         let max_edits = (q.chars().count() / 3).min(2);
         let mut close: Vec<(f64, &str)> = self
-            .entries
+            .slots
             .iter()
-            .filter_map(|e| {
-                let f = &e.folded;
+            .filter_map(|slot| {
+                let [name, ref_, key] = slot.folded.ids();
                 let mut best: Option<f64> = None;
-                for candidate in [&f.key, &f.name, &f.ref_] {
+                for candidate in [key, name, ref_] {
                     let score = strsim::jaro_winkler(&q, candidate);
                     let near = score >= 0.8 || strsim::levenshtein(&q, candidate) <= max_edits;
                     if near && best.is_none_or(|b| score > b) {
                         best = Some(score);
                     }
                 }
-                best.map(|score| (score, e.key.as_str()))
+                best.map(|score| (score, slot.key))
             })
             .collect();
         close.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
@@ -290,11 +516,12 @@ impl MergedIndex {
     }
 
     /// The entry with this exact key.
-    pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.entries
-            .binary_search_by(|e| e.key.as_str().cmp(key))
+    pub fn get(&self, key: &str) -> Option<Entry> {
+        self.slots
+            .binary_search_by(|slot| slot.key.cmp(key))
             .ok()
-            .and_then(|i| self.entries.get(i))
+            .and_then(|i| self.slots.get(i))
+            .map(|slot| slot.entry())
     }
 }
 
@@ -304,16 +531,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn index(entries: &[(&str, Value)]) -> MergedIndex {
-        let mut list: Vec<Entry> = entries
+    /// A merged index of `entries` (leaked: each test builds a few small ones).
+    fn index(entries: &[(&str, Value)]) -> MergedIndex<'static> {
+        let mut slots: Vec<Slot<'static>> = entries
             .iter()
-            .map(|(k, v)| Entry::new(k, v, "https://i.example/index.json"))
+            .map(|(k, v)| {
+                Slot::new(
+                    Box::leak(k.to_string().into_boxed_str()),
+                    Box::leak(serde_json::value::to_raw_value(v).unwrap()),
+                    "https://i.example/index.json",
+                )
+            })
             .collect();
-        list.sort_by(|a, b| a.key.cmp(&b.key));
-        MergedIndex { entries: list }
+        slots.sort_by(|a, b| a.key.cmp(b.key));
+        MergedIndex { slots }
     }
 
-    fn keys<'a>(found: &[&'a Entry]) -> Vec<&'a str> {
+    fn keys(found: &[Entry]) -> Vec<&str> {
         found.iter().map(|e| e.key.as_str()).collect()
     }
 

@@ -41,7 +41,7 @@ fn first_index_wins_on_merge() {
     assert_eq!(fetched[0].packs.len(), 2);
 
     let merged = merge(&fetched);
-    let keys: Vec<&str> = merged.entries.iter().map(|e| e.key.as_str()).collect();
+    let keys: Vec<&str> = merged.keys().collect();
     assert_eq!(keys, ["alpha", "beta", "shared"]);
     let shared = merged.show("shared").unwrap();
     assert_eq!(shared.version.as_deref(), Some("2.0.0"));
@@ -50,7 +50,8 @@ fn first_index_wins_on_merge() {
 
     // Reversed priority: the other copy wins.
     let reversed = vec![urls[1].clone(), urls[0].clone()];
-    let merged = merge(&fetch_indexes(&net(), &reversed, &opts(&dir)));
+    let fetched = fetch_indexes(&net(), &reversed, &opts(&dir));
+    let merged = merge(&fetched);
     assert_eq!(
         merged.show("shared").unwrap().version.as_deref(),
         Some("1.0.0")
@@ -119,8 +120,7 @@ fn bad_indexes_do_not_affect_the_others() {
     }
 
     let merged = merge(&fetched);
-    assert_eq!(merged.entries.len(), 1);
-    assert_eq!(merged.entries[0].key, "good");
+    assert_eq!(merged.keys().collect::<Vec<_>>(), ["good"]);
     let h = health(&fetched);
     assert_eq!((h.total_packs, h.usable, h.unusable), (1, 1, 7));
     let json = serde_json::to_value(&h).unwrap();

@@ -28,7 +28,6 @@ use crate::resolve::{Located, ResolverChain};
 use crate::stage::Staging;
 
 /// The largest pack.yaml read (the biggest on the StackStorm Exchange is a few KiB).
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// A pack fetched into staging and checked.
 pub(crate) struct Staged {
@@ -393,14 +392,14 @@ impl Fetcher<'_> {
             );
             return None;
         }
-        let text = stackpack_fs::read_regular_to_string(
+        let text = stackpack_fs::read_to_string_limited(
             &self
                 .env
                 .root
                 .packs_dir()
                 .join(&entry.ref_)
                 .join(MANIFEST_FILE_NAME),
-            MAX_MANIFEST_BYTES,
+            stackpack_core::yaml::MAX_FILE_BYTES,
         )
         .ok()?;
         let meta = parse_pack_yaml(&text, None).ok()?;
@@ -548,9 +547,9 @@ impl Fetcher<'_> {
     /// `--force`) the StackStorm and Python versions it declares.
     fn check(&self, want: &Want, path: &Path) -> Result<PackMeta, InstallError> {
         let invalid = |message: String| InstallError::InvalidPack { message };
-        let text = match stackpack_fs::read_regular_to_string(
+        let text = match stackpack_fs::read_to_string_limited(
             &path.join(MANIFEST_FILE_NAME),
-            MAX_MANIFEST_BYTES,
+            stackpack_core::yaml::MAX_FILE_BYTES,
         ) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

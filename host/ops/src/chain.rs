@@ -98,8 +98,11 @@ pub fn world(kind: PluginKind) -> &'static str {
     }
 }
 
-fn limits(memory_mib: Option<u64>, time_ms: Option<u64>) -> Limits {
+fn limits(memory_mib: Option<u64>, time_ms: Option<u64>, max_body_mib: Option<u64>) -> Limits {
     let mut limits = Limits::default();
+    if let Some(b) = max_body_mib {
+        limits.max_http_body = b.saturating_mul(1 << 20);
+    }
     if let Some(m) = memory_mib {
         limits.memory_bytes = (m as usize).saturating_mul(1 << 20);
     }
@@ -178,7 +181,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source: "built-in".into(),
             pinned: Some(b.sha256.to_string()),
             hosts: builtin_hosts(s, b, user),
-            limits: limits(user.memory_mib, user.time_ms),
+            limits: limits(user.memory_mib, user.time_ms, user.max_body_mib),
             config,
             code: WasmSource::Builtin(b.wasm),
             declared_in: None,
@@ -212,7 +215,11 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source: m.source.clone(),
             pinned: Some(m.sha256.clone()),
             hosts,
-            limits: limits(user.memory_mib.or(m.memory_mib), user.time_ms.or(m.time_ms)),
+            limits: limits(
+                user.memory_mib.or(m.memory_mib),
+                user.time_ms.or(m.time_ms),
+                user.max_body_mib,
+            ),
             config,
             code: WasmSource::File(store.wasm_path(&m.name)),
             declared_in: Some(store.manifest_path(&m.name)),
@@ -298,7 +305,7 @@ pub fn entries(s: &Session) -> Result<Vec<Entry>, OpsError> {
             source,
             pinned: p.sha256.clone(),
             hosts: p.hosts.clone(),
-            limits: limits(p.memory_mib, p.time_ms),
+            limits: limits(p.memory_mib, p.time_ms, p.max_body_mib),
             config: p.config.clone(),
             code,
             declared_in: s.settings.source.clone(),
@@ -420,23 +427,18 @@ fn shown_code(entry: &Entry) -> String {
 }
 
 fn read_file(plugin: &str, path: &Path) -> Result<Vec<u8>, OpsError> {
-    let meta = std::fs::metadata(path);
-    if let Ok(m) = &meta
-        && m.len() > MAX_PLUGIN_BYTES
-    {
-        return Err(OpsError::PluginRead {
-            plugin: plugin.to_string(),
-            from: path.display().to_string(),
-            reason: format!("it is larger than {} MiB", MAX_PLUGIN_BYTES >> 20),
-            hint: "check that this is a plugin component".into(),
-        });
-    }
-    std::fs::read(path).map_err(|e| {
+    stackpack_fs::read_limited(path, MAX_PLUGIN_BYTES).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::FileTooLarge | std::io::ErrorKind::InvalidInput => {
+                "check that this is a plugin component (a .wasm file)"
+            }
+            _ => "check the path, or remove the plugin (`stackpack plugin remove`, or its [plugins.<name>] section)",
+        };
         OpsError::PluginRead {
             plugin: plugin.to_string(),
             from: path.display().to_string(),
             reason: e.to_string(),
-            hint: "check the path, or remove the plugin (`stackpack plugin remove`, or its [plugins.<name>] section)".into(),
+            hint: hint.into(),
         }
     })
 }
@@ -453,7 +455,7 @@ fn url_bytes(s: &Session, entry: &Entry, url: &str) -> Result<Vec<u8>, OpsError>
             .join(format!("{pin}.wasm"))
     });
     if let (Some(path), Some(pin)) = (&cached, &entry.pinned)
-        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(bytes) = stackpack_fs::read_limited(path, MAX_PLUGIN_BYTES)
     {
         if stackpack_plugin::sha256_hex(&bytes) == *pin {
             return Ok(bytes);

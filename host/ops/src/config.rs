@@ -20,21 +20,22 @@ pub struct PackConfig {
     pub file: PathBuf,
 }
 
-/// The largest config.schema.yaml read.
-pub(crate) const MAX_SCHEMA_BYTES: u64 = 4 << 20;
-
 /// The pack's schema and config, or why there is nothing to configure.
 pub fn open(s: &Session, pack: &str) -> Result<PackConfig, OpsError> {
     let found = crate::packs::installed(s, pack)?;
     let schema_path = found.path.join("config.schema.yaml");
-    // Read only when a regular file: a fifo planted there would block the read.
     let text =
-        stackpack_fs::read_regular_to_string(&schema_path, MAX_SCHEMA_BYTES).map_err(|_| {
-            OpsError::NoConfigSchema {
-                pack: pack.to_string(),
-                path: schema_path.clone(),
-            }
-        })?;
+        stackpack_fs::read_to_string_limited(&schema_path, stackpack_core::yaml::MAX_FILE_BYTES)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => OpsError::NoConfigSchema {
+                    pack: pack.to_string(),
+                    path: schema_path.clone(),
+                },
+                _ => OpsError::ReadInput {
+                    path: schema_path.clone(),
+                    reason: e.to_string(),
+                },
+            })?;
     let schema = ConfigSchema::parse(&text).map_err(|source| OpsError::Schema {
         pack: pack.to_string(),
         path: schema_path.clone(),
@@ -96,10 +97,11 @@ impl PackConfig {
 
 /// Reads a YAML file of values (`--from-file`).
 pub fn read_values(path: &Path) -> Result<Value, OpsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| OpsError::ReadInput {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let text = stackpack_fs::read_to_string_limited(path, stackpack_core::yaml::MAX_FILE_BYTES)
+        .map_err(|e| OpsError::ReadInput {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     parse_values(&text, &path.display().to_string())
 }
 
@@ -139,21 +141,22 @@ impl SchemaView {
 pub fn schema(s: &Session, pack: &str) -> Result<SchemaView, OpsError> {
     let found = crate::packs::installed(s, pack)?;
     let file = found.path.join("config.schema.yaml");
-    let text = match stackpack_fs::read_regular_to_string(&file, MAX_SCHEMA_BYTES) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(OpsError::ConfigSchemaNotFound {
-                pack: pack.to_string(),
-                path: file,
-            });
-        }
-        Err(e) => {
-            return Err(OpsError::ReadInput {
-                path: file,
-                reason: e.to_string(),
-            });
-        }
-    };
+    let text =
+        match stackpack_fs::read_to_string_limited(&file, stackpack_core::yaml::MAX_FILE_BYTES) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OpsError::ConfigSchemaNotFound {
+                    pack: pack.to_string(),
+                    path: file,
+                });
+            }
+            Err(e) => {
+                return Err(OpsError::ReadInput {
+                    path: file,
+                    reason: e.to_string(),
+                });
+            }
+        };
     let bad = |source| OpsError::Schema {
         pack: pack.to_string(),
         path: file.clone(),
@@ -209,7 +212,9 @@ pub fn unconfigured(s: &Session, packs: &[String]) -> Vec<String> {
         .iter()
         .filter(|pack| {
             let schema = s.root.packs_dir().join(pack).join("config.schema.yaml");
-            let Ok(text) = std::fs::read_to_string(&schema) else {
+            let Ok(text) =
+                stackpack_fs::read_to_string_limited(&schema, stackpack_core::yaml::MAX_FILE_BYTES)
+            else {
                 return false;
             };
             let Ok(schema) = ConfigSchema::parse(&text) else {

@@ -97,6 +97,16 @@ impl NetBackend for IndexServedNet {
             return Err(NetFailure::Transport("index not fetched".into()));
         };
         match &index.body {
+            // The plugin's own cap on an answer holds for an index served from memory
+            // as for one from the network: a plugin never receives more than it can hold.
+            Some(body) if body.len() as u64 > max_body => Err(NetFailure::Transport(format!(
+                "the index {} is {} bytes, over the {} cap on what a plugin may receive; \
+                 raise `max_body_mib` under [plugins.index] in the config (and `memory_mib` \
+                 if the plugin then runs out of memory), or install the pack by its URL",
+                index.shown_url,
+                body.len(),
+                stackpack_fs::human_bytes(max_body)
+            ))),
             Some(body) => Ok(HttpReply {
                 status: 200,
                 headers: Vec::new(),
@@ -145,10 +155,9 @@ fn status_text(s: &IndexStatus) -> String {
 }
 
 /// The merged index, or an error naming every index and why none is usable.
-pub fn merged(s: &Session) -> Result<MergedIndex, OpsError> {
+pub fn merged(s: &Session) -> Result<MergedIndex<'_>, OpsError> {
     s.check_index_urls()?;
-    let served = s.plugin_net();
-    let fetched = served.indexes()?;
+    let fetched = s.served().indexes()?;
     if !fetched.iter().any(|f| f.body.is_some()) {
         let report: Vec<String> = fetched
             .iter()
@@ -167,14 +176,14 @@ pub fn merged(s: &Session) -> Result<MergedIndex, OpsError> {
 
 /// `stackpack search`: index entries matching `query`, best first.
 pub fn search(s: &Session, query: &str) -> Result<Vec<Entry>, OpsError> {
-    Ok(merged(s)?.search(query).into_iter().cloned().collect())
+    Ok(merged(s)?.search(query))
 }
 
 /// `stackpack show`: one index entry, or "not in any index" with close names.
 pub fn show(s: &Session, pack: &str) -> Result<Entry, OpsError> {
     let index = merged(s)?;
     if let Some(e) = index.show(pack) {
-        return Ok(e.clone());
+        return Ok(e);
     }
     let close = index.suggest(pack);
     let hint = if close.is_empty() {

@@ -453,12 +453,18 @@ fn refusal_parts(r: Refusal) -> (&'static str, String) {
     }
 }
 
-fn read_input(what: &'static str, path: &PathBuf, hint: &'static str) -> Result<String, OpsError> {
-    std::fs::read_to_string(path).map_err(|e| OpsError::Input {
-        what,
-        path: path.clone(),
-        reason: e.to_string(),
-        hint,
+fn read_input(
+    what: &'static str,
+    path: &std::path::Path,
+    hint: &'static str,
+) -> Result<String, OpsError> {
+    stackpack_fs::read_to_string_limited(path, stackpack_core::yaml::MAX_FILE_BYTES).map_err(|e| {
+        OpsError::Input {
+            what,
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+            hint,
+        }
     })
 }
 

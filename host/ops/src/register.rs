@@ -199,7 +199,7 @@ fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError>
     let mut out = Vec::new();
     for name in ["_global", pack] {
         let path = dir.join(format!("{name}.yaml"));
-        match std::fs::read(&path) {
+        match stackpack_fs::read_limited(&path, stackpack_core::yaml::MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| OpsError::OverrideFile {
                     path: path.clone(),
@@ -210,10 +210,16 @@ fn overrides(s: &Session, pack: &str) -> Result<Vec<(String, String)>, OpsError>
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
+                let fix = match e.kind() {
+                    std::io::ErrorKind::FileTooLarge | std::io::ErrorKind::InvalidInput => {
+                        "make it a regular YAML file of a few KiB"
+                    }
+                    _ => "check its permissions",
+                };
                 return Err(OpsError::OverrideFile {
                     path,
                     reason: format!("cannot be read: {e}"),
-                    fix: "check its permissions",
+                    fix,
                 });
             }
         }
@@ -244,16 +250,17 @@ fn check_schema(pack: &InstalledPack) -> SchemaCheck {
     };
     // Read only when a regular file: a fifo planted there would block the read.
     let path = pack.path.join(SCHEMA_FILE);
-    let text = match stackpack_fs::read_regular_to_string(&path, crate::config::MAX_SCHEMA_BYTES) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return SchemaCheck {
-                schema: None,
-                problem: None,
-            };
-        }
-        Err(e) => return problem(format!("cannot be read: {e}")),
-    };
+    let text =
+        match stackpack_fs::read_to_string_limited(&path, stackpack_core::yaml::MAX_FILE_BYTES) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return SchemaCheck {
+                    schema: None,
+                    problem: None,
+                };
+            }
+            Err(e) => return problem(format!("cannot be read: {e}")),
+        };
     match stackpack_config::ConfigSchema::parse(&text) {
         Ok(schema) => SchemaCheck {
             schema: Some(schema),

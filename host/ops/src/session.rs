@@ -196,17 +196,21 @@ impl Session {
     /// The network as plugins see it: configured index URLs are answered from the
     /// indexes the host fetched once; everything else goes to [`Session::net`].
     pub fn plugin_net(&self) -> Arc<IndexServedNet> {
-        self.served
-            .get_or_init(|| {
-                Arc::new(IndexServedNet::new(
-                    self.net.clone(),
-                    self.net_config(),
-                    self.settings.index_url.clone(),
-                    self.root.cache_dir().join("index"),
-                    self.offline,
-                ))
-            })
-            .clone()
+        self.served().clone()
+    }
+
+    /// [`Session::plugin_net`], borrowed for as long as the session lives (the fetched
+    /// indexes are borrowed from it).
+    pub(crate) fn served(&self) -> &Arc<IndexServedNet> {
+        self.served.get_or_init(|| {
+            Arc::new(IndexServedNet::new(
+                self.net.clone(),
+                self.net_config(),
+                self.settings.index_url.clone(),
+                self.root.cache_dir().join("index"),
+                self.offline,
+            ))
+        })
     }
 
     /// The plugin runtime, made once; its network is [`Session::plugin_net`].

@@ -178,8 +178,8 @@ fn read_pending(s: &Session) -> Vec<String> {
         );
         return Vec::new();
     }
-    let text = match stackpack_fs::read_regular_to_string(&path, 1 << 20) {
-        Ok(t) => t.into_bytes(),
+    let text = match stackpack_fs::read_limited(&path, 1 << 20) {
+        Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
             tracing::warn!(

@@ -347,10 +347,13 @@ pub fn scan_pack_with(pack_dir: &Path, pack: &str, options: &ScanOptions) -> Sca
         }
         for file in metadata_files(pack_dir, kind) {
             scan.files += 1;
-            let parsed = std::fs::read_to_string(pack_dir.join(&file))
-                .map_err(|e| format!("cannot read the file: {e}"))
-                .and_then(|text| parse_yaml(&text))
-                .and_then(|doc| validate(kind, pack, &file, doc, options));
+            let parsed = stackpack_fs::read_to_string_limited(
+                &pack_dir.join(&file),
+                stackpack_core::yaml::MAX_FILE_BYTES,
+            )
+            .map_err(|e| format!("cannot read the file: {e}"))
+            .and_then(|text| parse_yaml(&text))
+            .and_then(|doc| validate(kind, pack, &file, doc, options));
             match parsed {
                 Ok(resources) => {
                     for r in resources {

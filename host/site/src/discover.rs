@@ -66,22 +66,24 @@ pub fn read_pack(dir: &Path, base_path: &Path) -> InstalledPack {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let manifest = dir.join(MANIFEST_FILE_NAME);
-    let meta = match std::fs::read_to_string(&manifest) {
-        Ok(text) => match parse_pack_yaml(&text, Some(&dir_name)) {
-            Ok(m) => PackState::Valid(Box::new(m)),
-            // One line per problem in the error; one line in a listing.
-            Err(e) => PackState::Invalid(format!(
-                "{}: {}",
-                manifest.display(),
-                e.to_string().lines().collect::<Vec<_>>().join("; ")
+    let meta =
+        match stackpack_fs::read_to_string_limited(&manifest, stackpack_core::yaml::MAX_FILE_BYTES)
+        {
+            Ok(text) => match parse_pack_yaml(&text, Some(&dir_name)) {
+                Ok(m) => PackState::Valid(Box::new(m)),
+                // One line per problem in the error; one line in a listing.
+                Err(e) => PackState::Invalid(format!(
+                    "{}: {}",
+                    manifest.display(),
+                    e.to_string().lines().collect::<Vec<_>>().join("; ")
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PackState::Invalid(format!(
+                "Pack \"{}\" is missing {MANIFEST_FILE_NAME} file",
+                dir.display()
             )),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PackState::Invalid(format!(
-            "Pack \"{}\" is missing {MANIFEST_FILE_NAME} file",
-            dir.display()
-        )),
-        Err(e) => PackState::Invalid(format!("{}: {e}", manifest.display())),
-    };
+            Err(e) => PackState::Invalid(format!("{}: {e}", manifest.display())),
+        };
     let ref_ = match &meta {
         PackState::Valid(m) => m.ref_.clone(),
         PackState::Invalid(_) => dir_name,

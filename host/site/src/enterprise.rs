@@ -82,20 +82,21 @@ impl Enterprise {
     }
 
     fn read(path: &Path, named_by: &str) -> Result<Enterprise, SiteError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SiteError::EnterpriseRead {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-            hint: if named_by == ENV_VAR {
-                format!("{ENV_VAR} names it; point it at an existing file or unset it")
-            } else {
-                "ask the administrator to make it readable".into()
-            },
-        })?;
+        let text = stackpack_fs::read_to_string_limited(path, crate::settings::MAX_CONFIG_BYTES)
+            .map_err(|e| SiteError::EnterpriseRead {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+                hint: if named_by == ENV_VAR {
+                    format!("{ENV_VAR} names it; point it at an existing file or unset it")
+                } else {
+                    "ask the administrator to make it readable".into()
+                },
+            })?;
         let table = text
             .parse::<toml::Table>()
             .map_err(|e| SiteError::ConfigSyntax {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                reason: crate::settings::describe_toml_error(&text, &e),
             })?;
         Enterprise::from_table(path, &table)
     }

@@ -137,8 +137,10 @@ impl PluginStore {
             name: name.to_string(),
             reason,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
-        let m: PluginManifest = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let text = stackpack_fs::read_to_string_limited(&path, crate::settings::MAX_CONFIG_BYTES)
+            .map_err(|e| invalid(e.to_string()))?;
+        let m: PluginManifest = toml::from_str(&text)
+            .map_err(|e| invalid(crate::settings::describe_toml_error(&text, &e)))?;
         if m.name != name {
             return Err(invalid(format!(
                 "it names the plugin {:?}, not {name:?} as its file name does",

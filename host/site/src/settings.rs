@@ -52,6 +52,8 @@ mod st2;
 mod st2conf;
 mod toml_file;
 
+pub(crate) use toml_file::describe_error as describe_toml_error;
+
 pub use credentials::{CredentialSetting, Secret};
 pub use resolve::{Overrides, normalize_index_url};
 pub use st2::{St2Auth, St2Settings};
@@ -115,6 +117,9 @@ pub struct PluginSettings {
     pub hosts: Vec<String>,
     pub memory_mib: Option<u64>,
     pub time_ms: Option<u64>,
+    /// The largest HTTP answer (an index included) the plugin may receive, in MiB
+    /// (8 when unset).
+    pub max_body_mib: Option<u64>,
     /// Values the plugin reads with `config-get`.
     pub config: BTreeMap<String, String>,
     /// Required with `path`/`url`: which world the component must implement.
@@ -233,7 +238,7 @@ impl Settings {
         required: bool,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, SiteError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match stackpack_fs::read_to_string_limited(path, MAX_CONFIG_BYTES) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 return Ok(Settings::default());
@@ -251,7 +256,7 @@ impl Settings {
             Err(e) if is_toml => {
                 return Err(SiteError::ConfigSyntax {
                     path: path.to_path_buf(),
-                    reason: e.to_string(),
+                    reason: toml_file::describe_error(&text, &e),
                 });
             }
             Err(_) => st2conf::read(path, &text)?,
@@ -260,6 +265,10 @@ impl Settings {
         Ok(settings)
     }
 }
+
+/// The largest config file (stackpack.toml, st2.conf) or enterprise file read: 1 MiB,
+/// a hundred times a large st2.conf. Only regular files are read.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 fn split_list(s: &str, sep: char) -> Vec<String> {
     s.split(sep)
@@ -525,7 +534,7 @@ tokn = "u"
             ),
             (
                 "plugins.github.memory",
-                "hosts, memory_mib, time_ms, config",
+                "hosts, memory_mib, time_ms, max_body_mib, config",
             ),
             (
                 "credentials[0].tokn",
@@ -620,7 +629,7 @@ tokn = "u"
             (
                 "[[credentials]]\ntoken = \"t\"\n",
                 "credentials[0].url",
-                "the URL (prefix) the credential is for",
+                "the http(s):// URL the credential is for (scheme, host, optional port and path)",
             ),
         ] {
             let p = write(d.path(), "bad.toml", text);
@@ -669,6 +678,34 @@ tokn = "u"
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_file() {
+        // The safe outcome: the error names the file, the line and the column, and no
+        // part of any line (a token sits on it) appears in it.
+        let d = tempfile::tempdir().unwrap();
+        for text in [
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = \"SECRET-TOKEN-1\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = SECRET-TOKEN-1\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = \"SECRET-TOKEN-1\" x\n",
+            "http_proxy = \"http://u:SECRET-TOKEN-1@proxy:3128\"\nhttp_proxy = \"x\"\n",
+            "[st2]\napi_key = \"SECRET-TOKEN-1\"\n[st2]\n",
+            "credentials = \"SECRET-TOKEN-1\"\n",
+            "[[credentials]]\nurl = \"https://h/\"\ntoken = [\"SECRET-TOKEN-1\"]\n",
+        ] {
+            let p = write(d.path(), "bad.toml", text);
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{text:?}: {e}");
+            assert!(e.contains(&p.display().to_string()), "{e}");
+        }
+        let p = write(
+            d.path(),
+            "bad.toml",
+            "a = 1\n[[credentials]]\ntoken = \"SECRET-TOKEN-1\n",
+        );
+        let e = Settings::load(&p, true).unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
     }
 
     #[test]

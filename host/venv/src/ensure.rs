@@ -77,7 +77,7 @@ pub fn ensure(
     let req_path = std::path::absolute(pack_dir.join("requirements.txt"))
         .map_err(VenvError::io(pack, "resolve", pack_dir))?;
     // Read only when a regular file: a fifo planted there would block the read.
-    let requirements = match stackpack_fs::read_regular(&req_path, 16 << 20) {
+    let requirements = match stackpack_fs::read_limited(&req_path, 16 << 20) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(VenvError::io(pack, "read", &req_path)(e)),

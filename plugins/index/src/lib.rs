@@ -110,8 +110,9 @@ fn find_in(
     let mut failures = Vec::new();
     let mut all_denied = true;
     let mut read_any = false;
-    // Keys seen in higher-priority indexes, and the entries whose ref is `name`.
-    let mut seen = std::collections::BTreeSet::new();
+    // Hashes of the keys seen in higher-priority indexes (sorted), and the entries whose
+    // ref is `name`. Hashes, not the keys: an index may have a million of them.
+    let mut seen: Vec<u64> = Vec::new();
     let mut by_ref: Vec<Found> = Vec::new();
     for url in urls {
         let shown = without_userinfo(url);
@@ -126,40 +127,33 @@ fn find_in(
             }
             Ok((_, body)) => {
                 all_denied = false;
-                match serde_json::from_slice::<Value>(&body) {
+                match scan(&body, name, &seen) {
                     Err(e) => format!("not valid JSON: {e}"),
-                    Ok(mut doc) => match doc.get_mut("packs").and_then(Value::as_object_mut) {
-                        None => "no \"packs\" object".into(),
-                        Some(packs) => {
-                            read_any = true;
-                            match packs.remove(name) {
-                                None => {
-                                    for (key, entry) in std::mem::take(packs) {
-                                        if let Value::Object(entry) = entry
-                                            && !seen.contains(&key)
-                                            && text(&entry, "ref").as_deref() == Some(name)
-                                        {
-                                            by_ref.push(Found {
-                                                index: shown.clone(),
-                                                key: key.clone(),
-                                                entry,
-                                            });
-                                        }
-                                        seen.insert(key);
-                                    }
-                                    continue;
-                                }
-                                Some(Value::Object(entry)) => {
-                                    return Ok(Found {
-                                        index: shown,
-                                        key: name.to_string(),
-                                        entry,
-                                    });
-                                }
-                                Some(_) => format!("the \"{name}\" entry is not an object"),
+                    Ok(None) => "no \"packs\" object".into(),
+                    Ok(Some(found)) => {
+                        read_any = true;
+                        match found.keyed {
+                            Some(Value::Object(entry)) => {
+                                return Ok(Found {
+                                    index: shown,
+                                    key: name.to_string(),
+                                    entry,
+                                });
+                            }
+                            Some(_) => format!("the \"{name}\" entry is not an object"),
+                            None => {
+                                by_ref.extend(found.by_ref.into_iter().map(|(key, entry)| Found {
+                                    index: shown.clone(),
+                                    key,
+                                    entry,
+                                }));
+                                seen.extend(found.keys);
+                                seen.sort_unstable();
+                                seen.dedup();
+                                continue;
                             }
                         }
-                    },
+                    }
                 }
             }
         };
@@ -179,9 +173,15 @@ fn find_in(
     if let Some(found) = by_ref.pop() {
         return Ok(found);
     }
-    if read_any {
+    if read_any && failures.is_empty() {
         Err(PluginError::NotFound(format!(
             "No record of the \"{name}\" pack in the index."
+        )))
+    } else if read_any {
+        // It may be in an index that could not be read: say which, and why.
+        Err(PluginError::NotFound(format!(
+            "No record of the \"{name}\" pack in the indexes that could be read; not read: {}",
+            failures.join("; ")
         )))
     } else if all_denied {
         Err(PluginError::Denied(format!(
@@ -194,6 +194,158 @@ fn find_in(
             failures.join("; ")
         )))
     }
+}
+
+/// What one index document holds for a name.
+struct Scanned {
+    /// The entry under the name's key, when there is one.
+    keyed: Option<Value>,
+    /// The entries (key, entry) whose `ref` is the name and whose key no
+    /// higher-priority index has.
+    by_ref: Vec<(String, Map<String, Value>)>,
+    /// The hashes of every key of this index.
+    keys: Vec<u64>,
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// Reads an index document entry by entry, keeping only what [`find_in`] needs for
+/// `name`, so an index of a million entries costs its bytes and one entry at a time,
+/// never a tree of all of them. `Ok(None)` when the document has no `packs` object.
+fn scan(body: &[u8], name: &str, seen: &[u64]) -> Result<Option<Scanned>, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::fmt;
+
+    struct Doc<'a> {
+        name: &'a str,
+        seen: &'a [u64],
+    }
+    struct Packs<'a> {
+        name: &'a str,
+        seen: &'a [u64],
+    }
+
+    impl<'de> DeserializeSeed<'de> for Doc<'_> {
+        type Value = Option<Scanned>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Doc<'_> {
+        type Value = Option<Scanned>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an index object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "packs" {
+                    out = map.next_value_seed(Packs {
+                        name: self.name,
+                        seen: self.seen,
+                    })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+        // Any other JSON value is a document without a packs object.
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Packs<'_> {
+        type Value = Option<Scanned>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Packs<'_> {
+        type Value = Option<Scanned>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of pack entries")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Scanned {
+                keyed: None,
+                by_ref: Vec::new(),
+                keys: Vec::new(),
+            };
+            while let Some(key) = map.next_key::<String>()? {
+                let entry: Value = map.next_value()?;
+                let hash = key_hash(&key);
+                out.keys.push(hash);
+                if key == self.name {
+                    out.keyed = Some(entry);
+                } else if let Value::Object(entry) = entry
+                    && text(&entry, "ref").as_deref() == Some(self.name)
+                    && self.seen.binary_search(&hash).is_err()
+                {
+                    out.by_ref.push((key, entry));
+                }
+            }
+            Ok(Some(out))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let out = Doc { name, seen }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(out)
 }
 
 /// A string field; numbers are accepted too (`"version": 1.0` happens).

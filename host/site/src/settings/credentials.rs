@@ -1,4 +1,5 @@
-//! `[[credentials]]`: secrets the host adds to requests whose URL starts with a prefix.
+//! `[[credentials]]`: secrets the host adds to requests for a URL: the same scheme, host
+//! and port, and a path under the credential's path in whole segments.
 //! Each entry has `url` plus `token`/`token_env` (bearer) or `username` with
 //! `password`/`password_env` (basic). A secret taken from an unset environment variable
 //! drops the entry with a warning, so commands that do not need it still work. Secrets
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use super::toml_file::form;
 use crate::error::SiteError;
 
-/// A secret the host adds to requests whose URL starts with `url`.
+/// A secret the host adds to requests under `url` (same origin, path in whole segments).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CredentialSetting {
     pub url: String,
@@ -67,9 +68,12 @@ impl CredentialToml {
             key: format!("credentials[{i}].{key}"),
             expected: expected.to_string(),
         };
-        let url = self
-            .url
-            .ok_or_else(|| bad("url", "the URL (prefix) the credential is for"))?;
+        let url = self.url.ok_or_else(|| {
+            bad(
+                "url",
+                "the http(s):// URL the credential is for (scheme, host, optional port and path)",
+            )
+        })?;
         let mut from_env = |key: &str, var: String| match env(&var) {
             Some(v) if !v.is_empty() => Some(v),
             _ => {

@@ -72,9 +72,18 @@ impl ProxySettings {
 /// current directory and turned into a `file://` URL.
 pub fn normalize_index_url(raw: &str) -> Result<String, SiteError> {
     let bad = |reason: String| SiteError::IndexUrl {
-        url: stackpack_core::redact_url(raw),
+        url: stackpack_core::redact_unparsed_url(raw),
         reason,
     };
+    // `https:/h/x` or `http:host` is a mistyped URL, not a relative path to read.
+    let lower = raw.trim_start().to_ascii_lowercase();
+    if !raw.contains("://")
+        && ["http:", "https:", "file:"]
+            .iter()
+            .any(|s| lower.starts_with(s))
+    {
+        return Err(bad("a URL needs `scheme://`".into()));
+    }
     if raw.contains("://") {
         let url = url::Url::parse(raw).map_err(|e| bad(e.to_string()))?;
         return match url.scheme() {
@@ -220,5 +229,24 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(e, SiteError::IndexUrl { .. }), "{e}");
+    }
+
+    #[test]
+    fn invalid_index_urls_never_show_their_secret() {
+        // The safe outcome: the error names the index URL with everything before its
+        // last `@` hidden, whatever made it invalid.
+        for raw in [
+            "https://user:SE/CRET@host/x",
+            "https://user:SE?CRET@host:99999/x",
+            "https://user:SECRET@host:99999/x",
+            "https://user:SECRET@[bad/x",
+            "ftp://user:SECRET@h/x",
+            "https:/user:SECRET@h/x",
+            "http:user:SECRET@h/x",
+        ] {
+            let e = normalize_index_url(raw).unwrap_err().to_string();
+            assert!(!e.contains("SE"), "{raw}: {e}");
+            assert!(e.contains("invalid index URL"), "{e}");
+        }
     }
 }

@@ -92,7 +92,7 @@ struct PythonToml {
 #[derive(Default, Deserialize)]
 #[serde(
     default,
-    expecting = "a table with hosts, memory_mib, time_ms, config (and kind, path or url, sha256, order for a third-party plugin)"
+    expecting = "a table with hosts, memory_mib, time_ms, max_body_mib, config (and kind, path or url, sha256, order for a third-party plugin)"
 )]
 struct PluginToml {
     #[serde(deserialize_with = "form::hosts")]
@@ -101,6 +101,8 @@ struct PluginToml {
     memory_mib: Option<u64>,
     #[serde(deserialize_with = "form::milliseconds")]
     time_ms: Option<u64>,
+    #[serde(deserialize_with = "form::mib")]
+    max_body_mib: Option<u64>,
     #[serde(deserialize_with = "form::plugin_config")]
     config: BTreeMap<String, ConfigText>,
     #[serde(deserialize_with = "form::kind")]
@@ -185,7 +187,8 @@ pub(super) mod form {
         order: integer -> i64,
             "an integer position in its chain (lower runs first; built-in resolvers sit at 100, 200, 300, 400, 500)";
 
-        credential_url: string -> String, "the URL (prefix) the credential is for";
+        credential_url: credential_url -> String,
+            "the http(s):// URL the credential is for (scheme, host, optional port and path)";
         string: string -> String, "a string";
         env_var: string -> String, "the name of an environment variable";
         st2_url: st2_url -> String, "an http(s):// URL of st2's API (or auth service)";
@@ -259,6 +262,31 @@ where
         }
     }
     d.deserialize_seq(Lists(expecting, PhantomData))
+}
+
+/// A TOML error as `line L, column C: <what>`, without the excerpt of the file toml's
+/// own text carries: that excerpt is the offending line, and a line of a config file
+/// may hold a token or password. serde's "invalid type: string \"…\"" and the like
+/// quote the value, so only the form expected is kept from them.
+pub(crate) fn describe_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let message = match message.split_once(", expected ") {
+        Some((_, form)) => format!("expected {form}"),
+        None if message.contains('"') || message.contains('`') || message.contains('\'') => {
+            "not valid TOML".to_string()
+        }
+        None => message.to_string(),
+    };
+    let message = message.lines().next().unwrap_or_default().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// Parses `text` as a TOML document (the syntax only).
@@ -377,6 +405,7 @@ impl PluginToml {
             hosts: self.hosts.unwrap_or_default(),
             memory_mib: self.memory_mib,
             time_ms: self.time_ms,
+            max_body_mib: self.max_body_mib,
             config: self.config.into_iter().map(|(k, v)| (k, v.0)).collect(),
             kind: self.kind,
             path: self.path.map(|p| base.join(p)),
@@ -500,7 +529,7 @@ fn value_error(file: &Path, text: &str, e: &toml::de::Error) -> SiteError {
         },
         None => SiteError::ConfigSyntax {
             path: file.to_path_buf(),
-            reason: e.to_string(),
+            reason: describe_error(text, e),
         },
     }
 }
@@ -586,6 +615,14 @@ fn integer(v: &toml::Value) -> Option<i64> {
 
 fn string(v: &toml::Value) -> Option<String> {
     v.as_str().map(str::to_string)
+}
+
+/// An http(s) URL with a host: credentials are matched on its scheme, host and port,
+/// then on whole path segments, so a text that does not parse as such is refused.
+fn credential_url(v: &toml::Value) -> Option<String> {
+    let text = nonempty_str(v)?;
+    let url = url::Url::parse(&text).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(text)
 }
 
 fn st2_url(v: &toml::Value) -> Option<String> {
