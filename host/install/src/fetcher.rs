@@ -27,8 +27,6 @@ use crate::plan::Want;
 use crate::resolve::{Located, ResolverChain};
 use crate::stage::Staging;
 
-/// The largest pack.yaml read (the biggest on the StackStorm Exchange is a few KiB).
-
 /// A pack fetched into staging and checked.
 pub(crate) struct Staged {
     pub slot: String,
