@@ -106,6 +106,11 @@ impl PackRef {
         let (locator, requested, range_text) = match (seps.as_slice(), anchor) {
             ([], None) => (spec, None, None),
             ([], Some(a)) => (&spec[..a], None, Some(&spec[a..])),
+            // After `=`, operators make a range only when the text reads as one: a git
+            // ref may hold `<` or `>` (`x<y` is a tag name, not a comparison).
+            ([p], Some(_)) if !looks_like_range(&spec[p + 1..]) => {
+                (&spec[..*p], Some(&spec[p + 1..]), None)
+            }
             ([p], Some(_)) => (&spec[..*p], None, Some(&spec[p + 1..])),
             ([p], None) => {
                 let req = &spec[p + 1..];
@@ -234,6 +239,20 @@ impl std::str::FromStr for PackRef {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
     }
+}
+
+/// Whether the text after `=` is meant as a version range: it parses as one, or it
+/// starts as one does (an operator, a digit, `v` and a digit), so its error is worth
+/// reporting as a range's.
+fn looks_like_range(text: &str) -> bool {
+    let mut chars = text.chars();
+    let first = chars.next();
+    let starts_like = match first {
+        Some(c) if c == '=' || c.is_ascii_digit() || RANGE_CHARS.contains(&c) => true,
+        Some('v' | 'V') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    };
+    starts_like || crate::VersionRange::parse(text).is_ok()
 }
 
 /// The byte range of `spec` where a version separator may appear: after a URL's userinfo
@@ -686,6 +705,11 @@ mod tests {
         assert_eq!(r.to_string(), "https://u:***@h/~u/p>=1.0");
         // An exact pin is not a range.
         assert!(p("aws=1.0.0").range().is_none());
+        // A ref holding `<` or `>` that does not read as a range is a ref.
+        let odd = p("file:///srv/odd.git=x<y>z");
+        assert!(odd.range().is_none());
+        assert_eq!(odd.requested(), Some("x<y>z"));
+        assert!(PackRef::parse("aws=1.2,<2").is_ok_and(|r| r.range().is_some()));
         for raw in [
             "aws>=",
             "aws*",
