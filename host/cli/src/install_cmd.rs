@@ -41,7 +41,7 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
         eprintln!(
             "error: the packs are installed but were not registered: {e}\nFix that, then run \
              `stackpack register {}`",
-            report.install.installed().join(" ")
+            report.to_register.join(" ")
         );
         return Err(CliError::Reported(e.kind()));
     }

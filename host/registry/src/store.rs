@@ -132,6 +132,14 @@ pub struct Registered {
     pub has_config: bool,
 }
 
+/// The registered version and source of a pack ([`Registry::heads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackHead {
+    pub version: String,
+    /// Where the pack came from, as registered (`git:github.com/o/r@<commit>`).
+    pub source: String,
+}
+
 /// A pack read, validated and decided, ready for [`Registry::commit`]. Preparing
 /// touches no database, so a run can decide every pack before writing any.
 #[derive(Debug, Clone)]
@@ -484,6 +492,25 @@ impl Registry {
         stmt.query_map([], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(self.sql("listing packs"))
+    }
+
+    /// The version and source of every registered pack, by ref, in one query.
+    pub fn heads(&self) -> Result<BTreeMap<String, PackHead>, RegistryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ref, version, source FROM packs")
+            .map_err(self.sql("listing packs"))?;
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                PackHead {
+                    version: r.get(1)?,
+                    source: r.get(2)?,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(self.sql("listing packs"))
     }
 
     /// What is registered for `pack`, if anything.
