@@ -807,7 +807,8 @@ fn fill(dir: &Path) {
     let _ = f.sync_all();
 }
 
-/// A pack bigger than the disk: staging fails with "No space left" naming the path;
+/// A pack bigger than the disk: staging fails with "No space left" naming the file, the
+/// pack and the staging directory, and says the disk is full;
 /// the installed version stays, nothing is left; with a pack that fits the next
 /// install succeeds.
 #[test]
@@ -830,6 +831,18 @@ fn disk_full_during_extract() {
     let all = format!("{}{}", r.stdout, r.stderr);
     assert!(all.contains("No space left"), "{all}");
     assert!(all.contains("blob.bin"), "the file is named: {all}");
+    assert!(
+        all.contains(&format!("cannot stage {}", file_url(&src))),
+        "the pack is named: {all}"
+    );
+    assert!(
+        all.contains(&root.join(".stackpack-staging").display().to_string()),
+        "the staging directory is named: {all}"
+    );
+    assert!(
+        all.contains("disk holding the stackpack root is full"),
+        "{all}"
+    );
     assert_eq!(installed_version(&root, "big").as_deref(), Some("1.0.0"));
     assert_settled(&root, "after a full disk during the fetch");
     std::fs::remove_file(src.join("blob.bin")).unwrap();
@@ -910,7 +923,7 @@ fn disk_full_during_lockfile_write() {
 }
 
 /// The disk fills up before the registry commits: the registration fails naming
-/// registry.db, the previous registration stays and the database is sound; with space
+/// registry.db and the full disk, the previous registration stays and the database is sound; with space
 /// the next registration succeeds.
 #[test]
 fn disk_full_during_registry_commit() {
@@ -934,6 +947,12 @@ fn disk_full_during_registry_commit() {
     let r = finish(held);
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(r.stderr.contains("registry.db"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("The disk holding it is full: free space on it"),
+        "the full disk is named: {}",
+        r.stderr
+    );
     // (SQLite itself needs space to open the database for the check.)
     std::fs::remove_file(root.join("filler")).unwrap();
     assert_registry_ok(&root, "after a full disk during the commit");

@@ -234,6 +234,7 @@ impl Registry {
     pub fn open(path: &Path) -> Result<Registry, RegistryError> {
         let open = |source| RegistryError::Open {
             path: path.to_path_buf(),
+            disk_full: crate::error::disk_full(path, &source),
             source,
         };
         let mut conn = Connection::open(path).map_err(open)?;
@@ -273,6 +274,7 @@ impl Registry {
         }
         let open = |source| RegistryError::Open {
             path: path.to_path_buf(),
+            disk_full: crate::error::disk_full(path, &source),
             source,
         };
         let conn =
@@ -301,6 +303,7 @@ impl Registry {
         move |source| RegistryError::Sql {
             path: self.path.clone(),
             doing,
+            disk_full: crate::error::disk_full(&self.path, &source),
             source,
         }
     }
@@ -340,6 +343,7 @@ impl Registry {
         let sql = move |doing: &'static str| {
             let path = path.clone();
             move |source| RegistryError::Sql {
+                disk_full: crate::error::disk_full(&path, &source),
                 path: path.clone(),
                 doing,
                 source,
