@@ -141,6 +141,31 @@ fn assert_registry_ok(root: &Path, when: &str) {
     assert_eq!(check, "ok", "{when}: registry.db is damaged");
 }
 
+/// Every pack of the lockfile is registered at the version and from the source the
+/// lockfile records, and nothing else is registered.
+fn assert_registry_matches_lockfile(root: &Path, when: &str) {
+    let lock = Lockfile::read(&root.join("stackpack.lock")).unwrap();
+    let locked: BTreeSet<(String, String, String)> = lock
+        .packs
+        .iter()
+        .map(|p| (p.ref_.clone(), p.version.clone(), p.origin().to_string()))
+        .collect();
+    let conn = rusqlite::Connection::open(root.join("registry.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT ref, version, source FROM packs")
+        .unwrap();
+    let registered: BTreeSet<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        registered, locked,
+        "{when}: the registry does not match the lockfile"
+    );
+    assert_registry_ok(root, when);
+}
+
 fn registered_packs(root: &Path) -> BTreeSet<String> {
     let conn = rusqlite::Connection::open(root.join("registry.db")).unwrap();
     let mut stmt = conn.prepare("SELECT ref FROM packs").unwrap();
@@ -286,15 +311,9 @@ fn crash_everywhere(s: &Scenario) {
                 "{when}: {pack} did not converge"
             );
         }
-        // Packs a killed run swapped in but did not register are registered by the
-        // next `register` (an install registers only what it installs).
-        let r = run(stackpack(&root).args(["register"]));
-        assert_eq!(r.code, 0, "{when}: register: {}", r.stderr);
-        assert_registry_ok(&root, &when);
-        let registered = registered_packs(&root);
-        for (pack, _) in s.expect {
-            assert!(registered.contains(*pack), "{when}: {pack} not registered");
-        }
+        // The next install alone registers what a killed run swapped in but did not
+        // register, and unregisters what it took out.
+        assert_registry_matches_lockfile(&root, &format!("{when}, then the next install"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
@@ -333,6 +352,59 @@ fn kill_at_every_point_of_an_install_with_a_dependency() {
             "register-in-transaction",
             "register-after-commit",
         ],
+    });
+}
+
+/// Killed at every point of an install, then an install of another pack: that install
+/// alone registers what the killed run swapped in (it does not name those packs).
+#[test]
+fn kill_at_every_point_of_an_install_then_install_another_pack() {
+    let f = fixture();
+    let app = file_url(&f.app);
+    let plain = file_url(&f.plain);
+    crash_everywhere(&Scenario {
+        name: "install app (+lib), then install plain",
+        setup: &|_root| {},
+        command: args(&["install", &app]),
+        next: args(&["install", &plain]),
+        expect: &[("plain", "1.0.0")],
+        must_pass: &["after-swap", "after-lockfile", "install-end"],
+    });
+}
+
+/// Killed at every point of an upgrade, then an install of another pack: the upgraded
+/// pack is registered at the version the lockfile records, even when the killed run's
+/// journal was already gone (the registry recorded the old version).
+#[test]
+fn kill_at_every_point_of_an_upgrade_then_install_another_pack() {
+    let f = fixture();
+    let v1 = file_url(&f.re_v1);
+    let v2 = file_url(&f.re_v2);
+    let plain = file_url(&f.plain);
+    crash_everywhere(&Scenario {
+        name: "upgrade re 1.0.0 -> 2.0.0, then install plain",
+        setup: &|root| must_install(root, &["--no-venv", &v1, &plain]),
+        command: args(&["install", "--no-venv", &v2]),
+        next: args(&["install", "--no-venv", &plain]),
+        expect: &[("plain", "1.0.0")],
+        must_pass: &["after-swap", "after-lockfile", "install-end"],
+    });
+}
+
+/// Killed at every point of a removal, then an install of a pack that stays: that
+/// install alone unregisters the packs the killed run took out.
+#[test]
+fn kill_at_every_point_of_a_remove_then_install_another_pack() {
+    let f = fixture();
+    let app = file_url(&f.app);
+    let plain = file_url(&f.plain);
+    crash_everywhere(&Scenario {
+        name: "remove app lib, then install plain",
+        setup: &|root| must_install(root, &[&app, &plain]),
+        command: args(&["remove", "app", "lib"]),
+        next: args(&["install", &plain]),
+        expect: &[("plain", "1.0.0")],
+        must_pass: &["remove-after-take-out", "remove-end", "unregister-before"],
     });
 }
 
@@ -735,7 +807,8 @@ fn fill(dir: &Path) {
     let _ = f.sync_all();
 }
 
-/// A pack bigger than the disk: staging fails with "No space left" naming the path;
+/// A pack bigger than the disk: staging fails with "No space left" naming the file, the
+/// pack and the staging directory, and says the disk is full;
 /// the installed version stays, nothing is left; with a pack that fits the next
 /// install succeeds.
 #[test]
@@ -758,6 +831,18 @@ fn disk_full_during_extract() {
     let all = format!("{}{}", r.stdout, r.stderr);
     assert!(all.contains("No space left"), "{all}");
     assert!(all.contains("blob.bin"), "the file is named: {all}");
+    assert!(
+        all.contains(&format!("cannot stage {}", file_url(&src))),
+        "the pack is named: {all}"
+    );
+    assert!(
+        all.contains(&root.join(".stackpack-staging").display().to_string()),
+        "the staging directory is named: {all}"
+    );
+    assert!(
+        all.contains("disk holding the stackpack root is full"),
+        "{all}"
+    );
     assert_eq!(installed_version(&root, "big").as_deref(), Some("1.0.0"));
     assert_settled(&root, "after a full disk during the fetch");
     std::fs::remove_file(src.join("blob.bin")).unwrap();
@@ -838,7 +923,7 @@ fn disk_full_during_lockfile_write() {
 }
 
 /// The disk fills up before the registry commits: the registration fails naming
-/// registry.db, the previous registration stays and the database is sound; with space
+/// registry.db and the full disk, the previous registration stays and the database is sound; with space
 /// the next registration succeeds.
 #[test]
 fn disk_full_during_registry_commit() {
@@ -862,6 +947,12 @@ fn disk_full_during_registry_commit() {
     let r = finish(held);
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(r.stderr.contains("registry.db"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("The disk holding it is full: free space on it"),
+        "the full disk is named: {}",
+        r.stderr
+    );
     // (SQLite itself needs space to open the database for the check.)
     std::fs::remove_file(root.join("filler")).unwrap();
     assert_registry_ok(&root, "after a full disk during the commit");

@@ -38,10 +38,13 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
     }
     let handoff = register_cmd::st2_status(report.st2.as_ref());
     if let Some(e) = &report.register_error {
+        let retry = std::iter::once("stackpack register")
+            .chain(report.to_register.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
         eprintln!(
             "error: the packs are installed but were not registered: {e}\nFix that, then run \
-             `stackpack register {}`",
-            report.install.installed().join(" ")
+             `{retry}`"
         );
         return Err(CliError::Reported(e.kind()));
     }

@@ -79,6 +79,20 @@ pub enum InstallError {
     #[error(transparent)]
     Fetch(#[from] stackpack_fetch::FetchError),
 
+    /// Writing a fetched tree into its staging directory failed (a full disk, most often).
+    #[error(
+        "cannot stage {reference}: writing `{entry}` into the staging directory {} failed: \
+         {source}; {fix}",
+        dir.display()
+    )]
+    Stage {
+        reference: String,
+        entry: String,
+        dir: PathBuf,
+        source: std::io::Error,
+        fix: &'static str,
+    },
+
     #[error("{message}")]
     InvalidPack { message: String },
 

@@ -223,7 +223,25 @@ impl Fetcher<'_> {
             }
             Err(e) => {
                 self.staging.discard(&slot);
-                Err(e)
+                Err(match e {
+                    InstallError::Fetch(stackpack_fetch::FetchError::Write { entry, source }) => {
+                        let fix = if source.kind() == std::io::ErrorKind::StorageFull {
+                            "the disk holding the stackpack root is full: free space on it and \
+                             install again"
+                        } else {
+                            "check free disk space and the permissions of the stackpack root, \
+                             then install again"
+                        };
+                        InstallError::Stage {
+                            reference: want.shown(),
+                            entry,
+                            dir: self.staging.slot_path(&slot),
+                            source,
+                            fix,
+                        }
+                    }
+                    other => other,
+                })
             }
         }
     }

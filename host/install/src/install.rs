@@ -14,7 +14,7 @@ use stackpack_site::{Root, discover, find};
 
 use crate::error::InstallError;
 use crate::fetcher::{Fetcher, Staged};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, Recovered};
 use crate::lock::RootLock;
 use crate::lockfile::Lockfile;
 use crate::plan::{
@@ -126,6 +126,9 @@ pub enum Outcome {
 pub struct Report {
     pub results: Vec<PackResult>,
     pub warnings: Vec<String>,
+    /// What this run finished of an interrupted run's journal before starting.
+    #[serde(skip)]
+    pub recovered: Recovered,
 }
 
 impl Report {
@@ -429,7 +432,7 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
         journal::clear(env.root.path())?;
     }
     fault::point("install-end", "");
-    warnings.extend(recovered.warnings);
+    warnings.extend(recovered.warnings.iter().cloned());
 
     let mut results = Vec::new();
     for (top, raw) in raws.iter().enumerate() {
@@ -471,7 +474,11 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
             Some(node.want.by.clone()),
         ));
     }
-    Ok(Report { results, warnings })
+    Ok(Report {
+        results,
+        warnings,
+        recovered,
+    })
 }
 
 fn result_of(

@@ -61,8 +61,10 @@ pub struct Journal {
 /// What [`recover`] found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovered {
-    /// Packs whose change had happened: the lockfile now records it.
-    pub applied: Vec<String>,
+    /// Packs whose install had happened: the lockfile now records the new entry.
+    pub installed: Vec<String>,
+    /// Packs whose removal had happened: the lockfile no longer records them.
+    pub removed: Vec<String>,
     /// Packs whose change had not happened: they stay as the lockfile records them.
     pub dropped: Vec<String>,
     /// What the operator should know (a virtualenv to rebuild).
@@ -125,7 +127,7 @@ impl Journal {
         for entry in &self.install {
             if happened_install(entry, &packs.join(&entry.ref_)) {
                 lock.upsert(entry.clone());
-                out.applied.push(entry.ref_.clone());
+                out.installed.push(entry.ref_.clone());
             } else {
                 out.dropped.push(entry.ref_.clone());
             }
@@ -133,7 +135,7 @@ impl Journal {
         for name in &self.remove {
             if std::fs::symlink_metadata(packs.join(name)).is_err() {
                 lock.remove(name);
-                out.applied.push(name.clone());
+                out.removed.push(name.clone());
             } else {
                 out.dropped.push(name.clone());
             }
@@ -193,7 +195,7 @@ pub fn recover(root: &Path) -> Result<Recovered, InstallError> {
     let venvs = root.join(stackpack_site::root::VIRTUALENVS_DIR);
     for name in &journal.remove {
         let venv = venvs.join(name);
-        if out.applied.contains(name) && std::fs::symlink_metadata(&venv).is_ok() {
+        if out.removed.contains(name) && std::fs::symlink_metadata(&venv).is_ok() {
             std::fs::remove_dir_all(&venv).map_err(InstallError::io("cannot remove", &venv))?;
         }
     }
@@ -211,7 +213,7 @@ pub fn recover(root: &Path) -> Result<Recovered, InstallError> {
         }
     }
     clear(root)?;
-    for name in &out.applied {
+    for name in out.installed.iter().chain(&out.removed) {
         tracing::info!("completed the lockfile entry of {name} left by an interrupted run");
     }
     Ok(out)

@@ -86,7 +86,8 @@ pub fn remove(
     fault::point("remove-end", "");
     Ok(Report {
         results,
-        warnings: recovered.warnings,
+        warnings: recovered.warnings.clone(),
+        recovered,
     })
 }
 

@@ -48,6 +48,9 @@ impl Default for InstallRequest {
 #[derive(Debug)]
 pub struct InstallReport {
     pub install: Report,
+    /// The packs the registration covered: those installed, and locked packs whose
+    /// registration was missing or stale.
+    pub to_register: Vec<String>,
     /// The registration, when one ran and succeeded.
     pub registered: Option<RegisterReport>,
     /// The registration's failure: the packs are in place but not registered.
@@ -109,15 +112,14 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
     s.packs_changed();
     let installed = report.installed();
     let unconfigured = crate::config::unconfigured(s, &installed);
-    // Register what was installed. The packs are in place whatever happens here, so a
-    // registration failure is reported with the way to retry.
-    let (registered, register_error) = if !req.register || installed.is_empty() {
-        (None, None)
+    // Register what was installed, what an interrupted run's journal completed, and any
+    // locked pack the registry lacks or records at another version or source (a run
+    // killed between its swap and its registration). The packs are in place whatever
+    // happens here, so a registration failure is reported with the way to retry.
+    let (to_register, registered, register_error) = if req.register {
+        register_after(s, &report, &installed)
     } else {
-        match crate::register::register_installed(s, &installed) {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(e)),
-        }
+        (Vec::new(), None, None)
     };
     // Tell st2 about the packs whose trees changed; it reads them from disk.
     let st2 = if req.st2 {
@@ -140,11 +142,39 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
     };
     Ok(InstallReport {
         install: report,
+        to_register,
         registered,
         register_error,
         unconfigured,
         st2,
     })
+}
+
+/// Registers `installed` and the packs an interrupted run left unregistered, and
+/// unregisters packs no longer on disk (a removal killed before it unregistered).
+/// Returns the packs the registration covered, its report or its error.
+fn register_after(
+    s: &Session,
+    report: &Report,
+    installed: &[String],
+) -> (Vec<String>, Option<RegisterReport>, Option<OpsError>) {
+    let mut refs = installed.to_vec();
+    let result = crate::register::lagging(s).and_then(|lag| {
+        crate::register::unregister(s, &lag.gone)?;
+        for r in report.recovered.installed.iter().chain(&lag.unregistered) {
+            if !refs.contains(r) {
+                refs.push(r.clone());
+            }
+        }
+        if refs.is_empty() {
+            return Ok(None);
+        }
+        crate::register::register_installed(s, &refs).map(Some)
+    });
+    match result {
+        Ok(r) => (refs, r, None),
+        Err(e) => (refs, None, Some(e)),
+    }
 }
 
 /// `stackpack remove`: takes the packs out (configs are kept) and unregisters them.
@@ -156,7 +186,17 @@ pub fn remove(
 ) -> Result<Report, OpsError> {
     let report = stackpack_install::remove(&s.root, &s.search_paths(), packs, force, lock_timeout)?;
     s.packs_changed();
-    crate::register::unregister(s, &report.removed())?;
+    // Also the packs whose removal an interrupted run left unregistered.
+    let mut gone = report.removed();
+    if !report.recovered.removed.is_empty() {
+        let all = s.installed()?;
+        for r in &report.recovered.removed {
+            if !gone.contains(r) && stackpack_site::find(&all, r).is_none() {
+                gone.push(r.clone());
+            }
+        }
+    }
+    crate::register::unregister(s, &gone)?;
     Ok(report)
 }
 

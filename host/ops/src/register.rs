@@ -157,6 +157,51 @@ pub fn register_installed(s: &Session, refs: &[String]) -> Result<RegisterReport
     run(s, &targets, false, &Selection::all(), false)
 }
 
+/// Where the registry lags the packs on disk ([`lagging`]).
+#[derive(Debug, Default)]
+pub struct Lag {
+    /// Locked packs not registered, or registered at another version or from another
+    /// source than the lockfile records.
+    pub unregistered: Vec<String>,
+    /// Registered packs that are in no packs base path.
+    pub gone: Vec<String>,
+}
+
+/// Compares the registry with the lockfile and the packs on disk, reading the registry
+/// in one query (a missing registry: every locked pack is unregistered). Only readable
+/// packs in `<root>/packs` count as locked (the lockfile describes those).
+pub fn lagging(s: &Session) -> Result<Lag, OpsError> {
+    let heads = match Registry::open_existing(&s.root.registry_db()) {
+        Ok(Some(r)) => r.heads()?,
+        // An older schema is migrated by the registration that follows.
+        Ok(None) | Err(RegistryError::Outdated { .. }) => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let lock = s.lockfile()?;
+    let all = s.installed()?;
+    let packs_dir = s.root.packs_dir();
+    let unregistered = lock
+        .packs
+        .iter()
+        .filter(|p| {
+            stackpack_site::find(&all, &p.ref_)
+                .is_some_and(|i| i.base_path == packs_dir && i.meta().is_some())
+        })
+        .filter(|p| {
+            heads
+                .get(&p.ref_)
+                .is_none_or(|h| h.version != p.version || h.source != p.origin().to_string())
+        })
+        .map(|p| p.ref_.clone())
+        .collect();
+    let gone = heads
+        .keys()
+        .filter(|r| !all.iter().any(|i| &i.ref_ == *r))
+        .cloned()
+        .collect();
+    Ok(Lag { unregistered, gone })
+}
+
 /// Removes packs from the registry (after `remove`); a missing registry is fine.
 pub fn unregister(s: &Session, refs: &[String]) -> Result<(), OpsError> {
     if refs.is_empty() || !s.root.registry_db().exists() {

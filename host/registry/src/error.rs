@@ -7,14 +7,20 @@ use crate::content::Problem;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(
-        "cannot open the registry {}: {source}. Check that the file and its directory are \
-         writable; if the file is damaged, move it away and run `stackpack register` to \
-         rebuild it from the installed packs",
-        path.display()
+        "cannot open the registry {}: {source}. {}",
+        path.display(),
+        if *disk_full {
+            DISK_FULL
+        } else {
+            "Check that the file and its directory are writable; if the file is damaged, move \
+             it away and run `stackpack register` to rebuild it from the installed packs"
+        }
     )]
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+        /// The disk holding the registry had no space left when this failed.
+        disk_full: bool,
     },
 
     #[error(
@@ -33,11 +39,17 @@ pub enum RegistryError {
     )]
     Outdated { path: PathBuf },
 
-    #[error("registry {} ({doing}): {source}", path.display())]
+    #[error(
+        "registry {} ({doing}): {source}{}",
+        path.display(),
+        if *disk_full { format!(". {DISK_FULL}") } else { String::new() }
+    )]
     Sql {
         path: PathBuf,
         doing: &'static str,
         source: rusqlite::Error,
+        /// The disk holding the registry had no space left when this failed.
+        disk_full: bool,
     },
 
     #[error(
@@ -68,4 +80,26 @@ pub enum RegistryError {
         pack: String,
         problems: Vec<Problem>,
     },
+}
+
+const DISK_FULL: &str = "The disk holding it is full: free space on it, then run the command \
+                         again (a failed registration keeps the previous one)";
+
+/// Below this much space available to this user, a failing SQLite write is put down to a
+/// full disk (SQLite reports some out-of-space cases as a plain I/O error).
+const LOW_SPACE_BYTES: u64 = 1 << 20;
+
+/// Whether `err`, met on the database at `db`, comes from a full disk: SQLite says so,
+/// or the filesystem holding `db` has (almost) no space left for this user.
+pub(crate) fn disk_full(db: &std::path::Path, err: &rusqlite::Error) -> bool {
+    if let rusqlite::Error::SqliteFailure(e, _) = err
+        && e.code == rusqlite::ErrorCode::DiskFull
+    {
+        return true;
+    }
+    let dir = match db.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < LOW_SPACE_BYTES)
 }

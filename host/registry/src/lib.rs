@@ -31,6 +31,6 @@ pub use policy::{
 };
 pub use st2_rules::Runners;
 pub use store::{
-    Decided, PackInput, PackReport, Prepared, Registered, Registry, Removed, SENSOR_TRIGGERS,
-    TypeCounts, prepare, st2_counts,
+    Decided, PackHead, PackInput, PackReport, Prepared, Registered, Registry, Removed,
+    SENSOR_TRIGGERS, TypeCounts, prepare, st2_counts,
 };

@@ -132,6 +132,14 @@ pub struct Registered {
     pub has_config: bool,
 }
 
+/// The registered version and source of a pack ([`Registry::heads`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackHead {
+    pub version: String,
+    /// Where the pack came from, as registered (`git:github.com/o/r@<commit>`).
+    pub source: String,
+}
+
 /// A pack read, validated and decided, ready for [`Registry::commit`]. Preparing
 /// touches no database, so a run can decide every pack before writing any.
 #[derive(Debug, Clone)]
@@ -226,6 +234,7 @@ impl Registry {
     pub fn open(path: &Path) -> Result<Registry, RegistryError> {
         let open = |source| RegistryError::Open {
             path: path.to_path_buf(),
+            disk_full: crate::error::disk_full(path, &source),
             source,
         };
         let mut conn = Connection::open(path).map_err(open)?;
@@ -265,6 +274,7 @@ impl Registry {
         }
         let open = |source| RegistryError::Open {
             path: path.to_path_buf(),
+            disk_full: crate::error::disk_full(path, &source),
             source,
         };
         let conn =
@@ -293,6 +303,7 @@ impl Registry {
         move |source| RegistryError::Sql {
             path: self.path.clone(),
             doing,
+            disk_full: crate::error::disk_full(&self.path, &source),
             source,
         }
     }
@@ -332,6 +343,7 @@ impl Registry {
         let sql = move |doing: &'static str| {
             let path = path.clone();
             move |source| RegistryError::Sql {
+                disk_full: crate::error::disk_full(&path, &source),
                 path: path.clone(),
                 doing,
                 source,
@@ -484,6 +496,25 @@ impl Registry {
         stmt.query_map([], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(self.sql("listing packs"))
+    }
+
+    /// The version and source of every registered pack, by ref, in one query.
+    pub fn heads(&self) -> Result<BTreeMap<String, PackHead>, RegistryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ref, version, source FROM packs")
+            .map_err(self.sql("listing packs"))?;
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                PackHead {
+                    version: r.get(1)?,
+                    source: r.get(2)?,
+                },
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(self.sql("listing packs"))
     }
 
     /// What is registered for `pack`, if anything.

@@ -8,4 +8,5 @@ mod common;
 mod operations;
 mod plugin_examples;
 mod plugin_runtime;
+mod registry_catch_up;
 mod registry_policies;
