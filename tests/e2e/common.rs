@@ -75,7 +75,14 @@ pub fn future_api_wasm() -> Arc<[u8]> {
 
 /// Runs git in `dir` with a fixed identity; panics with git's output on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    git_with_input(dir, args, "")
+}
+
+/// Runs git in `dir` with `input` on its stdin (`mktree`, `hash-object --stdin`,
+/// `update-ref --stdin`), returning its trimmed stdout; a failure fails the test.
+pub fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "Test")
@@ -84,8 +91,17 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", dir)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run git");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write git's stdin");
+    }
+    let out = child.wait_with_output().expect("run git");
     assert!(
         out.status.success(),
         "git {args:?} failed: {}",

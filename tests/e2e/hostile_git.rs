@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     Reply, Seen, Server, bare_clone, commit_version, git, git_http_backend, git_http_server,
-    installed_version, pack_repo, run, stackpack, write,
+    git_with_input, installed_version, pack_repo, run, stackpack, write,
 };
 use stackpack_testkit::http::trickle_server;
 
@@ -267,19 +267,7 @@ fn twenty_thousand_tags_stay_bounded() {
             i % 100
         ));
     }
-    let mut child = std::process::Command::new("git")
-        .args(["update-ref", "--stdin"])
-        .current_dir(&bare)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    git_with_input(&bare, &["update-ref", "--stdin"], &stdin);
     git(&bare, &["pack-refs", "--all"]);
     let base = git_http_server(&d.path().join("srv"));
     let root = d.path().join("root");
@@ -418,22 +406,7 @@ fn a_dot_git_entry_in_a_tree_is_never_written() {
 }
 
 fn mktree(repo: &Path, entries: &str) -> String {
-    let mut child = std::process::Command::new("git")
-        .arg("mktree")
-        .current_dir(repo)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(entries.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    git_with_input(repo, &["mktree"], entries)
 }
 
 /// A Git LFS pointer file. Safe outcome: installed as the pointer text (no LFS server

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Reply, file_url, git, http_server, installed_version, pack_yaml, run, stackpack, write,
+    Reply, file_url, git, git_with_input, http_server, installed_version, pack_yaml, run,
+    stackpack, write,
 };
 
 /// Every hostile run must end within this (debug build, two shared cores).
@@ -310,40 +311,11 @@ fn chained_links_in_a_zip_are_refused() {
 /// Writes a git tree object from `ls-tree`-style lines (`mode type oid\tname`); git
 /// mktree accepts duplicate names, which git itself would never write.
 fn mktree(repo: &Path, lines: &[String]) -> String {
-    let mut child = std::process::Command::new("git")
-        .args(["mktree"])
-        .current_dir(repo)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    git_with_input(repo, &["mktree"], &lines.join("\n"))
 }
 
 fn blob(repo: &Path, content: &str) -> String {
-    let mut child = std::process::Command::new("git")
-        .args(["hash-object", "-w", "--stdin"])
-        .current_dir(repo)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(content.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    git_with_input(repo, &["hash-object", "-w", "--stdin"], content)
 }
 
 /// Safe outcome: a git tree whose directory `a0` holds both a symlink `b0 -> ..` and a
