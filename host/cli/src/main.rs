@@ -55,8 +55,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Remove {
             packs,
             force,
+            no_st2,
             lock_timeout,
-        } => install_cmd::remove(&s, packs, *force, *lock_timeout, json),
+        } => install_cmd::remove(&s, packs, *force, *lock_timeout, !*no_st2, json),
         Command::Register(args) => register_cmd::register(&s, args, json),
         Command::Config(args) => config_cmd::config(&s, args, json),
         Command::Venv { pack, recreate } => packs_cmd::venv(&s, pack, *recreate, json),

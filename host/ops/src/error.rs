@@ -201,6 +201,16 @@ pub enum OpsError {
         reason: String,
         fix: String,
     },
+    /// The st2 API did not delete a removed pack's resources.
+    #[error("st2 at {api_url} did not unregister removed pack {pack}: {reason}; {fix}")]
+    St2Unregister {
+        api_url: String,
+        pack: String,
+        reason: String,
+        fix: String,
+    },
+    #[error("no StackStorm API is configured: set [st2] api_url in stackpack.toml or $ST2_API_URL")]
+    St2NotConfigured,
     #[error("cannot record the packs st2 was not told about in {}: {reason}; check that the root is writable", path.display())]
     St2Pending { path: PathBuf, reason: String },
 }
@@ -276,7 +286,10 @@ impl OpsError {
             | OpsError::DigestMismatch { .. }
             | OpsError::PluginNotAllowed { .. }
             | OpsError::Unpinned { .. } => Denied,
-            OpsError::St2Handoff { .. } | OpsError::St2Pending { .. } => Handoff,
+            OpsError::St2Handoff { .. }
+            | OpsError::St2Unregister { .. }
+            | OpsError::St2Pending { .. } => Handoff,
+            OpsError::St2NotConfigured => Usage,
         }
     }
 }

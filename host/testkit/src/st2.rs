@@ -5,8 +5,12 @@
 //! counts each pack's content from disk the way st2's registrars find it (the
 //! `*.yaml`/`*.yml` files of `actions/`, `sensors/`, `rules/`, `aliases/`,
 //! `policies/`, `triggers/`) and answers `{"actions": 3, ...}`. A pack that is not on
-//! disk is a 400 with a faultstring, as in st2. [`St2Api::fail`] makes it answer a
-//! chosen status and faultstring instead; [`down_url`] is an API that is not there.
+//! disk is a 400 with a faultstring, as in st2. A registration also records the
+//! pack's actions, rules, aliases and policies (ref `<pack>.<name>`, `name` read from
+//! each file), which `GET /v1/{actions,rules,actionalias,policies}?pack=<pack>&limit=<n>`
+//! lists and `DELETE /v1/<collection>/<ref>` deletes (204; 404 when unknown), as st2's
+//! resource controllers do. [`St2Api::fail`] makes it answer a chosen status and
+//! faultstring instead; [`down_url`] is an API that is not there.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,10 +28,23 @@ const TYPES: [(&str, &str, &str); 6] = [
     ("policy", "policies", "policies"),
 ];
 
+/// The collections st2 lists by pack and deletes by ref: (collection, type directory
+/// of the pack).
+const COLLECTIONS: [(&str, &str); 4] = [
+    ("actions", "actions"),
+    ("rules", "rules"),
+    ("actionalias", "aliases"),
+    ("policies", "policies"),
+];
+
+/// One registered resource: (collection, ref, pack).
+type Held = Vec<(String, String, String)>;
+
 /// The emulated API. Requests are recorded by its [`Server`].
 pub struct St2Api {
     pub server: Server,
     failure: Arc<Mutex<Option<(u16, String)>>>,
+    held: Arc<Mutex<Held>>,
 }
 
 /// A credential the emulated API accepts.
@@ -41,12 +58,41 @@ impl St2Api {
     /// An API over the packs in `packs_dir`, accepting `accept`.
     pub fn start(packs_dir: &Path, accept: Accept) -> St2Api {
         let failure: Arc<Mutex<Option<(u16, String)>>> = Arc::default();
-        let (dir, fail) = (packs_dir.to_path_buf(), failure.clone());
+        let held: Arc<Mutex<Held>> = Arc::default();
+        let (dir, fail, state) = (packs_dir.to_path_buf(), failure.clone(), held.clone());
         let server = Server::start(move |req| {
             let forced = fail.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            answer(&dir, &accept, forced, req)
+            let mut held = state.lock().unwrap_or_else(PoisonError::into_inner);
+            answer(&dir, &accept, forced, &mut held, req)
         });
-        St2Api { server, failure }
+        St2Api {
+            server,
+            failure,
+            held,
+        }
+    }
+
+    /// The refs st2 holds for `pack` in `collection` (`actions`, `rules`,
+    /// `actionalias`, `policies`), sorted.
+    pub fn held(&self, collection: &str, pack: &str) -> Vec<String> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<String> = held
+            .iter()
+            .filter(|(c, _, p)| c == collection && p == pack)
+            .map(|(_, r, _)| r.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The `(method, path)` of every request so far but the registrations.
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.path != "/v1/packs/register")
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect()
     }
 
     /// The API's base URL, as `[st2] api_url` takes it.
@@ -88,11 +134,29 @@ fn fault(status: u16, text: &str) -> Reply {
     .header("Content-Type", "application/json")
 }
 
-fn answer(dir: &Path, accept: &Accept, forced: Option<(u16, String)>, req: &Seen) -> Reply {
-    if req.path != "/v1/packs/register" {
-        return fault(404, "The resource could not be found.");
-    }
-    if req.method != "POST" {
+fn answer(
+    dir: &Path,
+    accept: &Accept,
+    forced: Option<(u16, String)>,
+    held: &mut Held,
+    req: &Seen,
+) -> Reply {
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let route = match segments.as_slice() {
+        ["v1", "packs", "register"] => Route::Register,
+        ["v1", c] if COLLECTIONS.iter().any(|(n, _)| n == c) => Route::List(c.to_string()),
+        ["v1", c, r] if COLLECTIONS.iter().any(|(n, _)| n == c) => {
+            Route::One(c.to_string(), r.to_string())
+        }
+        _ => return fault(404, "The resource could not be found."),
+    };
+    let allowed = match &route {
+        Route::Register => req.method == "POST",
+        Route::List(_) => req.method == "GET",
+        Route::One(..) => req.method == "DELETE",
+    };
+    if !allowed {
         return fault(405, "The method is not allowed for the requested URL.");
     }
     let authorized = match accept {
@@ -112,6 +176,55 @@ fn answer(dir: &Path, accept: &Accept, forced: Option<(u16, String)>, req: &Seen
     if let Some((status, text)) = forced {
         return fault(status, &text);
     }
+    match route {
+        Route::Register => register(dir, held, req),
+        Route::List(collection) => {
+            let arg = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                    .map(str::to_string)
+            };
+            let pack = arg("pack");
+            let limit: usize = arg("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            let items: Vec<serde_json::Value> = held
+                .iter()
+                .filter(|(c, _, p)| *c == collection && pack.as_ref().is_none_or(|q| q == p))
+                .take(limit)
+                .map(|(_, r, p)| {
+                    serde_json::json!({
+                        "ref": r,
+                        "pack": p,
+                        "name": r.split_once('.').map_or(r.as_str(), |(_, n)| n),
+                    })
+                })
+                .collect();
+            Reply::ok(serde_json::Value::Array(items).to_string())
+                .header("Content-Type", "application/json")
+        }
+        Route::One(collection, r) => {
+            let before = held.len();
+            held.retain(|(c, h, _)| !(*c == collection && *h == r));
+            if held.len() == before {
+                fault(
+                    404,
+                    &format!("Resource with a reference or id \"{r}\" not found"),
+                )
+            } else {
+                Reply::status(204, String::new())
+            }
+        }
+    }
+}
+
+enum Route {
+    Register,
+    List(String),
+    One(String, String),
+}
+
+/// `POST /v1/packs/register`.
+fn register(dir: &Path, held: &mut Held, req: &Seen) -> Reply {
     let body: serde_json::Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => return fault(400, &format!("Failed to parse request body: {e}")),
@@ -153,6 +266,28 @@ fn answer(dir: &Path, accept: &Accept, forced: Option<(u16, String)>, req: &Seen
     if types.iter().any(|t| t == "all" || t == "config") {
         counts.insert("configs", 0);
     }
+    for pack in &packs {
+        for (collection, sub) in COLLECTIONS {
+            let singular = TYPES
+                .iter()
+                .find(|(_, _, d)| *d == sub)
+                .map_or("", |(s, _, _)| *s);
+            if !types
+                .iter()
+                .any(|t| t == "all" || t == singular || t == sub)
+            {
+                continue;
+            }
+            held.retain(|(c, _, p)| !(c == collection && p == pack));
+            for name in names(&dir.join(pack).join(sub)) {
+                held.push((
+                    collection.to_string(),
+                    format!("{pack}.{name}"),
+                    pack.clone(),
+                ));
+            }
+        }
+    }
     Reply::ok(serde_json::to_string(&counts).expect("counts as JSON"))
         .header("Content-Type", "application/json")
 }
@@ -170,4 +305,24 @@ fn yaml_files(dir: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// The `name:` of each YAML file in `dir` (a top-level `name: x` line).
+fn names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.filter_map(Result::ok) {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if !(file.ends_with(".yaml") || file.ends_with(".yml")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name:")) {
+            out.push(name.trim().trim_matches(['"', '\'']).to_string());
+        }
+    }
+    out.sort();
+    out
 }
