@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use stackpack_testkit::st2::{Accept, St2Api, down_url};
 
-use crate::common::{file_url, installed_version, pack_yaml, run, stackpack, write};
+use crate::common::{example_wasm, file_url, installed_version, pack_yaml, run, stackpack, write};
 
 const KEY: &str = "st2-key-m0re-5ecr3t-77";
 
-/// A pack source with two actions, a rule and an alias.
+/// A pack source with two actions, a rule, an alias and a sensor.
 fn source(dir: &Path, name: &str) -> PathBuf {
     let d = dir.join(format!("src-{name}"));
+    write(
+        &d.join("sensors/watch.yaml"),
+        "---\nclass_name: Watch\nentry_point: watch.py\ntrigger_types:\n  - name: changed\n",
+    );
     write(&d.join("pack.yaml"), &pack_yaml(name, "1.0.0"));
     for a in ["one", "two"] {
         write(
@@ -355,5 +359,120 @@ fn slow_st2_on_remove_costs_one_deadline_and_records_every_pack() {
     assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
     assert_eq!(installed_version(&root, "beta"), None);
     assert_eq!(pending(&root).unwrap()["removed"], json!(["alpha", "beta"]));
+    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+}
+
+/// A config with `[st2]` and the example corp policy, which disables the sensors of
+/// packs not installed from its trusted prefix (all of these, from file:// sources).
+fn policy_config(dir: &Path, api_url: &str) -> PathBuf {
+    let wasm = example_wasm("corp-policy");
+    let file = dir.join("corp-policy.wasm");
+    std::fs::write(&file, &wasm[..]).unwrap();
+    let path = dir.join("stackpack.toml");
+    write(
+        &path,
+        &format!(
+            "[plugins.corp-policy]\nkind = \"policy\"\npath = \"{}\"\nsha256 = \"{}\"\n\
+             config = {{ trusted-source-prefix = \"git:gitlab.corp.example/\" }}\n\
+             [st2]\napi_url = \"{api_url}\"\napi_key_env = \"MY_ST2_KEY\"\n",
+            file.display(),
+            stackpack_plugin::sha256_hex(&wasm)
+        ),
+    );
+    path
+}
+
+#[test]
+fn policy_verdicts_reach_st2_by_put_and_register_reapplies_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let a = source(tmp.path(), "alpha");
+    let st2 = St2Api::start(&root.join("packs"), Accept::ApiKey(KEY.into()));
+    let config = policy_config(tmp.path(), &st2.api_url());
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["--json", "install", "--no-venv", &file_url(&a)]));
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    // Safe outcome: st2 runs the sensor the policy disabled nowhere.
+    assert_eq!(st2.enabled("sensortypes", "alpha.Watch"), Some(false));
+    assert_eq!(st2.enabled("actions", "alpha.one"), Some(true));
+    let calls = st2.calls();
+    assert_eq!(
+        calls,
+        [
+            ("GET".to_string(), "/v1/sensortypes/alpha.Watch".to_string()),
+            ("PUT".to_string(), "/v1/sensortypes/alpha.Watch".to_string()),
+        ],
+        "only the overridden resource is read and put back"
+    );
+    let put = st2
+        .server
+        .requests()
+        .into_iter()
+        .find(|q| q.method == "PUT")
+        .unwrap();
+    assert_eq!(put.header("st2-api-key"), Some(KEY));
+    let body: Value = serde_json::from_slice(&put.body).unwrap();
+    assert_eq!(body["enabled"], json!(false));
+    assert_eq!(
+        body["name"],
+        json!("Watch"),
+        "the whole resource is put back"
+    );
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    let applied = &out["st2"]["overrides"][0];
+    assert_eq!(
+        (&applied["ref"], &applied["enabled"], &applied["policy"]),
+        (&json!("alpha.Watch"), &json!(false), &json!("corp-policy")),
+        "{out}"
+    );
+
+    // st2 registering the pack again (as `st2ctl reload` does) forgets the verdict;
+    // `stackpack register` applies it again.
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["register", "alpha"]));
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(st2.registrations().len(), 2);
+    assert_eq!(st2.enabled("sensortypes", "alpha.Watch"), Some(false));
+    assert!(
+        r.stdout
+            .contains("st2 has alpha.Watch disabled by policy corp-policy."),
+        "{}",
+        r.stdout
+    );
+    let puts = st2.calls().iter().filter(|(m, _)| m == "PUT").count();
+    assert_eq!(puts, 2);
+
+    // A refused PUT: exit 6, the verdict and st2's faultstring named, the pack recorded,
+    // and the next `register --st2` registers it and applies the verdict.
+    st2.fail_method("PUT", 400, "'entry_point' is a required property");
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["register", "alpha"]));
+    assert_eq!(r.code, 6, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("enabled=false on alpha.Watch")
+            && r.stderr.contains("'entry_point' is a required property"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(pending(&root).unwrap()["packs"], json!(["alpha"]));
+    assert_eq!(st2.enabled("sensortypes", "alpha.Watch"), Some(true));
+    st2.fail(None);
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["register", "--st2"]));
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(st2.enabled("sensortypes", "alpha.Watch"), Some(false));
+    assert!(pending(&root).is_none());
     assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
 }

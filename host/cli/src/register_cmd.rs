@@ -56,6 +56,15 @@ pub fn print_st2(h: &Handoff) -> Result<(), CliError> {
     if let Some(counts) = &h.counts {
         lines.extend(registered_lines(h, counts));
     }
+    for a in &h.overrides {
+        lines.push(format!(
+            "st2 has {} {} by policy {}{}.",
+            a.ref_,
+            if a.enabled { "enabled" } else { "disabled" },
+            a.policy,
+            if a.changed { "" } else { " (already so)" }
+        ));
+    }
     for u in &h.removed {
         let shown: Vec<String> = u
             .deleted

@@ -209,6 +209,17 @@ pub enum OpsError {
         reason: String,
         fix: String,
     },
+    /// The st2 API did not take an override policy's verdict on a resource.
+    #[error(
+        "st2 at {api_url} did not take the policy verdict enabled={enabled} on {resource}: {reason}; {fix}"
+    )]
+    St2Override {
+        api_url: String,
+        resource: String,
+        enabled: bool,
+        reason: String,
+        fix: String,
+    },
     #[error("no StackStorm API is configured: set [st2] api_url in stackpack.toml or $ST2_API_URL")]
     St2NotConfigured,
     #[error("cannot record the packs st2 was not told about in {}: {reason}; check that the root is writable", path.display())]
@@ -288,6 +299,7 @@ impl OpsError {
             | OpsError::Unpinned { .. } => Denied,
             OpsError::St2Handoff { .. }
             | OpsError::St2Unregister { .. }
+            | OpsError::St2Override { .. }
             | OpsError::St2Pending { .. } => Handoff,
             OpsError::St2NotConfigured => Usage,
         }

@@ -50,6 +50,9 @@ pub struct Handoff {
     /// What st2 keeps of a removed pack: its API deletes nothing else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub st2_keeps: Option<&'static str>,
+    /// Override policy verdicts set on st2's resources after its registration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Applied>,
     /// Packs st2 was not told about (a failed handoff), recorded for the next one.
     pub pending: Vec<String>,
     /// Removed packs whose resources st2 still holds (a failed handoff), recorded for
@@ -82,6 +85,22 @@ pub struct Difference {
     pub st2: u64,
 }
 
+/// One override verdict applied to st2: the resource's `enabled` as stackpack's
+/// registry decided it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    /// stackpack's name for the type (`action`, `sensor`, `rule`, `alias`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "ref")]
+    pub ref_: String,
+    pub enabled: bool,
+    /// The policy that decided it.
+    pub policy: String,
+    /// False when st2 already had it so (st2 applies the `overrides/` files itself).
+    pub changed: bool,
+}
+
 /// What st2 deleted of one removed pack: resources per type (`{"actions": 2}`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Unregistered {
@@ -102,6 +121,17 @@ const DELETABLE: [(&str, &str); 4] = [
     ("policies", "policies"),
     ("actions", "actions"),
 ];
+
+/// The API collection of each type whose `enabled` st2 lets a client set.
+fn collection(kind: &str) -> Option<&'static str> {
+    match kind {
+        "action" => Some("actions"),
+        "sensor" => Some("sensortypes"),
+        "rule" => Some("rules"),
+        "alias" => Some("actionalias"),
+        _ => None,
+    }
+}
 
 /// The pending file's content: packs to register, and removed packs whose resources
 /// st2 has yet to delete.
@@ -209,6 +239,13 @@ fn exchange(
                     report.differences = differences(local, &counts);
                 }
                 report.counts = Some(counts);
+                match apply_overrides(s, st2, &api_url, &packs) {
+                    Ok(applied) => report.overrides = applied,
+                    Err(e) => {
+                        report.pending = packs.clone();
+                        errors.push(e);
+                    }
+                }
             }
             Err(e) => {
                 report.pending = packs.clone();
@@ -489,6 +526,115 @@ fn not_found() -> Failed {
         "HTTP 404: no such API at this URL".into(),
         "set [st2] api_url / $ST2_API_URL to the API's base URL (https://<host>/api)".into(),
     )
+}
+
+/// Sets `enabled` on st2's copy of every resource of `packs` whose state in
+/// stackpack's registry differs from the pack's own (an override policy's verdict).
+/// st2's PUT takes the whole resource: each is read (`GET /v1/<type>/<ref>`), its
+/// `enabled` set, and put back (`PUT /v1/<type>/<ref>`) unless st2 already has it so.
+fn apply_overrides(
+    s: &Session,
+    st2: &St2Settings,
+    api_url: &str,
+    packs: &[String],
+) -> Result<Vec<Applied>, OpsError> {
+    let mut wanted: Vec<stackpack_registry::Decided> = Vec::new();
+    match stackpack_registry::Registry::open_existing(&s.root.registry_db()) {
+        Ok(Some(registry)) => {
+            for pack in packs {
+                match registry.registered(pack) {
+                    Ok(Some(r)) => {
+                        wanted.extend(r.decisions.into_iter().filter(|d| {
+                            d.enabled != d.pack_enabled && collection(&d.kind).is_some()
+                        }))
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!("{e}; the policy verdicts on {pack} are not sent to st2")
+                    }
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}; no policy verdicts are sent to st2"),
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut applied = Vec::new();
+    let mut net: Option<Arc<Net>> = None;
+    for d in wanted {
+        let fail = |(reason, fix): Failed| OpsError::St2Override {
+            api_url: stackpack_core::redact_url(api_url),
+            resource: d.ref_.clone(),
+            enabled: d.enabled,
+            reason,
+            fix,
+        };
+        let net = match &net {
+            Some(n) => n.clone(),
+            None => {
+                let n = client(s, st2)
+                    .map_err(|e| fail((e.to_string(), "fix the setting it names".into())))?;
+                net = Some(n.clone());
+                n
+            }
+        };
+        let Some(coll) = collection(&d.kind) else {
+            continue;
+        };
+        let url = endpoint(api_url, &[coll, &d.ref_]).map_err(fail)?;
+        let reply = call(s, st2, &net, "GET", &url, None).map_err(fail)?;
+        let mut resource: serde_json::Value = match reply.status {
+            200..=299 => serde_json::from_slice(&reply.body).map_err(|_| {
+                fail((
+                    "its answer is not a JSON resource".into(),
+                    "check that [st2] api_url points at st2's API".into(),
+                ))
+            })?,
+            404 => {
+                return Err(fail((
+                    "st2 does not have it (HTTP 404)".into(),
+                    "check that st2 registered the pack (`st2 pack get`), then run `stackpack \
+                     register --st2`"
+                        .into(),
+                )));
+            }
+            status => {
+                return Err(fail((
+                    format!("reading it: HTTP {status}: {}", fault_text(&reply.body)),
+                    "check st2's API log (/var/log/st2/st2api.log)".into(),
+                )));
+            }
+        };
+        let Some(obj) = resource.as_object_mut() else {
+            return Err(fail((
+                "its answer is not a JSON object".into(),
+                "check that [st2] api_url points at st2's API".into(),
+            )));
+        };
+        let changed = obj.get("enabled").and_then(|e| e.as_bool()) != Some(d.enabled);
+        if changed {
+            obj.insert("enabled".into(), d.enabled.into());
+            let body =
+                serde_json::to_vec(&resource).map_err(|e| fail((e.to_string(), String::new())))?;
+            let reply = call(s, st2, &net, "PUT", &url, Some(body)).map_err(fail)?;
+            if !(200..300).contains(&reply.status) {
+                return Err(fail((
+                    format!("HTTP {}: {}", reply.status, fault_text(&reply.body)),
+                    "fix what st2 names, then run `stackpack register --st2`".into(),
+                )));
+            }
+        }
+        applied.push(Applied {
+            kind: d.kind,
+            ref_: d.ref_,
+            enabled: d.enabled,
+            policy: d.policy,
+            changed,
+        });
+    }
+    Ok(applied)
 }
 
 /// The most rounds of list-then-delete for one type of one pack (a page each).

@@ -9,7 +9,10 @@
 //! pack's actions, rules, aliases and policies (ref `<pack>.<name>`, `name` read from
 //! each file), which `GET /v1/{actions,rules,actionalias,policies}?pack=<pack>&limit=<n>`
 //! lists and `DELETE /v1/<collection>/<ref>` deletes (204; 404 when unknown), as st2's
-//! resource controllers do. [`St2Api::fail`] makes it answer a chosen status and
+//! resource controllers do. Sensors are held as `sensortypes` (ref `<pack>.<name or
+//! class_name>`), which st2 cannot delete. `GET /v1/<collection>/<ref>` answers the
+//! whole resource and `PUT /v1/<collection>/<ref>` takes it back (only `enabled` is
+//! kept), for actions, rules, aliases and sensor types. [`St2Api::fail`] makes it answer a chosen status and
 //! faultstring instead; [`down_url`] is an API that is not there.
 
 use std::collections::BTreeMap;
@@ -30,20 +33,32 @@ const TYPES: [(&str, &str, &str); 6] = [
 
 /// The collections st2 lists by pack and deletes by ref: (collection, type directory
 /// of the pack).
-const COLLECTIONS: [(&str, &str); 4] = [
+const COLLECTIONS: [(&str, &str); 5] = [
     ("actions", "actions"),
     ("rules", "rules"),
     ("actionalias", "aliases"),
     ("policies", "policies"),
+    ("sensortypes", "sensors"),
 ];
 
-/// One registered resource: (collection, ref, pack).
-type Held = Vec<(String, String, String)>;
+/// A forced answer: (only requests of this method, else all; status; faultstring).
+type Forced = (Option<String>, u16, String);
+
+/// One registered resource.
+#[derive(Debug, Clone)]
+struct Resource {
+    collection: String,
+    ref_: String,
+    pack: String,
+    enabled: bool,
+}
+
+type Held = Vec<Resource>;
 
 /// The emulated API. Requests are recorded by its [`Server`].
 pub struct St2Api {
     pub server: Server,
-    failure: Arc<Mutex<Option<(u16, String)>>>,
+    failure: Arc<Mutex<Option<Forced>>>,
     held: Arc<Mutex<Held>>,
 }
 
@@ -57,7 +72,7 @@ pub enum Accept {
 impl St2Api {
     /// An API over the packs in `packs_dir`, accepting `accept`.
     pub fn start(packs_dir: &Path, accept: Accept) -> St2Api {
-        let failure: Arc<Mutex<Option<(u16, String)>>> = Arc::default();
+        let failure: Arc<Mutex<Option<Forced>>> = Arc::default();
         let held: Arc<Mutex<Held>> = Arc::default();
         let (dir, fail, state) = (packs_dir.to_path_buf(), failure.clone(), held.clone());
         let server = Server::start(move |req| {
@@ -78,11 +93,19 @@ impl St2Api {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out: Vec<String> = held
             .iter()
-            .filter(|(c, _, p)| c == collection && p == pack)
-            .map(|(_, r, _)| r.clone())
+            .filter(|r| r.collection == collection && r.pack == pack)
+            .map(|r| r.ref_.clone())
             .collect();
         out.sort();
         out
+    }
+
+    /// Whether st2 holds `ref_` in `collection` enabled (None: not held).
+    pub fn enabled(&self, collection: &str, ref_: &str) -> Option<bool> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter()
+            .find(|r| r.collection == collection && r.ref_ == ref_)
+            .map(|r| r.enabled)
     }
 
     /// The `(method, path)` of every request so far but the registrations.
@@ -104,7 +127,13 @@ impl St2Api {
     /// back to answering normally.
     pub fn fail(&self, failure: Option<(u16, &str)>) {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
-            failure.map(|(s, f)| (s, f.to_string()));
+            failure.map(|(s, f)| (None, s, f.to_string()));
+    }
+
+    /// As [`St2Api::fail`], for requests of `method` (`PUT`) only.
+    pub fn fail_method(&self, method: &str, status: u16, faultstring: &str) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Some(method.to_string()), status, faultstring.to_string()));
     }
 
     /// The bodies of the registration requests so far, parsed.
@@ -137,7 +166,7 @@ fn fault(status: u16, text: &str) -> Reply {
 fn answer(
     dir: &Path,
     accept: &Accept,
-    forced: Option<(u16, String)>,
+    forced: Option<Forced>,
     held: &mut Held,
     req: &Seen,
 ) -> Reply {
@@ -154,7 +183,9 @@ fn answer(
     let allowed = match &route {
         Route::Register => req.method == "POST",
         Route::List(_) => req.method == "GET",
-        Route::One(..) => req.method == "DELETE",
+        // st2 has no DELETE for sensor types.
+        Route::One(c, _) if c == "sensortypes" => matches!(req.method.as_str(), "GET" | "PUT"),
+        Route::One(..) => matches!(req.method.as_str(), "GET" | "PUT" | "DELETE"),
     };
     if !allowed {
         return fault(405, "The method is not allowed for the requested URL.");
@@ -173,7 +204,9 @@ fn answer(
             },
         );
     }
-    if let Some((status, text)) = forced {
+    if let Some((method, status, text)) = forced
+        && method.is_none_or(|m| m == req.method)
+    {
         return fault(status, &text);
     }
     match route {
@@ -189,31 +222,62 @@ fn answer(
             let limit: usize = arg("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
             let items: Vec<serde_json::Value> = held
                 .iter()
-                .filter(|(c, _, p)| *c == collection && pack.as_ref().is_none_or(|q| q == p))
-                .take(limit)
-                .map(|(_, r, p)| {
-                    serde_json::json!({
-                        "ref": r,
-                        "pack": p,
-                        "name": r.split_once('.').map_or(r.as_str(), |(_, n)| n),
-                    })
+                .filter(|r| {
+                    r.collection == collection && pack.as_ref().is_none_or(|q| *q == r.pack)
                 })
+                .take(limit)
+                .map(Resource::json)
                 .collect();
             Reply::ok(serde_json::Value::Array(items).to_string())
                 .header("Content-Type", "application/json")
         }
         Route::One(collection, r) => {
-            let before = held.len();
-            held.retain(|(c, h, _)| !(*c == collection && *h == r));
-            if held.len() == before {
-                fault(
+            let Some(i) = held
+                .iter()
+                .position(|h| h.collection == collection && h.ref_ == r)
+            else {
+                return fault(
                     404,
                     &format!("Resource with a reference or id \"{r}\" not found"),
-                )
-            } else {
-                Reply::status(204, String::new())
+                );
+            };
+            match req.method.as_str() {
+                "DELETE" => {
+                    held.remove(i);
+                    Reply::status(204, String::new())
+                }
+                "PUT" => {
+                    let body: serde_json::Value = match serde_json::from_slice(&req.body) {
+                        Ok(v) => v,
+                        Err(e) => return fault(400, &format!("Failed to parse request body: {e}")),
+                    };
+                    // st2 validates the whole resource: a PUT of a partial one is a 400.
+                    if body["ref"] != serde_json::json!(r) || body.get("name").is_none() {
+                        return fault(400, "'name' is a required property");
+                    }
+                    let Some(enabled) = body["enabled"].as_bool() else {
+                        return fault(400, "'enabled' must be a boolean");
+                    };
+                    held[i].enabled = enabled;
+                    Reply::ok(held[i].json().to_string()).header("Content-Type", "application/json")
+                }
+                _ => {
+                    Reply::ok(held[i].json().to_string()).header("Content-Type", "application/json")
+                }
             }
         }
+    }
+}
+
+impl Resource {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ref": self.ref_,
+            "pack": self.pack,
+            "name": self.ref_.split_once('.').map_or(self.ref_.as_str(), |(_, n)| n),
+            "enabled": self.enabled,
+            "description": "",
+        })
     }
 }
 
@@ -278,13 +342,14 @@ fn register(dir: &Path, held: &mut Held, req: &Seen) -> Reply {
             {
                 continue;
             }
-            held.retain(|(c, _, p)| !(c == collection && p == pack));
-            for name in names(&dir.join(pack).join(sub)) {
-                held.push((
-                    collection.to_string(),
-                    format!("{pack}.{name}"),
-                    pack.clone(),
-                ));
+            held.retain(|r| !(r.collection == collection && r.pack == *pack));
+            for (name, enabled) in names(&dir.join(pack).join(sub)) {
+                held.push(Resource {
+                    collection: collection.to_string(),
+                    ref_: format!("{pack}.{name}"),
+                    pack: pack.clone(),
+                    enabled,
+                });
             }
         }
     }
@@ -307,8 +372,9 @@ fn yaml_files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The `name:` of each YAML file in `dir` (a top-level `name: x` line).
-fn names(dir: &Path) -> Vec<String> {
+/// The `name:` (else `class_name:`) and `enabled:` of each YAML file in `dir`, from its
+/// top-level lines.
+fn names(dir: &Path) -> Vec<(String, bool)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -319,8 +385,13 @@ fn names(dir: &Path) -> Vec<String> {
             continue;
         }
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name:")) {
-            out.push(name.trim().trim_matches(['"', '\'']).to_string());
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().trim_matches(['"', '\'']).to_string())
+        };
+        if let Some(name) = field("name:").or_else(|| field("class_name:")) {
+            out.push((name, field("enabled:").as_deref() != Some("false")));
         }
     }
     out.sort();
