@@ -476,3 +476,138 @@ fn policy_verdicts_reach_st2_by_put_and_register_reapplies_them() {
     assert!(pending(&root).is_none());
     assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
 }
+
+#[test]
+fn doctor_checks_the_credential_and_names_packs_st2_has_differently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let (a, b, c) = (
+        source(tmp.path(), "alpha"),
+        source(tmp.path(), "beta"),
+        source(tmp.path(), "gamma"),
+    );
+    let st2 = St2Api::start(&root.join("packs"), Accept::ApiKey(KEY.into()));
+    configure(&root, &st2.api_url());
+    install(&root, &[&a, &b]);
+    let n = st2.server.requests().len();
+    let r = run(stackpack(&root).env("MY_ST2_KEY", KEY).args(["doctor"]));
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("credential from") && r.stdout.contains("api_key_env"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Every pack matches"), "{}", r.stdout);
+    let reqs = &st2.server.requests()[n..];
+    assert!(reqs.iter().all(|q| q.method == "GET"), "doctor only reads");
+    assert_eq!(reqs[0].header("st2-api-key"), Some(KEY));
+    assert!(reqs[0].path.starts_with("/v1/packs?"), "{}", reqs[0].path);
+
+    // Drift: a file added to alpha, a version bumped in beta (both behind st2's back),
+    // gamma installed without telling st2.
+    write(
+        &root.join("packs/alpha/actions/three.yaml"),
+        "---\nname: three\nrunner_type: local-shell-cmd\n",
+    );
+    write(
+        &root.join("packs/beta/pack.yaml"),
+        &pack_yaml("beta", "1.1.0"),
+    );
+    let r = run(stackpack(&root).env("MY_ST2_KEY", KEY).args([
+        "install",
+        "--no-venv",
+        "--no-st2",
+        &file_url(&c),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .args(["--json", "doctor"]));
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    let drift: Vec<(String, String)> = out["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["pack"].as_str().unwrap().to_string(),
+                d["problem"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        drift,
+        [
+            ("alpha".to_string(), "files".to_string()),
+            ("beta".to_string(), "version".to_string()),
+            ("gamma".to_string(), "not-in-st2".to_string()),
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        out["drift"][0]["only_on_disk"],
+        json!(["actions/three.yaml"])
+    );
+
+    // After `register --st2` of those packs, and a removal st2 keeps the entry of.
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .args(["register", "--st2", "alpha", "beta", "gamma"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", KEY)
+        .args(["remove", "gamma"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(stackpack(&root).env("MY_ST2_KEY", KEY).args(["doctor"]));
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("gamma: st2 has it registered, but it is not installed here")
+            && !r.stdout.contains("alpha:")
+            && !r.stdout.contains("beta:"),
+        "{}",
+        r.stdout
+    );
+    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+}
+
+#[test]
+fn doctor_names_the_setting_to_fix_when_st2_refuses_or_is_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let st2 = St2Api::start(&root.join("packs"), Accept::ApiKey(KEY.into()));
+    configure(&root, &st2.api_url());
+    let r = run(stackpack(&root)
+        .env("MY_ST2_KEY", "wrong-key-1234")
+        .args(["doctor"]));
+    assert_eq!(r.code, 6, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("HTTP 401") && r.stderr.contains("api_key_env"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("wrong-key-1234") && !r.stdout.contains("wrong-key-1234"));
+    st2.fail(Some((
+        403,
+        "User \"svc\" doesn't have required permission \"pack_list\"",
+    )));
+    let r = run(stackpack(&root).env("MY_ST2_KEY", KEY).args(["doctor"]));
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("HTTP 403") && r.stderr.contains("pack_list"),
+        "{}",
+        r.stderr
+    );
+
+    configure(&root, &down_url());
+    let r = run(stackpack(&root).env("MY_ST2_KEY", KEY).args(["doctor"]));
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(r.stderr.contains("st2ctl status"), "{}", r.stderr);
+
+    std::fs::remove_file(root.join("stackpack.toml")).unwrap();
+    let r = run(stackpack(&root).env_remove("ST2_API_URL").args(["doctor"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("[st2] api_url"), "{}", r.stderr);
+    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+}

@@ -108,6 +108,9 @@ pub enum Command {
     /// Pack indexes
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Check the configured StackStorm API ([st2]): reachable, the credential accepted,
+    /// and which packs st2 registered differently from what is on disk (exit 1 then)
+    Doctor,
     /// Manage plugins: list, add, remove, inspect, test
     #[command(subcommand)]
     Plugin(PluginCommand),

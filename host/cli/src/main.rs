@@ -4,6 +4,7 @@
 
 mod cli;
 mod config_cmd;
+mod doctor_cmd;
 mod error;
 mod index_cmd;
 mod install_cmd;
@@ -64,6 +65,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Search { query } => index_cmd::search(&s, query, json),
         Command::Show { pack } => index_cmd::show(&s, pack, json),
         Command::Index(IndexCommand::Health) => index_cmd::health(&s, json),
+        Command::Doctor => doctor_cmd::doctor(&s, json),
         Command::Plugin(cmd) => plugin_cmd::run(&s, cmd, json),
     }
 }

@@ -209,6 +209,13 @@ pub enum OpsError {
         reason: String,
         fix: String,
     },
+    /// `doctor` could not read st2's packs.
+    #[error("cannot check st2 at {api_url}: {reason}; {fix}")]
+    St2Check {
+        api_url: String,
+        reason: String,
+        fix: String,
+    },
     /// The st2 API did not take an override policy's verdict on a resource.
     #[error(
         "st2 at {api_url} did not take the policy verdict enabled={enabled} on {resource}: {reason}; {fix}"
@@ -300,6 +307,7 @@ impl OpsError {
             OpsError::St2Handoff { .. }
             | OpsError::St2Unregister { .. }
             | OpsError::St2Override { .. }
+            | OpsError::St2Check { .. }
             | OpsError::St2Pending { .. } => Handoff,
             OpsError::St2NotConfigured => Usage,
         }

@@ -637,6 +637,225 @@ fn apply_overrides(
     Ok(applied)
 }
 
+/// What `stackpack doctor` found: st2 reachable with the credential, and each pack
+/// whose copy in st2 differs from the root.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Doctor {
+    /// The API checked (without credentials).
+    pub api_url: String,
+    /// The setting the credential came from (never the credential), or None.
+    pub credential: Option<&'static str>,
+    /// Packs st2 has registered.
+    pub st2_packs: usize,
+    /// Active packs installed in the root.
+    pub installed: usize,
+    /// Packs whose registration in st2 differs from the root, sorted by pack.
+    pub drift: Vec<Drift>,
+}
+
+/// One pack that st2 has registered differently from what is on disk.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Drift {
+    pub pack: String,
+    /// `not-in-st2`, `not-installed`, `version`, `path` or `files`.
+    pub problem: &'static str,
+    /// What differs, for people.
+    pub detail: String,
+    /// Files on disk that st2's `files` lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only_on_disk: Vec<String>,
+    /// Files in st2's `files` that are not on disk.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only_in_st2: Vec<String>,
+}
+
+/// The most packs `doctor` reads from st2 (pages of 100).
+const MAX_PACK_PAGES: usize = 1000;
+/// The most files listed per pack when comparing with st2's `files`.
+const MAX_FILES: usize = 100_000;
+
+/// `stackpack doctor`: reads st2's packs with the configured credential (`GET
+/// {api_url}/v1/packs`), which checks the connection and the credential, and compares
+/// each entry's ref, version, path and `files` with the root's active packs.
+pub fn doctor(s: &Session) -> Result<Doctor, OpsError> {
+    let st2 = s.st2.as_ref().ok_or(OpsError::St2NotConfigured)?;
+    let api_url = st2.api_url.clone().ok_or(OpsError::St2NotConfigured)?;
+    let shown = stackpack_core::redact_url(&api_url);
+    let fail = |(reason, fix): Failed| OpsError::St2Check {
+        api_url: shown.clone(),
+        reason,
+        fix,
+    };
+    let net =
+        client(s, st2).map_err(|e| fail((e.to_string(), "fix the setting it names".into())))?;
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    for page in 0..MAX_PACK_PAGES {
+        let mut url = endpoint(&api_url, &["packs"]).map_err(fail)?;
+        url.query_pairs_mut()
+            .append_pair("limit", "100")
+            .append_pair("offset", &(page * 100).to_string());
+        let reply = call(s, st2, &net, "GET", &url, None).map_err(fail)?;
+        match reply.status {
+            200..=299 => {}
+            404 => return Err(fail(not_found())),
+            status => {
+                return Err(fail((
+                    format!("HTTP {status}: {}", fault_text(&reply.body)),
+                    "check st2's API log (/var/log/st2/st2api.log)".into(),
+                )));
+            }
+        }
+        let got: Vec<serde_json::Value> = serde_json::from_slice(&reply.body).map_err(|_| {
+            fail((
+                "its list of packs is not a JSON array".into(),
+                "check that [st2] api_url points at st2's API".into(),
+            ))
+        })?;
+        let n = got.len();
+        entries.extend(got);
+        if n < 100 {
+            break;
+        }
+    }
+    let installed: Vec<stackpack_site::InstalledPack> = s
+        .installed()?
+        .iter()
+        .filter(|p| p.is_active())
+        .cloned()
+        .collect();
+    let mut report = Doctor {
+        api_url: shown.clone(),
+        credential: st2.auth.as_ref().map(|a| a.describe()),
+        st2_packs: entries.len(),
+        installed: installed.len(),
+        drift: Vec::new(),
+    };
+    let field =
+        |e: &serde_json::Value, k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let mut seen = BTreeSet::new();
+    for e in &entries {
+        let Some(r) = field(e, "ref") else { continue };
+        seen.insert(r.clone());
+        let Some(p) = installed.iter().find(|p| p.ref_ == r) else {
+            report.drift.push(Drift {
+                pack: r,
+                problem: "not-installed",
+                detail: "st2 has it registered, but it is not installed here (st2 keeps a \
+                         removed pack's entry)"
+                    .into(),
+                ..Drift::default()
+            });
+            continue;
+        };
+        if let (Some(theirs), Some(meta)) = (field(e, "version"), p.meta())
+            && theirs != meta.version
+        {
+            report.drift.push(Drift {
+                pack: r.clone(),
+                problem: "version",
+                detail: format!(
+                    "{} on disk, {theirs} in st2: run `stackpack register {r}`",
+                    meta.version
+                ),
+                ..Drift::default()
+            });
+        }
+        if let Some(path) = field(e, "path")
+            && std::path::Path::new(&path) != p.path
+        {
+            report.drift.push(Drift {
+                pack: r.clone(),
+                problem: "path",
+                detail: format!(
+                    "st2 registered it from {path}, stackpack has it at {}",
+                    p.path.display()
+                ),
+                ..Drift::default()
+            });
+        }
+        if let Some(files) = e.get("files").and_then(|f| f.as_array()) {
+            let theirs: BTreeSet<String> = files
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            let ours = pack_files(&p.path);
+            let only_on_disk: Vec<String> = ours.difference(&theirs).cloned().collect();
+            let only_in_st2: Vec<String> = theirs.difference(&ours).cloned().collect();
+            if !only_on_disk.is_empty() || !only_in_st2.is_empty() {
+                report.drift.push(Drift {
+                    pack: r.clone(),
+                    problem: "files",
+                    detail: format!(
+                        "{} file(s) only on disk, {} only in st2's list: run `stackpack \
+                         register {r}`",
+                        only_on_disk.len(),
+                        only_in_st2.len()
+                    ),
+                    only_on_disk,
+                    only_in_st2,
+                });
+            }
+        }
+    }
+    for p in &installed {
+        if !seen.contains(&p.ref_) {
+            report.drift.push(Drift {
+                pack: p.ref_.clone(),
+                problem: "not-in-st2",
+                detail: format!(
+                    "installed, but st2 has not registered it: run `stackpack register --st2 {}`",
+                    p.ref_
+                ),
+                ..Drift::default()
+            });
+        }
+    }
+    report
+        .drift
+        .sort_by(|a, b| (&a.pack, a.problem).cmp(&(&b.pack, b.problem)));
+    Ok(report)
+}
+
+/// A pack's files as st2 lists them in `files`: every file under the pack directory,
+/// relative to it, except `*.pyc` and `.git/*`; directories reached through symlinks
+/// are not entered (st2 walks without following links).
+fn pack_files(dir: &std::path::Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if out.len() >= MAX_FILES {
+                return out;
+            }
+            let path = e.path();
+            let Ok(rel) = path.strip_prefix(dir) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if rel != ".git" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if meta.file_type().is_symlink() && path.is_dir() {
+                continue;
+            }
+            if rel.ends_with(".pyc") || rel.starts_with(".git/") {
+                continue;
+            }
+            out.insert(rel);
+        }
+    }
+    out
+}
+
 /// The most rounds of list-then-delete for one type of one pack (a page each).
 const MAX_ROUNDS: usize = 1000;
 

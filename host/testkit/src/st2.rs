@@ -51,6 +51,8 @@ struct Resource {
     ref_: String,
     pack: String,
     enabled: bool,
+    /// A pack entry's whole body (`ref`, `version`, `files`, `path`).
+    body: Option<serde_json::Value>,
 }
 
 type Held = Vec<Resource>;
@@ -174,6 +176,7 @@ fn answer(
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let route = match segments.as_slice() {
         ["v1", "packs", "register"] => Route::Register,
+        ["v1", "packs"] => Route::List("packs".into()),
         ["v1", c] if COLLECTIONS.iter().any(|(n, _)| n == c) => Route::List(c.to_string()),
         ["v1", c, r] if COLLECTIONS.iter().any(|(n, _)| n == c) => {
             Route::One(c.to_string(), r.to_string())
@@ -220,11 +223,13 @@ fn answer(
             };
             let pack = arg("pack");
             let limit: usize = arg("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            let offset: usize = arg("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
             let items: Vec<serde_json::Value> = held
                 .iter()
                 .filter(|r| {
                     r.collection == collection && pack.as_ref().is_none_or(|q| *q == r.pack)
                 })
+                .skip(offset)
                 .take(limit)
                 .map(Resource::json)
                 .collect();
@@ -271,6 +276,9 @@ fn answer(
 
 impl Resource {
     fn json(&self) -> serde_json::Value {
+        if let Some(body) = &self.body {
+            return body.clone();
+        }
         serde_json::json!({
             "ref": self.ref_,
             "pack": self.pack,
@@ -331,6 +339,31 @@ fn register(dir: &Path, held: &mut Held, req: &Seen) -> Reply {
         counts.insert("configs", 0);
     }
     for pack in &packs {
+        // The pack's entry, as st2 stores it at registration: `files` lists every file
+        // but `*.pyc` and `.git/*`.
+        let pack_dir = dir.join(pack);
+        let manifest = std::fs::read_to_string(pack_dir.join("pack.yaml")).unwrap_or_default();
+        let version = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("version:"))
+            .map(|v| v.trim().trim_matches(['"', '\'']).to_string());
+        let mut files = Vec::new();
+        list_files(&pack_dir, &pack_dir, &mut files);
+        files.sort();
+        held.retain(|r| !(r.collection == "packs" && r.ref_ == *pack));
+        held.push(Resource {
+            collection: "packs".into(),
+            ref_: pack.clone(),
+            pack: pack.clone(),
+            enabled: true,
+            body: Some(serde_json::json!({
+                "ref": pack,
+                "name": pack,
+                "version": version,
+                "files": files,
+                "path": pack_dir.display().to_string(),
+            })),
+        });
         for (collection, sub) in COLLECTIONS {
             let singular = TYPES
                 .iter()
@@ -349,6 +382,7 @@ fn register(dir: &Path, held: &mut Held, req: &Seen) -> Reply {
                     ref_: format!("{pack}.{name}"),
                     pack: pack.clone(),
                     enabled,
+                    body: None,
                 });
             }
         }
@@ -396,4 +430,24 @@ fn names(dir: &Path) -> Vec<(String, bool)> {
     }
     out.sort();
     out
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        let rel = path
+            .strip_prefix(root)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            if rel != ".git" {
+                list_files(root, &path, out);
+            }
+        } else if !rel.ends_with(".pyc") {
+            out.push(rel);
+        }
+    }
 }
