@@ -1004,4 +1004,39 @@ mod tests {
             ("actions", 3, 2)
         );
     }
+
+    #[test]
+    fn endpoints_keep_the_api_path_and_escape_each_segment() {
+        let u = endpoint("https://st2.example/api/", &["actions", "p.a/b?c"]).unwrap();
+        assert_eq!(u.as_str(), "https://st2.example/api/v1/actions/p.a%2Fb%3Fc");
+        let u = endpoint("http://127.0.0.1:9101", &["packs", "register"]).unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:9101/v1/packs/register");
+        assert!(endpoint("not a url", &["packs"]).is_err());
+    }
+
+    #[test]
+    fn only_the_removed_packs_resources_are_taken_from_a_list() {
+        let body =
+            br#"[{"ref": "a.one", "pack": "a"}, {"ref": "b.one", "pack": "b"}, {"pack": "a"}]"#;
+        assert_eq!(parse_refs(body, "a").unwrap(), ["a.one"]);
+        assert!(parse_refs(b"{}", "a").is_none());
+    }
+
+    #[test]
+    fn pack_files_are_listed_as_st2_lists_them() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "pack.yaml",
+            "actions/a.py",
+            "actions/a.pyc",
+            ".git/HEAD",
+            "etc/x/y.txt",
+        ] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let got: Vec<String> = pack_files(d.path()).into_iter().collect();
+        assert_eq!(got, ["actions/a.py", "etc/x/y.txt", "pack.yaml"]);
+    }
 }
