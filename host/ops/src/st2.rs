@@ -978,6 +978,7 @@ fn client(s: &Session, st2: &St2Settings) -> Result<Arc<Net>, OpsError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
