@@ -19,6 +19,7 @@ mod packs_cli;
 mod plugins_cli;
 mod register_cli;
 mod st2_cli;
+mod st2_more;
 mod strict_config;
 mod strict_graph;
 mod strict_register;

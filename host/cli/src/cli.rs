@@ -76,6 +76,9 @@ pub enum Command {
         /// Also remove packs that ship with StackStorm or that other packs depend on
         #[arg(long)]
         force: bool,
+        /// Do not ask the configured StackStorm API ([st2]) to delete the packs' resources
+        #[arg(long)]
+        no_st2: bool,
         /// Seconds to wait for another stackpack working on the same root
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
@@ -105,6 +108,9 @@ pub enum Command {
     /// Pack indexes
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Check the configured StackStorm API ([st2]): reachable, the credential accepted,
+    /// and which packs st2 registered differently from what is on disk (exit 1 then)
+    Doctor,
     /// Manage plugins: list, add, remove, inspect, test
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -175,8 +181,12 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub configs: bool,
     /// Do not hand the registered packs to the configured StackStorm API ([st2])
-    #[arg(long)]
+    #[arg(long, conflicts_with = "st2")]
     pub no_st2: bool,
+    /// Only hand packs to the configured StackStorm API ([st2]): the PACKs named and
+    /// those earlier handoffs could not send, without registering them locally again
+    #[arg(long, conflicts_with_all = ["configs", "fail_on_failure"])]
+    pub st2: bool,
     /// Refuse a pack with any invalid file (its previous registration is kept) and
     /// exit 1, instead of skipping the file
     #[arg(long)]

@@ -57,16 +57,22 @@ pub fn remove(
     packs: &[String],
     force: bool,
     lock_timeout: u64,
+    st2: bool,
     json: bool,
 ) -> Result<(), CliError> {
     let report =
-        stackpack_ops::install::remove(s, packs, force, Duration::from_secs(lock_timeout))?;
+        stackpack_ops::install::remove(s, packs, force, Duration::from_secs(lock_timeout), st2)?;
     if json {
-        output::json(&report)?;
+        output::json(&report.json())?;
     } else {
-        print_report(&report, None)?;
+        print_report(&report.remove, None)?;
+        if let Some(h) = &report.st2 {
+            register_cmd::print_st2(h)?;
+        }
     }
-    failed(&report)
+    let handoff = register_cmd::st2_status(report.st2.as_ref());
+    failed(&report.remove)?;
+    handoff
 }
 
 /// Exit status 1 when any pack failed (each is reported on its line).

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config_cmd;
+mod doctor_cmd;
 mod error;
 mod index_cmd;
 mod install_cmd;
@@ -55,14 +56,16 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Remove {
             packs,
             force,
+            no_st2,
             lock_timeout,
-        } => install_cmd::remove(&s, packs, *force, *lock_timeout, json),
+        } => install_cmd::remove(&s, packs, *force, *lock_timeout, !*no_st2, json),
         Command::Register(args) => register_cmd::register(&s, args, json),
         Command::Config(args) => config_cmd::config(&s, args, json),
         Command::Venv { pack, recreate } => packs_cmd::venv(&s, pack, *recreate, json),
         Command::Search { query } => index_cmd::search(&s, query, json),
         Command::Show { pack } => index_cmd::show(&s, pack, json),
         Command::Index(IndexCommand::Health) => index_cmd::health(&s, json),
+        Command::Doctor => doctor_cmd::doctor(&s, json),
         Command::Plugin(cmd) => plugin_cmd::run(&s, cmd, json),
     }
 }

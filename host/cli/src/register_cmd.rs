@@ -10,6 +10,9 @@ use crate::error::CliError;
 use crate::output;
 
 pub fn register(s: &Session, args: &RegisterArgs, json: bool) -> Result<(), CliError> {
+    if args.st2 {
+        return resend(s, args, json);
+    }
     let report = stackpack_ops::register::register(
         s,
         &RegisterRequest {
@@ -30,11 +33,67 @@ pub fn register(s: &Session, args: &RegisterArgs, json: bool) -> Result<(), CliE
     st2_status(report.st2.as_ref())
 }
 
-/// st2's counts beside stackpack's: one line, then one per type counted differently.
+/// `register --st2`: the named and pending packs to st2, nothing registered locally.
+fn resend(s: &Session, args: &RegisterArgs, json: bool) -> Result<(), CliError> {
+    let types: Option<Vec<&'static str>> =
+        (!args.types.is_empty()).then(|| args.types.iter().map(|t| t.st2_name()).collect());
+    let handoff = stackpack_ops::st2::resend(s, &args.packs, types.as_deref())?;
+    if json {
+        output::json(&serde_json::json!({ "st2": handoff }))?;
+    } else {
+        match &handoff {
+            Some(h) => print_st2(h)?,
+            None => output::print("Nothing to send to st2: no pack named and none pending.")?,
+        }
+    }
+    st2_status(handoff.as_ref())
+}
+
+/// st2's counts beside stackpack's: one line, then one per type counted differently;
+/// then what st2 deleted of removed packs, and what it keeps.
 pub fn print_st2(h: &Handoff) -> Result<(), CliError> {
-    let Some(counts) = &h.counts else {
+    let mut lines = Vec::new();
+    if let Some(counts) = &h.counts {
+        lines.extend(registered_lines(h, counts));
+    }
+    for a in &h.overrides {
+        lines.push(format!(
+            "st2 has {} {} by policy {}{}.",
+            a.ref_,
+            if a.enabled { "enabled" } else { "disabled" },
+            a.policy,
+            if a.changed { "" } else { " (already so)" }
+        ));
+    }
+    for u in &h.removed {
+        let shown: Vec<String> = u
+            .deleted
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        lines.push(format!(
+            "st2 unregistered {}: deleted {}.",
+            u.pack,
+            if shown.is_empty() {
+                "nothing".to_string()
+            } else {
+                shown.join(", ")
+            }
+        ));
+    }
+    if let Some(keeps) = h.st2_keeps
+        && !h.removed.is_empty()
+    {
+        lines.push(format!("st2 keeps {keeps}."));
+    }
+    if lines.is_empty() {
         return Ok(());
-    };
+    }
+    output::print(lines.join("\n"))
+}
+
+fn registered_lines(h: &Handoff, counts: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
     let shown: Vec<String> = counts
         .iter()
         .filter(|(_, n)| **n > 0)
@@ -55,7 +114,7 @@ pub fn print_st2(h: &Handoff) -> Result<(), CliError> {
             d.kind, d.stackpack, d.st2
         ));
     }
-    output::print(lines.join("\n"))
+    lines
 }
 
 /// A failed handoff: its message on stderr (which packs st2 was not told about, where
@@ -63,10 +122,20 @@ pub fn print_st2(h: &Handoff) -> Result<(), CliError> {
 pub fn st2_status(h: Option<&Handoff>) -> Result<(), CliError> {
     let Some(h) = h else { return Ok(()) };
     let Some(e) = &h.failure else { return Ok(()) };
+    let mut told = Vec::new();
+    if !h.pending.is_empty() {
+        told.push(format!("st2 was not told about: {}.", h.pending.join(", ")));
+    }
+    if !h.pending_removed.is_empty() {
+        told.push(format!(
+            "st2 still holds the resources of removed packs: {}.",
+            h.pending_removed.join(", ")
+        ));
+    }
     eprintln!(
-        "error: {e}\nst2 was not told about: {}. They are recorded in {} and sent with the \
-         next `stackpack install` or `stackpack register` (--no-st2 skips st2).",
-        h.pending.join(", "),
+        "error: {e}\n{} They are recorded in {} and sent with the next `stackpack install`, \
+         `remove` or `register`, or alone with `stackpack register --st2` (--no-st2 skips st2).",
+        told.join(" "),
         h.pending_file.as_deref().unwrap_or("the root")
     );
     Err(CliError::Reported(e.kind()))

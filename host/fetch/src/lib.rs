@@ -424,6 +424,40 @@ impl Net {
         self.send(req, "POST", url, headers, max_body)
     }
 
+    /// Sends a `GET`, `PUT` or `DELETE` to an http(s) `url` (a `PUT` with `body` as
+    /// `application/json`), with the same proxies, CA bundle, deadline and credential
+    /// handling as [`Net::post_json`]; the reply is returned whatever its status.
+    pub fn api_request(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+        max_body: u64,
+    ) -> Result<HttpReply, NetFailure> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(NetFailure::Transport(format!(
+                "unsupported scheme `{}` for a {method}",
+                url.scheme()
+            )));
+        }
+        let req = match method {
+            "GET" => self.http.get(url.clone()),
+            "DELETE" => self.http.delete(url.clone()),
+            "PUT" => self.http.put(url.clone()),
+            other => {
+                return Err(NetFailure::Transport(format!("unsupported method {other}")));
+            }
+        };
+        let req = match body {
+            Some(b) => req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b),
+            None => req,
+        };
+        self.send(req, method, url, headers, max_body)
+    }
+
     /// Adds `headers` and the operator's credential for `url` to `req`, sends it and
     /// reads the reply, its body capped at `max_body`.
     fn send(

@@ -201,6 +201,34 @@ pub enum OpsError {
         reason: String,
         fix: String,
     },
+    /// The st2 API did not delete a removed pack's resources.
+    #[error("st2 at {api_url} did not unregister removed pack {pack}: {reason}; {fix}")]
+    St2Unregister {
+        api_url: String,
+        pack: String,
+        reason: String,
+        fix: String,
+    },
+    /// `doctor` could not read st2's packs.
+    #[error("cannot check st2 at {api_url}: {reason}; {fix}")]
+    St2Check {
+        api_url: String,
+        reason: String,
+        fix: String,
+    },
+    /// The st2 API did not take an override policy's verdict on a resource.
+    #[error(
+        "st2 at {api_url} did not take the policy verdict enabled={enabled} on {resource}: {reason}; {fix}"
+    )]
+    St2Override {
+        api_url: String,
+        resource: String,
+        enabled: bool,
+        reason: String,
+        fix: String,
+    },
+    #[error("no StackStorm API is configured: set [st2] api_url in stackpack.toml or $ST2_API_URL")]
+    St2NotConfigured,
     #[error("cannot record the packs st2 was not told about in {}: {reason}; check that the root is writable", path.display())]
     St2Pending { path: PathBuf, reason: String },
 }
@@ -276,7 +304,12 @@ impl OpsError {
             | OpsError::DigestMismatch { .. }
             | OpsError::PluginNotAllowed { .. }
             | OpsError::Unpinned { .. } => Denied,
-            OpsError::St2Handoff { .. } | OpsError::St2Pending { .. } => Handoff,
+            OpsError::St2Handoff { .. }
+            | OpsError::St2Unregister { .. }
+            | OpsError::St2Override { .. }
+            | OpsError::St2Check { .. }
+            | OpsError::St2Pending { .. } => Handoff,
+            OpsError::St2NotConfigured => Usage,
         }
     }
 }

@@ -177,13 +177,34 @@ fn register_after(
     }
 }
 
-/// `stackpack remove`: takes the packs out (configs are kept) and unregisters them.
+/// What a removal did: per pack, then the handoff to st2.
+#[derive(Debug)]
+pub struct RemoveReport {
+    pub remove: Report,
+    /// The handoff to st2, when one ran.
+    pub st2: Option<crate::st2::Handoff>,
+}
+
+impl RemoveReport {
+    /// The report as JSON, with the handoff under `"st2"`.
+    pub fn json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.remove).unwrap_or_default();
+        if let (Some(h), Some(obj)) = (&self.st2, value.as_object_mut()) {
+            obj.insert("st2".into(), serde_json::to_value(h).unwrap_or_default());
+        }
+        value
+    }
+}
+
+/// `stackpack remove`: takes the packs out (configs are kept), unregisters them, and
+/// (with `st2`, when st2 is configured) asks st2 to delete their resources.
 pub fn remove(
     s: &Session,
     packs: &[String],
     force: bool,
     lock_timeout: Duration,
-) -> Result<Report, OpsError> {
+    st2: bool,
+) -> Result<RemoveReport, OpsError> {
     let report = stackpack_install::remove(&s.root, &s.search_paths(), packs, force, lock_timeout)?;
     s.packs_changed();
     // Also the packs whose removal an interrupted run left unregistered.
@@ -197,7 +218,15 @@ pub fn remove(
         }
     }
     crate::register::unregister(s, &gone)?;
-    Ok(report)
+    let st2 = if st2 {
+        crate::st2::handoff_removed(s, &gone)
+    } else {
+        None
+    };
+    Ok(RemoveReport {
+        remove: report,
+        st2,
+    })
 }
 
 /// The size limits of fetched pack trees: the configured ones, else the defaults.

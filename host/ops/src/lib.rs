@@ -11,7 +11,8 @@
 //! session's [`Progress`], messages for the operator through `tracing`.
 //!
 //! After `install` and `register`, [`st2::handoff`] asks a running StackStorm's API to
-//! register the same packs, when one is configured.
+//! register the same packs, when one is configured; after `remove`,
+//! [`st2::handoff_removed`] asks it to delete the removed packs' resources.
 //!
 //! The plugin chain (built-ins, added plugins, config-declared ones, their pins and
 //! the enterprise rules on them) is assembled in [`chain`].

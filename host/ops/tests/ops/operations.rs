@@ -99,8 +99,8 @@ fn install_list_get_remove() {
         "{missing}"
     );
 
-    let removed = remove(&s, &["hello_st2".into()], false, Default::default()).unwrap();
-    assert_eq!(removed.removed(), vec!["hello_st2".to_string()]);
+    let removed = remove(&s, &["hello_st2".into()], false, Default::default(), true).unwrap();
+    assert_eq!(removed.remove.removed(), vec!["hello_st2".to_string()]);
     assert!(packs::list(&s).unwrap().packs.is_empty());
     assert!(
         stackpack_ops::register::registered(&s, "hello_st2")
