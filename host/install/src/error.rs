@@ -225,6 +225,12 @@ pub enum InstallError {
     )]
     Journal { path: PathBuf, reason: String },
 
+    #[error(
+        "desired lockfile {from}: {reason}; nothing was changed. Point sync at a valid \
+         stackpack.lock (as `stackpack install` writes it)"
+    )]
+    Desired { from: String, reason: String },
+
     #[error("pack \"{pack}\" is not in the lockfile {}; install it without --locked first", path.display())]
     NotLocked { pack: String, path: PathBuf },
 
