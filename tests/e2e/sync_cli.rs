@@ -106,14 +106,20 @@ fn json(r: &crate::common::Run) -> serde_json::Value {
 fn a_root_converges_on_another_roots_lockfile_and_a_second_sync_is_a_no_op() {
     let f = Fleet::new();
     let node = f.node("node");
-    let r = sync(&node, &["--json", path_arg(&f.source.join("stackpack.lock"))]);
+    let r = sync(
+        &node,
+        &["--json", path_arg(&f.source.join("stackpack.lock"))],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let report = json(&r);
     let desired = lockfile(&f.source);
     let digest = hex::encode(sha2::Sha256::digest(&desired));
     assert_eq!(report["desired_sha256"], digest.as_str());
     assert_eq!(report["applied"], true);
-    assert_eq!(report["changed"]["installed"], serde_json::json!(["alpha", "beta"]));
+    assert_eq!(
+        report["changed"]["installed"],
+        serde_json::json!(["alpha", "beta"])
+    );
     assert!(report["timings"]["total_ms"].is_u64(), "{report}");
     assert_eq!(lockfile(&node), desired);
     assert_eq!(content(&node), content(&f.source));
@@ -134,8 +140,14 @@ fn a_root_converges_on_another_roots_lockfile_and_a_second_sync_is_a_no_op() {
         mtime(&node.join("stackpack.lock")),
         mtime(&node.join(".stackpack-synced")),
     );
-    assert_eq!(before, after, "a no-op sync wrote the lockfile or the state");
-    let r = sync(&node, &["--json", path_arg(&f.source.join("stackpack.lock"))]);
+    assert_eq!(
+        before, after,
+        "a no-op sync wrote the lockfile or the state"
+    );
+    let r = sync(
+        &node,
+        &["--json", path_arg(&f.source.join("stackpack.lock"))],
+    );
     assert_eq!(json(&r)["already_in_sync"], true);
     // An install after a sync sees the synced packs as intact.
     let r = run(stackpack(&node).args(["install", "--locked", "--json"]));
@@ -170,7 +182,10 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
     assert!(r.stdout.contains("in sync"), "{}", r.stdout);
 
     // A hand-copied pack: not stackpack's, never touched.
-    write(&node.join("packs/handmade/pack.yaml"), &pack_yaml("handmade", "0.1.0"));
+    write(
+        &node.join("packs/handmade/pack.yaml"),
+        &pack_yaml("handmade", "0.1.0"),
+    );
 
     // The fleet moves: alpha upgraded, beta removed.
     commit_version(&f.alpha, "alpha", "1.1.0", "");
@@ -180,7 +195,10 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let v2 = f.snapshot("v2.lock");
     // And drift on the node: a file edited under packs/alpha.
-    write(&node.join("packs/alpha/actions/hello.yaml"), "edited: by hand\n");
+    write(
+        &node.join("packs/alpha/actions/hello.yaml"),
+        "edited: by hand\n",
+    );
 
     let r = sync(&node, &["--check", "--json", path_arg(&v2)]);
     assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
@@ -188,16 +206,28 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["kind"].as_str().unwrap().into(), d["pack"].as_str().unwrap().into()))
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().into(),
+                d["pack"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        vec![("differs".into(), "alpha".into()), ("extra".into(), "beta".into())],
+        vec![
+            ("differs".into(), "alpha".into()),
+            ("extra".into(), "beta".into())
+        ],
         "{}",
         r.stdout
     );
     let r = sync(&node, &["--check", path_arg(&v2)]);
-    assert!(r.stdout.contains("1.0.0") && r.stdout.contains("→ 1.1.0"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("1.0.0") && r.stdout.contains("→ 1.1.0"),
+        "{}",
+        r.stdout
+    );
 
     let r = sync(&node, &["--json", path_arg(&v2)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -207,7 +237,10 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
     assert_eq!(lockfile(&node), std::fs::read(&v2).unwrap());
     assert_eq!(installed_version(&node, "alpha").as_deref(), Some("1.1.0"));
     assert!(!node.join("packs/beta").exists());
-    assert!(node.join("packs/handmade/pack.yaml").exists(), "an unmanaged pack was touched");
+    assert!(
+        node.join("packs/handmade/pack.yaml").exists(),
+        "an unmanaged pack was touched"
+    );
     let mut expected = content(&f.source);
     expected.extend(
         content(&node)
@@ -217,13 +250,19 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
     assert_eq!(content(&node), expected);
 
     // Drift alone, with the same pin: listed as drifted, then repaired.
-    write(&node.join("packs/alpha/actions/hello.yaml"), "edited: again\n");
+    write(
+        &node.join("packs/alpha/actions/hello.yaml"),
+        "edited: again\n",
+    );
     let r = sync(&node, &["--check", path_arg(&v2)]);
     assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("drifted alpha"), "{}", r.stdout);
     let r = sync(&node, &["--json", path_arg(&v2)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(json(&r)["changed"]["replaced"], serde_json::json!(["alpha"]));
+    assert_eq!(
+        json(&r)["changed"]["replaced"],
+        serde_json::json!(["alpha"])
+    );
     assert_eq!(content(&node), expected);
     assert_eq!(sync(&node, &["--check", path_arg(&v2)]).code, 0);
 }
@@ -247,7 +286,11 @@ fn four_roots_sync_the_same_lockfile_in_parallel() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let bytes = std::fs::read(&desired).unwrap();
     for n in &nodes {
@@ -263,7 +306,10 @@ fn a_sync_killed_at_any_step_converges_on_the_next_one() {
     let f = Fleet::new();
     let v1 = f.snapshot("v1.lock");
     commit_version(&f.alpha, "alpha", "1.1.0", "");
-    assert_eq!(run(stackpack(&f.source).args(["install", &on_main(&f.alpha)])).code, 0);
+    assert_eq!(
+        run(stackpack(&f.source).args(["install", &on_main(&f.alpha)])).code,
+        0
+    );
     assert_eq!(run(stackpack(&f.source).args(["remove", "beta"])).code, 0);
     let v2 = f.snapshot("v2.lock");
     let points = [
@@ -299,7 +345,11 @@ fn a_sync_killed_at_any_step_converges_on_the_next_one() {
         let r = sync(&node, &["--check", path_arg(&v2)]);
         assert_eq!(r.code, 0, "{point}: {}{}", r.stdout, r.stderr);
         let r = sync(&node, &[path_arg(&v2)]);
-        assert!(r.stdout.contains("already in sync"), "{point}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("already in sync"),
+            "{point}: {}",
+            r.stdout
+        );
         assert!(!node.join(".stackpack-journal").exists(), "{point}");
     }
 }
@@ -312,7 +362,11 @@ fn a_bad_desired_lockfile_is_refused_by_name_and_changes_nothing() {
     let node = f.node("node");
     let good = f.snapshot("good.lock");
     assert_eq!(sync(&node, &[path_arg(&good)]).code, 0);
-    let before = (lockfile(&node), content(&node), mtime(&node.join(".stackpack-synced")));
+    let before = (
+        lockfile(&node),
+        content(&node),
+        mtime(&node.join(".stackpack-synced")),
+    );
 
     let bad = f.dir.path().join("bad.lock");
     std::fs::write(&bad, "version = 1\n[[pack]]\nref = \"x\"\n").unwrap();
@@ -339,7 +393,11 @@ fn a_bad_desired_lockfile_is_refused_by_name_and_changes_nothing() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("oci://"), "{}", r.stderr);
 
-    let after = (lockfile(&node), content(&node), mtime(&node.join(".stackpack-synced")));
+    let after = (
+        lockfile(&node),
+        content(&node),
+        mtime(&node.join(".stackpack-synced")),
+    );
     assert_eq!(before, after, "a refused sync changed the root");
 }
 

@@ -420,3 +420,82 @@ fn write_state(root: &Root, desired: &Desired) -> Result<(), InstallError> {
     stackpack_fs::write_atomic(&path, &text, stackpack_fs::Mode::Default)
         .map_err(InstallError::io("cannot write", &path))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const ONE: &str = r#"version = 1
+
+[[pack]]
+ref = "alpha"
+version = "1.0.0"
+source = "github.com/o/alpha"
+kind = "git"
+url = "https://github.com/o/alpha"
+commit = "0123456789012345678901234567890123456789"
+resolver = "github"
+resolver_sha256 = "ab"
+tree_sha256 = "from-another-root"
+"#;
+
+    /// A desired lockfile is refused naming its source when it does not parse, records a
+    /// pack twice, or names a pack that is not a plain pack ref.
+    #[test]
+    fn desired_lockfiles_are_checked_and_named() {
+        let d = Desired::parse("https://cfg/prod.lock", ONE.as_bytes().to_vec()).unwrap();
+        assert_eq!(d.sha256, sha256_hex(ONE.as_bytes()));
+        assert_eq!(d.lockfile.packs.len(), 1);
+        let twice = format!("{ONE}{}", &ONE["version = 1\n".len()..]);
+        for (bad, says) in [
+            ("version = 2\n".to_string(), "version 2"),
+            ("[[pack]]\nref = 1\n".to_string(), "prod.lock"),
+            (twice, "recorded twice"),
+            (
+                ONE.replace("ref = \"alpha\"", "ref = \"../alpha\""),
+                "../alpha",
+            ),
+        ] {
+            let e = Desired::parse("https://cfg/prod.lock", bad.into_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("https://cfg/prod.lock"), "{e}");
+            assert!(e.contains(says), "{e}");
+            assert!(e.contains("nothing was changed"), "{e}");
+        }
+    }
+
+    /// The state maps a lockfile digest to this root's fingerprint only while the
+    /// lockfile still records the digest the sync wrote.
+    #[test]
+    fn local_digests_replace_only_what_the_sync_wrote() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = Lockfile::parse(ONE).unwrap();
+        assert_eq!(with_local_digests(d.path(), &lock), lock);
+        let state = SyncState {
+            version: STATE_VERSION,
+            sha256: "x".into(),
+            source: "s".into(),
+            packs: BTreeMap::from([(
+                "alpha".to_string(),
+                Trees {
+                    locked: Some("from-another-root".into()),
+                    local: "here".into(),
+                },
+            )]),
+        };
+        std::fs::write(
+            d.path().join(SYNC_STATE_FILE),
+            serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
+        let seen = with_local_digests(d.path(), &lock);
+        assert_eq!(seen.packs[0].tree_sha256.as_deref(), Some("here"));
+        let mut reinstalled = lock.clone();
+        reinstalled.packs[0].tree_sha256 = Some("written-by-install-here".into());
+        assert_eq!(with_local_digests(d.path(), &reinstalled), reinstalled);
+        std::fs::write(d.path().join(SYNC_STATE_FILE), "not json").unwrap();
+        assert_eq!(with_local_digests(d.path(), &lock), lock);
+    }
+}
