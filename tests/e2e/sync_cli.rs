@@ -439,3 +439,72 @@ fn sync_over_https_and_file_urls() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(lockfile(&other), desired);
 }
+
+/// With st2 configured, a sync hands st2 exactly the packs it installed or replaced and
+/// asks it to delete the resources of the packs it removed; a no-op sync and
+/// `--no-st2` call nothing.
+#[test]
+fn sync_hands_only_the_changed_and_removed_packs_to_st2() {
+    use stackpack_testkit::st2::{Accept, St2Api};
+    const KEY: &str = "st2-sync-key-5ecr3t";
+    let f = Fleet::new();
+    let v1 = f.snapshot("v1.lock");
+    let node = f.node("node");
+    let st2 = St2Api::start(&node.join("packs"), Accept::ApiKey(KEY.into()));
+    write(
+        &node.join("stackpack.toml"),
+        &format!(
+            "[st2]\napi_url = \"{}\"\napi_key_env = \"MY_ST2_KEY\"\n",
+            st2.api_url()
+        ),
+    );
+    let go = |args: &[&str]| {
+        run(stackpack(&node)
+            .env("MY_ST2_KEY", KEY)
+            .arg("sync")
+            .args(args))
+    };
+
+    let r = go(&["--json", path_arg(&v1)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sent = st2.registrations();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let mut packs: Vec<String> = sent[0]["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    packs.sort();
+    assert_eq!(packs, ["alpha", "beta"]);
+    let calls = st2.calls().len();
+    assert!(go(&[path_arg(&v1)]).stdout.contains("already in sync"));
+    assert_eq!(st2.calls().len(), calls, "a no-op sync called st2");
+
+    commit_version(&f.alpha, "alpha", "1.1.0", "");
+    assert_eq!(
+        run(stackpack(&f.source).args(["install", &on_main(&f.alpha)])).code,
+        0
+    );
+    assert_eq!(run(stackpack(&f.source).args(["remove", "beta"])).code, 0);
+    let v2 = f.snapshot("v2.lock");
+    let r = go(&["--json", path_arg(&v2)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sent = st2.registrations();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["packs"], serde_json::json!(["alpha"]));
+    let out = json(&r);
+    assert_eq!(out["st2"]["removed"][0]["pack"], "beta", "{out}");
+    assert!(!r.stdout.contains(KEY) && !r.stderr.contains(KEY));
+
+    // --no-st2: the root changes, st2 is not called.
+    write(
+        &node.join("packs/alpha/actions/hello.yaml"),
+        "edited: by hand\n",
+    );
+    let calls = st2.calls().len();
+    let r = go(&["--no-st2", path_arg(&v2)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("replaced alpha"), "{}", r.stdout);
+    assert_eq!(st2.calls().len(), calls, "--no-st2 called st2");
+}

@@ -163,7 +163,7 @@ pub struct SyncArgs {
     #[arg(long, conflicts_with = "status")]
     pub check: bool,
     /// Show the sha256 of the last lockfile this root applied, and whether it still holds it
-    #[arg(long)]
+    #[arg(long, conflicts_with = "source")]
     pub status: bool,
     /// Install even when stackstorm_version or python_versions do not match
     #[arg(long)]

@@ -261,8 +261,10 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
             ..Timings::default()
         },
     };
-    // Without the lock, a root found in sync is reported so: nothing to write.
-    if req.check || report.plan.in_sync() {
+    // Without the lock, a root found in sync (and no interrupted run to finish) is
+    // reported so: nothing to write.
+    let interrupted = stackpack_install::journal::path(s.root.path()).exists();
+    if req.check || (report.plan.in_sync() && !interrupted) {
         report.changed.unchanged = unchanged(&desired, &report.plan);
         report.timings.total_ms = millis(started.elapsed());
         return Ok(report);
