@@ -508,3 +508,34 @@ fn sync_hands_only_the_changed_and_removed_packs_to_st2() {
     assert!(r.stdout.contains("replaced alpha"), "{}", r.stdout);
     assert_eq!(st2.calls().len(), calls, "--no-st2 called st2");
 }
+
+/// A pack the desired lockfile records but that this root holds without stackpack
+/// having installed it (a hand-copied dir) is not replaced: the sync is refused with
+/// exit 4, naming it, before anything changes; `--check` lists it.
+#[test]
+fn a_hand_copied_pack_the_desired_lockfile_names_is_not_replaced() {
+    let f = Fleet::new();
+    let desired = f.snapshot("desired.lock");
+    let node = f.node("node");
+    write(
+        &node.join("packs/beta/pack.yaml"),
+        &pack_yaml("beta", "0.0.1"),
+    );
+    let r = sync(&node, &["--check", path_arg(&desired)]);
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("unmanaged beta"), "{}", r.stdout);
+    assert!(r.stdout.contains("missing alpha"), "{}", r.stdout);
+    let r = sync(&node, &[path_arg(&desired)]);
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("beta") && r.stderr.contains("nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(installed_version(&node, "beta").as_deref(), Some("0.0.1"));
+    assert!(
+        !node.join("packs/alpha").exists(),
+        "a refused sync installed a pack"
+    );
+    assert!(!node.join("stackpack.lock").exists());
+}

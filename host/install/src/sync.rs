@@ -162,6 +162,9 @@ pub enum Difference {
     Drifted { pack: String, version: String },
     /// Installed by stackpack here, not in the desired lockfile.
     Extra { pack: String, old: String },
+    /// In the desired lockfile, and in `packs/` here without stackpack having installed
+    /// it (a hand-copied dir): sync does not replace it.
+    Unmanaged { pack: String, path: PathBuf },
 }
 
 impl Difference {
@@ -170,7 +173,8 @@ impl Difference {
             Difference::Missing { pack, .. }
             | Difference::Differs { pack, .. }
             | Difference::Drifted { pack, .. }
-            | Difference::Extra { pack, .. } => pack,
+            | Difference::Extra { pack, .. }
+            | Difference::Unmanaged { pack, .. } => pack,
         }
     }
 }
@@ -187,6 +191,11 @@ impl std::fmt::Display for Difference {
             Difference::Extra { pack, old } => {
                 write!(f, "extra {pack}: {old}, not in the desired lockfile")
             }
+            Difference::Unmanaged { pack, path } => write!(
+                f,
+                "unmanaged {pack}: {} was not installed by stackpack; sync will not replace it",
+                path.display()
+            ),
         }
     }
 }
@@ -213,14 +222,18 @@ impl Plan {
     }
 }
 
-/// `version (pin)` of an entry, for people.
-fn described(p: &LockedPack) -> String {
+/// `version (pin)` of an entry, for people, with where it comes from when asked or when
+/// nothing pins it.
+fn described(p: &LockedPack, with_source: bool) -> String {
     let pin = p.pin.to_string();
-    if pin.is_empty() {
-        format!("{} from {}", p.version, p.canonical)
-    } else {
-        format!("{} ({})", p.version, &pin[..pin.len().min(12)])
+    let mut out = p.version.clone();
+    if !pin.is_empty() {
+        out.push_str(&format!(" ({})", &pin[..pin.len().min(12)]));
     }
+    if with_source || pin.is_empty() {
+        out.push_str(&format!(" from {}", p.canonical));
+    }
+    out
 }
 
 /// Compares the root with `desired` without the root lock (what `sync --check` shows):
@@ -238,18 +251,26 @@ fn plan_with(root: &Root, own: &Lockfile, desired: &Desired) -> Result<Plan, Ins
         let dir = packs.join(&want.ref_);
         let have = own.get(&want.ref_);
         let present = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+        if have.is_none() && std::fs::symlink_metadata(&dir).is_ok() {
+            differences.push(Difference::Unmanaged {
+                pack: want.ref_.clone(),
+                path: dir,
+            });
+            continue;
+        }
         let Some(have) = have.filter(|_| present) else {
             differences.push(Difference::Missing {
                 pack: want.ref_.clone(),
-                new: described(want),
+                new: described(want, false),
             });
             continue;
         };
         if have.source != want.source || have.pin != want.pin || have.canonical != want.canonical {
+            let moved = have.source != want.source || have.canonical != want.canonical;
             differences.push(Difference::Differs {
                 pack: want.ref_.clone(),
-                old: described(have),
-                new: described(want),
+                old: described(have, moved),
+                new: described(want, moved),
             });
             continue;
         }
@@ -271,7 +292,7 @@ fn plan_with(root: &Root, own: &Lockfile, desired: &Desired) -> Result<Plan, Ins
         if std::fs::symlink_metadata(packs.join(&have.ref_)).is_ok() {
             differences.push(Difference::Extra {
                 pack: have.ref_.clone(),
-                old: described(have),
+                old: described(have, false),
             });
         }
     }
@@ -327,6 +348,18 @@ pub fn sync(env: &Env, desired: &Desired, opts: &InstallOptions) -> Result<Synce
     if plan.in_sync() {
         out.plan = Some(plan);
         return Ok(out);
+    }
+    let unmanaged: Vec<String> = plan
+        .differences
+        .iter()
+        .filter(|d| matches!(d, Difference::Unmanaged { .. }))
+        .map(|d| d.pack().to_string())
+        .collect();
+    if !unmanaged.is_empty() {
+        return Err(InstallError::SyncUnmanaged {
+            packs: unmanaged,
+            packs_dir: env.root.packs_dir(),
+        });
     }
     fault::point("sync-planned", "");
     let to_install: Vec<String> = plan

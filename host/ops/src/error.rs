@@ -346,6 +346,7 @@ fn install_kind(e: &InstallError) -> ErrorKind {
         | InstallError::ChangesInstalled(_)
         | InstallError::LockTimeout { .. }
         | InstallError::NotManaged { .. }
+        | InstallError::SyncUnmanaged { .. }
         | InstallError::SystemPack { .. }
         | InstallError::Required { .. } => Conflict,
         InstallError::Denied { .. }
