@@ -409,6 +409,7 @@ fn sync_over_https_and_file_urls() {
     let (base, ca_pem) = https_server(vec![
         ("/fleet/prod.lock", Reply::ok(desired.clone())),
         ("/fleet/moved.lock", Reply::redirect("/fleet/prod.lock")),
+        ("/fleet/huge.lock", Reply::ok(vec![b'#'; 5 << 20])),
     ]);
     let node = f.node("node");
     let ca = f.dir.path().join("ca.pem");
@@ -429,6 +430,12 @@ fn sync_over_https_and_file_urls() {
     assert_eq!(content(&node), content(&f.source));
     let state = std::fs::read_to_string(node.join(".stackpack-synced")).unwrap();
     assert!(!state.contains("s3cr3t-token"), "{state}");
+
+    // Over the size cap: refused naming the URL, the root as it was.
+    let r = sync(&node, &[&format!("{base}/fleet/huge.lock")]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("/fleet/huge.lock"), "{}", r.stderr);
+    assert_eq!(lockfile(&node), desired);
 
     let r = sync(&node, &[&format!("{base}/fleet/absent.lock")]);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
