@@ -23,4 +23,5 @@ mod st2_more;
 mod strict_config;
 mod strict_graph;
 mod strict_register;
+mod sync_cli;
 mod venv_cli;

@@ -83,6 +83,9 @@ pub enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         lock_timeout: u64,
     },
+    /// Make this root exactly what a desired lockfile says (install, replace, remove);
+    /// --check only compares, --status shows the last applied lockfile
+    Sync(SyncArgs),
     /// Load installed packs' content into the registry, applying override policies
     Register(RegisterArgs),
     /// Configure a pack from its config.schema.yaml (interactive, or --set / --from-file)
@@ -144,6 +147,34 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_register: bool,
     /// Do not hand the changed packs to the configured StackStorm API ([st2])
+    #[arg(long)]
+    pub no_st2: bool,
+    /// Seconds to wait for another stackpack working on the same root
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The desired lockfile: a path, a file:// URL or an https:// URL
+    #[arg(required_unless_present = "status", value_name = "LOCKFILE")]
+    pub source: Option<String>,
+    /// Change nothing: list the differences and exit 4 when the root differs
+    #[arg(long, conflicts_with = "status")]
+    pub check: bool,
+    /// Show the sha256 of the last lockfile this root applied, and whether it still holds it
+    #[arg(long, conflicts_with = "source")]
+    pub status: bool,
+    /// Install even when stackstorm_version or python_versions do not match
+    #[arg(long)]
+    pub force: bool,
+    /// Do not build the packs' Python virtualenvs
+    #[arg(long)]
+    pub no_venv: bool,
+    /// Do not register the changed packs' content (run `stackpack register` later)
+    #[arg(long)]
+    pub no_register: bool,
+    /// Do not hand the changed and removed packs to the configured StackStorm API ([st2])
     #[arg(long)]
     pub no_st2: bool,
     /// Seconds to wait for another stackpack working on the same root

@@ -6,7 +6,7 @@
 //! | 1 | the work failed (network, disk, a plugin, a pack's content; per-pack failures) |
 //! | 2 | usage: bad arguments, a bad config file, reference, digest or input file |
 //! | 3 | not found: a pack, an index entry, a plugin |
-//! | 4 | conflict: dependency versions, a pack others need, a plugin already added, a busy root |
+//! | 4 | conflict: dependency versions, a pack others need, a plugin already added, a busy root, a root that differs from the desired lockfile (`sync --check`) |
 //! | 5 | denied: a pin that does not match, an enterprise rule |
 //! | 6 | handoff: the local work is done, but the running StackStorm was not told (its API was down, slow, or refused the credentials or the packs) |
 

@@ -12,6 +12,7 @@ mod output;
 mod packs_cmd;
 mod plugin_cmd;
 mod register_cmd;
+mod sync_cmd;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             no_st2,
             lock_timeout,
         } => install_cmd::remove(&s, packs, *force, *lock_timeout, !*no_st2, json),
+        Command::Sync(args) => sync_cmd::sync(&s, args, json),
         Command::Register(args) => register_cmd::register(&s, args, json),
         Command::Config(args) => config_cmd::config(&s, args, json),
         Command::Venv { pack, recreate } => packs_cmd::venv(&s, pack, *recreate, json),

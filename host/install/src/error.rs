@@ -225,6 +225,23 @@ pub enum InstallError {
     )]
     Journal { path: PathBuf, reason: String },
 
+    #[error(
+        "desired lockfile {from}: {reason}; nothing was changed. Point sync at a valid \
+         stackpack.lock (as `stackpack install` writes it)"
+    )]
+    Desired { from: String, reason: String },
+
+    #[error(
+        "the desired lockfile records {} that {} holds without stackpack having installed \
+         them; sync replaces only packs stackpack installed, so nothing was changed: move \
+         them out of {} and sync again",
+        packs.join(", "), packs_dir.display(), packs_dir.display()
+    )]
+    SyncUnmanaged {
+        packs: Vec<String>,
+        packs_dir: PathBuf,
+    },
+
     #[error("pack \"{pack}\" is not in the lockfile {}; install it without --locked first", path.display())]
     NotLocked { pack: String, path: PathBuf },
 

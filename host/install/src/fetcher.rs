@@ -95,6 +95,8 @@ pub(crate) struct Fetcher<'a> {
     pub opts: &'a InstallOptions,
     pub chain: &'a ResolverChain<'a>,
     pub lockfile: &'a Lockfile,
+    /// Where `--locked` takes its entries: the root's lockfile, or a desired one (`sync`).
+    pub locked: &'a Lockfile,
     pub staging: &'a Staging,
     /// The session's git cache, waiting up to the install's lock timeout.
     pub git: GitCache,
@@ -444,7 +446,7 @@ impl Fetcher<'_> {
             .clone()
             .unwrap_or_else(|| want.reference.dependency_name());
         let entry = self
-            .lockfile
+            .locked
             .get(&name)
             .ok_or_else(|| InstallError::NotLocked {
                 pack: name.clone(),

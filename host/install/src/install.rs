@@ -183,16 +183,34 @@ pub fn install(env: &Env, raws: &[String], opts: &InstallOptions) -> Result<Repo
     let root_dir = env.root.ensure()?;
     let _lock = RootLock::acquire(env.root.path(), opts.lock_timeout)?;
     let recovered = journal::recover(env.root.path())?;
-    let staging = Staging::new(&root_dir, env.root.path())?;
+    install_held(env, &root_dir, raws, opts, None, recovered)
+}
+
+/// [`install`] with the root lock held and the journal recovered by the caller. With
+/// `opts.locked`, the entries come from `locked_from` when given (a desired lockfile),
+/// else from the root's own lockfile.
+pub(crate) fn install_held(
+    env: &Env,
+    root_dir: &cap_std::fs::Dir,
+    raws: &[String],
+    opts: &InstallOptions,
+    locked_from: Option<&Lockfile>,
+    recovered: Recovered,
+) -> Result<Report, InstallError> {
+    let staging = Staging::new(root_dir, env.root.path())?;
     let installed = discover(&env.search_paths)?;
     let lockfile_path = env.root.lockfile();
     let mut lockfile = Lockfile::read(&lockfile_path)?;
+    // The lockfile with each pack's tree digest as taken on this root (a lockfile
+    // written by `sync` records the digests of the root it was made on).
+    let seen = crate::sync::with_local_digests(env.root.path(), &lockfile);
     let chain = ResolverChain::new(env.plugins);
     let fetcher = Fetcher {
         env,
         opts,
         chain: &chain,
-        lockfile: &lockfile,
+        lockfile: &seen,
+        locked: locked_from.unwrap_or(&seen),
         staging: &staging,
         git: env
             .git

@@ -25,6 +25,9 @@
 //!
 //! The digest compares inodes, so a staged tree and the tree it replaces never share
 //! one: a swapped pack is told from an unswapped one without reading file content.
+//! (So a lockfile's digests hold only on the root that took them: after a `sync` wrote
+//! another root's lockfile here, this root's own digests are in `.stackpack-synced`,
+//! see [`crate::sync`].)
 //!
 //! A pack's virtualenv is exchanged before its pack is swapped; it cannot be exchanged
 //! in the same instant. When an install intent did not happen, its virtualenv may

@@ -7,7 +7,8 @@
 //! with an atomic exchange, and the [`Lockfile`] records exactly what came from where.
 //! A [`RootLock`] serializes stackpack processes working on one root. [`remove()`] takes
 //! packs out the same careful way. The [`journal`] keeps the lockfile in step with
-//! `<root>/packs` whenever a run is killed.
+//! `<root>/packs` whenever a run is killed. [`sync::sync`] makes a root exactly what a
+//! desired lockfile says, with the same install and removal.
 
 mod error;
 mod fetcher;
@@ -20,6 +21,7 @@ mod remove;
 mod resolve;
 mod sources;
 mod stage;
+pub mod sync;
 pub mod tree;
 
 pub use error::{InstallError, InstalledConflict};
@@ -33,3 +35,4 @@ pub use remove::remove;
 pub use resolve::{Located, ResolverChain};
 pub use sources::SourcePolicy;
 pub use stage::Staging;
+pub use sync::{Desired, Difference, Plan, SyncState, Synced};

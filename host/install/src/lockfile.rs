@@ -226,15 +226,27 @@ impl Lockfile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lockfile::default()),
             Err(e) => return Err(lock_err(path, e.to_string())),
         };
-        let lock: Lockfile = toml::from_str(&text).map_err(|e| lock_err(path, e.to_string()))?;
+        Lockfile::parse(&text).map_err(|reason| lock_err(path, reason))
+    }
+
+    /// Parses a lockfile's text: version 1, every entry complete, each pack once, each
+    /// ref a valid pack ref (it becomes a directory name under `packs/`).
+    pub fn parse(text: &str) -> Result<Lockfile, String> {
+        let lock: Lockfile = toml::from_str(text).map_err(|e| e.to_string())?;
         if lock.version != 1 {
-            return Err(lock_err(
-                path,
-                format!(
-                    "version {} is not supported (this stackpack writes version 1)",
-                    lock.version
-                ),
+            return Err(format!(
+                "version {} is not supported (this stackpack writes version 1)",
+                lock.version
             ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &lock.packs {
+            if !stackpack_core::is_valid_pack_ref(&p.ref_) {
+                return Err(format!("pack ref {:?} is not a valid pack ref", p.ref_));
+            }
+            if !seen.insert(p.ref_.as_str()) {
+                return Err(format!("pack \"{}\" is recorded twice", p.ref_));
+            }
         }
         Ok(lock)
     }

@@ -23,7 +23,19 @@ pub fn remove(
     let root_dir = root.ensure()?;
     let _lock = RootLock::acquire(root.path(), lock_timeout)?;
     let recovered = journal::recover(root.path())?;
-    let staging = Staging::new(&root_dir, root.path())?;
+    remove_held(root, &root_dir, search_paths, packs, force, recovered)
+}
+
+/// [`remove`] with the root lock held and the journal recovered by the caller.
+pub(crate) fn remove_held(
+    root: &Root,
+    root_dir: &cap_std::fs::Dir,
+    search_paths: &[std::path::PathBuf],
+    packs: &[String],
+    force: bool,
+    recovered: journal::Recovered,
+) -> Result<Report, InstallError> {
+    let staging = Staging::new(root_dir, root.path())?;
     let installed = discover(search_paths)?;
     let packs_path = root.packs_dir();
     let packs_dir = root_dir

@@ -63,6 +63,21 @@ pub enum OpsError {
     NotInIndex { pack: String, hint: String },
     #[error("{} records no packs; install some without --locked first", path.display())]
     EmptyLockfile { path: PathBuf },
+    #[error(
+        "cannot read the desired lockfile {from}: {reason}; nothing was changed. Check the \
+         path or URL, the network and the [[credentials]] for it, then sync again"
+    )]
+    SyncSource { from: String, reason: String },
+    #[error(
+        "the desired lockfile {from} does not exist; nothing was changed. Check the path or \
+         URL (a root's lockfile is <root>/stackpack.lock)"
+    )]
+    SyncSourceMissing { from: String },
+    #[error(
+        "cannot sync from {from}: `{scheme}://` is not a source sync reads; give a lockfile \
+         path, a file:// URL or an https:// URL"
+    )]
+    SyncScheme { from: String, scheme: String },
 
     #[error(
         "Pack \"{pack}\" doesn't have a config schema ({}); there is nothing to configure",
@@ -282,7 +297,10 @@ impl OpsError {
             | OpsError::PluginRead { .. }
             | OpsError::OverrideFile { .. }
             | OpsError::Schema { .. } => Failed,
+            OpsError::SyncSource { .. } => Failed,
+            OpsError::SyncSourceMissing { .. } => NotFound,
             OpsError::EmptyLockfile { .. }
+            | OpsError::SyncScheme { .. }
             | OpsError::ReadInput { .. }
             | OpsError::BadYaml { .. }
             | OpsError::PluginConfig { .. }
@@ -317,7 +335,9 @@ impl OpsError {
 fn install_kind(e: &InstallError) -> ErrorKind {
     use ErrorKind::*;
     match e {
-        InstallError::Reference(_) | InstallError::AllowedSource { .. } => Usage,
+        InstallError::Reference(_)
+        | InstallError::AllowedSource { .. }
+        | InstallError::Desired { .. } => Usage,
         InstallError::NoResolver { .. }
         | InstallError::NotLocked { .. }
         | InstallError::NotInstalled { .. }
@@ -326,6 +346,7 @@ fn install_kind(e: &InstallError) -> ErrorKind {
         | InstallError::ChangesInstalled(_)
         | InstallError::LockTimeout { .. }
         | InstallError::NotManaged { .. }
+        | InstallError::SyncUnmanaged { .. }
         | InstallError::SystemPack { .. }
         | InstallError::Required { .. } => Conflict,
         InstallError::Denied { .. }

@@ -153,7 +153,7 @@ pub fn install(s: &Session, req: &InstallRequest) -> Result<InstallReport, OpsEr
 /// Registers `installed` and the packs an interrupted run left unregistered, and
 /// unregisters packs no longer on disk (a removal killed before it unregistered).
 /// Returns the packs the registration covered, its report or its error.
-fn register_after(
+pub(crate) fn register_after(
     s: &Session,
     report: &Report,
     installed: &[String],

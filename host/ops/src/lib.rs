@@ -4,7 +4,8 @@
 //! calls one operation: [`install::install`], [`install::remove`],
 //! [`register::register`], [`venv::venv`], the [`config`] steps, the [`plugin`]
 //! operations and the [`index`] ones ([`index::search`], [`index::show`],
-//! [`index::health`]), and [`packs::list`] / [`packs::get`]. Each takes typed inputs
+//! [`index::health`]), and [`packs::list`] / [`packs::get`], and [`sync::sync`], which makes the root exactly what a
+//! desired lockfile says. Each takes typed inputs
 //! and returns a typed report that serializes to the `--json` output; failures are one
 //! [`OpsError`] whose [`ErrorKind`] tells usage errors, missing things, conflicts,
 //! refusals and failures apart. Nothing here prints: progress goes through the
@@ -27,6 +28,7 @@ pub mod plugin;
 pub mod register;
 mod session;
 pub mod st2;
+pub mod sync;
 pub mod venv;
 
 pub use error::{ErrorKind, OpsError};

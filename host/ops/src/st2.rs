@@ -162,6 +162,17 @@ pub fn handoff_removed(s: &Session, removed: &[String]) -> Option<Handoff> {
     exchange(s, &[], removed, None, false, None)
 }
 
+/// After a sync: asks st2 to register the `changed` packs and delete the resources of
+/// the `removed` ones, in one exchange.
+pub fn handoff_synced(
+    s: &Session,
+    changed: &[String],
+    removed: &[String],
+    local: Option<&BTreeMap<String, usize>>,
+) -> Option<Handoff> {
+    exchange(s, changed, removed, local, false, None)
+}
+
 /// Whether st2 is configured for this session (an API URL from any source).
 pub fn configured(s: &Session) -> bool {
     s.st2.as_ref().is_some_and(|st2| st2.api_url.is_some())

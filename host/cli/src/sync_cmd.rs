@@ -1,0 +1,140 @@
+//! `stackpack sync`: converge this root on a desired lockfile, compare with it
+//! (`--check`, exit 4 when the root differs), or show what the root last applied
+//! (`--status`).
+
+use std::time::Duration;
+
+use stackpack_ops::sync::{SyncRequest, status, sync as run_sync};
+use stackpack_ops::{ErrorKind, Session};
+
+use crate::cli::SyncArgs;
+use crate::error::CliError;
+use crate::{output, register_cmd};
+
+pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
+    let Some(source) = &args.source else {
+        return show_status(s, json);
+    };
+    let report = run_sync(
+        s,
+        &SyncRequest {
+            source: source.clone(),
+            check: args.check,
+            venv: !args.no_venv,
+            register: !args.no_register,
+            st2: !args.no_st2,
+            force: args.force,
+            lock_timeout: Duration::from_secs(args.lock_timeout),
+        },
+    )?;
+    let short = &report.desired_sha256[..12];
+    if json {
+        output::json(&report.json())?;
+    } else if report.check {
+        for d in &report.plan.differences {
+            output::print(d)?;
+        }
+        if !report.plan.lockfile_matches {
+            output::print(format!(
+                "lockfile: stackpack.lock is not byte-identical to {}",
+                report.source
+            ))?;
+        }
+        if report.plan.matches() {
+            output::print(format!("in sync with {} (sha256 {short})", report.source))?;
+        }
+    } else if report.already_in_sync() {
+        output::print(format!(
+            "already in sync with {} (sha256 {short}); nothing written",
+            report.source
+        ))?;
+    } else {
+        let c = &report.changed;
+        for (verb, packs) in [
+            ("installed", &c.installed),
+            ("replaced", &c.replaced),
+            ("removed", &c.removed),
+        ] {
+            for p in packs {
+                output::print(format!("{verb} {p}"))?;
+            }
+        }
+        for (pack, reason) in &report.failures {
+            output::print(format!("failed {pack}: {reason}"))?;
+        }
+        if report.applied {
+            output::print(format!(
+                "synced to {} (sha256 {short}): {} installed, {} replaced, {} removed, {} \
+                 unchanged in {} ms",
+                report.source,
+                c.installed.len(),
+                c.replaced.len(),
+                c.removed.len(),
+                c.unchanged.len(),
+                report.timings.total_ms
+            ))?;
+        }
+        if let Some(h) = &report.st2 {
+            register_cmd::print_st2(h)?;
+        }
+    }
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+    if report.check {
+        if report.plan.matches() {
+            return Ok(());
+        }
+        eprintln!(
+            "error: this root differs from {} ({} difference(s){}); run `stackpack sync {}` to \
+             apply it",
+            report.source,
+            report.plan.differences.len(),
+            if report.plan.lockfile_matches {
+                ""
+            } else {
+                ", and its stackpack.lock"
+            },
+            report.source
+        );
+        return Err(CliError::Reported(ErrorKind::Conflict));
+    }
+    let handoff = register_cmd::st2_status(report.st2.as_ref());
+    if let Some(e) = &report.register_error {
+        let retry = std::iter::once("stackpack register")
+            .chain(report.to_register.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!(
+            "error: the packs are synced but were not registered: {e}\nFix that, then run \
+             `{retry}`"
+        );
+        return Err(CliError::Reported(e.kind()));
+    }
+    if !report.failures.is_empty() {
+        eprintln!(
+            "error: the root is partly synced to {}: fix the failures above and run sync again",
+            report.source
+        );
+        return Err(CliError::Reported(ErrorKind::Failed));
+    }
+    handoff
+}
+
+fn show_status(s: &Session, json: bool) -> Result<(), CliError> {
+    let st = status(s)?;
+    if json {
+        return output::json(&st);
+    }
+    match (&st.synced_sha256, &st.synced_from) {
+        (Some(sha), Some(from)) => output::print(format!(
+            "last synced to {from} (sha256 {sha}); stackpack.lock {}",
+            if st.lockfile_is_synced {
+                "is still that lockfile"
+            } else {
+                "changed since (an install or remove ran)"
+            }
+        )),
+        _ => output::print("this root was never synced"),
+    }
+}
