@@ -5,7 +5,7 @@ use std::time::Duration;
 use stackpack_install::{Outcome, Report};
 use stackpack_ops::install::{InstallRequest, install as run_install};
 use stackpack_ops::register::RegisterReport;
-use stackpack_ops::{ErrorKind, Session};
+use stackpack_ops::{ErrorKind, OpsError, Session};
 
 use crate::cli::InstallArgs;
 use crate::error::CliError;
@@ -38,15 +38,7 @@ pub fn install(s: &Session, args: &InstallArgs, json: bool) -> Result<(), CliErr
     }
     let handoff = register_cmd::st2_status(report.st2.as_ref());
     if let Some(e) = &report.register_error {
-        let retry = std::iter::once("stackpack register")
-            .chain(report.to_register.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ");
-        eprintln!(
-            "error: the packs are installed but were not registered: {e}\nFix that, then run \
-             `{retry}`"
-        );
-        return Err(CliError::Reported(e.kind()));
+        return Err(not_registered("installed", e, &report.to_register));
     }
     failed(&report.install)?;
     handoff
@@ -76,6 +68,19 @@ pub fn remove(
 }
 
 /// Exit status 1 when any pack failed (each is reported on its line).
+/// Says that the packs are in place (`done`: installed, synced) but their registration
+/// failed, with the command that retries it.
+pub(crate) fn not_registered(done: &str, e: &OpsError, to_register: &[String]) -> CliError {
+    let retry = std::iter::once("stackpack register")
+        .chain(to_register.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!(
+        "error: the packs are {done} but were not registered: {e}\nFix that, then run `{retry}`"
+    );
+    CliError::Reported(e.kind())
+}
+
 fn failed(report: &Report) -> Result<(), CliError> {
     for w in &report.warnings {
         tracing::warn!("{w}");

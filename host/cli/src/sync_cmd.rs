@@ -9,7 +9,7 @@ use stackpack_ops::{ErrorKind, Session};
 
 use crate::cli::SyncArgs;
 use crate::error::CliError;
-use crate::{output, register_cmd};
+use crate::{install_cmd, output, register_cmd};
 
 pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
     let Some(source) = &args.source else {
@@ -101,15 +101,11 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
     }
     let handoff = register_cmd::st2_status(report.st2.as_ref());
     if let Some(e) = &report.register_error {
-        let retry = std::iter::once("stackpack register")
-            .chain(report.to_register.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ");
-        eprintln!(
-            "error: the packs are synced but were not registered: {e}\nFix that, then run \
-             `{retry}`"
-        );
-        return Err(CliError::Reported(e.kind()));
+        return Err(install_cmd::not_registered(
+            "synced",
+            e,
+            &report.to_register,
+        ));
     }
     if !report.failures.is_empty() {
         eprintln!(
