@@ -22,6 +22,20 @@ pub struct Builtin {
     /// Hosts granted before the operator's config adds any.
     pub default_grants: &'static [&'static str],
     pub wasm: &'static [u8],
+    /// `wasm` compiled to machine code at build time with the plugin runtime's engine
+    /// settings, for the target the binary runs on; `None` when the build could not
+    /// precompile it. Private: only this crate's build makes it, so whoever loads it
+    /// knows it came from this binary.
+    precompiled: Option<&'static [u8]>,
+}
+
+impl Builtin {
+    /// The machine code this build made from [`Builtin::wasm`], if any. Only wasmtime's
+    /// compatibility check (done when it is loaded) says whether it suits the engine
+    /// that runs.
+    pub fn precompiled(&self) -> Option<&'static [u8]> {
+        self.precompiled
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));

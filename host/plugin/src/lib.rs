@@ -19,6 +19,7 @@
 //! [`stackpack_core::Source`] (the conversions are in `source.rs`).
 
 mod bindings;
+mod engine_config;
 mod error;
 mod host;
 pub mod replay;

@@ -64,6 +64,8 @@ pub struct PluginSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CodeSource {
+    /// A built-in's machine code, precompiled when the binary was built.
+    Precompiled,
     /// Compiled now with Cranelift (and written to the cache if there is one).
     Compiled,
     /// Loaded from a `.cwasm` in the cache.
@@ -87,8 +89,15 @@ impl Runtime {
         net: Arc<dyn NetBackend>,
         offline: bool,
     ) -> Result<Runtime, PluginError> {
-        let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
+        Runtime::with_config(crate::engine_config::config(), cache_dir, net, offline)
+    }
+
+    fn with_config(
+        config: Config,
+        cache_dir: Option<PathBuf>,
+        net: Arc<dyn NetBackend>,
+        offline: bool,
+    ) -> Result<Runtime, PluginError> {
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -115,6 +124,11 @@ impl Runtime {
         let (component, source) = self.component(&spec.name, &spec.wasm, &sha256)?;
         let load_time = started.elapsed();
         match source {
+            CodeSource::Precompiled => tracing::info!(
+                "plugin {}: loaded precompiled code in {:.2} ms",
+                spec.name,
+                load_time.as_secs_f64() * 1e3
+            ),
             CodeSource::Cached => tracing::info!(
                 "plugin {}: loaded cached code in {:.2} ms",
                 spec.name,
@@ -184,6 +198,14 @@ impl Runtime {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
         };
+        if let Some(component) = stackpack_builtins::all()
+            .iter()
+            .find(|b| b.sha256 == sha256)
+            .and_then(|b| b.precompiled())
+            .and_then(|code| self.shipped_code(name, code))
+        {
+            return Ok((component, CodeSource::Precompiled));
+        }
         let Some(dir) = &self.cache_dir else {
             return Ok((
                 Component::new(&self.engine, wasm).map_err(invalid)?,
@@ -218,6 +240,36 @@ impl Runtime {
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(&self.engine, &cwasm) }.map_err(invalid)?;
         Ok((component, CodeSource::Compiled))
+    }
+
+    /// A built-in's code as this build precompiled it, or `None` (said in the log) when
+    /// wasmtime finds it does not suit this engine: another wasmtime version, other
+    /// settings, or CPU features this machine lacks. The caller then compiles.
+    fn shipped_code(&self, name: &str, code: &[u8]) -> Option<Component> {
+        if Engine::detect_precompiled(code) != Some(wasmtime::Precompiled::Component) {
+            tracing::info!("plugin {name}: the precompiled code is not a component; compiling");
+            return None;
+        }
+        // SAFETY: `deserialize` trusts its input to be machine code made by a
+        // compatible engine. `code` is `Builtin::precompiled` (the unit tests also pass
+        // copies of it with a damaged header or cut short, which wasmtime rejects while
+        // parsing, before any code is used), which only the build of
+        // `stackpack-builtins` produces, with `Engine::precompile_component` on this
+        // runtime's own settings (`engine_config::config`), from the very component
+        // whose sha256 matched; it is embedded in this binary and never read from
+        // outside. wasmtime checks the version, target, settings and CPU features it
+        // records before using it, so an artifact for another engine fails here.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize(&self.engine, code) };
+        match loaded {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::info!(
+                    "plugin {name}: the precompiled code does not suit this engine ({e:#}); compiling"
+                );
+                None
+            }
+        }
     }
 }
 
@@ -580,5 +632,92 @@ fn trap_reason(e: &wasmtime::Error, guest_output: &str) -> String {
     match panic {
         Some(message) => format!("{message} ({cause})"),
         None => cause,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::NoNetwork;
+
+    fn spec(b: &stackpack_builtins::Builtin) -> PluginSpec {
+        PluginSpec {
+            name: b.name.into(),
+            wasm: Arc::from(b.wasm),
+            grants: Grants::default(),
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    fn runtime(cache: Option<PathBuf>) -> Runtime {
+        Runtime::new(cache, Arc::new(NoNetwork), true).unwrap()
+    }
+
+    /// Safe outcome: a fresh cache compiles nothing and writes nothing; every built-in
+    /// comes from the code shipped in the binary and works.
+    #[test]
+    fn builtins_load_precompiled_into_an_empty_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("plugins");
+        let rt = runtime(Some(dir.clone()));
+        for b in stackpack_builtins::all() {
+            assert!(
+                b.precompiled().is_some(),
+                "{} ships no precompiled code",
+                b.name
+            );
+            let plugin = rt.load(spec(b)).unwrap();
+            assert_eq!(plugin.code_source(), CodeSource::Precompiled, "{}", b.name);
+            assert_eq!(plugin.describe().unwrap().name, b.name);
+        }
+        assert!(!dir.exists(), "nothing should be compiled into the cache");
+        // Without a cache dir too.
+        let plugin = runtime(None)
+            .load(spec(&stackpack_builtins::all()[0]))
+            .unwrap();
+        assert_eq!(plugin.code_source(), CodeSource::Precompiled);
+    }
+
+    /// Safe outcome: code precompiled for other engine settings is refused by the
+    /// compatibility check, and the plugin is compiled (and cached) instead.
+    #[test]
+    fn mismatched_engine_falls_back_to_compiling() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut config = crate::engine_config::config();
+        config.epoch_interruption(false);
+        let rt = Runtime::with_config(
+            config,
+            Some(cache.path().to_path_buf()),
+            Arc::new(NoNetwork),
+            true,
+        )
+        .unwrap();
+        let b = stackpack_builtins::get("file").unwrap();
+        assert!(rt.shipped_code(b.name, b.precompiled().unwrap()).is_none());
+        let plugin = rt.load(spec(b)).unwrap();
+        assert_eq!(plugin.code_source(), CodeSource::Compiled);
+        assert_eq!(plugin.describe().unwrap().name, "file");
+        let cached = std::fs::read_dir(cache.path()).unwrap().count();
+        assert_eq!(cached, 1, "the compiled code is cached as before");
+        assert_eq!(rt.load(spec(b)).unwrap().code_source(), CodeSource::Cached);
+    }
+
+    /// Safe outcome: damaged shipped code (bad header, cut short) is never used.
+    #[test]
+    fn damaged_precompiled_code_is_refused() {
+        let rt = runtime(None);
+        let code = stackpack_builtins::get("file")
+            .unwrap()
+            .precompiled()
+            .unwrap();
+        assert!(rt.shipped_code("file", code).is_some());
+        let mut bad_magic = code.to_vec();
+        bad_magic[1] ^= 0xff;
+        assert!(rt.shipped_code("file", &bad_magic).is_none());
+        assert!(rt.shipped_code("file", &code[..code.len() / 2]).is_none());
+        assert!(rt.shipped_code("file", &[]).is_none());
     }
 }

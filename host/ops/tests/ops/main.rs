@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod fresh_root;
 mod operations;
 mod plugin_examples;
 mod plugin_runtime;
