@@ -80,11 +80,7 @@ fn have_python(case: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{case}: python3 is required in CI"
-        );
-        eprintln!("skipping {case}: python3 is not available");
+        crate::common::cannot_run(case, "python3 is not available");
     }
     ok
 }
@@ -253,10 +249,7 @@ struct Scenario<'a> {
 
 fn crash_everywhere(s: &Scenario) {
     if !cfg!(debug_assertions) {
-        eprintln!(
-            "skipping {}: fault points exist in debug builds only",
-            s.name
-        );
+        crate::common::cannot_run(s.name, "fault points exist in debug builds only");
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -781,11 +774,10 @@ impl Tmpfs {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
                     Err(e) => e.to_string(),
                 };
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{case}: cannot mount a tmpfs in CI ({why}); run the tests as root"
+                crate::common::cannot_run(
+                    case,
+                    &format!("cannot mount a tmpfs ({why}); run the tests as root"),
                 );
-                eprintln!("skipping {case}: cannot mount a tmpfs ({why}; needs root)");
                 None
             }
         }

@@ -53,15 +53,10 @@ fn plugin_files(root: &Path) -> Vec<String> {
 fn enterprise_env_usable() -> bool {
     let usable = !Path::new("/etc/stackpack/enterprise.toml").exists();
     if !usable {
-        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(
-            !in_ci,
-            "/etc/stackpack/enterprise.toml exists on this CI machine and takes precedence \
-             over STACKPACK_ENTERPRISE_CONFIG: the enterprise tests cannot run; remove the file"
-        );
-        eprintln!(
-            "SKIPPED: /etc/stackpack/enterprise.toml exists and takes precedence; \
-             the enterprise tests did not run"
+        crate::common::cannot_run(
+            "enterprise tests",
+            "/etc/stackpack/enterprise.toml exists and takes precedence over \
+             STACKPACK_ENTERPRISE_CONFIG; remove the file",
         );
     }
     usable
