@@ -350,15 +350,20 @@ impl VersionRange {
                     let parts: Vec<&str> = version.split('.').collect();
                     let num = |s: &str| s.parse::<u64>().ok();
                     let upper = match parts.as_slice() {
-                        [major, _] => num(major).map(|m| format!("{}.0.0", m + 1)),
+                        [major, _] => num(major)
+                            .and_then(|m| m.checked_add(1))
+                            .map(|m| format!("{m}.0.0")),
                         [major, minor, _] => match (num(major), num(minor)) {
-                            (Some(m), Some(n)) => Some(format!("{m}.{}.0", n + 1)),
+                            (Some(m), Some(n)) => n.checked_add(1).map(|n| format!("{m}.{n}.0")),
                             _ => None,
                         },
                         _ => None,
                     };
                     let upper = upper.ok_or_else(|| {
-                        format!("clause '{clause}': ~= needs a version x.y or x.y.z")
+                        format!(
+                            "clause '{clause}': ~= needs a version x.y or x.y.z of numbers \
+                             small enough to count up from"
+                        )
                     })?;
                     comparators.push(comparator(">=", version)?);
                     comparators.push(comparator("<", &upper)?);
@@ -707,6 +712,14 @@ mod tests {
 
     fn range(s: &str) -> VersionRange {
         VersionRange::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_compatible_release_at_the_largest_number_is_an_error_not_an_overflow() {
+        for spec in ["~=18446744073709551615.0", "~=1.18446744073709551615.0"] {
+            let e = VersionRange::parse(spec).unwrap_err();
+            assert!(e.contains("~= needs a version"), "{spec}: {e}");
+        }
     }
 
     #[test]
