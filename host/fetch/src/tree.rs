@@ -124,15 +124,6 @@ impl Default for TreeLimits {
     }
 }
 
-/// `n` bytes in words: MiB when a whole number of them, else bytes.
-pub(crate) fn bytes_text(n: u64) -> String {
-    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
-        format!("{} MiB", n >> 20)
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 /// Writes entries into `dest`; `origin` (a redacted URL or a path) names the source in
 /// errors. Nothing is created or written through a symlink: each directory on an
 /// entry's path is opened without following links, so a link the tree wrote earlier
@@ -189,9 +180,9 @@ impl<'a> Sink<'a> {
             origin: self.origin.clone(),
             what: format!(
                 "its files hold more than {}",
-                bytes_text(self.limits.max_bytes)
+                stackpack_fs::human_bytes(self.limits.max_bytes)
             ),
-            limit: bytes_text(self.limits.max_bytes),
+            limit: stackpack_fs::human_bytes(self.limits.max_bytes),
             setting: TreeLimits::BYTES_SETTING,
         }
     }
@@ -202,7 +193,10 @@ impl<'a> Sink<'a> {
         FetchError::TooBig {
             origin: self.origin.clone(),
             what: format!("`{}` is {size}", rel.display()),
-            limit: format!("{} per file", bytes_text(self.limits.max_file_bytes)),
+            limit: format!(
+                "{} per file",
+                stackpack_fs::human_bytes(self.limits.max_file_bytes)
+            ),
             setting: TreeLimits::FILE_BYTES_SETTING,
         }
     }

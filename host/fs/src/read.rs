@@ -61,7 +61,10 @@ pub fn read_file_limited(file: File, limit: u64) -> io::Result<Vec<u8>> {
 pub fn too_large(limit: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::FileTooLarge,
-        format!("the file is larger than the {} limit", human_bytes(limit)),
+        format!(
+            "the file is larger than its limit of {}",
+            human_bytes(limit)
+        ),
     )
 }
 
@@ -73,7 +76,7 @@ pub fn human_bytes(n: u64) -> String {
     } else if n >= 1024 && n.is_multiple_of(1024) {
         format!("{} KiB", n / 1024)
     } else {
-        format!("{n}-byte")
+        format!("{n} bytes")
     }
 }
 
@@ -133,7 +136,7 @@ mod tests {
         assert_eq!(read_limited(&p, 5).unwrap(), b"12345");
         let e = read_limited(&p, 4).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
-        assert!(e.to_string().contains("4-byte limit"), "{e}");
+        assert!(e.to_string().contains("limit of 4 bytes"), "{e}");
         std::os::unix::fs::symlink(&p, d.path().join("link")).unwrap();
         assert_eq!(read_limited(&d.path().join("link"), 5).unwrap(), b"12345");
         std::fs::write(&p, b"\xff\xfe").unwrap();
@@ -170,6 +173,6 @@ mod tests {
     fn limits_read_as_people_write_them() {
         assert_eq!(human_bytes(4 << 20), "4 MiB");
         assert_eq!(human_bytes(512 << 10), "512 KiB");
-        assert_eq!(human_bytes(100), "100-byte");
+        assert_eq!(human_bytes(100), "100 bytes");
     }
 }
