@@ -1147,6 +1147,7 @@ pub(crate) fn export_tree(
         hint: READ_HINT,
     };
     let mut stack = vec![(PathBuf::new(), tree.clone())];
+    let odb = repo.odb().map_err(read_err)?;
     while let Some((base, tree)) = stack.pop() {
         for entry in tree.iter() {
             let bytes = entry.name_bytes();
@@ -1166,10 +1167,7 @@ pub(crate) fn export_tree(
                     stack.push((rel, sub));
                 }
                 mode @ (0o100644 | 0o100664 | 0o100755) => {
-                    let (size, _) = repo
-                        .odb()
-                        .and_then(|odb| odb.read_header(entry.id()))
-                        .map_err(read_err)?;
+                    let (size, _) = odb.read_header(entry.id()).map_err(read_err)?;
                     sink.check_size(&rel, size as u64)?;
                     let blob = repo.find_blob(entry.id()).map_err(read_err)?;
                     sink.file(&rel, mode == 0o100755, blob.content())?;
