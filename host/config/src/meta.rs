@@ -56,6 +56,12 @@ fn join(parent: &str, child: &str) -> String {
     }
 }
 
+/// st2's parameter meta-schema, compiled once per process.
+static RULES: std::sync::LazyLock<Result<jsonschema::Validator, String>> =
+    std::sync::LazyLock::new(|| {
+        jsonschema::draft4::new(&param_meta_schema()).map_err(|e| e.to_string())
+    });
+
 /// Checks a parsed config.schema.yaml document against st2's rules, listing every problem.
 pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
     if is_empty(doc) {
@@ -66,8 +72,7 @@ pub(crate) fn check_document(doc: &Value) -> Result<(), ConfigError> {
             found: describe(doc),
         });
     };
-    let rules = param_meta_schema();
-    let validator = jsonschema::draft4::new(&rules).map_err(|e| ConfigError::InvalidSchema {
+    let validator = RULES.as_ref().map_err(|e| ConfigError::InvalidSchema {
         message: format!("the built-in rules for config schemas do not compile: {e}"),
     })?;
     let mut problems = Vec::new();
