@@ -327,12 +327,9 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
             crate::install::register_after(s, &recovered, &changed);
         report.to_register = to_register;
         report.registered = registered;
+        // `register_after` also unregisters every registered pack no longer on disk,
+        // the packs this sync removed included.
         report.register_error = error;
-        if report.register_error.is_none()
-            && let Err(e) = crate::register::unregister(s, &gone)
-        {
-            report.register_error = Some(e);
-        }
     }
     report.timings.register_ms = millis(register_start.elapsed());
     let st2_start = Instant::now();
