@@ -184,11 +184,10 @@ impl Fetcher<'_> {
             // The tree as the filesystem resolves it: no link leaves it.
             stackpack_fetch::verify_tree(&dir, &want.shown())?;
             let meta = self.check(want, &self.staging.slot_path(&slot))?;
-            let tree_sha256 = crate::tree::tree_digest(&dir).ok();
-            Ok((f, meta, tree_sha256))
+            Ok((f, meta))
         });
         match staged {
-            Ok((mut fetched, meta, tree_sha256)) => {
+            Ok((mut fetched, meta)) => {
                 fetched.warnings.extend(moved);
                 fetched
                     .warnings
@@ -213,7 +212,8 @@ impl Fetcher<'_> {
                         tag: fetched.tag,
                         resolver: located.resolver.clone(),
                         resolver_sha256: located.resolver_sha256.clone(),
-                        tree_sha256,
+                        // Taken once the slot is final, just before the swap.
+                        tree_sha256: None,
                     },
                     slot,
                     meta,
