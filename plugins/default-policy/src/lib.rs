@@ -28,18 +28,16 @@
 //! PyYAML's spellings) are accepted for `enabled` too, so files st2 accepts are
 //! accepted here.
 
-wit_bindgen::generate!({ path: "../../wit", world: "override-policy" });
-
-use exports::stackpack::plugin::policy::{
-    Guest, PackContext, PackResource, PolicyInfo, ResourceKind, Verdict,
-};
 use serde_json::Value;
+use stackpack_plugin_sdk::policy::{
+    PackContext, PackResource, Policy, PolicyInfo, ResourceKind, Verdict,
+};
 use std::collections::BTreeMap;
 
 /// A warning for the operator, through the host's log.
 #[cfg(target_arch = "wasm32")]
 fn warn(message: &str) {
-    use stackpack::plugin::host_base::{LogLevel, log};
+    use stackpack_plugin_sdk::policy::{LogLevel, log};
     log(LogLevel::Warn, message);
 }
 
@@ -287,7 +285,7 @@ fn decide_all<'a>(
 
 struct DefaultPolicy;
 
-impl Guest for DefaultPolicy {
+impl Policy for DefaultPolicy {
     fn describe() -> PolicyInfo {
         PolicyInfo {
             name: "default".into(),
@@ -304,7 +302,7 @@ impl Guest for DefaultPolicy {
     }
 }
 
-export!(DefaultPolicy);
+stackpack_plugin_sdk::export_policy!(DefaultPolicy);
 
 #[cfg(test)]
 mod tests {

@@ -12,9 +12,9 @@
 //! versions to list.
 
 use plugin_common::{parse_url, percent_decode};
-use resolver_kit::{
-    GitRef, Guest, PackRef, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo, git_ref,
-    git_resolution,
+use stackpack_plugin_sdk::resolver::{
+    GitRef, PackRef, PluginError, Resolution, Resolved, Resolver, ResolverInfo, VersionInfo,
+    git_ref, git_resolution,
 };
 
 struct File;
@@ -72,7 +72,7 @@ fn local_path(locator: &str) -> Result<String, PluginError> {
     Ok(if trimmed.is_empty() { "/" } else { trimmed }.to_string())
 }
 
-impl Guest for File {
+impl Resolver for File {
     fn describe() -> ResolverInfo {
         ResolverInfo {
             name: "file".into(),
@@ -104,7 +104,7 @@ impl Guest for File {
     }
 }
 
-resolver_kit::export_resolver!(File);
+stackpack_plugin_sdk::export_resolver!(File);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,9 @@
 //! versions is left to the host.
 
 use plugin_common::{GitLocator, canonical_from_url, parse_git_locator};
-use resolver_kit::{Guest, PackRef, PluginError, Resolved, ResolverInfo, VersionInfo, resolve_git};
+use stackpack_plugin_sdk::resolver::{
+    PackRef, PluginError, Resolved, Resolver, ResolverInfo, VersionInfo, resolve_git,
+};
 
 struct Git;
 
@@ -33,7 +35,7 @@ fn locate(locator: &str) -> Result<(String, String), PluginError> {
     Ok((locator.trim().to_string(), canonical))
 }
 
-impl Guest for Git {
+impl Resolver for Git {
     fn describe() -> ResolverInfo {
         ResolverInfo {
             name: "git".into(),
@@ -61,4 +63,4 @@ impl Guest for Git {
     }
 }
 
-resolver_kit::export_resolver!(Git);
+stackpack_plugin_sdk::export_resolver!(Git);

@@ -12,8 +12,8 @@
 //! canonical identity is `host/owner/repo`, never with credentials.
 
 use plugin_common::forge::ForgeRules;
-use resolver_kit::{
-    Guest, PackRef, PluginError, Resolved, ResolverInfo, VersionInfo, configured_hosts,
+use stackpack_plugin_sdk::resolver::{
+    PackRef, PluginError, Resolved, Resolver, ResolverInfo, VersionInfo, configured_hosts,
     list_tag_versions, locate_forge, resolve_git,
 };
 
@@ -40,7 +40,7 @@ fn locate(locator: &str) -> Result<(String, String), PluginError> {
     locate_forge(locator, &rules)
 }
 
-impl Guest for Github {
+impl Resolver for Github {
     fn describe() -> ResolverInfo {
         let extra = configured_hosts();
         let mut handles: Vec<String> = [
@@ -75,4 +75,4 @@ impl Guest for Github {
     }
 }
 
-resolver_kit::export_resolver!(Github);
+stackpack_plugin_sdk::export_resolver!(Github);

@@ -13,8 +13,8 @@
 //! becomes https. The canonical identity is `host/group/.../project`.
 
 use plugin_common::forge::ForgeRules;
-use resolver_kit::{
-    Guest, PackRef, PluginError, Resolved, ResolverInfo, VersionInfo, configured_hosts,
+use stackpack_plugin_sdk::resolver::{
+    PackRef, PluginError, Resolved, Resolver, ResolverInfo, VersionInfo, configured_hosts,
     list_tag_versions, locate_forge, resolve_git,
 };
 
@@ -42,7 +42,7 @@ fn locate(locator: &str) -> Result<(String, String), PluginError> {
     locate_forge(locator, &rules)
 }
 
-impl Guest for Gitlab {
+impl Resolver for Gitlab {
     fn describe() -> ResolverInfo {
         let extra = configured_hosts();
         let mut handles: Vec<String> = [
@@ -82,4 +82,4 @@ impl Guest for Gitlab {
     }
 }
 
-resolver_kit::export_resolver!(Gitlab);
+stackpack_plugin_sdk::export_resolver!(Gitlab);

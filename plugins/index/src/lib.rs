@@ -27,12 +27,12 @@ use plugin_common::{
     canonical_from_url, compare_versions, is_bare_name, is_sha256_hex, split_version_range,
     strip_dot_git, strip_tag_v, without_userinfo,
 };
-use resolver_kit::{
-    ArchiveFormat, ArchiveSource, GitRef, Guest, HttpRequest, LogLevel, NetError, PackRef,
-    PackSummary, PluginError, Resolution, Resolved, ResolverInfo, VersionInfo, config_get,
+use serde_json::{Map, Value};
+use stackpack_plugin_sdk::resolver::{
+    ArchiveFormat, ArchiveSource, GitRef, HttpRequest, LogLevel, NetError, PackRef, PackSummary,
+    PluginError, Resolution, Resolved, Resolver, ResolverInfo, VersionInfo, config_get,
     describe_net_error, git_resolution, http_get, log,
 };
-use serde_json::{Map, Value};
 
 const NO_INDEX: &str =
     "no pack index is configured; set index_url in the config or pass --index URL";
@@ -393,7 +393,7 @@ fn archive(found: &Found, url: String) -> Result<Resolution, PluginError> {
     }))
 }
 
-impl Guest for Index {
+impl Resolver for Index {
     fn describe() -> ResolverInfo {
         let requested_hosts = index_urls()
             .iter()
@@ -535,7 +535,7 @@ fn versions_of(found: &Found) -> Vec<VersionInfo> {
     versions
 }
 
-resolver_kit::export_resolver!(Index);
+stackpack_plugin_sdk::export_resolver!(Index);
 
 #[cfg(test)]
 mod tests {

@@ -8,23 +8,21 @@
 //!   policy fails the decision rather than guess.
 //!
 //! An override policy has no network import at all (see the `override-policy` world):
-//! it is a pure function of its inputs and config. The decision logic ([`decide_with`])
+//! it is a pure function of its inputs and config. Built on `stackpack-plugin-sdk`
+//! (the bindings, [`Policy`] and the config check). The decision logic ([`decide_with`])
 //! takes the config value as an argument, so it is unit-tested on the host with
 //! `cargo test`.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "override-policy" });
-
-use exports::stackpack::plugin::policy::{
-    Guest, PackContext, PackResource, PolicyInfo, ResourceKind, Verdict,
-};
-use stackpack::plugin::host_base::config_get;
+use stackpack_plugin_sdk::policy::{PackContext, PackResource, PolicyInfo, ResourceKind};
+use stackpack_plugin_sdk::policy::{Verdict, config_get, required};
+use stackpack_plugin_sdk::{Policy, export_policy};
 
 /// The config key holding the trusted source prefix.
 const PREFIX_KEY: &str = "trusted-source-prefix";
 
 struct CorpPolicy;
 
-impl Guest for CorpPolicy {
+impl Policy for CorpPolicy {
     fn describe() -> PolicyInfo {
         PolicyInfo {
             name: "corp-policy".into(),
@@ -35,25 +33,21 @@ impl Guest for CorpPolicy {
     }
 
     fn decide(ctx: PackContext, resources: Vec<PackResource>) -> Result<Vec<Verdict>, String> {
-        decide_with(config_get(PREFIX_KEY).as_deref(), &ctx, &resources)
+        decide_with(config_get(PREFIX_KEY), &ctx, &resources)
     }
 }
 
-export!(CorpPolicy);
+export_policy!(CorpPolicy);
 
 /// One verdict per resource, index-aligned, given the configured prefix.
 fn decide_with(
-    prefix: Option<&str>,
+    prefix: Option<String>,
     ctx: &PackContext,
     resources: &[PackResource],
 ) -> Result<Vec<Verdict>, String> {
-    let Some(prefix) = prefix.map(str::trim).filter(|p| !p.is_empty()) else {
-        return Err(format!(
-            "corp-policy: `{PREFIX_KEY}` is not configured; set it in the config: \
-             [plugins.corp-policy] config = {{ {PREFIX_KEY} = \"git:gitlab.corp.example/\" }}"
-        ));
-    };
-    let trusted = ctx.source.starts_with(prefix);
+    let example = "git:gitlab.corp.example/";
+    let prefix = required("corp-policy", PREFIX_KEY, example, prefix)?;
+    let trusted = ctx.source.starts_with(&prefix);
     Ok(resources
         .iter()
         .map(|r| match r.kind {
@@ -70,7 +64,7 @@ fn decide_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stackpack::plugin::types::PackSummary;
+    use stackpack_plugin_sdk::policy::PackSummary;
 
     const PREFIX: &str = "git:gitlab.corp.example/";
 
@@ -124,14 +118,14 @@ mod tests {
     #[test]
     fn trusted_source_keeps_everything() {
         let ctx = ctx("git:gitlab.corp.example/ops/sensu@0123abcd");
-        let got = decide_with(Some(PREFIX), &ctx, &all_kinds()).unwrap();
+        let got = decide_with(Some(PREFIX.into()), &ctx, &all_kinds()).unwrap();
         assert_eq!(shown(got), ["keep"; 5]);
     }
 
     #[test]
     fn untrusted_source_disables_sensors_only() {
         let source = "git:github.com/StackStorm-Exchange/stackstorm-sensu@0123abcd";
-        let got = decide_with(Some(PREFIX), &ctx(source), &all_kinds()).unwrap();
+        let got = decide_with(Some(PREFIX.into()), &ctx(source), &all_kinds()).unwrap();
         let why = format!(
             "disable: corp-policy: sensors only run from packs installed from {PREFIX}; \
              sensu came from {source}"
@@ -143,20 +137,24 @@ mod tests {
     fn prefix_must_match_at_the_start() {
         // A look-alike host that merely contains the trusted one is not trusted.
         let ctx = ctx("git:evil.example/git:gitlab.corp.example/sensu@1");
-        let got = decide_with(Some(PREFIX), &ctx, &[resource(ResourceKind::Sensor, "s")]);
+        let got = decide_with(
+            Some(PREFIX.into()),
+            &ctx,
+            &[resource(ResourceKind::Sensor, "s")],
+        );
         assert!(matches!(got.unwrap().as_slice(), [Verdict::Disable(_)]));
     }
 
     #[test]
     fn no_resources_no_verdicts() {
-        let got = decide_with(Some(PREFIX), &ctx("file:/tmp/x"), &[]).unwrap();
+        let got = decide_with(Some(PREFIX.into()), &ctx("file:/tmp/x"), &[]).unwrap();
         assert!(got.is_empty());
     }
 
     #[test]
     fn missing_config_is_an_error_that_says_how_to_fix_it() {
         for prefix in [None, Some(""), Some("  ")] {
-            let err = decide_with(prefix, &ctx("x"), &all_kinds()).unwrap_err();
+            let err = decide_with(prefix.map(String::from), &ctx("x"), &all_kinds()).unwrap_err();
             assert!(
                 err.contains("trusted-source-prefix")
                     && err.contains("[plugins.corp-policy] config = {"),

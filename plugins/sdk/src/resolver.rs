@@ -1,39 +1,69 @@
-//! `resolver-kit`: the `source-resolver` world's bindings, generated once for every
-//! built-in resolver (github, gitlab, git, file, index), and the glue they share.
+//! The `source-resolver` world: its WIT types and host imports, the [`Resolver`]
+//! trait a resolver implements, and the glue stackpack's own resolvers (github,
+//! gitlab, git, file, index) share with third-party ones.
 //!
-//! A resolver crate implements [`Guest`] for its own type, keeping its `describe` and
-//! locator logic, and exports it with `resolver_kit::export_resolver!(TheirType)`
-//! (wit-bindgen's cross-crate export macro; the crate needs no `generate!` of its own).
-//! The WIT types ([`PackRef`], [`Resolved`], [`PluginError`], ...) and host imports
-//! ([`config_get`], [`log`], [`http_get`], [`git_list_refs`]) are re-exported here.
 //! The shared glue: [`resolve_git`] builds the git [`Resolved`] for a located
 //! repository, [`list_tag_versions`] lists its tags as versions, [`locate_forge`] and
 //! [`configured_hosts`] serve the forge resolvers, and [`net_error`] /
 //! [`describe_net_error`] turn a [`NetError`] into a [`PluginError`] or a message.
-//!
-//! Pure string logic belongs in `plugin-common`, which stays free of WIT types. The
-//! host imports here are shims that panic outside wasm, so native tests must keep
+//! The host imports here are shims that panic outside wasm, so native tests must keep
 //! away from [`configured_hosts`] and [`list_tag_versions`].
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "source-resolver",
-    pub_export_macro: true,
-    default_bindings_module: "resolver_kit",
-    export_macro_name: "export_resolver",
-});
+/// The generated bindings of the `source-resolver` world.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "source-resolver",
+        pub_export_macro: true,
+        default_bindings_module: "stackpack_plugin_sdk::resolver::bindings",
+    });
+}
 
-pub use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
-pub use stackpack::plugin::host_base::{LogLevel, config_get, log};
-pub use stackpack::plugin::net::{HttpRequest, HttpResponse, NetError, git_list_refs, http_get};
-pub use stackpack::plugin::types::{
+pub use bindings::exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
+pub use bindings::stackpack::plugin::host_base::{
+    HostInfo, LogLevel, config_get, get_host_info, log,
+};
+pub use bindings::stackpack::plugin::net::{
+    HttpRequest, HttpResponse, NetError, RemoteRef, git_list_refs, http_get,
+};
+pub use bindings::stackpack::plugin::types::{
     ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError, Resolution,
     VersionInfo,
 };
+pub use plugin_common::forge::ForgeRules;
 
-use plugin_common::forge::{
-    ForgeMatch, ForgeRules, match_forge, requested_git_ref, versions_from_refs,
-};
+/// A source resolver: what [`export_resolver!`](crate::export_resolver) exports.
+pub trait Resolver {
+    /// The plugin's name, version, the references it handles and the hosts it wants.
+    fn describe() -> ResolverInfo;
+    /// Where to get the pack `reference` names; [`PluginError::NotApplicable`] for a
+    /// reference this resolver does not own, so the next resolver tries it.
+    fn resolve(reference: PackRef) -> Result<Resolved, PluginError>;
+    /// The versions of a pack, newest first. By default not supported
+    /// (not-applicable), as the WIT allows.
+    fn list_versions(reference: PackRef) -> Result<Vec<VersionInfo>, PluginError> {
+        let _ = reference;
+        Err(PluginError::NotApplicable)
+    }
+}
+
+/// The adapter [`export_resolver!`](crate::export_resolver) hands to the bindings.
+#[doc(hidden)]
+pub struct Export<T>(std::marker::PhantomData<T>);
+
+impl<T: Resolver> Guest for Export<T> {
+    fn describe() -> ResolverInfo {
+        T::describe()
+    }
+    fn resolve(reference: PackRef) -> Result<Resolved, PluginError> {
+        T::resolve(reference)
+    }
+    fn list_versions(reference: PackRef) -> Result<Vec<VersionInfo>, PluginError> {
+        T::list_versions(reference)
+    }
+}
+
+use plugin_common::forge::{ForgeMatch, match_forge, requested_git_ref, versions_from_refs};
 use plugin_common::{ConfiguredHost, parse_host_list, without_userinfo};
 
 /// A git resolution of the whole repository at `url` (no subdirectory).
@@ -122,4 +152,5 @@ pub fn net_error(url: &str, e: NetError) -> PluginError {
 }
 
 #[cfg(test)]
+#[path = "resolver_tests.rs"]
 mod tests;
