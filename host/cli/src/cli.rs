@@ -198,8 +198,12 @@ pub enum PluginCommand {
         /// Plugin name, or the path of a .wasm component
         target: String,
     },
-    /// Run a resolver over references against recorded HTTP responses (author test kit)
+    /// Test a plugin: a resolver over references against recorded HTTP responses, or an
+    /// override policy over a sample pack (author test kit)
     Test(TestArgs),
+    /// Start a plugin project: a Rust crate on the SDK or a Python project, with a
+    /// README, its build command and a `plugin test` fixture
+    New(NewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +233,14 @@ pub struct RegisterArgs {
     #[arg(long, value_name = "TYPE", value_delimiter = ',', num_args = 1..,
           value_parser = parse_register_type)]
     pub types: Vec<stackpack_registry::RegisterType>,
+}
+
+fn parse_kind(s: &str) -> Result<stackpack_ops::scaffold::Kind, String> {
+    stackpack_ops::scaffold::Kind::parse(s).ok_or_else(|| "use resolver or policy".to_string())
+}
+
+fn parse_lang(s: &str) -> Result<stackpack_ops::scaffold::Lang, String> {
+    stackpack_ops::scaffold::Lang::parse(s).ok_or_else(|| "use rust or python".to_string())
 }
 
 fn parse_register_type(s: &str) -> Result<stackpack_registry::RegisterType, String> {
@@ -291,15 +303,47 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case letters, digits, `-` and `_`, starting with a letter
+    pub name: String,
+    /// What the plugin is: resolver or policy
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: stackpack_ops::scaffold::Kind,
+    /// The language it is written in: rust or python
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: stackpack_ops::scaffold::Lang,
+    /// Where to create it (must not exist, or be empty) [default: ./<name>]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The resolver: a .wasm file (path, file:// or https:// URL), or the name of a plugin
+    /// The plugin: a .wasm file (path, file:// or https:// URL), or the name of a plugin
     pub target: String,
-    /// References to resolve, one per line (`#` comments and blank lines are skipped)
-    #[arg(long, value_name = "FILE")]
-    pub refs: PathBuf,
+    /// A resolver's references to resolve, one per line (`#` comments and blank lines are skipped)
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "pack",
+        requires = "recorded"
+    )]
+    pub refs: Option<PathBuf>,
     /// Recorded HTTP responses: a JSON array of {"url", "status", "headers", "body"}
-    #[arg(long, value_name = "FILE")]
-    pub recorded: PathBuf,
+    #[arg(long, value_name = "FILE", requires = "refs")]
+    pub recorded: Option<PathBuf>,
+    /// An override policy's sample pack: the policy decides its resources as `register` would
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["refs", "recorded", "grants"])]
+    pub pack: Option<PathBuf>,
+    /// With --pack: expected verdicts, `<pack>.<name> keep|enable|disable` per line; a differing verdict fails
+    #[arg(long, value_name = "FILE", requires = "pack")]
+    pub expect: Option<PathBuf>,
+    /// With --pack: the source the policy is told, e.g. `git:gitlab.example.com/ops/pack@<commit>` [default: unmanaged:<DIR>]
+    #[arg(long, value_name = "SOURCE", requires = "pack")]
+    pub source: Option<String>,
+    /// With --pack: the site label the policy is told [default: the config's environment]
+    #[arg(long, value_name = "LABEL", requires = "pack")]
+    pub environment: Option<String>,
     /// A config value the plugin reads with config-get; repeat for several
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,

@@ -1,6 +1,8 @@
-//! `stackpack plugin list | add | remove | inspect | test`.
+//! `stackpack plugin list | add | remove | inspect | test | new`.
 
+use stackpack_ops::plugin::policy_test::{PolicyTestRequest, test_policy as run_policy_test};
 use stackpack_ops::plugin::{self, AddRequest, TestRequest};
+use stackpack_ops::scaffold;
 use stackpack_ops::{ErrorKind, Session};
 
 use crate::cli::PluginCommand;
@@ -61,17 +63,34 @@ pub fn run(s: &Session, cmd: &PluginCommand, json: bool) -> Result<(), CliError>
             ))
         }
         PluginCommand::Inspect { target } => inspect(s, target, json),
-        PluginCommand::Test(a) => test(
-            s,
-            &TestRequest {
-                target: a.target.clone(),
-                refs: a.refs.clone(),
-                recorded: a.recorded.clone(),
-                set: a.set.clone(),
-                grants: a.grants.clone(),
-            },
-            json,
-        ),
+        PluginCommand::Test(a) => match &a.pack {
+            Some(pack) => test_policy(
+                s,
+                &PolicyTestRequest {
+                    target: a.target.clone(),
+                    pack: pack.clone(),
+                    expect: a.expect.clone(),
+                    source: a.source.clone(),
+                    environment: a.environment.clone(),
+                    set: a.set.clone(),
+                },
+                json,
+            ),
+            // Without --pack, clap requires --refs and --recorded: an empty path is
+            // never read (it fails naming the flag to pass).
+            None => test(
+                s,
+                &TestRequest {
+                    target: a.target.clone(),
+                    refs: a.refs.clone().unwrap_or_default(),
+                    recorded: a.recorded.clone().unwrap_or_default(),
+                    set: a.set.clone(),
+                    grants: a.grants.clone(),
+                },
+                json,
+            ),
+        },
+        PluginCommand::New(a) => new(a, json),
     }
 }
 
@@ -196,4 +215,82 @@ fn test(s: &Session, req: &TestRequest, json: bool) -> Result<(), CliError> {
         return Err(CliError::Reported(ErrorKind::Failed));
     }
     Ok(())
+}
+
+fn test_policy(s: &Session, req: &PolicyTestRequest, json: bool) -> Result<(), CliError> {
+    let report = run_policy_test(s, req)?;
+    let failed = report.failed();
+    if json {
+        output::json(&report)?;
+    } else {
+        let mut lines = vec![format!(
+            "policy {} on pack {} (source {})",
+            report.plugin, report.pack, report.source
+        )];
+        for r in &report.results {
+            let mut line = format!("{}  ({})  ->  {}", r.ref_, r.kind, r.verdict);
+            if let Some(reason) = &r.reason {
+                line.push_str(&format!(": {reason}"));
+            }
+            if let Some(want) = &r.expected {
+                line.push_str(&format!("  EXPECTED {want}"));
+            }
+            lines.push(line);
+        }
+        for u in &report.unmatched {
+            lines.push(format!("expected, but the pack has no such resource: {u}"));
+        }
+        for p in &report.problems {
+            lines.push(format!("not read: {p}"));
+        }
+        lines.push(format!(
+            "{} resources: {} kept, {} enabled, {} disabled, {failed} failed",
+            report.results.len(),
+            report
+                .results
+                .iter()
+                .filter(|r| r.verdict == "keep")
+                .count(),
+            report
+                .results
+                .iter()
+                .filter(|r| r.verdict == "enable")
+                .count(),
+            report
+                .results
+                .iter()
+                .filter(|r| r.verdict == "disable")
+                .count(),
+        ));
+        output::print(lines.join("\n"))?;
+    }
+    if failed > 0 {
+        return Err(CliError::Reported(ErrorKind::Failed));
+    }
+    Ok(())
+}
+
+fn new(a: &crate::cli::NewArgs, json: bool) -> Result<(), CliError> {
+    let report = scaffold::new_plugin(&scaffold::NewRequest {
+        name: a.name.clone(),
+        kind: a.kind,
+        lang: a.lang,
+        dir: a.dir.clone(),
+    })?;
+    if json {
+        return output::json(&report);
+    }
+    let mut lines = vec![format!(
+        "created the {} {} plugin {} in {} ({} files)",
+        report.lang,
+        report.kind,
+        report.name,
+        report.dir.display(),
+        report.files.len()
+    )];
+    lines.push(format!("  build:  {}", report.build));
+    lines.push(format!("  test:   {}", report.test));
+    lines.push(format!("  add:    {}", report.add));
+    lines.push("  (see its README.md)".to_string());
+    output::print(lines.join("\n"))
 }

@@ -204,9 +204,21 @@ pub enum OpsError {
         hint: &'static str,
     },
     #[error(
-        "`stackpack plugin test` runs resolvers, and plugin {plugin} is a {kind}; test a source-resolver component"
+        "`stackpack plugin test --refs --recorded` runs resolvers, and plugin {plugin} is a {kind}; test a policy with --pack DIR (a sample pack)"
     )]
     NotAResolver { plugin: String, kind: PluginKind },
+    #[error(
+        "`stackpack plugin test --pack` runs override policies, and plugin {plugin} is a {kind}; test a resolver with --refs FILE --recorded FILE"
+    )]
+    NotAPolicy { plugin: String, kind: PluginKind },
+    #[error(
+        "cannot write the plugin project {}: {reason}; nothing was left there", path.display()
+    )]
+    Scaffold { path: PathBuf, reason: String },
+    #[error("{} exists and is not empty; choose another directory with --dir, or remove it", path.display())]
+    ScaffoldExists { path: PathBuf },
+    #[error("cannot create the plugin project: {0}")]
+    NewName(String),
 
     /// The st2 API did not register the packs; `fix` names the setting or step.
     #[error("st2 at {api_url} did not register {}: {reason}; {fix}", .packs.join(", "))]
@@ -309,6 +321,8 @@ impl OpsError {
             | OpsError::BadName(_)
             | OpsError::Input { .. }
             | OpsError::NotAResolver { .. }
+            | OpsError::NotAPolicy { .. }
+            | OpsError::NewName(_)
             | OpsError::Builtin { .. }
             | OpsError::NoConfigSchema { .. }
             | OpsError::ConfigMismatch { .. } => Usage,
@@ -317,7 +331,8 @@ impl OpsError {
             | OpsError::UnknownPlugin { .. }
             | OpsError::NoConfig { .. }
             | OpsError::ConfigSchemaNotFound { .. } => NotFound,
-            OpsError::AlreadyAdded { .. } => Conflict,
+            OpsError::AlreadyAdded { .. } | OpsError::ScaffoldExists { .. } => Conflict,
+            OpsError::Scaffold { .. } => Failed,
             OpsError::PinMismatch { .. }
             | OpsError::DigestMismatch { .. }
             | OpsError::PluginNotAllowed { .. }

@@ -26,6 +26,7 @@ pub mod install;
 pub mod packs;
 pub mod plugin;
 pub mod register;
+pub mod scaffold;
 mod session;
 pub mod st2;
 pub mod sync;

@@ -1,5 +1,8 @@
-//! The plugin operations: `list`, `add`, `remove`, `inspect` and `test`, each
+//! The plugin operations: `list`, `add`, `remove`, `inspect` and `test` (a resolver
+//! against recorded answers; a policy over a sample pack, in [`policy_test`]), each
 //! returning a report the caller shows.
+
+pub mod policy_test;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -510,6 +513,41 @@ fn test_row(plugin: &Plugin, raw: &str) -> TestRow {
     }
 }
 
+/// The plugin `plugin test` runs: an added or configured plugin by name (its config,
+/// limits), else a component read from a path or URL; `set` adds config values,
+/// `hosts` are its grants.
+fn load_for_test(
+    s: &Session,
+    rt: &stackpack_plugin::Runtime,
+    target: &str,
+    set: &[String],
+    hosts: &[String],
+) -> Result<Plugin, OpsError> {
+    let (name, wasm, mut config, limits) = if is_plugin_name(target) {
+        let entry = find_entry(s, target)?;
+        let wasm = chain::entry_bytes(s, &entry)?;
+        (entry.name, wasm, entry.config, entry.limits)
+    } else {
+        let label = target.rsplit('/').next().unwrap_or(target);
+        let label = label.strip_suffix(".wasm").unwrap_or(label).to_string();
+        let (bytes, _) = chain::fetch_source(s, &label, target)?;
+        (label, Arc::from(bytes), BTreeMap::new(), Limits::default())
+    };
+    config.extend(assignments(set)?);
+    let grants = Grants::parse(hosts).map_err(|(grant, reason)| PluginError::Grant {
+        plugin: name.clone(),
+        grant,
+        reason,
+    })?;
+    Ok(rt.load(PluginSpec {
+        name,
+        wasm,
+        grants,
+        config,
+        limits,
+    })?)
+}
+
 pub fn test(s: &Session, req: &TestRequest) -> Result<TestReport, OpsError> {
     let recorded_text = read_input(
         "the recorded responses",
@@ -537,32 +575,10 @@ pub fn test(s: &Session, req: &TestRequest) -> Result<TestReport, OpsError> {
     };
     // Its own runtime: the plugin's network is the recording, nothing else.
     let rt = s.new_runtime(replay.clone())?;
-    let (name, wasm, mut config, limits) = if is_plugin_name(&req.target) {
-        let entry = find_entry(s, &req.target)?;
-        let wasm = chain::entry_bytes(s, &entry)?;
-        (entry.name, wasm, entry.config, entry.limits)
-    } else {
-        let label = req.target.rsplit('/').next().unwrap_or(&req.target);
-        let label = label.strip_suffix(".wasm").unwrap_or(label).to_string();
-        let (bytes, _) = chain::fetch_source(s, &label, &req.target)?;
-        (label, Arc::from(bytes), BTreeMap::new(), Limits::default())
-    };
-    config.extend(assignments(&req.set)?);
-    let grants = Grants::parse(&hosts).map_err(|(grant, reason)| PluginError::Grant {
-        plugin: name.clone(),
-        grant,
-        reason,
-    })?;
-    let plugin = rt.load(PluginSpec {
-        name: name.clone(),
-        wasm,
-        grants,
-        config,
-        limits,
-    })?;
+    let plugin = load_for_test(s, &rt, &req.target, &req.set, &hosts)?;
     if plugin.kind() != PluginKind::Resolver {
         return Err(OpsError::NotAResolver {
-            plugin: name,
+            plugin: plugin.name().to_string(),
             kind: plugin.kind(),
         });
     }

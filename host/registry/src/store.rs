@@ -163,6 +163,15 @@ impl Prepared {
     pub fn problems(&self) -> &[Problem] {
         &self.problems
     }
+    /// Each resource read, with what the policies decided for it (`None` for types
+    /// policies do not see).
+    pub fn decided(
+        &self,
+    ) -> impl Iterator<Item = (&crate::content::Resource, Option<&crate::policy::Decision>)> {
+        self.resources
+            .iter()
+            .zip(self.decisions.iter().map(Option::as_ref))
+    }
     /// Adds a problem found outside the content files (e.g. the pack's config).
     pub fn push_problem(&mut self, problem: Problem) {
         self.problems.push(problem);
