@@ -448,7 +448,7 @@ fn readme(
             "resolver",
             "hosts = [\"https://packs.example.com\"]\n\
              config = { service-url = \"https://packs.example.com\" }\n",
-            "answer not-applicable for references you do not own, so the next resolver tries;",
+            "answer not-applicable for references you do not own, so the next resolver tries; ",
         ),
         Kind::Policy => ("policy", "config = { disable-kinds = \"sensor\" }\n", ""),
     };
@@ -499,6 +499,8 @@ pub fn new_plugin(req: &NewRequest) -> Result<NewReport, OpsError> {
         .to_string_lossy()
         .into_owned();
     let staging = parent.join(format!(".{leaf}.stackpack-new-{}", std::process::id()));
+    // Only what this run created is removed on failure.
+    std::fs::create_dir(&staging).map_err(|e| failed(format!("{}: {e}", staging.display())))?;
     let result = write_all(&staging, &project.files)
         .and_then(|()| move_into_place(&staging, &dir))
         .map_err(|e| failed(e.to_string()));
@@ -520,7 +522,6 @@ pub fn new_plugin(req: &NewRequest) -> Result<NewReport, OpsError> {
 }
 
 fn write_all(staging: &Path, files: &[(String, String)]) -> std::io::Result<()> {
-    std::fs::create_dir(staging)?;
     for (rel, text) in files {
         let path = staging.join(rel);
         if let Some(parent) = path.parent() {

@@ -1,6 +1,7 @@
 //! Native tests of the service glue, with canned answers.
 
 use super::*;
+use crate::resolver::GitRef;
 
 const URL: &str = "https://packs.corp.example/packs/sensu";
 
@@ -193,4 +194,50 @@ fn policies_name_the_missing_key() {
         crate::policy::required("p", "k", "v", Some(" x ".into())).as_deref(),
         Ok("x")
     );
+}
+
+#[test]
+fn entries_resolve_by_the_pack_service_convention() {
+    let sha = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+    let git = answer(
+        "corp:sensu",
+        200,
+        r#"{"git_url": "https://g/x", "ref": "v1"}"#,
+    )
+    .unwrap();
+    let ref_of = |r: Result<Resolution, PluginError>| match r {
+        Ok(Resolution::Git(g)) => g.ref_,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(ref_of(git.resolution("sensu", None)), GitRef::Any(v) if v == "v1"));
+    assert!(matches!(ref_of(git.resolution("sensu", Some("2"))), GitRef::Any(v) if v == "2"));
+    let bare = answer("corp:sensu", 200, r#"{"git_url": "https://g/x"}"#).unwrap();
+    assert!(matches!(
+        ref_of(bare.resolution("sensu", None)),
+        GitRef::DefaultBranch
+    ));
+    assert_eq!(bare.summary("sensu").name, "sensu");
+
+    let body = format!(
+        r#"{{"archive_url": "https://h/a.tar.gz", "sha256": "{sha}", "version": "1.0", "name": "Sensu"}}"#
+    );
+    let archive = answer("corp:sensu", 200, &body).unwrap();
+    assert!(matches!(
+        archive.resolution("sensu", Some("1.0")),
+        Ok(Resolution::Archive(_))
+    ));
+    assert!(matches!(
+        archive.resolution("sensu", Some("2.0")),
+        Err(PluginError::NotFound(m)) if m.contains("only as an archive of version 1.0")
+    ));
+    let summary = archive.summary("sensu");
+    assert_eq!(
+        (summary.name.as_str(), summary.version.as_deref()),
+        ("Sensu", Some("1.0"))
+    );
+    let neither = answer("corp:sensu", 200, "{}").unwrap();
+    assert!(matches!(
+        neither.resolution("sensu", None),
+        Err(PluginError::Other(m)) if m.contains("neither \"git_url\" nor \"archive_url\"")
+    ));
 }
