@@ -16,10 +16,20 @@ use crate::error::PluginError;
 use stackpack_net::{Grants, NetBackend};
 
 use crate::host::{CallState, LimitHit, Limits, LogSink, PluginContext, StderrPipe, Stopped};
+use crate::shape::Shape;
 use crate::{API_PACKAGE, SUPPORTED_API_VERSIONS};
 
 /// One epoch tick. The time limit is checked at this granularity.
 const TICK: Duration = Duration::from_millis(10);
+
+/// The per-store counts a component gets at least, whatever it declares: the fixed
+/// limits of earlier releases, which leave room for the instances wasmtime adds itself
+/// (adapters between nested components).
+const FLOOR: Shape = Shape {
+    instances: 8,
+    memories: 4,
+    tables: 32,
+};
 
 /// The two plugin kinds, one per WIT world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -120,6 +130,10 @@ impl Runtime {
     /// and links it, ready for calls.
     pub fn load(&self, spec: PluginSpec) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(Sha256::digest(&spec.wasm));
+        // What it declares decides its store limits; beyond the ceilings it is refused
+        // here, before any of it is compiled or run.
+        let shape = crate::shape::read(&spec.name, &spec.wasm)?;
+        shape.check(&spec.name)?;
         let started = Instant::now();
         let (component, source) = self.component(&spec.name, &spec.wasm, &sha256)?;
         let load_time = started.elapsed();
@@ -184,6 +198,9 @@ impl Runtime {
             api_version,
             code_source: source,
             load_time,
+            shape,
+            size: spec.wasm.len() as u64,
+            last_call: std::sync::Mutex::new(None),
             pre,
         })
     }
@@ -363,7 +380,20 @@ pub struct Plugin {
     api_version: String,
     code_source: CodeSource,
     load_time: Duration,
+    shape: Shape,
+    size: u64,
+    last_call: std::sync::Mutex<Option<CallStats>>,
     pre: Pre,
+}
+
+/// What one call consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CallStats {
+    pub call: &'static str,
+    /// The most linear memory the call's instances held at once, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Guest time (time in host imports excluded).
+    pub guest_time: Duration,
 }
 
 impl Plugin {
@@ -391,6 +421,18 @@ impl Plugin {
     pub fn load_time(&self) -> Duration {
         self.load_time
     }
+    /// The core instances, memories and tables one instantiation declares.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// The component's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// What the latest call (failed or not) consumed.
+    pub fn last_call(&self) -> Option<CallStats> {
+        self.last_call.lock().ok().and_then(|g| *g)
+    }
 
     fn store(&self) -> Store<CallState> {
         let log = LogSink::new(self.ctx.limits.max_log_bytes);
@@ -406,14 +448,16 @@ impl Plugin {
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.ctx.limits.memory_bytes)
-                .instances(8)
-                .tables(32)
-                .memories(4)
+                .instances(store_limit(self.shape.instances, FLOOR.instances))
+                .tables(store_limit(self.shape.tables, FLOOR.tables))
+                .memories(store_limit(self.shape.memories, FLOOR.memories))
                 .build(),
             started: Instant::now(),
             host_time: Duration::ZERO,
             hit: None,
             log,
+            memory_total: 0,
+            memory_peak: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
@@ -443,6 +487,14 @@ impl Plugin {
         let mut store = self.store();
         let result = f(&mut store);
         let state = store.data();
+        let stats = CallStats {
+            call,
+            peak_memory_bytes: state.memory_peak as u64,
+            guest_time: state.started.elapsed().saturating_sub(state.host_time),
+        };
+        if let Ok(mut last) = self.last_call.lock() {
+            *last = Some(stats);
+        }
         let (output, dropped) = state.log.take();
         let name = &self.ctx.name;
         for line in output.lines().filter(|l| !l.trim().is_empty()) {
@@ -602,6 +654,11 @@ pub struct Description {
     pub description: String,
     pub handles: Vec<String>,
     pub requested_hosts: Vec<String>,
+}
+
+/// A store limit from a declared count (already checked against its ceiling).
+fn store_limit(declared: u64, floor: u64) -> usize {
+    usize::try_from(declared.max(floor)).unwrap_or(usize::MAX)
 }
 
 fn ticks(d: Duration) -> u64 {
