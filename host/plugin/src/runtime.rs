@@ -89,6 +89,8 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
     net: Arc<dyn NetBackend>,
     offline: bool,
+    /// The least each store gets ([`FLOOR`]; the unit tests use none).
+    floor: Shape,
 }
 
 impl Runtime {
@@ -119,6 +121,7 @@ impl Runtime {
             cache_dir,
             net,
             offline,
+            floor: FLOOR,
         })
     }
 
@@ -199,6 +202,11 @@ impl Runtime {
             code_source: source,
             load_time,
             shape,
+            store_shape: Shape {
+                instances: shape.instances.max(self.floor.instances),
+                memories: shape.memories.max(self.floor.memories),
+                tables: shape.tables.max(self.floor.tables),
+            },
             size: spec.wasm.len() as u64,
             last_call: std::sync::Mutex::new(None),
             pre,
@@ -381,6 +389,8 @@ pub struct Plugin {
     code_source: CodeSource,
     load_time: Duration,
     shape: Shape,
+    /// The store limits: `shape`, raised to the runtime's floor.
+    store_shape: Shape,
     size: u64,
     last_call: std::sync::Mutex<Option<CallStats>>,
     pre: Pre,
@@ -448,9 +458,9 @@ impl Plugin {
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.ctx.limits.memory_bytes)
-                .instances(store_limit(self.shape.instances, FLOOR.instances))
-                .tables(store_limit(self.shape.tables, FLOOR.tables))
-                .memories(store_limit(self.shape.memories, FLOOR.memories))
+                .instances(store_limit(self.store_shape.instances))
+                .tables(store_limit(self.store_shape.tables))
+                .memories(store_limit(self.store_shape.memories))
                 .build(),
             started: Instant::now(),
             host_time: Duration::ZERO,
@@ -657,8 +667,8 @@ pub struct Description {
 }
 
 /// A store limit from a declared count (already checked against its ceiling).
-fn store_limit(declared: u64, floor: u64) -> usize {
-    usize::try_from(declared.max(floor)).unwrap_or(usize::MAX)
+fn store_limit(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
 }
 
 fn ticks(d: Duration) -> u64 {
@@ -711,6 +721,29 @@ mod tests {
 
     fn runtime(cache: Option<PathBuf>) -> Runtime {
         Runtime::new(cache, Arc::new(NoNetwork), true).unwrap()
+    }
+
+    /// Safe outcome: the declared counts are never below what wasmtime charges: with the
+    /// store limited to exactly what each built-in declares (no floor), every one still
+    /// instantiates, and one instance fewer is refused.
+    #[test]
+    fn declared_counts_are_what_instantiation_needs() {
+        let mut rt = runtime(None);
+        rt.floor = Shape::default();
+        for b in stackpack_builtins::all() {
+            let plugin = rt.load(spec(b)).unwrap();
+            let shape = plugin.shape();
+            assert!(
+                shape.instances > 0 && shape.memories > 0,
+                "{}: {shape:?}",
+                b.name
+            );
+            assert_eq!(plugin.describe().unwrap().name, b.name);
+            let mut tight = rt.load(spec(b)).unwrap();
+            tight.store_shape.instances -= 1;
+            let err = tight.describe().unwrap_err().to_string();
+            assert!(err.contains("instance count too high"), "{}: {err}", b.name);
+        }
     }
 
     /// Safe outcome: a fresh cache compiles nothing and writes nothing; every built-in

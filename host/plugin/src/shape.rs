@@ -17,10 +17,10 @@ use wasmparser::{
 use crate::error::PluginError;
 
 /// The most a component may declare. Above any of these, a plugin is refused at load
-/// (and so at `plugin add`). componentize-py 0.25 components declare 14 core instances,
-/// 1 memory and 1 table (CPython and its libraries linked into one memory); jco
-/// components about 15 instances and a few memories; a Rust wasm32-wasip2 guest 5
-/// instances, 1 memory and 2 tables.
+/// (and so at `plugin add`). A componentize-py 0.25 policy declares 14 core instances,
+/// 1 memory and 2 tables (CPython and its libraries are linked into one memory); a Rust
+/// wasm32-wasip2 guest 3 instances, 1 memory and 2 tables. The ceilings leave several
+/// times that for other toolchains and larger apps.
 pub const MAX_INSTANCES: u64 = 100;
 /// See [`MAX_INSTANCES`].
 pub const MAX_MEMORIES: u64 = 20;
