@@ -15,6 +15,7 @@ mod hostile_tree;
 mod index_cli;
 mod install_cli;
 mod install_http;
+mod js_plugins;
 mod packs_cli;
 mod plugin_new;
 mod plugins_cli;

@@ -6,13 +6,16 @@
 //! route-table, HTTPS and hanging servers built on them; [`st2`], an emulation of the
 //! part of StackStorm's API that stackpack's handoff uses; and [`guests`], the wasm
 //! components the tests load (test guests, example plugins) built from source, with the
-//! compiled-plugin cache the tests share; and the small file fixtures every suite uses
-//! ([`write`], [`pack_yaml`], [`file_url`]). A dev-dependency only; it panics with a message
-//! when a fixture cannot be made, which is what a test wants.
+//! compiled-plugin cache the tests share; [`js`], the JavaScript example plugins built
+//! with the pinned `jco componentize` and cached by their inputs; and the small file
+//! fixtures every suite uses ([`write`], [`pack_yaml`], [`file_url`]). A dev-dependency
+//! only; it panics with a message when a fixture cannot be made, which is what a test
+//! wants.
 #![allow(clippy::expect_used)]
 
 pub mod guests;
 pub mod http;
+pub mod js;
 pub mod st2;
 
 use std::io::Write;
