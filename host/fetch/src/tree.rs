@@ -169,7 +169,11 @@ fn pool() -> Option<&'static SyncSender<Job>> {
                     loop {
                         let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                // A panicking job is recorded as its export's error by
+                                // its `Done`; the thread goes on serving the others.
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     }
@@ -246,10 +250,19 @@ thread_local! {
 pub fn export_parallel<T>(
     export: impl FnOnce() -> Result<T, FetchError>,
 ) -> Result<(T, TreeManifest), FetchError> {
+    /// Clears the thread's scope however `export` ends (a panic included), so a later
+    /// export on this thread is not taken for part of this one.
+    struct Scoped;
+    impl Drop for Scoped {
+        fn drop(&mut self) {
+            SCOPE.with(|s| *s.borrow_mut() = None);
+        }
+    }
     let shared = Arc::new(Export::default());
     SCOPE.with(|s| *s.borrow_mut() = Some(Arc::clone(&shared)));
+    let scoped = Scoped;
     let out = export();
-    SCOPE.with(|s| *s.borrow_mut() = None);
+    drop(scoped);
     shared.wait_below(0, 0);
     let mut st = shared.lock();
     if let Some(e) = st.error.take() {
@@ -601,6 +614,12 @@ impl<'a> Sink<'a> {
                 }
                 let x = Arc::clone(x);
                 let run: Job = Box::new(move || {
+                    // Counted as done however the write ends, a panic included.
+                    let done = Done {
+                        export: Arc::clone(&x),
+                        size,
+                        rel: job.rel.clone(),
+                    };
                     if !x.stopped.load(Ordering::SeqCst) {
                         match job.write(&held) {
                             Ok(Some(r)) => x.record(r),
@@ -608,11 +627,7 @@ impl<'a> Sink<'a> {
                             Err(e) => x.fail(e),
                         }
                     }
-                    let mut st = x.lock();
-                    st.queued -= 1;
-                    st.queued_bytes -= size;
-                    drop(st);
-                    x.changed.notify_all();
+                    drop(done);
                 });
                 match pool() {
                     Some(tx) => tx.send(run).map_err(|_| {
@@ -703,6 +718,29 @@ impl<'a> Sink<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// Marks one queued file as written (or failed, when dropped during a panic).
+struct Done {
+    export: Arc<Export>,
+    size: u64,
+    rel: PathBuf,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.export.fail(write_err(
+                &self.rel,
+                io::Error::other("the writer thread failed while writing it"),
+            ));
+        }
+        let mut st = self.export.lock();
+        st.queued -= 1;
+        st.queued_bytes -= self.size;
+        drop(st);
+        self.export.changed.notify_all();
     }
 }
 

@@ -76,4 +76,27 @@ mod tests {
         dir.write("z", "").unwrap();
         assert_ne!(second, tree_digest(&dir).unwrap());
     }
+
+    /// The rule an installed tree is checked by: its own fingerprint says intact; a
+    /// foreign fingerprint with the same content is intact and yields this root's
+    /// fingerprint; an entry without a content digest (an older lockfile) is checked by
+    /// its fingerprint alone; one changed byte is a change either way.
+    #[test]
+    fn check_uses_the_fingerprint_then_the_content() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(d.path(), cap_std::ambient_authority()).unwrap();
+        dir.create_dir("a").unwrap();
+        dir.write("a/x", "1").unwrap();
+        let fp = tree_digest(&dir).unwrap();
+        let content = stackpack_fetch::tree_content_sha256(&dir).unwrap();
+        assert_eq!(check(&dir, Some(&fp), None), Check::Same);
+        assert_eq!(check(&dir, Some(&fp), Some(&content)), Check::Same);
+        assert_eq!(
+            check(&dir, Some("from-another-root"), Some(&content)),
+            Check::SameContent(fp.clone())
+        );
+        assert_eq!(check(&dir, Some("from-another-root"), None), Check::Changed);
+        dir.write("a/x", "22").unwrap();
+        assert_eq!(check(&dir, Some(&fp), Some(&content)), Check::Changed);
+    }
 }
