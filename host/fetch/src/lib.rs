@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 mod archive;
 mod cache_lock;
+mod digest;
 #[doc(hidden)]
 pub use stackpack_fs::fault;
 mod git;
@@ -31,9 +32,10 @@ pub use git::{GitCache, ResolvedRev};
 /// How long a fetch waits for another thread or process writing the same cache entry,
 /// unless told otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
+pub use digest::{TreeManifest, tree_content_sha256, tree_fingerprint};
 pub use local::{LocalSource, copy_dir, export_local_head, inspect_local};
 use std::time::Duration;
-pub use tree::{TreeLimits, verify_tree};
+pub use tree::{TREE_WRITERS, TreeLimits, export_parallel, verify_tree};
 
 use stackpack_core::redact_url;
 use stackpack_net::{HttpReply, NetBackend, NetFailure, SafeUrl};

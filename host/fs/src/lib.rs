@@ -23,7 +23,7 @@ mod nofollow;
 mod pid_lock;
 mod read;
 
-pub use nofollow::{create_dir_nofollow, kind_of, open_dir_nofollow};
+pub use nofollow::{create_dir_nofollow, kind_of, open_dir_nofollow, open_file_nofollow};
 pub use pid_lock::{LockError, PidLock};
 pub use read::{
     human_bytes, open_regular, read_file_limited, read_limited, read_to_string_limited, too_large,

@@ -55,6 +55,27 @@ pub fn open_dir_nofollow(dir: &Dir, name: &OsStr) -> io::Result<Dir> {
     Ok(Dir::from_std_file(File::from(fd)))
 }
 
+/// Opens the regular file `name` (one plain name) in `dir` for reading: a symlink there
+/// is not followed, and a fifo, socket or device is refused without blocking on it.
+pub fn open_file_nofollow(dir: &Dir, name: &OsStr) -> io::Result<File> {
+    let fd = openat(
+        dir,
+        plain(name)?,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let file = File::from(fd);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
+    Ok(file)
+}
+
 /// Creates the directory `name` in `dir` unless it exists, then opens it as
 /// [`open_dir_nofollow`] does: an existing symlink of that name is neither followed nor
 /// replaced.

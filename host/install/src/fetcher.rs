@@ -38,6 +38,8 @@ pub(crate) struct Staged {
     pub warnings: Vec<String>,
     /// The installed copy is this very commit/archive and intact: nothing to swap.
     pub unchanged: bool,
+    /// The entries of the staged tree as the export wrote them (none when unchanged).
+    pub manifest: Option<stackpack_fetch::TreeManifest>,
 }
 
 /// A located source with what identifies its content, resolved before fetching.
@@ -84,6 +86,8 @@ struct Fetched {
     tag: Option<String>,
     matched: Option<String>,
     warnings: Vec<String>,
+    /// The tree written, as the export recorded it.
+    manifest: stackpack_fetch::TreeManifest,
 }
 
 /// One git resolution of a run, filled by its first requirer.
@@ -214,6 +218,7 @@ impl Fetcher<'_> {
                         resolver_sha256: located.resolver_sha256.clone(),
                         // Taken once the slot is final, just before the swap.
                         tree_sha256: None,
+                        tree_content_sha256: None,
                     },
                     slot,
                     meta,
@@ -221,6 +226,7 @@ impl Fetcher<'_> {
                     requested,
                     warnings: fetched.warnings,
                     unchanged: false,
+                    manifest: Some(fetched.manifest),
                 })
             }
             Err(e) => {
@@ -403,7 +409,8 @@ impl Fetcher<'_> {
             cap_std::ambient_authority(),
         )
         .ok()?;
-        if crate::tree::tree_digest(&dir).ok()?.as_str() != recorded {
+        let check = crate::tree::check(&dir, Some(recorded), entry.tree_content_sha256.as_deref());
+        if !check.intact() {
             tracing::info!(
                 "pack {} was modified since it was installed; replacing it",
                 entry.ref_
@@ -422,6 +429,11 @@ impl Fetcher<'_> {
         .ok()?;
         let meta = parse_pack_yaml(&text, None).ok()?;
         let mut entry = entry.clone();
+        if let crate::tree::Check::SameContent(fingerprint) = check {
+            // The same content with another fingerprint (a lockfile from another root):
+            // the lockfile learns this root's.
+            entry.tree_sha256 = Some(fingerprint);
+        }
         if let Target::Git { rev, .. } = target
             && entry.tag.is_none()
         {
@@ -436,6 +448,7 @@ impl Fetcher<'_> {
             requested: requested.clone(),
             warnings: Vec::new(),
             unchanged: true,
+            manifest: None,
         })
     }
 
@@ -464,22 +477,27 @@ impl Fetcher<'_> {
             Target::Git { rev, .. } => rev.tag.clone(),
             _ => None,
         };
-        let fetched = |source: Source, pin: Pin, matched, warnings| Fetched {
+        let fetched = |source: Source, pin: Pin, matched, warnings, manifest| Fetched {
             source,
             pin,
             tag: tag.clone(),
             matched,
             warnings,
+            manifest,
         };
+        // Every export below writes its files with the shared writer threads and
+        // records the tree it wrote (`export_parallel`).
+        use stackpack_fetch::export_parallel;
         match target {
             Target::Git { url, subdir, rev } => {
-                self.git.export(url, &rev.commit, subdir, dir)?;
+                let ((), manifest) =
+                    export_parallel(|| self.git.export(url, &rev.commit, subdir, dir))?;
                 let source = Source::Git {
                     url: without_credentials(url),
                     git_ref: stackpack_core::GitRef::Commit(rev.commit),
                     subdir: subdir.map(str::to_string),
                 };
-                Ok(fetched(source, pin, matched, warnings))
+                Ok(fetched(source, pin, matched, warnings, manifest))
             }
             Target::Archive {
                 url,
@@ -487,25 +505,27 @@ impl Fetcher<'_> {
                 format,
                 strip_prefix,
             } => {
-                stackpack_fetch::fetch_archive(
-                    self.env.net,
-                    url,
-                    sha256,
-                    format,
-                    strip_prefix,
-                    self.env.root.cache_dir(),
-                    self.opts.offline,
-                    self.opts.lock_timeout,
-                    &self.opts.tree_limits,
-                    dir,
-                )?;
+                let (_, manifest) = export_parallel(|| {
+                    stackpack_fetch::fetch_archive(
+                        self.env.net,
+                        url,
+                        sha256,
+                        format,
+                        strip_prefix,
+                        self.env.root.cache_dir(),
+                        self.opts.offline,
+                        self.opts.lock_timeout,
+                        &self.opts.tree_limits,
+                        dir,
+                    )
+                })?;
                 let source = Source::Archive {
                     url: without_credentials(url),
                     sha256: sha256.clone(),
                     format,
                     strip_prefix: strip_prefix.map(str::to_string),
                 };
-                Ok(fetched(source, pin, matched, warnings))
+                Ok(fetched(source, pin, matched, warnings, manifest))
             }
             Target::Local { path } => {
                 let source = Source::Local {
@@ -519,14 +539,16 @@ impl Fetcher<'_> {
                                 "{shown}: the work tree has uncommitted changes; installing its last commit (HEAD) only. Commit them to install them"
                             ));
                         }
-                        let commit =
-                            stackpack_fetch::export_local_head(path, dir, &self.opts.tree_limits)?;
+                        let (commit, manifest) = export_parallel(|| {
+                            stackpack_fetch::export_local_head(path, dir, &self.opts.tree_limits)
+                        })?;
                         let matched = format!("HEAD {}", &commit[..commit.len().min(12)]);
                         Ok(fetched(
                             source,
                             Pin::Commit(commit),
                             Some(matched),
                             warnings,
+                            manifest,
                         ))
                     }
                     LocalSource::Plain => {
@@ -536,8 +558,10 @@ impl Fetcher<'_> {
                                 path.display()
                             ));
                         }
-                        stackpack_fetch::copy_dir(path, dir, &self.opts.tree_limits)?;
-                        Ok(fetched(source, Pin::Unpinned, None, warnings))
+                        let ((), manifest) = export_parallel(|| {
+                            stackpack_fetch::copy_dir(path, dir, &self.opts.tree_limits)
+                        })?;
+                        Ok(fetched(source, Pin::Unpinned, None, warnings, manifest))
                     }
                 }
             }

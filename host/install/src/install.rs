@@ -363,10 +363,13 @@ pub(crate) fn install_held(
         let name = node.staged.meta.ref_.clone();
         let digest = staging
             .carry_legacy_config(&node.staged.slot, &packs, &packs_path, &name)
-            .and_then(|()| staging.slot_digest(&node.staged.slot));
+            .and_then(|added| {
+                staging.slot_digests(&node.staged.slot, node.staged.manifest.as_ref(), added)
+            });
         match digest {
-            Ok(d) => {
-                node.staged.entry.tree_sha256 = Some(d);
+            Ok((fingerprint, content)) => {
+                node.staged.entry.tree_sha256 = Some(fingerprint);
+                node.staged.entry.tree_content_sha256 = Some(content);
                 intents.push(node.staged.entry.clone());
             }
             Err(e) => {

@@ -167,10 +167,9 @@ fn happened_install(entry: &LockedPack, dir: &Path) -> bool {
     let Some(want) = entry.tree_sha256.as_deref() else {
         return false;
     };
-    Dir::open_ambient_dir(dir, cap_std::ambient_authority())
-        .ok()
-        .and_then(|d| crate::tree::tree_digest(&d).ok())
-        .is_some_and(|got| got == want)
+    Dir::open_ambient_dir(dir, cap_std::ambient_authority()).is_ok_and(|d| {
+        crate::tree::check(&d, Some(want), entry.tree_content_sha256.as_deref()).intact()
+    })
 }
 
 fn journal_err(path: &Path, e: serde_json::Error) -> InstallError {

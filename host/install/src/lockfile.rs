@@ -44,9 +44,21 @@ pub struct LockedPack {
     pub tag: Option<String>,
     pub resolver: String,
     pub resolver_sha256: String,
-    /// Digest of the installed tree ([`crate::tree::tree_digest`]), so a reinstall of the
-    /// same commit can tell an intact pack (left alone) from a modified one (replaced).
+    /// Fingerprint of the installed tree on the root that installed it
+    /// ([`crate::tree::tree_digest`]: names, modes, sizes, modification times, inodes),
+    /// so a reinstall of the same commit can tell an intact pack (left alone) from a
+    /// modified one (replaced) with one `stat` per entry.
     pub tree_sha256: Option<String>,
+    /// Content digest of the installed tree ([`stackpack_fetch::TreeManifest`]: paths,
+    /// modes, link targets and file bytes), the same on every machine. Recorded since
+    /// trees are digested as they are written; lockfiles written before lack it.
+    ///
+    /// The rule for an installed tree ([`crate::tree::check`]): it is intact when its
+    /// fingerprint equals `tree_sha256`; when it does not (another root wrote the
+    /// lockfile, or the tree was copied), it is intact when its content digest equals
+    /// this field. An entry without this field is checked by its fingerprint alone, as
+    /// before, so an older lockfile never makes a pack look modified.
+    pub tree_content_sha256: Option<String>,
 }
 
 impl LockedPack {
@@ -94,6 +106,8 @@ struct OnDisk {
     resolver_sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tree_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tree_content_sha256: Option<String>,
 }
 
 impl TryFrom<OnDisk> for LockedPack {
@@ -150,6 +164,7 @@ impl TryFrom<OnDisk> for LockedPack {
             resolver: d.resolver,
             resolver_sha256: d.resolver_sha256,
             tree_sha256: d.tree_sha256,
+            tree_content_sha256: d.tree_content_sha256,
         })
     }
 }
@@ -181,6 +196,7 @@ impl From<LockedPack> for OnDisk {
             resolver: p.resolver,
             resolver_sha256: p.resolver_sha256,
             tree_sha256: p.tree_sha256,
+            tree_content_sha256: p.tree_content_sha256,
         }
     }
 }
@@ -307,6 +323,7 @@ mod tests {
             resolver: "github".into(),
             resolver_sha256: "b".repeat(64),
             tree_sha256: None,
+            tree_content_sha256: None,
         }
     }
 

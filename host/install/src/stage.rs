@@ -96,14 +96,14 @@ impl Staging {
 
     /// Copies the legacy in-pack `config.yaml` of the installed `packs/<name>`, if any,
     /// into the staged `slot`, so that the swap keeps it. Done before the slot's tree
-    /// digest is taken for the journal and the lockfile.
+    /// digest is taken for the journal and the lockfile. Returns whether it copied one.
     pub fn carry_legacy_config(
         &self,
         slot: &str,
         packs: &Dir,
         packs_path: &Path,
         name: &str,
-    ) -> Result<(), InstallError> {
+    ) -> Result<bool, InstallError> {
         // Only from a real directory, and only a regular file: a symlink at
         // `packs/<name>` or at its config.yaml is never followed.
         let real_dir = packs.symlink_metadata(name).is_ok_and(|m| m.is_dir());
@@ -122,16 +122,35 @@ impl Staging {
                     "cannot keep the legacy config.yaml of",
                     packs_path.join(name),
                 ))?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
-    /// The tree digest of a staged slot ([`crate::tree::tree_digest`]).
-    pub fn slot_digest(&self, slot: &str) -> Result<String, InstallError> {
-        self.dir
-            .open_dir(slot)
-            .and_then(|d| crate::tree::tree_digest(&d))
-            .map_err(InstallError::io("cannot read", self.path.join(slot)))
+    /// The digests of a staged slot: its fingerprint and its content digest
+    /// ([`crate::tree`]). `manifest` is the tree as its export wrote it, so no walk of the
+    /// slot is needed; `config_added` says that a `config.yaml` was put in it since, which
+    /// alone is read back. Without a manifest the slot is scanned.
+    pub fn slot_digests(
+        &self,
+        slot: &str,
+        manifest: Option<&stackpack_fetch::TreeManifest>,
+        config_added: bool,
+    ) -> Result<(String, String), InstallError> {
+        let err = || InstallError::io("cannot read", self.path.join(slot));
+        let dir =
+            stackpack_fs::open_dir_nofollow(&self.dir, std::ffi::OsStr::new(slot)).map_err(err())?;
+        let manifest = match manifest {
+            Some(m) => {
+                let mut m = m.clone();
+                if config_added {
+                    m.add_top_file(&dir, "config.yaml").map_err(err())?;
+                }
+                m
+            }
+            None => stackpack_fetch::TreeManifest::scan(&dir).map_err(err())?,
+        };
+        Ok((manifest.fingerprint(), manifest.content_sha256()))
     }
 
     /// Puts the staged `slot` at `packs/<name>`: an atomic exchange when a previous

@@ -12,7 +12,9 @@
 //! last applied desired lockfile, its sha256 and, per pack, the digest the lockfile
 //! records beside the digest of the tree on this root. [`with_local_digests`] reads a
 //! lockfile through it, so drift checks and `install` compare trees with what this
-//! root installed.
+//! root installed. A lockfile that also records `tree_content_sha256` (the content
+//! digest, the same on every root) lets a tree whose fingerprint differs count as intact
+//! when its content matches ([`crate::tree::check`]).
 //!
 //! Everything runs under the root lock, with the same journal, staging and atomic swap
 //! as install and remove. A kill at any point leaves a root the next `sync` converges:
@@ -274,10 +276,15 @@ fn plan_with(root: &Root, own: &Lockfile, desired: &Desired) -> Result<Plan, Ins
             });
             continue;
         }
-        let actual = Dir::open_ambient_dir(&dir, cap_std::ambient_authority())
-            .and_then(|d| crate::tree::tree_digest(&d))
-            .ok();
-        if actual.is_none() || actual != have.tree_sha256 {
+        let intact = Dir::open_ambient_dir(&dir, cap_std::ambient_authority()).is_ok_and(|d| {
+            crate::tree::check(
+                &d,
+                have.tree_sha256.as_deref(),
+                have.tree_content_sha256.as_deref(),
+            )
+            .intact()
+        });
+        if !intact {
             differences.push(Difference::Drifted {
                 pack: want.ref_.clone(),
                 version: want.version.clone(),

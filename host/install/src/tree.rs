@@ -1,46 +1,53 @@
-//! A fingerprint of a directory tree, as git's index keeps one: every entry's relative
-//! path, kind, mode, size, modification time and inode (and a symlink's target), in
-//! name order, hashed. It reads no file content, so recording it at install and checking
-//! it on reinstall costs one `stat` per entry; any edit, replacement or new file changes
-//! it. (Like git, it trusts that whoever changes content also changes size or mtime.)
-
-use cap_std::fs::{MetadataExt, PermissionsExt};
+//! The digests of an installed tree (see `stackpack_fetch::TreeManifest`): the
+//! fingerprint, as git's index keeps one (every entry's relative path, kind, mode, size,
+//! modification time and inode, and a symlink's target, in name order, hashed; no file
+//! content is read, so recording it at install and checking it on reinstall costs one
+//! `stat` per entry, and like git it trusts that whoever changes content also changes
+//! size or mtime), and the content digest (paths, modes, link targets, file bytes; the
+//! same on every machine). Both are computed from the bytes as an export writes them.
 
 use cap_std::fs::Dir;
-use sha2::{Digest, Sha256};
 
+/// The fingerprint of the tree under `dir`.
 pub fn tree_digest(dir: &Dir) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    walk(dir, "", &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
+    stackpack_fetch::tree_fingerprint(dir)
 }
 
-fn walk(dir: &Dir, prefix: &str, hasher: &mut Sha256) -> std::io::Result<()> {
-    let mut entries: Vec<_> = dir.entries()?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = format!("{prefix}{name}");
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            hasher.update(format!("d {path}\0"));
-            walk(&entry.open_dir()?, &format!("{path}/"), hasher)?;
-        } else if ty.is_symlink() {
-            let target = dir.read_link(&*name)?;
-            hasher.update(format!("l {path}\0{}\0", target.display()));
-        } else {
-            let m = entry.metadata()?;
-            hasher.update(format!(
-                "f {path} {:o} {} {:?} {}\0",
-                m.permissions().mode(),
-                m.len(),
-                m.modified().map(|t| t.into_std()).ok(),
-                m.ino()
-            ));
-        }
+/// How an installed tree compares with what was recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Its fingerprint is the recorded one.
+    Same,
+    /// Its fingerprint differs but its content digest is the recorded one: intact,
+    /// and this is its fingerprint on this root.
+    SameContent(String),
+    /// Modified, unreadable, or nothing recorded.
+    Changed,
+}
+
+impl Check {
+    pub fn intact(&self) -> bool {
+        !matches!(self, Check::Changed)
     }
-    Ok(())
+}
+
+/// Checks the tree under `dir` against a recorded `fingerprint` and `content` digest,
+/// by the rule of [`crate::lockfile::LockedPack::tree_content_sha256`]: the fingerprint
+/// first (one `stat` per entry), the content (every file read) only when it differs and
+/// a content digest was recorded.
+pub fn check(dir: &Dir, fingerprint: Option<&str>, content: Option<&str>) -> Check {
+    let Ok(actual) = tree_digest(dir) else {
+        return Check::Changed;
+    };
+    if fingerprint == Some(actual.as_str()) {
+        return Check::Same;
+    }
+    match content {
+        Some(want) if stackpack_fetch::tree_content_sha256(dir).is_ok_and(|got| got == want) => {
+            Check::SameContent(actual)
+        }
+        _ => Check::Changed,
+    }
 }
 
 #[cfg(test)]
@@ -68,5 +75,28 @@ mod tests {
         assert_ne!(second, tree_digest(&dir).unwrap());
         dir.write("z", "").unwrap();
         assert_ne!(second, tree_digest(&dir).unwrap());
+    }
+
+    /// The rule an installed tree is checked by: its own fingerprint says intact; a
+    /// foreign fingerprint with the same content is intact and yields this root's
+    /// fingerprint; an entry without a content digest (an older lockfile) is checked by
+    /// its fingerprint alone; one changed byte is a change either way.
+    #[test]
+    fn check_uses_the_fingerprint_then_the_content() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(d.path(), cap_std::ambient_authority()).unwrap();
+        dir.create_dir("a").unwrap();
+        dir.write("a/x", "1").unwrap();
+        let fp = tree_digest(&dir).unwrap();
+        let content = stackpack_fetch::tree_content_sha256(&dir).unwrap();
+        assert_eq!(check(&dir, Some(&fp), None), Check::Same);
+        assert_eq!(check(&dir, Some(&fp), Some(&content)), Check::Same);
+        assert_eq!(
+            check(&dir, Some("from-another-root"), Some(&content)),
+            Check::SameContent(fp.clone())
+        );
+        assert_eq!(check(&dir, Some("from-another-root"), None), Check::Changed);
+        dir.write("a/x", "22").unwrap();
+        assert_eq!(check(&dir, Some(&fp), Some(&content)), Check::Changed);
     }
 }
