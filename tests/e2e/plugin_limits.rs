@@ -230,3 +230,31 @@ fn absurd_counts_are_refused_when_a_config_declares_them() {
         assert!(!root.join("registry.db").exists(), "nothing was registered");
     }
 }
+
+/// Safe outcome: the memory limit still holds for a CPython component: with 8 MiB
+/// (below the 12.3 MiB its interpreter needs) `plugin add` fails in `describe` naming
+/// the limit and the setting, and nothing is added.
+#[test]
+fn python_policy_still_meets_its_memory_limit() {
+    let Some(wasm) = python_policy("python_policy_still_meets_its_memory_limit") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let file = d.path().join("py_policy.wasm");
+    std::fs::write(&file, &wasm).unwrap();
+    let r = run(stackpack(&root).args(["plugin", "add"]).arg(&file).args([
+        "--sha256",
+        &stackpack_plugin::sha256_hex(&wasm),
+        "--memory-mib",
+        "8",
+    ]));
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("exceeded its memory limit of 8 MiB in `describe`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!root.join("plugins").exists(), "nothing is added");
+}
