@@ -17,6 +17,7 @@ mod install_cli;
 mod install_http;
 mod js_plugins;
 mod packs_cli;
+mod plugin_limits;
 mod plugin_new;
 mod plugins_cli;
 mod register_cli;
