@@ -17,6 +17,7 @@ mod install_cli;
 mod install_http;
 mod packs_cli;
 mod plugins_cli;
+mod python_plugins;
 mod register_cli;
 mod st2_cli;
 mod st2_more;
