@@ -30,6 +30,17 @@ pub enum PluginError {
         supported: String,
     },
 
+    #[error(
+        "plugin {plugin} declares {count} {what}, more than the {ceiling} stackpack allows; \
+         it was not run. Rebuild it with fewer, or ask its author"
+    )]
+    TooLarge {
+        plugin: String,
+        what: &'static str,
+        count: u64,
+        ceiling: u64,
+    },
+
     #[error("plugin {plugin} does not fit the {world} world: {reason}")]
     Link {
         plugin: String,

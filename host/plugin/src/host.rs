@@ -83,6 +83,10 @@ pub(crate) struct CallState {
     pub host_time: Duration,
     pub hit: Option<LimitHit>,
     pub log: LogSink,
+    /// Bytes of linear memory the call's instances hold together, and the most they
+    /// held at once.
+    pub memory_total: usize,
+    pub memory_peak: usize,
 }
 
 impl WasiView for CallState {
@@ -101,11 +105,22 @@ impl ResourceLimiter for CallState {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.ctx.limits.memory_bytes {
+        // The limit holds for all the memories of a call together, however many the
+        // component declares.
+        let total = self
+            .memory_total
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.ctx.limits.memory_bytes {
             self.hit = Some(LimitHit::Memory);
             return Err(wasmtime::Error::new(Stopped(LimitHit::Memory)));
         }
-        self.limits.memory_growing(current, desired, maximum)
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_total = total;
+            self.memory_peak = self.memory_peak.max(total);
+        }
+        Ok(allowed)
     }
 
     fn table_growing(

@@ -24,6 +24,7 @@ mod error;
 mod host;
 pub mod replay;
 mod runtime;
+mod shape;
 mod source;
 
 pub use bindings::{
@@ -33,7 +34,8 @@ pub use bindings::{
 pub use error::PluginError;
 pub use host::Limits;
 pub use replay::{Recorded, ReplayNet};
-pub use runtime::{CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+pub use runtime::{CallStats, CodeSource, Description, Plugin, PluginKind, PluginSpec, Runtime};
+pub use shape::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, Shape};
 pub use source::Resolved;
 /// The network types, re-exported from `stackpack-net` for the runtime's users.
 pub use stackpack_net::{HttpReply, NetBackend, NetFailure, NoNetwork, grants, grants::Grants};

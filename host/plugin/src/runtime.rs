@@ -16,10 +16,20 @@ use crate::error::PluginError;
 use stackpack_net::{Grants, NetBackend};
 
 use crate::host::{CallState, LimitHit, Limits, LogSink, PluginContext, StderrPipe, Stopped};
+use crate::shape::Shape;
 use crate::{API_PACKAGE, SUPPORTED_API_VERSIONS};
 
 /// One epoch tick. The time limit is checked at this granularity.
 const TICK: Duration = Duration::from_millis(10);
+
+/// The per-store counts a component gets at least, whatever it declares: the fixed
+/// limits of earlier releases, which leave room for the instances wasmtime adds itself
+/// (adapters between nested components).
+const FLOOR: Shape = Shape {
+    instances: 8,
+    memories: 4,
+    tables: 32,
+};
 
 /// The two plugin kinds, one per WIT world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -79,6 +89,8 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
     net: Arc<dyn NetBackend>,
     offline: bool,
+    /// The least each store gets ([`FLOOR`]; the unit tests use none).
+    floor: Shape,
 }
 
 impl Runtime {
@@ -109,6 +121,7 @@ impl Runtime {
             cache_dir,
             net,
             offline,
+            floor: FLOOR,
         })
     }
 
@@ -120,6 +133,10 @@ impl Runtime {
     /// and links it, ready for calls.
     pub fn load(&self, spec: PluginSpec) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(Sha256::digest(&spec.wasm));
+        // What it declares decides its store limits; beyond the ceilings it is refused
+        // here, before any of it is compiled or run.
+        let shape = crate::shape::read(&spec.name, &spec.wasm)?;
+        shape.check(&spec.name)?;
         let started = Instant::now();
         let (component, source) = self.component(&spec.name, &spec.wasm, &sha256)?;
         let load_time = started.elapsed();
@@ -184,6 +201,14 @@ impl Runtime {
             api_version,
             code_source: source,
             load_time,
+            shape,
+            store_shape: Shape {
+                instances: shape.instances.max(self.floor.instances),
+                memories: shape.memories.max(self.floor.memories),
+                tables: shape.tables.max(self.floor.tables),
+            },
+            size: spec.wasm.len() as u64,
+            last_call: std::sync::Mutex::new(None),
             pre,
         })
     }
@@ -363,7 +388,22 @@ pub struct Plugin {
     api_version: String,
     code_source: CodeSource,
     load_time: Duration,
+    shape: Shape,
+    /// The store limits: `shape`, raised to the runtime's floor.
+    store_shape: Shape,
+    size: u64,
+    last_call: std::sync::Mutex<Option<CallStats>>,
     pre: Pre,
+}
+
+/// What one call consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CallStats {
+    pub call: &'static str,
+    /// The most linear memory the call's instances held at once, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Guest time (time in host imports excluded).
+    pub guest_time: Duration,
 }
 
 impl Plugin {
@@ -391,6 +431,18 @@ impl Plugin {
     pub fn load_time(&self) -> Duration {
         self.load_time
     }
+    /// The core instances, memories and tables one instantiation declares.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// The component's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// What the latest call (failed or not) consumed.
+    pub fn last_call(&self) -> Option<CallStats> {
+        self.last_call.lock().ok().and_then(|g| *g)
+    }
 
     fn store(&self) -> Store<CallState> {
         let log = LogSink::new(self.ctx.limits.max_log_bytes);
@@ -406,14 +458,16 @@ impl Plugin {
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.ctx.limits.memory_bytes)
-                .instances(8)
-                .tables(32)
-                .memories(4)
+                .instances(store_limit(self.store_shape.instances))
+                .tables(store_limit(self.store_shape.tables))
+                .memories(store_limit(self.store_shape.memories))
                 .build(),
             started: Instant::now(),
             host_time: Duration::ZERO,
             hit: None,
             log,
+            memory_total: 0,
+            memory_peak: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
@@ -443,6 +497,14 @@ impl Plugin {
         let mut store = self.store();
         let result = f(&mut store);
         let state = store.data();
+        let stats = CallStats {
+            call,
+            peak_memory_bytes: state.memory_peak as u64,
+            guest_time: state.started.elapsed().saturating_sub(state.host_time),
+        };
+        if let Ok(mut last) = self.last_call.lock() {
+            *last = Some(stats);
+        }
         let (output, dropped) = state.log.take();
         let name = &self.ctx.name;
         for line in output.lines().filter(|l| !l.trim().is_empty()) {
@@ -604,6 +666,11 @@ pub struct Description {
     pub requested_hosts: Vec<String>,
 }
 
+/// A store limit from a declared count (already checked against its ceiling).
+fn store_limit(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
+}
+
 fn ticks(d: Duration) -> u64 {
     (d.as_millis() / TICK.as_millis()).max(1) as u64 + 1
 }
@@ -654,6 +721,29 @@ mod tests {
 
     fn runtime(cache: Option<PathBuf>) -> Runtime {
         Runtime::new(cache, Arc::new(NoNetwork), true).unwrap()
+    }
+
+    /// Safe outcome: the declared counts are never below what wasmtime charges: with the
+    /// store limited to exactly what each built-in declares (no floor), every one still
+    /// instantiates, and one instance fewer is refused.
+    #[test]
+    fn declared_counts_are_what_instantiation_needs() {
+        let mut rt = runtime(None);
+        rt.floor = Shape::default();
+        for b in stackpack_builtins::all() {
+            let plugin = rt.load(spec(b)).unwrap();
+            let shape = plugin.shape();
+            assert!(
+                shape.instances > 0 && shape.memories > 0,
+                "{}: {shape:?}",
+                b.name
+            );
+            assert_eq!(plugin.describe().unwrap().name, b.name);
+            let mut tight = rt.load(spec(b)).unwrap();
+            tight.store_shape.instances -= 1;
+            let err = tight.describe().unwrap_err().to_string();
+            assert!(err.contains("instance count too high"), "{}: {err}", b.name);
+        }
     }
 
     /// Safe outcome: a fresh cache compiles nothing and writes nothing; every built-in
