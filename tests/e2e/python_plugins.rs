@@ -98,20 +98,23 @@ fn ops_pack(root: &Path) {
     );
 }
 
-/// (type, ref, enabled, decided_by, reason) of every registered resource of `pack`.
-fn rows(root: &Path, pack: &str) -> Vec<(String, String, bool, Option<String>, Option<String>)> {
+/// (type, ref, enabled, decided_by, reason) of every resource of `pack` a policy decides
+/// on (actions, aliases, rules, sensors).
+type Row = (String, String, Option<bool>, Option<String>, Option<String>);
+
+fn rows(root: &Path, pack: &str) -> Vec<Row> {
     let conn = rusqlite::Connection::open(root.join("registry.db")).unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT type, ref, enabled, decided_by, reason FROM resources WHERE pack = ?1 \
-             ORDER BY type, ref",
+             AND type IN ('action', 'alias', 'rule', 'sensor') ORDER BY type, ref",
         )
         .unwrap();
     stmt.query_map([pack], |r| {
         Ok((
             r.get(0)?,
             r.get(1)?,
-            r.get::<_, i64>(2)? != 0,
+            r.get::<_, Option<i64>>(2)?.map(|e| e != 0),
             r.get(3)?,
             r.get(4)?,
         ))
@@ -158,10 +161,10 @@ fn python_policy_verdicts_reach_the_registry() {
     assert_eq!(
         rows(&root, "ops"),
         vec![
-            ("action".into(), "ops.restart_db".into(), false, by.clone(), why("ops.restart_db", "ops.restart_*")),
-            ("action".into(), "ops.status".into(), true, None, None),
-            ("rule".into(), "ops.on_alert".into(), true, None, None),
-            ("sensor".into(), "ops.watcher".into(), false, by, why("ops.watcher", "sensor:*")),
+            ("action".into(), "ops.restart_db".into(), Some(false), by.clone(), why("ops.restart_db", "ops.restart_*")),
+            ("action".into(), "ops.status".into(), Some(true), None, None),
+            ("rule".into(), "ops.on_alert".into(), Some(true), None, None),
+            ("sensor".into(), "ops.watcher".into(), Some(false), by, why("ops.watcher", "sensor:*")),
         ]
     );
 
