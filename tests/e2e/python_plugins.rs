@@ -156,15 +156,31 @@ fn python_policy_verdicts_reach_the_registry() {
     assert_eq!(v["sensors(overridden)"], 1, "{v}");
     assert_eq!(v.get("rules(overridden)"), None, "{v}");
 
-    let why = |r: &str, p: &str| Some(format!("python-policy: {r} matches the disable pattern `{p}`"));
+    let why = |r: &str, p: &str| {
+        Some(format!(
+            "python-policy: {r} matches the disable pattern `{p}`"
+        ))
+    };
     let by = Some("python-policy".to_string());
     assert_eq!(
         rows(&root, "ops"),
         vec![
-            ("action".into(), "ops.restart_db".into(), Some(false), by.clone(), why("ops.restart_db", "ops.restart_*")),
+            (
+                "action".into(),
+                "ops.restart_db".into(),
+                Some(false),
+                by.clone(),
+                why("ops.restart_db", "ops.restart_*")
+            ),
             ("action".into(), "ops.status".into(), Some(true), None, None),
             ("rule".into(), "ops.on_alert".into(), Some(true), None, None),
-            ("sensor".into(), "ops.watcher".into(), Some(false), by, why("ops.watcher", "sensor:*")),
+            (
+                "sensor".into(),
+                "ops.watcher".into(),
+                Some(false),
+                by,
+                why("ops.watcher", "sensor:*")
+            ),
         ]
     );
 
@@ -176,10 +192,14 @@ fn python_policy_verdicts_reach_the_registry() {
     assert_eq!(g["registry"]["counts"]["actions"]["disabled"], 1, "{g}");
     let decisions = g["registry"]["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 2, "{g}");
-    assert!(decisions.iter().all(|d| d["policy"] == "python-policy"), "{g}");
+    assert!(
+        decisions.iter().all(|d| d["policy"] == "python-policy"),
+        "{g}"
+    );
     let r = run(stackpack(&root).args(["get", "ops"]));
     assert!(
-        r.stdout.contains("python-policy: ops.watcher matches the disable pattern `sensor:*`"),
+        r.stdout
+            .contains("python-policy: ops.watcher matches the disable pattern `sensor:*`"),
         "{}",
         r.stdout
     );
@@ -225,25 +245,41 @@ fn python_resolver_installs_packs_through_install() {
     add(
         &root,
         &resolver,
-        &["--grant", &base, "--set", &format!("git-base={base}"), "--order", "10"],
+        &[
+            "--grant",
+            &base,
+            "--set",
+            &format!("git-base={base}"),
+            "--order",
+            "10",
+        ],
     );
 
     let r = run(stackpack(&root).args(["install", "--no-venv", "corp:webpack"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(installed_version(&root, "webpack").as_deref(), Some("3.0.0"));
+    assert_eq!(
+        installed_version(&root, "webpack").as_deref(),
+        Some("3.0.0")
+    );
     let lock = std::fs::read_to_string(root.join("stackpack.lock")).unwrap();
     assert!(lock.contains("resolver = \"python-resolver\""), "{lock}");
     assert!(lock.contains("source = \"corp:webpack\""), "{lock}");
 
     let r = run(stackpack(&root).args(["install", "--no-venv", "--force", "corp:webpack=1.0.0"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert_eq!(installed_version(&root, "webpack").as_deref(), Some("1.0.0"));
+    assert_eq!(
+        installed_version(&root, "webpack").as_deref(),
+        Some("1.0.0")
+    );
 
     let r = run(stackpack(&root).args(["install", "--no-venv", "--force", "corp:webpack=9.9.9"]));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let said = format!("{}{}", r.stdout, r.stderr);
     assert!(said.contains("its versions: 2.0.0, 1.0.0"), "{said}");
-    assert_eq!(installed_version(&root, "webpack").as_deref(), Some("1.0.0"));
+    assert_eq!(
+        installed_version(&root, "webpack").as_deref(),
+        Some("1.0.0")
+    );
 }
 
 /// `stackpack plugin test` of the resolver with `testdata/refs.txt` and
@@ -273,7 +309,11 @@ fn python_resolver_under_plugin_test_with_recorded_answers() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("root");
     // Compile it once into the shared cache, as the other tests do.
-    add(&root, &resolver, &["--set", "git-base=https://git.corp.example/packs"]);
+    add(
+        &root,
+        &resolver,
+        &["--set", "git-base=https://git.corp.example/packs"],
+    );
     let testdata = example_dir("python-resolver/testdata");
     let recorded = testdata.join("recorded.json");
 
@@ -343,7 +383,11 @@ fn python_examples_unit_tests_pass() {
             .arg(&bindings)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = Command::new("python3")
             .args(["-m", "unittest", "-v", "test_app"])
             .current_dir(example_dir(dir))

@@ -297,7 +297,8 @@ pub struct TestArgs {
     /// References to resolve, one per line (`#` comments and blank lines are skipped)
     #[arg(long, value_name = "FILE")]
     pub refs: PathBuf,
-    /// Recorded HTTP responses: a JSON array of {"url", "status", "headers", "body"}
+    /// Recorded responses: a JSON array of {"url", "status", "headers", "body"}, and of
+    /// {"url", "git_refs"} for the `git ls-remote` of a repository
     #[arg(long, value_name = "FILE")]
     pub recorded: PathBuf,
     /// A config value the plugin reads with config-get; repeat for several

@@ -90,7 +90,13 @@ struct Figures {
     disabled: usize,
 }
 
-fn measure(cache: &Path, name: &str, wasm: &Arc<[u8]>, config: &[(&str, &str)], runs: usize) -> Figures {
+fn measure(
+    cache: &Path,
+    name: &str,
+    wasm: &Arc<[u8]>,
+    config: &[(&str, &str)],
+    runs: usize,
+) -> Figures {
     let rt = Runtime::new(Some(cache.to_path_buf()), Arc::new(NoNetwork), false).unwrap();
     let t = Instant::now();
     let first = rt.load(spec(name, wasm, config)).unwrap();
@@ -152,7 +158,10 @@ fn main() {
         }
     };
     if let Some(t) = python.built_in {
-        println!("built python-policy with componentize-py in {:.1} s", t.as_secs_f64());
+        println!(
+            "built python-policy with componentize-py in {:.1} s",
+            t.as_secs_f64()
+        );
     }
     let rust = stackpack_testkit::guests::example(tmp, "corp-policy");
     // Each bench run compiles into a cache of its own, so the first load is a compile.
@@ -168,11 +177,17 @@ fn main() {
         cache.path(),
         "python-policy",
         &python.wasm,
-        &[("disable", "sensor:*,bench.restart_*"), ("except", "restart_1")],
+        &[
+            ("disable", "sensor:*,bench.restart_*"),
+            ("except", "restart_1"),
+        ],
         30,
     );
     println!("override policy, decide over 100 resources; medians (fresh instance per call)");
-    println!("                          {:>14}  {:>14}  {:>8}", "rust (corp)", "python", "py/rust");
+    println!(
+        "                          {:>14}  {:>14}  {:>8}",
+        "rust (corp)", "python", "py/rust"
+    );
     let row = |what: &str, a: String, b: String, ratio: f64| {
         println!("  {what:<24}{a:>14}  {b:>14}  {ratio:>7.1}x");
     };

@@ -191,7 +191,12 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
     inputs.push(wit.join("plugin.wit"));
     for p in &inputs {
         let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-        hash.update(p.strip_prefix(&root).unwrap_or(p).to_string_lossy().as_bytes());
+        hash.update(
+            p.strip_prefix(&root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hash.update([0]);
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(&bytes);
