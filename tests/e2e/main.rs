@@ -16,6 +16,7 @@ mod index_cli;
 mod install_cli;
 mod install_http;
 mod packs_cli;
+mod plugin_limits;
 mod plugins_cli;
 mod python_plugins;
 mod register_cli;

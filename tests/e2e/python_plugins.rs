@@ -131,7 +131,7 @@ fn rows(root: &Path, pack: &str) -> Vec<Row> {
 #[test]
 fn python_policy_verdicts_reach_the_registry() {
     let case = "python_policy_verdicts_reach_the_registry";
-    let Some(policy) = built(case, guests::python_policy) else {
+    let Some(policy) = built(case, guests::example_python_policy) else {
         return;
     };
     let d = tempfile::tempdir().unwrap();
@@ -236,7 +236,7 @@ fn corp_git_server(dir: &Path) -> String {
 #[test]
 fn python_resolver_installs_packs_through_install() {
     let case = "python_resolver_installs_packs_through_install";
-    let Some(resolver) = built(case, guests::python_resolver) else {
+    let Some(resolver) = built(case, guests::example_python_resolver) else {
         return;
     };
     let d = tempfile::tempdir().unwrap();
@@ -303,7 +303,7 @@ fn plugin_test(root: &Path, wasm: &Path, refs: &Path, recorded: &Path) -> Run {
 #[test]
 fn python_resolver_under_plugin_test_with_recorded_answers() {
     let case = "python_resolver_under_plugin_test_with_recorded_answers";
-    let Some(resolver) = built(case, guests::python_resolver) else {
+    let Some(resolver) = built(case, guests::example_python_resolver) else {
         return;
     };
     let d = tempfile::tempdir().unwrap();

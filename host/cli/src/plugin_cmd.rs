@@ -41,6 +41,14 @@ pub fn run(s: &Session, cmd: &PluginCommand, json: bool) -> Result<(), CliError>
                 report.manifest.display(),
                 hosts_text(&report.granted_hosts),
             );
+            text.push_str(&format!(
+                "\n  machine code: {}",
+                code_text(
+                    &report.code,
+                    report.compile_ms,
+                    report.cache_file.as_deref()
+                )
+            ));
             if !report.not_granted.is_empty() {
                 text.push_str(&format!(
                     "\n  requested but not granted: {} (grant with --grant ORIGIN if you trust it)",
@@ -73,6 +81,25 @@ pub fn run(s: &Session, cmd: &PluginCommand, json: bool) -> Result<(), CliError>
             json,
         ),
     }
+}
+
+/// How a plugin's machine code was obtained, and how long compiling took.
+fn code_text(
+    code: &stackpack_plugin::CodeSource,
+    compile_ms: Option<u64>,
+    cache_file: Option<&std::path::Path>,
+) -> String {
+    let took = compile_ms.map_or_else(String::new, |ms| format!(" in {:.1} s", ms as f64 / 1e3));
+    let file = cache_file.map_or_else(String::new, |p| format!(", {}", p.display()));
+    match code {
+        stackpack_plugin::CodeSource::Compiled => format!("compiled{took}{file}"),
+        stackpack_plugin::CodeSource::Cached => format!("cached (compiled{took}{file})"),
+        stackpack_plugin::CodeSource::Precompiled => "precompiled into stackpack".to_string(),
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
 }
 
 fn hosts_text(hosts: &[String]) -> String {
@@ -149,6 +176,30 @@ fn inspect(s: &Session, target: &str, json: bool) -> Result<(), CliError> {
                 .join(", "),
         ),
         ("sha256", report.sha256.clone()),
+        ("size", mib(report.size_bytes)),
+        (
+            "declares",
+            format!(
+                "{} core instances, {} memories, {} tables",
+                report.declared.instances, report.declared.memories, report.declared.tables
+            ),
+        ),
+        (
+            "machine code",
+            code_text(
+                &report.code,
+                report.compile_ms,
+                report.cache_file.as_deref(),
+            ),
+        ),
+        (
+            "describe",
+            format!(
+                "{:.1} ms, peak memory {}",
+                report.describe_ms,
+                mib(report.describe_peak_memory_bytes)
+            ),
+        ),
         (
             "pinned sha256",
             report

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use stackpack_plugin::{
-    Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Recorded, Refusal, ReplayNet,
-    Resolved,
+    CodeSource, Grants, Limits, Plugin, PluginError, PluginKind, PluginSpec, Recorded, Refusal,
+    ReplayNet, Resolved, Shape,
 };
 use stackpack_site::{DeclaredKind, PluginManifest, PluginStore, normalize_sha256};
 
@@ -150,6 +150,12 @@ pub struct Added {
     /// Requested by the plugin but not granted (grant them with --grant).
     pub not_granted: Vec<String>,
     pub replaced: bool,
+    /// How its machine code was obtained: compiled now, or already in the cache.
+    pub code: CodeSource,
+    /// How long compiling took (now, or when the cache entry was written).
+    pub compile_ms: Option<u64>,
+    /// The compiled code every later load uses.
+    pub cache_file: Option<PathBuf>,
 }
 
 pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
@@ -264,6 +270,9 @@ pub fn add(s: &Session, req: &AddRequest) -> Result<Added, OpsError> {
         not_granted: not_granted(&grants, &d.requested_hosts),
         requested_hosts: d.requested_hosts,
         replaced,
+        code: plugin.code_source(),
+        compile_ms: plugin.compile_time().map(|t| t.as_millis() as u64),
+        cache_file: plugin.cache_file().map(std::path::Path::to_path_buf),
     };
     Ok(report)
 }
@@ -338,6 +347,20 @@ pub struct Inspection {
     pub config: BTreeMap<String, String>,
     pub sha256: String,
     pub pinned_sha256: Option<String>,
+    /// The component's size in bytes.
+    pub size_bytes: u64,
+    /// The core instances, memories and tables it declares (its per-call store limits).
+    pub declared: Shape,
+    /// How its machine code was obtained this time.
+    pub code: CodeSource,
+    /// How long compiling it took, now or when its cache entry was written; null for
+    /// a built-in (compiled when stackpack was built).
+    pub compile_ms: Option<u64>,
+    pub cache_file: Option<PathBuf>,
+    /// The most linear memory its `describe` call held at once, in bytes.
+    pub describe_peak_memory_bytes: u64,
+    /// The guest time of its `describe` call, in milliseconds.
+    pub describe_ms: f64,
 }
 
 /// The entry named `name` among every plugin the settings name.
@@ -392,6 +415,7 @@ pub fn inspect(s: &Session, target: &str) -> Result<Inspection, OpsError> {
         )
     };
     let d = plugin.describe()?;
+    let stats = plugin.last_call();
     let report = Inspection {
         name: plugin.name().to_string(),
         origin,
@@ -412,6 +436,13 @@ pub fn inspect(s: &Session, target: &str) -> Result<Inspection, OpsError> {
         config,
         sha256: plugin.sha256().to_string(),
         pinned_sha256: pinned,
+        size_bytes: plugin.size(),
+        declared: plugin.shape(),
+        code: plugin.code_source(),
+        compile_ms: plugin.compile_time().map(|t| t.as_millis() as u64),
+        cache_file: plugin.cache_file().map(std::path::Path::to_path_buf),
+        describe_peak_memory_bytes: stats.map_or(0, |s| s.peak_memory_bytes),
+        describe_ms: stats.map_or(0.0, |s| s.guest_time.as_secs_f64() * 1e3),
     };
     Ok(report)
 }

@@ -233,7 +233,7 @@ impl Session {
                 None
             }
         };
-        Ok(Runtime::new(cache, net, self.offline)?)
+        Ok(Runtime::new(cache, net, self.offline)?.with_progress(self.progress.clone()))
     }
 
     /// Every plugin the settings name, in chain order, listed once (built-ins, the

@@ -150,7 +150,7 @@ fn measure(
 
 fn main() {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let python = match stackpack_testkit::guests::python_policy(tmp) {
+    let python = match stackpack_testkit::guests::example_python_policy(tmp) {
         Ok(p) => p,
         Err(why) => {
             eprintln!("python_policy bench cannot run: {why}");

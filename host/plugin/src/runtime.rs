@@ -91,6 +91,25 @@ pub struct Runtime {
     offline: bool,
     /// The least each store gets ([`FLOOR`]; the unit tests use none).
     floor: Shape,
+    /// Where compiling is shown (a component of many MiB takes seconds).
+    progress: Arc<dyn stackpack_core::Progress>,
+}
+
+/// What the cache keeps beside a `.cwasm`: how long compiling it took.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheRecord {
+    compile_ms: u64,
+    wasm_bytes: u64,
+}
+
+/// How a component's machine code was found.
+struct Code {
+    component: Component,
+    source: CodeSource,
+    /// Compiling it took this long: now, or when the cache entry was written.
+    compile_time: Option<Duration>,
+    /// The cache entry it was loaded from or written to.
+    cache_file: Option<PathBuf>,
 }
 
 impl Runtime {
@@ -122,7 +141,14 @@ impl Runtime {
             net,
             offline,
             floor: FLOOR,
+            progress: Arc::new(stackpack_core::Silent),
         })
+    }
+
+    /// Shows each compilation through `progress` (a spinner in the CLI).
+    pub fn with_progress(mut self, progress: Arc<dyn stackpack_core::Progress>) -> Runtime {
+        self.progress = progress;
+        self
     }
 
     pub fn engine(&self) -> &Engine {
@@ -138,7 +164,8 @@ impl Runtime {
         let shape = crate::shape::read(&spec.name, &spec.wasm)?;
         shape.check(&spec.name)?;
         let started = Instant::now();
-        let (component, source) = self.component(&spec.name, &spec.wasm, &sha256)?;
+        let code = self.component(&spec.name, &spec.wasm, &sha256)?;
+        let (component, source) = (code.component, code.source);
         let load_time = started.elapsed();
         match source {
             CodeSource::Precompiled => tracing::info!(
@@ -147,9 +174,12 @@ impl Runtime {
                 load_time.as_secs_f64() * 1e3
             ),
             CodeSource::Cached => tracing::info!(
-                "plugin {}: loaded cached code in {:.2} ms",
+                "plugin {}: loaded cached code in {:.2} ms from {}",
                 spec.name,
-                load_time.as_secs_f64() * 1e3
+                load_time.as_secs_f64() * 1e3,
+                code.cache_file
+                    .as_deref()
+                    .map_or_else(String::new, |p| p.display().to_string())
             ),
             CodeSource::Compiled => tracing::info!(
                 "plugin {}: compiled in {:.0} ms",
@@ -201,6 +231,8 @@ impl Runtime {
             api_version,
             code_source: source,
             load_time,
+            compile_time: code.compile_time,
+            cache_file: code.cache_file,
             shape,
             store_shape: Shape {
                 instances: shape.instances.max(self.floor.instances),
@@ -213,12 +245,7 @@ impl Runtime {
         })
     }
 
-    fn component(
-        &self,
-        name: &str,
-        wasm: &[u8],
-        sha256: &str,
-    ) -> Result<(Component, CodeSource), PluginError> {
+    fn component(&self, name: &str, wasm: &[u8], sha256: &str) -> Result<Code, PluginError> {
         let invalid = |e: wasmtime::Error| PluginError::InvalidComponent {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
@@ -229,15 +256,29 @@ impl Runtime {
             .and_then(|b| b.precompiled())
             .and_then(|code| self.shipped_code(name, code))
         {
-            return Ok((component, CodeSource::Precompiled));
+            return Ok(Code {
+                component,
+                source: CodeSource::Precompiled,
+                compile_time: None,
+                cache_file: None,
+            });
         }
         let Some(dir) = &self.cache_dir else {
-            return Ok((
-                Component::new(&self.engine, wasm).map_err(invalid)?,
-                CodeSource::Compiled,
-            ));
+            let (cwasm, took) = self.compile(name, wasm)?;
+            // SAFETY: the bytes were produced by `precompile_component` on this engine
+            // just above; they never left this process's memory.
+            #[allow(unsafe_code)]
+            let component =
+                unsafe { Component::deserialize(&self.engine, &cwasm) }.map_err(invalid)?;
+            return Ok(Code {
+                component,
+                source: CodeSource::Compiled,
+                compile_time: Some(took),
+                cache_file: None,
+            });
         };
         let file = format!("{sha256}-{}.cwasm", self.engine_key);
+        let record_file = format!("{sha256}-{}.json", self.engine_key);
         let path = dir.join(&file);
         if path.is_file() {
             // SAFETY: `deserialize_file` trusts its input to be machine code that this
@@ -249,22 +290,73 @@ impl Runtime {
             #[allow(unsafe_code)]
             let loaded = unsafe { Component::deserialize_file(&self.engine, &path) };
             match loaded {
-                Ok(c) => return Ok((c, CodeSource::Cached)),
+                Ok(component) => {
+                    let compile_time = std::fs::read(dir.join(&record_file))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<CacheRecord>(&b).ok())
+                        .map(|r| Duration::from_millis(r.compile_ms));
+                    return Ok(Code {
+                        component,
+                        source: CodeSource::Cached,
+                        compile_time,
+                        cache_file: Some(path),
+                    });
+                }
                 Err(e) => tracing::warn!(
                     "plugin {name}: ignoring unusable cached code {}: {e}; recompiling",
                     path.display()
                 ),
             }
         }
-        let cwasm = self.engine.precompile_component(wasm).map_err(invalid)?;
-        if let Err(e) = store_cwasm(dir, &file, &cwasm) {
-            tracing::warn!("plugin {name}: could not cache compiled code: {e}");
-        }
+        let (cwasm, took) = self.compile(name, wasm)?;
+        let record = CacheRecord {
+            compile_ms: took.as_millis() as u64,
+            wasm_bytes: wasm.len() as u64,
+        };
+        let stored = store_cwasm(dir, &file, &cwasm).and_then(|()| {
+            let json = serde_json::to_vec(&record).unwrap_or_default();
+            store_cwasm(dir, &record_file, &json)
+        });
+        let cache_file = match stored {
+            Ok(()) => {
+                tracing::debug!("plugin {name}: wrote compiled code to {}", path.display());
+                Some(path)
+            }
+            Err(e) => {
+                tracing::warn!("plugin {name}: could not cache compiled code: {e}");
+                None
+            }
+        };
         // SAFETY: the bytes were produced by `precompile_component` on this engine just
         // above; they never left this process's memory.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(&self.engine, &cwasm) }.map_err(invalid)?;
-        Ok((component, CodeSource::Compiled))
+        Ok(Code {
+            component,
+            source: CodeSource::Compiled,
+            compile_time: Some(took),
+            cache_file,
+        })
+    }
+
+    /// Compiles a component to machine code, shown through the progress display.
+    fn compile(&self, name: &str, wasm: &[u8]) -> Result<(Vec<u8>, Duration), PluginError> {
+        let _task = stackpack_core::Task::start(
+            self.progress.as_ref(),
+            &format!(
+                "compiling plugin {name} ({})",
+                stackpack_fs::human_bytes(wasm.len() as u64)
+            ),
+        );
+        let started = Instant::now();
+        let cwasm =
+            self.engine
+                .precompile_component(wasm)
+                .map_err(|e| PluginError::InvalidComponent {
+                    plugin: name.to_string(),
+                    reason: format!("{e:#}"),
+                })?;
+        Ok((cwasm, started.elapsed()))
     }
 
     /// A built-in's code as this build precompiled it, or `None` (said in the log) when
@@ -388,6 +480,8 @@ pub struct Plugin {
     api_version: String,
     code_source: CodeSource,
     load_time: Duration,
+    compile_time: Option<Duration>,
+    cache_file: Option<PathBuf>,
     shape: Shape,
     /// The store limits: `shape`, raised to the runtime's floor.
     store_shape: Shape,
@@ -430,6 +524,15 @@ impl Plugin {
     }
     pub fn load_time(&self) -> Duration {
         self.load_time
+    }
+    /// How long compiling it took, now or when its cache entry was written; `None` for
+    /// a built-in's precompiled code or a cache entry without its record.
+    pub fn compile_time(&self) -> Option<Duration> {
+        self.compile_time
+    }
+    /// The `.cwasm` its code was loaded from or written to.
+    pub fn cache_file(&self) -> Option<&Path> {
+        self.cache_file.as_deref()
     }
     /// The core instances, memories and tables one instantiation declares.
     pub fn shape(&self) -> Shape {
@@ -746,6 +849,46 @@ mod tests {
         }
     }
 
+    /// Safe outcome: a component declaring more instances, memories or tables than the
+    /// ceilings is refused at load with the count and the ceiling named, and nothing
+    /// of it is compiled (the cache stays empty) or run.
+    #[test]
+    fn absurd_declared_counts_are_refused_before_compiling() {
+        let cache = tempfile::tempdir().unwrap();
+        let rt = runtime(Some(cache.path().to_path_buf()));
+        for (bytes, what) in [
+            (
+                stackpack_testkit::guests::declaring(10_000, 1, 1),
+                "10000 core instances",
+            ),
+            (
+                stackpack_testkit::guests::declaring(1, 64, 1),
+                "64 memories",
+            ),
+            (
+                stackpack_testkit::guests::declaring(1, 1, 5000),
+                "5000 tables",
+            ),
+        ] {
+            let err = rt
+                .load(PluginSpec {
+                    name: "greedy".into(),
+                    wasm: Arc::from(bytes),
+                    grants: Grants::default(),
+                    config: BTreeMap::new(),
+                    limits: Limits::default(),
+                })
+                .err()
+                .expect("refused");
+            assert!(matches!(err, PluginError::TooLarge { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("plugin greedy declares {what}"))
+            );
+        }
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    }
+
     /// Safe outcome: a fresh cache compiles nothing and writes nothing; every built-in
     /// comes from the code shipped in the binary and works.
     #[test]
@@ -790,9 +933,22 @@ mod tests {
         let plugin = rt.load(spec(b)).unwrap();
         assert_eq!(plugin.code_source(), CodeSource::Compiled);
         assert_eq!(plugin.describe().unwrap().name, "file");
-        let cached = std::fs::read_dir(cache.path()).unwrap().count();
-        assert_eq!(cached, 1, "the compiled code is cached as before");
-        assert_eq!(rt.load(spec(b)).unwrap().code_source(), CodeSource::Cached);
+        assert!(plugin.compile_time().is_some());
+        let mut cached: Vec<String> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        cached.sort();
+        assert_eq!(cached.len(), 2, "the code and its record: {cached:?}");
+        assert!(cached[0].ends_with(".cwasm") && cached[1].ends_with(".json"));
+        let again = rt.load(spec(b)).unwrap();
+        assert_eq!(again.code_source(), CodeSource::Cached);
+        // The compile time comes from the cache's record.
+        assert_eq!(
+            again.compile_time().map(|t| t.as_millis()),
+            plugin.compile_time().map(|t| t.as_millis())
+        );
+        assert_eq!(again.cache_file(), plugin.cache_file());
     }
 
     /// Safe outcome: damaged shipped code (bad header, cut short) is never used.

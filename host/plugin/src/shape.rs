@@ -336,3 +336,73 @@ pub fn read(plugin: &str, bytes: &[u8]) -> Result<Shape, PluginError> {
     shape.add(flat, top.unknown_components);
     Ok(shape)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use stackpack_testkit::guests::{declaring, nested};
+
+    /// Safe outcome: the counts read are the ones the component declares.
+    #[test]
+    fn counts_what_the_component_declares() {
+        let shape = read("t", &declaring(7, 3, 5)).unwrap();
+        assert_eq!(
+            shape,
+            Shape {
+                instances: 7,
+                memories: 3,
+                tables: 5
+            }
+        );
+        assert!(shape.check("t").is_ok());
+    }
+
+    /// Safe outcome: a nested component's instances count once per instantiation of it.
+    #[test]
+    fn nested_components_multiply() {
+        let shape = read("t", &nested(3, 4)).unwrap();
+        assert_eq!((shape.instances, shape.memories), (12, 12));
+        // 2^k blow-up through nesting is counted, not overflowed.
+        let shape = read("t", &nested(u32::from(u16::MAX), u32::from(u16::MAX))).unwrap();
+        assert!(shape.check("t").is_err());
+    }
+
+    /// Safe outcome: absurd counts are refused with the plugin, the count and the
+    /// ceiling named.
+    #[test]
+    fn absurd_counts_are_refused_naming_count_and_ceiling() {
+        for (bytes, what, count, ceiling) in [
+            (declaring(5000, 1, 1), "core instances", 5000, MAX_INSTANCES),
+            (declaring(1, 500, 1), "memories", 500, MAX_MEMORIES),
+            (declaring(1, 1, 100_000), "tables", 100_000, MAX_TABLES),
+        ] {
+            let err = read("greedy", &bytes)
+                .unwrap()
+                .check("greedy")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!(
+                    "plugin greedy declares {count} {what}, more than the {ceiling} stackpack allows"
+                )),
+                "{err}"
+            );
+            assert!(err.contains("it was not run"), "{err}");
+        }
+    }
+
+    /// Safe outcome: a core module or a cut-short file is not taken for a component.
+    #[test]
+    fn not_a_component_is_invalid() {
+        let core = wasm_encoder::Module::new().finish();
+        assert!(matches!(
+            read("t", &core),
+            Err(PluginError::InvalidComponent { .. })
+        ));
+        let whole = declaring(2, 1, 1);
+        assert!(read("t", &whole[..whole.len() - 3]).is_err());
+        assert!(read("t", b"not wasm").is_err());
+    }
+}

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The repository root (this crate is `host/testkit`).
@@ -157,7 +159,6 @@ pub fn python_example(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPl
 }
 
 fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>, String> {
-    use sha2::{Digest, Sha256};
     let tool = componentize_py().ok_or_else(|| {
         format!(
             "componentize-py is not installed (not on PATH nor in Python's user scripts \
@@ -248,11 +249,153 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
 }
 
 /// The Python override policy `examples/plugins/python-policy`; see [`python_example`].
-pub fn python_policy(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
+pub fn example_python_policy(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
     python_example(tmp, "python-policy", "override-policy")
 }
 
 /// The Python resolver `examples/plugins/python-resolver`; see [`python_example`].
-pub fn python_resolver(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
+pub fn example_python_resolver(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
     python_example(tmp, "python-resolver", "source-resolver")
+}
+
+/// A component that declares the given counts and does nothing else (no exports, so
+/// it is no plugin): one core module defining `memories` memories and `tables` tables,
+/// instantiated once, and an empty module instantiated `instances - 1` more times.
+pub fn declaring(instances: u32, memories: u32, tables: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, InstanceSection, MemorySection, MemoryType, Module, ModuleSection, RefType,
+        TableSection, TableType,
+    };
+    let mut heavy = Module::new();
+    let mut mems = MemorySection::new();
+    for _ in 0..memories {
+        mems.memory(MemoryType {
+            minimum: 0,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+    }
+    let mut tabs = TableSection::new();
+    for _ in 0..tables {
+        tabs.table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: 0,
+            maximum: None,
+            shared: false,
+        });
+    }
+    heavy.section(&tabs).section(&mems);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&heavy));
+    component.section(&ModuleSection(&Module::new()));
+    let mut instances_section = InstanceSection::new();
+    instances_section.instantiate(0, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    for _ in 1..instances {
+        instances_section.instantiate(1, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    }
+    component.section(&instances_section);
+    component.finish()
+}
+
+/// A component holding a nested component that instantiates a module defining one
+/// memory `inner` times, the nested component itself instantiated `outer` times.
+pub fn nested(outer: u32, inner: u32) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentInstanceSection, InstanceSection, MemorySection, MemoryType, Module,
+        ModuleSection, NestedComponentSection,
+    };
+    let mut module = Module::new();
+    let mut mems = MemorySection::new();
+    mems.memory(MemoryType {
+        minimum: 0,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    module.section(&mems);
+    let mut nested = Component::new();
+    nested.section(&ModuleSection(&module));
+    let mut core = InstanceSection::new();
+    for _ in 0..inner {
+        core.instantiate(0, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    }
+    nested.section(&core);
+    let mut component = Component::new();
+    component.section(&NestedComponentSection(&nested));
+    let mut instances = ComponentInstanceSection::new();
+    for _ in 0..outer {
+        instances.instantiate(
+            0,
+            Vec::<(&str, wasm_encoder::ComponentExportKind, u32)>::new(),
+        );
+    }
+    component.section(&instances);
+    component.finish()
+}
+
+/// The minimal Python override policy (tests/guests/py-policy/app.py) built with
+/// componentize-py against wit/plugin.wit. The component is kept under
+/// `<tmp>/py-guests/`, named by the sha256 of its sources and of the tool's version, so
+/// it is built once and reused by later runs until one of them changes. `Err` says why
+/// it cannot be built here (componentize-py missing), for `cannot_run`.
+pub fn python_policy(tmp: &Path) -> Result<Arc<[u8]>, String> {
+    static BUILT: OnceLock<Result<Arc<[u8]>, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let tool = componentize_py().ok_or_else(|| {
+                "componentize-py is not installed (pip install componentize-py==0.25.1)".to_string()
+            })?;
+            let version = Command::new(&tool)
+                .arg("--version")
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+            let root = repo_root();
+            let app = std::fs::read(root.join("tests/guests/py-policy/app.py"))
+                .expect("read tests/guests/py-policy/app.py");
+            let wit = std::fs::read(root.join("wit/plugin.wit")).expect("read wit/plugin.wit");
+            let mut hasher = Sha256::new();
+            for part in [&version.stdout, &app, &wit] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+            let key: String = hasher
+                .finalize()
+                .iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let dir = tmp.join("py-guests");
+            let out = dir.join(format!("py-policy-{key}.wasm"));
+            if let Ok(bytes) = std::fs::read(&out) {
+                return Ok(Arc::from(bytes));
+            }
+            // Built from a copy, so the source tree gets no __pycache__.
+            let work = dir.join(format!("build-{key}-{}", std::process::id()));
+            std::fs::create_dir_all(&work).expect("create the Python build dir");
+            std::fs::write(work.join("app.py"), &app).expect("copy app.py");
+            let partial = work.join("py-policy.wasm");
+            let built = Command::new(&tool)
+                .arg("-d")
+                .arg(root.join("wit"))
+                .args(["-w", "override-policy", "componentize", "app", "-o"])
+                .arg(&partial)
+                .current_dir(&work)
+                .output()
+                .expect("run componentize-py");
+            assert!(
+                built.status.success(),
+                "componentize-py failed to build tests/guests/py-policy:\n{}",
+                String::from_utf8_lossy(&built.stderr)
+            );
+            std::fs::rename(&partial, &out).expect("keep the built Python policy");
+            let _ = std::fs::remove_dir_all(&work);
+            Ok(Arc::from(
+                std::fs::read(&out).expect("read the built Python policy"),
+            ))
+        })
+        .clone()
 }
