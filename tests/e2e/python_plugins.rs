@@ -156,11 +156,7 @@ fn python_policy_verdicts_reach_the_registry() {
     assert_eq!(v["sensors(overridden)"], 1, "{v}");
     assert_eq!(v.get("rules(overridden)"), None, "{v}");
 
-    let why = |r: &str, p: &str| {
-        Some(format!(
-            "python-policy: {r} matches the disable pattern `{p}`"
-        ))
-    };
+    let why = |r: &str, p: &str| Some(format!("{r} matches the disable pattern `{p}`"));
     let by = Some("python-policy".to_string());
     assert_eq!(
         rows(&root, "ops"),
@@ -199,7 +195,7 @@ fn python_policy_verdicts_reach_the_registry() {
     let r = run(stackpack(&root).args(["get", "ops"]));
     assert!(
         r.stdout
-            .contains("python-policy: ops.watcher matches the disable pattern `sensor:*`"),
+            .contains("sensor ops.watcher disabled by python-policy: ops.watcher matches the disable pattern `sensor:*`"),
         "{}",
         r.stdout
     );

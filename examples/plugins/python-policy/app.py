@@ -105,7 +105,7 @@ def decide_with(
             verdicts.append(Verdict_Keep())
         else:
             verdicts.append(
-                Verdict_Disable(f"{NAME}: {resource.ref} matches the disable pattern `{hit}`")
+                Verdict_Disable(f"{resource.ref} matches the disable pattern `{hit}`")
             )
     return verdicts
 

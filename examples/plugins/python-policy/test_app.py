@@ -54,10 +54,10 @@ class DecideWith(unittest.TestCase):
         self.assertEqual(
             shown(got),
             [
-                "disable: python-policy: ops.restart_db matches the disable pattern `ops.restart_*`",
+                "disable: ops.restart_db matches the disable pattern `ops.restart_*`",
                 "keep",
                 "keep",
-                "disable: python-policy: ops.on_alert matches the disable pattern `on_alert`",
+                "disable: ops.on_alert matches the disable pattern `on_alert`",
             ],
         )
 
