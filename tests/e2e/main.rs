@@ -20,6 +20,7 @@ mod packs_cli;
 mod plugin_limits;
 mod plugin_new;
 mod plugins_cli;
+mod python_plugins;
 mod register_cli;
 mod st2_cli;
 mod st2_more;

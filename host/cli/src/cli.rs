@@ -329,7 +329,8 @@ pub struct TestArgs {
         requires = "recorded"
     )]
     pub refs: Option<PathBuf>,
-    /// Recorded HTTP responses: a JSON array of {"url", "status", "headers", "body"}
+    /// Recorded responses: a JSON array of {"url", "status", "headers", "body"}, and of
+    /// {"url", "git_refs"} for the `git ls-remote` of a repository
     #[arg(long, value_name = "FILE", requires = "refs")]
     pub recorded: Option<PathBuf>,
     /// An override policy's sample pack: the policy decides its resources as `register` would

@@ -9,6 +9,15 @@
 //!   "headers": {"content-type": "application/json"}, "body": "{…}"}]
 //! ```
 //!
+//! A `git ls-remote` (the `git-list-refs` import) is answered by a record of the
+//! repository's URL with `git_refs`, each ref name mapped to its commit; such a record
+//! answers only `git-list-refs`, never an HTTP GET:
+//!
+//! ```json
+//! [{"url": "https://git.corp.example/packs/sensu.git",
+//!   "git_refs": {"refs/heads/main": "<40 hex>", "refs/tags/v1.0.0": "<40 hex>"}}]
+//! ```
+//!
 //! A URL that was not recorded fails with a transport error that names it and says it
 //! was not recorded; the URLs asked for but missing are kept for the report. Grants
 //! still apply first (the runtime checks them before the backend sees a request).
@@ -30,6 +39,10 @@ pub struct Recorded {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub body: String,
+    /// The refs a `git ls-remote` of `url` lists (name to commit); a record with them
+    /// answers `git-list-refs` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_refs: Option<BTreeMap<String, String>>,
 }
 
 fn ok_status() -> u16 {
@@ -92,9 +105,12 @@ impl NetBackend for ReplayNet {
         _headers: &[(String, String)],
         max_body: u64,
     ) -> Result<HttpReply, NetFailure> {
-        let found = self.records.iter().find(|(u, r)| match u {
-            Some(u) => u == url,
-            None => r.url == url.as_str(),
+        let found = self.records.iter().find(|(u, r)| {
+            r.git_refs.is_none()
+                && match u {
+                    Some(u) => u == url,
+                    None => r.url == url.as_str(),
+                }
         });
         let Some((_, r)) = found else {
             return Err(self.miss(SafeUrl::from(url.clone()).to_string()));
@@ -114,7 +130,21 @@ impl NetBackend for ReplayNet {
     }
 
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {
-        Err(self.miss(format!("git ls-remote {}", stackpack_core::redact_url(url))))
+        let parsed = Url::parse(url).ok();
+        let found = self.records.iter().find_map(|(u, r)| {
+            let same = match (u, &parsed) {
+                (Some(u), Some(p)) => u == p,
+                _ => r.url == url,
+            };
+            r.git_refs.as_ref().filter(|_| same)
+        });
+        match found {
+            Some(refs) => Ok(refs
+                .iter()
+                .map(|(name, commit)| (name.clone(), commit.clone()))
+                .collect()),
+            None => Err(self.miss(format!("git ls-remote {}", stackpack_core::redact_url(url)))),
+        }
     }
 }
 
@@ -129,6 +159,7 @@ mod tests {
             status: 200,
             headers: BTreeMap::from([("content-type".into(), "text/plain".into())]),
             body: body.into(),
+            git_refs: None,
         }
     }
 
@@ -174,5 +205,41 @@ mod tests {
             net.http_get(&Url::parse("https://a.example/x.json").unwrap(), &[], 0),
             Err(NetFailure::TooLarge(0))
         ));
+    }
+
+    /// Safe outcome: `git ls-remote` is answered only from a record with `git_refs` for
+    /// that very URL; such a record never answers an HTTP GET, and an unrecorded
+    /// repository is a named miss.
+    #[test]
+    fn answers_recorded_git_refs_only_for_ls_remote() {
+        let refs = BTreeMap::from([
+            ("refs/heads/main".to_string(), "a".repeat(40)),
+            ("refs/tags/v1.0.0".to_string(), "b".repeat(40)),
+        ]);
+        let net = ReplayNet::new(vec![Recorded {
+            git_refs: Some(refs.clone()),
+            ..rec("https://git.example/packs/sensu.git", "")
+        }]);
+        assert_eq!(net.origins(), vec!["https://git.example"]);
+        let got = net
+            .git_list_refs("https://git.example/packs/sensu.git")
+            .unwrap();
+        assert_eq!(got, refs.into_iter().collect::<Vec<_>>());
+        let get = net.http_get(
+            &Url::parse("https://git.example/packs/sensu.git").unwrap(),
+            &[],
+            100,
+        );
+        assert!(matches!(get, Err(NetFailure::Transport(_))), "{get:?}");
+        let NetFailure::Transport(m) = net
+            .git_list_refs("https://git.example/packs/other.git")
+            .unwrap_err()
+        else {
+            panic!("expected a transport error")
+        };
+        assert!(
+            m.contains("git ls-remote https://git.example/packs/other.git was not recorded"),
+            "{m}"
+        );
     }
 }

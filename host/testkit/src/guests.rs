@@ -102,6 +102,162 @@ pub fn example(tmp: &Path, name: &str) -> Arc<[u8]> {
     build(tmp, "examples/plugins/Cargo.toml", &name.replace('-', "_"))
 }
 
+/// The componentize-py release the Python examples are built and tested with (the one
+/// `.ci/run` installs).
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The componentize-py to build Python plugins with: `$COMPONENTIZE_PY`, else the first
+/// on PATH, else the one in Python's user scripts directory (`python3 -m site
+/// --user-base`/bin, where `pip install --user` puts it). `None` when there is none.
+pub fn componentize_py() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("COMPONENTIZE_PY") {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("componentize-py"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let out = Command::new("python3")
+            .args(["-m", "site", "--user-base"])
+            .output()
+            .ok()?;
+        let base = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let p = Path::new(&base).join("bin/componentize-py");
+        (out.status.success() && p.is_file()).then_some(p)
+    })
+}
+
+/// A Python plugin built from `examples/plugins/<dir>` with componentize-py for `world`
+/// of wit/plugin.wit; see [`python_example`].
+pub struct PythonPlugin {
+    pub wasm: Arc<[u8]>,
+    /// Where the component is kept: `<tmp>/python-plugins/<dir>-<key>.wasm`.
+    pub path: PathBuf,
+    /// How long componentize-py took, when this call built it (`None`: reused).
+    pub built_in: Option<std::time::Duration>,
+}
+
+/// Builds the Python example `examples/plugins/<dir>` (module `app`) for `world` with
+/// componentize-py, or says why it cannot (`Err`: no componentize-py, or another release
+/// than [`COMPONENTIZE_PY_VERSION`]). The component is kept under
+/// `<tmp>/python-plugins/`, named by a hash of the example's `.py` files, the WIT and
+/// componentize-py's version, so a run rebuilds it only when one of them changed, and
+/// once per process at most. A failing build panics with componentize-py's output.
+pub fn python_example(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>, String> {
+    type Cells = HashMap<String, Arc<OnceLock<Result<Arc<PythonPlugin>, String>>>>;
+    static BUILT: OnceLock<Mutex<Cells>> = OnceLock::new();
+    let cell = BUILT
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(format!("{}#{dir}#{world}", tmp.display()))
+        .or_default()
+        .clone();
+    cell.get_or_init(|| build_python(tmp, dir, world)).clone()
+}
+
+fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>, String> {
+    let tool = componentize_py().ok_or_else(|| {
+        format!(
+            "componentize-py is not installed (not on PATH nor in Python's user scripts \
+             directory); install it with `python3 -m pip install --user \
+             componentize-py=={COMPONENTIZE_PY_VERSION}`"
+        )
+    })?;
+    let version = Command::new(&tool)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    if version != format!("componentize-py {COMPONENTIZE_PY_VERSION}") {
+        return Err(format!(
+            "{} is `{version}`, not componentize-py {COMPONENTIZE_PY_VERSION}; install that \
+             release with `python3 -m pip install --user componentize-py=={COMPONENTIZE_PY_VERSION}`",
+            tool.display()
+        ));
+    }
+    let root = repo_root();
+    let src = root.join("examples/plugins").join(dir);
+    let wit = root.join("wit");
+    let mut hash = Sha256::new();
+    hash.update(format!("{version}\0{world}\0").as_bytes());
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&src)
+        .unwrap_or_else(|e| panic!("read {}: {e}", src.display()))
+        .map(|e| e.expect("list the example").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .collect();
+    inputs.sort();
+    inputs.push(wit.join("plugin.wit"));
+    for p in &inputs {
+        let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+        hash.update(
+            p.strip_prefix(&root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hash.update([0]);
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(&bytes);
+    }
+    let key: String = hash
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let out_dir = tmp.join("python-plugins");
+    std::fs::create_dir_all(&out_dir).expect("create the Python plugins' output directory");
+    let path = out_dir.join(format!("{dir}-{key}.wasm"));
+    if let Ok(bytes) = std::fs::read(&path) {
+        return Ok(Arc::new(PythonPlugin {
+            wasm: Arc::from(bytes),
+            path,
+            built_in: None,
+        }));
+    }
+    // Built beside and renamed into place: another process building the same key at
+    // the same time writes the same bytes, and no reader sees a partial file.
+    let partial = out_dir.join(format!("{dir}-{key}.{}.partial", std::process::id()));
+    let started = std::time::Instant::now();
+    let out = Command::new(&tool)
+        .arg("-d")
+        .arg(&wit)
+        .args(["-w", world, "componentize", "app", "-p", "."])
+        .arg("-o")
+        .arg(&partial)
+        .current_dir(&src)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("run componentize-py");
+    assert!(
+        out.status.success(),
+        "building the Python plugin {dir} with componentize-py failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built_in = started.elapsed();
+    std::fs::rename(&partial, &path).expect("move the built component into place");
+    let bytes = std::fs::read(&path).expect("read the built component");
+    Ok(Arc::new(PythonPlugin {
+        wasm: Arc::from(bytes),
+        path,
+        built_in: Some(built_in),
+    }))
+}
+
+/// The Python override policy `examples/plugins/python-policy`; see [`python_example`].
+pub fn example_python_policy(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
+    python_example(tmp, "python-policy", "override-policy")
+}
+
+/// The Python resolver `examples/plugins/python-resolver`; see [`python_example`].
+pub fn example_python_resolver(tmp: &Path) -> Result<Arc<PythonPlugin>, String> {
+    python_example(tmp, "python-resolver", "source-resolver")
+}
+
 /// A component that declares the given counts and does nothing else (no exports, so
 /// it is no plugin): one core module defining `memories` memories and `tables` tables,
 /// instantiated once, and an empty module instantiated `instances - 1` more times.
@@ -179,20 +335,6 @@ pub fn nested(outer: u32, inner: u32) -> Vec<u8> {
     }
     component.section(&instances);
     component.finish()
-}
-
-/// Where componentize-py is: on `PATH`, else where `pip install --user` puts it.
-fn componentize_py() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("componentize-py"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        let p = Path::new(&home).join(".local/bin/componentize-py");
-        p.is_file().then_some(p)
-    })
 }
 
 /// The minimal Python override policy (tests/guests/py-policy/app.py) built with
