@@ -3,6 +3,7 @@
 //!
 //!   cargo bench --bench install
 //!   STACKPACK_BENCH_QUICK=1 cargo bench --bench install   # small repositories, once
+//!   STACKPACK_BENCH_DIR=/tmp/b cargo bench --bench install # keep what it made in /tmp/b
 //!
 //! What is generated and measured: see `install_suite.rs` (shared with the end-to-end
 //! test that runs the quick mode).
@@ -12,11 +13,17 @@ mod install_suite;
 
 fn main() {
     let opts = install_suite::Options::from_env();
-    let work = tempfile::tempdir().unwrap();
+    // STACKPACK_BENCH_DIR keeps the repositories and roots there (to look at them, or
+    // to time other commands on them); else a temporary directory is used and removed.
+    let temp = tempfile::tempdir().unwrap();
+    let work = match std::env::var_os("STACKPACK_BENCH_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => temp.path().to_path_buf(),
+    };
     let report = install_suite::run(
         opts,
         std::path::Path::new(env!("CARGO_BIN_EXE_stackpack")),
-        work.path(),
+        &work,
     );
     print!("{}", report.render(opts));
 }
