@@ -20,10 +20,12 @@ fn main() {
         Some(dir) => std::path::PathBuf::from(dir),
         None => temp.path().to_path_buf(),
     };
-    let report = install_suite::run(
-        opts,
-        std::path::Path::new(env!("CARGO_BIN_EXE_stackpack")),
-        &work,
-    );
+    // STACKPACK_BENCH_BIN measures another build of stackpack (the harness itself only
+    // starts processes and times them, so it may be a debug build:
+    // `STACKPACK_BENCH_BIN=target/release/stackpack cargo test --bench install`).
+    let bin = std::env::var_os("STACKPACK_BENCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_stackpack").into());
+    let report = install_suite::run(opts, &bin, &work);
     print!("{}", report.render(opts));
 }
