@@ -11,10 +11,12 @@ use std::time::Instant;
 use crate::common::*;
 
 /// `base`, and `packa` and `packb` both requiring it, as git repositories tagged
-/// `1.0.0`, named by file:// URLs with a version (which makes them git sources, fetched
-/// through the git cache).
+/// `1.0.0`, served over smart HTTP on 127.0.0.1 and named with a version (git sources,
+/// fetched through the git cache; a file:// repository would be read in place).
 struct Diamond {
     base: PathBuf,
+    /// The URL of `base`.
+    base_url: String,
     packa: String,
     packb: String,
 }
@@ -26,14 +28,17 @@ fn tagged(dir: &Path, name: &str, extra: &str) -> PathBuf {
 }
 
 fn diamond(dir: &Path) -> Diamond {
+    let server = git_http_server(dir);
     let base = tagged(&dir.join("base"), "base", "");
-    let dep = format!("dependencies:\n  - {}=1.0.0\n", file_url(&base));
-    let packa = tagged(&dir.join("packa"), "packa", &dep);
-    let packb = tagged(&dir.join("packb"), "packb", &dep);
+    let base_url = format!("{server}/base");
+    let dep = format!("dependencies:\n  - {base_url}=1.0.0\n");
+    tagged(&dir.join("packa"), "packa", &dep);
+    tagged(&dir.join("packb"), "packb", &dep);
     Diamond {
         base,
-        packa: format!("{}=1.0.0", file_url(&packa)),
-        packb: format!("{}=1.0.0", file_url(&packb)),
+        base_url,
+        packa: format!("{server}/packa=1.0.0"),
+        packb: format!("{server}/packb=1.0.0"),
     }
 }
 
@@ -152,7 +157,7 @@ fn a_process_waits_for_another_fetching_the_same_repository() {
     let d = tempfile::tempdir().unwrap();
     let g = diamond(d.path());
     let cache = fresh_cache(&d.path().join("cache"));
-    let base = file_url(&g.base);
+    let base = g.base_url.clone();
     let (fa, fb) = (d.path().join("fault-a"), d.path().join("fault-b"));
     std::fs::create_dir_all(&fa).unwrap();
     std::fs::create_dir_all(&fb).unwrap();
@@ -207,12 +212,12 @@ fn an_install_after_a_kill_9_holding_a_cache_lock_succeeds() {
     let g = diamond(d.path());
     let cache = fresh_cache(&d.path().join("cache"));
     let root = d.path().join("root");
-    let first = format!("{}=1.0.0", file_url(&g.base));
+    let first = format!("{}=1.0.0", g.base_url);
     let r = run(&mut install(&root, &cache, &[&first]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     commit_version(&g.base, "base", "1.1.0", "");
     git(&g.base, &["tag", "1.1.0"]);
-    let base = format!("{}=1.1.0", file_url(&g.base));
+    let base = format!("{}=1.1.0", g.base_url);
     let fault = d.path().join("fault");
     std::fs::create_dir_all(&fault).unwrap();
     std::fs::write(fault.join("cache-locked.hold"), "").unwrap();

@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use stackpack_testkit::guests;
 
-pub use stackpack_testkit::http::{Reply, Seen, Server, hanging_server, http_server, https_server};
+pub use stackpack_testkit::http::{
+    Reply, Seen, Server, git_http_backend, git_http_server, hanging_server, http_server,
+    https_server,
+};
 pub use stackpack_testkit::{file_url, pack_yaml, write};
 
 /// Compiled plugin code shared by every test (each test still uses its own root).
@@ -158,60 +161,6 @@ pub fn bare_clone(work: &Path, served: &Path, name: &str) -> PathBuf {
         &["clone", "-q", "--bare", work.to_str().unwrap(), name],
     );
     served.join(name)
-}
-
-/// Serves the git repositories under `project_root` over smart HTTP on 127.0.0.1, by
-/// running `git http-backend` (CGI) per request. Returns the base URL.
-pub fn git_http_server(project_root: &Path) -> String {
-    let root = project_root.to_path_buf();
-    Server::start(move |req| git_http_backend(&root, req)).detach()
-}
-
-pub fn git_http_backend(root: &Path, req: &Seen) -> Reply {
-    use std::io::Write;
-    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
-    let header = |name: &str| req.header(name).unwrap_or_default();
-    let mut child = Command::new("git")
-        .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("PATH_INFO", path)
-        .env("QUERY_STRING", query)
-        .env("REQUEST_METHOD", &req.method)
-        .env("CONTENT_TYPE", header("Content-Type"))
-        .env("HTTP_CONTENT_ENCODING", header("Content-Encoding"))
-        .env("CONTENT_LENGTH", req.body.len().to_string())
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(&req.body);
-    let out = child.wait_with_output().unwrap().stdout;
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
-    let (head, body) = match split {
-        Some((i, n)) => (
-            String::from_utf8_lossy(&out[..i]).into_owned(),
-            out[i + n..].to_vec(),
-        ),
-        None => (String::new(), out),
-    };
-    let mut reply = Reply::ok(body);
-    for line in head.lines() {
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("status") {
-                reply.status = v.trim()[..3].parse().unwrap_or(500);
-            } else {
-                reply = reply.header(k.trim(), v.trim());
-            }
-        }
-    }
-    reply
 }
 
 /// The misbehaving override policy (tests/guests/hostile-policy); config `mode` picks

@@ -4,6 +4,7 @@
 //! `host/ops/tests/ops`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench_install;
 mod cache_cli;
 mod common;
 mod config_cli;

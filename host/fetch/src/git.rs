@@ -2,7 +2,11 @@
 //! whole history and fell back to `v<ref>` for a tag not on a branch) and a cache of bare
 //! repositories, one per URL, reused across installs and for offline installs.
 //!
-//! Resolution lists the remote's refs first (`ls-remote`), picks the ref, then fetches
+//! A local repository (a `file://` URL or a path) is read in place: its refs are listed
+//! and its objects read straight from it ([`SourceRepo`]), opened without a search of
+//! parent directories and never written to; nothing of it goes into the cache.
+//!
+//! A remote's resolution lists the remote's refs first (`ls-remote`), picks the ref, then fetches
 //! only that ref (shallow, `depth 1`, when the remote is not local) into
 //! `<dir>/<sha256(url without userinfo)[..16]>.git`, under `refs/stackpack/…` so that a
 //! later offline run can resolve tags and branches from the cache alone:
@@ -193,7 +197,12 @@ impl GitCache {
     /// fetching the default branch and all tags, then all branches, in full. A full
     /// commit id already in the cache needs no network at all. Offline, only the cache
     /// is used, or [`FetchError::Offline`] says to run once online.
+    ///
+    /// A local repository is read in place, online or offline (see [`SourceRepo`]).
     pub fn resolve(&self, url: &str, want: &GitRef) -> Result<ResolvedRev, FetchError> {
+        if is_local(url) {
+            return SourceRepo::open(url)?.resolve(want);
+        }
         if let GitRef::Commit(c) = want
             && c.len() == 40
             && let Ok(oid) = Oid::from_str(c)
@@ -213,7 +222,9 @@ impl GitCache {
     /// The tag names of `url`, as the remote lists them (`git ls-remote --tags`), or
     /// offline as the cache holds them. Used to choose a version in a range.
     pub fn tags(&self, url: &str) -> Result<Vec<String>, FetchError> {
-        let refs = if self.offline {
+        let refs = if is_local(url) {
+            SourceRepo::open(url)?.refs()?
+        } else if self.offline {
             let repo = self.open(url)?.ok_or_else(|| FetchError::Offline {
                 url: redact_url(url),
                 what: "the list of tags".to_string(),
@@ -244,7 +255,11 @@ impl GitCache {
             url: shown.clone(),
             commit: commit.to_string(),
         };
-        let repo = self.open(url)?.ok_or_else(not_cached)?;
+        let repo = if is_local(url) {
+            SourceRepo::open(url)?.repo
+        } else {
+            self.open(url)?.ok_or_else(not_cached)?
+        };
         let found = find_commit(&repo, url, commit)?.ok_or_else(not_cached)?;
         let commit_obj = repo
             .find_commit(found)
@@ -535,6 +550,115 @@ impl GitCache {
         Err(unknown_ref(url, want, refs))
     }
 }
+
+/// A local repository read in place: opened as git's local transport opens it (the
+/// path itself, a bare repository or a work tree's `.git`, no search of parent
+/// directories), only read (no ref, lock, config or object is written to it), and
+/// resolved by the same rules as a remote: its refs are listed as `ls-remote` would list
+/// them and picked by [`pick`]. A commit no ref points at is found when a branch, a tag
+/// or HEAD reaches it (what fetching them would have brought); a full commit id is also
+/// found when the repository merely holds it, as a cached one is.
+pub(crate) struct SourceRepo {
+    repo: Repository,
+    url: String,
+}
+
+impl SourceRepo {
+    pub(crate) fn open(url: &str) -> Result<SourceRepo, FetchError> {
+        let path = match Url::parse(url) {
+            Ok(u) => u.to_file_path().map_err(|()| FetchError::Git {
+                action: "open",
+                location: redact_url(url),
+                reason: "the URL does not name a local path".into(),
+                hint: LOCAL_HINT,
+            })?,
+            Err(_) => PathBuf::from(url),
+        };
+        let repo = Repository::open_ext(
+            &path,
+            git2::RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&OsStr>(),
+        )
+        .map_err(|e| git_err("open", url, &e, LOCAL_HINT))?;
+        Ok(SourceRepo {
+            repo,
+            url: url.to_string(),
+        })
+    }
+
+    /// The refs as `ls-remote` lists them: HEAD (with its symbolic target), then every
+    /// ref, and each annotated tag's peeled commit as `<tag>^{}`.
+    fn refs(&self) -> Result<Refs, FetchError> {
+        let repo = &self.repo;
+        let fail = |e: git2::Error| git_err("read", &self.url, &e, READ_HINT);
+        let mut heads: Vec<Head> = Vec::new();
+        if let Ok(head) = repo.find_reference("HEAD")
+            && let Ok(oid) = head
+                .resolve()
+                .and_then(|r| r.target().ok_or_else(|| git2::Error::from_str("no target")))
+        {
+            heads.push((
+                "HEAD".into(),
+                oid,
+                head.symbolic_target().map(str::to_string),
+            ));
+        }
+        for r in repo.references().map_err(fail)? {
+            let r = r.map_err(fail)?;
+            let Some(name) = r.name().map(str::to_string) else {
+                continue;
+            };
+            let Ok(oid) = r
+                .resolve()
+                .and_then(|r| r.target().ok_or_else(|| git2::Error::from_str("no target")))
+            else {
+                continue;
+            };
+            if name.starts_with("refs/tags/")
+                && let Ok(tag) = repo.find_tag(oid)
+                && let Ok(peeled) = tag.target().and_then(|t| t.peel(ObjectType::Commit))
+            {
+                heads.push((format!("{name}^{{}}"), peeled.id(), None));
+            }
+            heads.push((name, oid, None));
+        }
+        Ok(refs_of(heads))
+    }
+
+    fn resolve(&self, want: &GitRef) -> Result<ResolvedRev, FetchError> {
+        let refs = self.refs()?;
+        match pick(&refs, want) {
+            Ok(Pick::Ref(p)) => {
+                self.repo
+                    .find_commit(p.commit)
+                    .map_err(|e| git_err("read", &self.url, &e, READ_HINT))?;
+                Ok(p.into_rev())
+            }
+            Ok(Pick::Commit(prefix)) => match find_commit(&self.repo, &self.url, &prefix)? {
+                Some(oid) if prefix.len() == 40 || self.reachable(oid, &refs) => {
+                    Ok(commit_rev(oid))
+                }
+                _ => Err(unknown_ref(&self.url, want, &refs)),
+            },
+            Err(Miss::Unknown) => Err(unknown_ref(&self.url, want, &refs)),
+            Err(Miss::Ambiguous(candidates)) => Err(ambiguous(&self.url, want, candidates)),
+        }
+    }
+
+    /// Whether HEAD, a branch or a tag reaches `oid`.
+    fn reachable(&self, oid: Oid, refs: &Refs) -> bool {
+        let tips = refs
+            .head
+            .iter()
+            .map(|(_, o)| *o)
+            .chain(refs.branches.values().copied())
+            .chain(refs.tags.values().map(|(_, c)| *c));
+        tips.into_iter()
+            .any(|tip| tip == oid || self.repo.graph_descendant_of(tip, oid).unwrap_or(false))
+    }
+}
+
+const LOCAL_HINT: &str = "check that the path is a git repository you can read (owned by you, or listed in git's safe.directory)";
 
 /// A remote ref as listed: name, object, symbolic target.
 pub(crate) type Head = (String, Oid, Option<String>);

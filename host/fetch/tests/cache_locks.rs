@@ -25,14 +25,16 @@ fn serial() -> MutexGuard<'static, ()> {
     guard
 }
 
-/// A repository with one commit of a pack.yaml, its file:// URL and a git cache.
+/// A repository with one commit of a pack.yaml, its URL over smart HTTP (a file://
+/// repository is read in place, not fetched into the cache) and a git cache.
 fn source(tmp: &Path) -> (git2::Repository, String, GitCache) {
     let src = tmp.join("src");
     let repo = init(&src);
     write(&repo, "pack.yaml", "version: 1.0.0\n", false);
     commit_all(&repo, "1.0.0");
     let cache = GitCache::new(tmp.join("cache/git"), &NetConfig::default(), false);
-    (repo, url(&src), cache)
+    let base = stackpack_testkit::http::git_http_server(tmp);
+    (repo, format!("{base}/src"), cache)
 }
 
 /// The one repository in the git cache.

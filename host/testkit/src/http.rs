@@ -1,7 +1,8 @@
 //! Loopback HTTP(S) servers for tests. One response type, [`Reply`], and one server
 //! core, [`Server`]: a tiny_http loop on 127.0.0.1 that answers each request with a
 //! handler and records what it saw ([`Seen`]). Built on them: [`http_server`] (a route
-//! table), [`https_server`] (the same over TLS, with a CA made per call) and
+//! table), [`https_server`] (the same over TLS, with a CA made per call),
+//! [`git_http_server`] (git's smart HTTP: `git http-backend` run per request) and
 //! [`hanging_server`] (accepts connections, never answers).
 
 use std::io::{BufRead, BufReader, Write};
@@ -129,6 +130,33 @@ impl Server {
         }
     }
 
+    /// As [`Server::start`], but each request is answered on a thread of its own, so
+    /// clients working in parallel are served in parallel (as by a real server).
+    pub fn start_concurrent(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a loopback server"));
+        let addr = server.server_addr().to_ip().expect("an IP address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, log) = (server.clone(), seen.clone());
+        let handler = Arc::new(handler);
+        let thread = std::thread::spawn(move || {
+            for mut request in s.incoming_requests() {
+                let saw = Seen::read(&mut request);
+                lock(&log).push(saw.clone());
+                let handler = handler.clone();
+                std::thread::spawn(move || {
+                    let _ = request.respond(handler(&saw).into_response());
+                });
+            }
+        });
+        Server {
+            server,
+            thread: Some(thread),
+            base: format!("http://{addr}"),
+            seen,
+        }
+    }
+
     /// The base URL followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -183,6 +211,70 @@ fn owned_routes(routes: Vec<(&str, Reply)>) -> Vec<(String, Reply)> {
 pub fn http_server(routes: Vec<(&str, Reply)>) -> String {
     let routes = owned_routes(routes);
     Server::start(move |request| route(&routes, &request.path)).detach()
+}
+
+/// Serves the git repositories under `project_root` over smart HTTP on 127.0.0.1 for
+/// the rest of the process, running `git http-backend` (CGI) per request, requests in
+/// parallel. Returns the base URL (`<base>/<dir under project_root>`).
+pub fn git_http_server(project_root: &std::path::Path) -> String {
+    let root = project_root.to_path_buf();
+    Server::start_concurrent(move |req| git_http_backend(&root, req)).detach()
+}
+
+/// The answer of `git http-backend` to `req`, for the repositories under `root`.
+pub fn git_http_backend(root: &std::path::Path, req: &Seen) -> Reply {
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let header = |name: &str| req.header(name).unwrap_or_default();
+    let mut child = std::process::Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REQUEST_METHOD", &req.method)
+        .env("CONTENT_TYPE", header("Content-Type"))
+        .env("HTTP_CONTENT_ENCODING", header("Content-Encoding"))
+        .env("CONTENT_LENGTH", req.body.len().to_string())
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run git http-backend");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&req.body);
+    }
+    let out = child
+        .wait_with_output()
+        .expect("wait for git http-backend")
+        .stdout;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let (head, body) = match split {
+        Some((i, n)) => (
+            String::from_utf8_lossy(&out[..i]).into_owned(),
+            out[i + n..].to_vec(),
+        ),
+        None => (String::new(), out),
+    };
+    let mut reply = Reply::ok(body);
+    for line in head.lines() {
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("status") {
+                reply.status = v
+                    .trim()
+                    .get(..3)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(500);
+            } else {
+                reply = reply.header(k.trim(), v.trim());
+            }
+        }
+    }
+    reply
 }
 
 /// A loopback HTTPS server answering from a route table (HTTP/1.1, one request per
