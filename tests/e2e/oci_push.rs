@@ -161,7 +161,11 @@ fn the_same_tree_pushed_twice_gets_one_digest_and_json_says_what_was_pushed() {
     let r = run(stackpack(&root).args(["push", pack.to_str().unwrap(), &format!("{target}:v1")]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains(digest), "{}", r.stdout);
-    assert!(r.stdout.contains("layer digest"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(first["layer_digest"].as_str().unwrap()),
+        "{}",
+        r.stdout
+    );
 
     // The pulled layer is the pack's files, links and exec bits kept.
     let out = d.path().join("pulled");
