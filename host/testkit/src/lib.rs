@@ -16,6 +16,7 @@
 pub mod guests;
 pub mod http;
 pub mod js;
+pub mod registry;
 pub mod st2;
 
 use std::io::Write;
