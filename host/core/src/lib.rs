@@ -24,6 +24,7 @@ pub mod installer;
 pub mod pack;
 pub mod param_schema;
 pub mod progress;
+mod range;
 pub mod reference;
 pub mod source;
 pub mod version;
