@@ -1,11 +1,12 @@
 //! `resolver-kit`: the `source-resolver` world's bindings, generated once for every
-//! built-in resolver (github, gitlab, git, file, index), and the glue they share.
+//! built-in resolver (github, gitlab, git, file, index, oci), and the glue they share.
 //!
 //! A resolver crate implements [`Guest`] for its own type, keeping its `describe` and
 //! locator logic, and exports it with `resolver_kit::export_resolver!(TheirType)`
 //! (wit-bindgen's cross-crate export macro; the crate needs no `generate!` of its own).
 //! The WIT types ([`PackRef`], [`Resolved`], [`PluginError`], ...) and host imports
-//! ([`config_get`], [`log`], [`http_get`], [`git_list_refs`]) are re-exported here.
+//! ([`config_get`], [`log`], [`http_get`], [`git_list_refs`], [`oci_list_tags`],
+//! [`oci_get_manifest`]) are re-exported here.
 //! The shared glue: [`resolve_git`] builds the git [`Resolved`] for a located
 //! repository, [`list_tag_versions`] lists its tags as versions, [`locate_forge`] and
 //! [`configured_hosts`] serve the forge resolvers, and [`net_error`] /
@@ -25,7 +26,10 @@ wit_bindgen::generate!({
 
 pub use exports::stackpack::plugin::resolver::{Guest, Resolved, ResolverInfo};
 pub use stackpack::plugin::host_base::{LogLevel, config_get, log};
-pub use stackpack::plugin::net::{HttpRequest, HttpResponse, NetError, git_list_refs, http_get};
+pub use stackpack::plugin::net::{
+    HttpRequest, HttpResponse, NetError, OciDescriptor, OciManifest, git_list_refs, http_get,
+    oci_get_manifest, oci_list_tags,
+};
 pub use stackpack::plugin::types::{
     ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError, Resolution,
     VersionInfo,
