@@ -15,6 +15,7 @@ mod hostile_tree;
 mod index_cli;
 mod install_cli;
 mod install_http;
+mod oci_install;
 mod packs_cli;
 mod plugins_cli;
 mod register_cli;

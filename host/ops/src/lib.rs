@@ -23,6 +23,7 @@ pub mod config;
 mod error;
 pub mod index;
 pub mod install;
+mod oci_net;
 pub mod packs;
 pub mod plugin;
 pub mod register;

@@ -111,7 +111,7 @@ impl Session {
             venv,
             st2,
             progress: Arc::new(Silent),
-            net: Arc::new(LazyNet::default()),
+            net: Arc::new(LazyNet::with_oci(crate::oci_net::client_config(&settings))),
             served: OnceLock::new(),
             runtime: OnceLock::new(),
             entries: OnceLock::new(),
@@ -297,16 +297,26 @@ impl Session {
     }
 }
 
-/// The host's HTTP client, made on first use and shared by the host and the plugins.
+/// The host's HTTP client, made on first use and shared by the host and the plugins,
+/// with the registry client for `oci://` sources when one is configured.
 #[derive(Default)]
-pub struct LazyNet(OnceLock<Arc<Net>>);
+pub struct LazyNet(OnceLock<Arc<Net>>, Option<stackpack_oci::ClientConfig>);
 
 impl LazyNet {
+    /// A client whose [`Net`] also reaches OCI registries with `oci`.
+    pub fn with_oci(oci: stackpack_oci::ClientConfig) -> LazyNet {
+        LazyNet(OnceLock::new(), Some(oci))
+    }
+
     pub fn get(&self, config: impl FnOnce() -> NetConfig) -> Result<Arc<Net>, FetchError> {
         if let Some(net) = self.0.get() {
             return Ok(net.clone());
         }
-        let net = Arc::new(Net::new(config())?);
+        let mut net = Net::new(config())?;
+        if let Some(oci) = &self.1 {
+            net = net.with_oci(oci.clone());
+        }
+        let net = Arc::new(net);
         Ok(self.0.get_or_init(|| net).clone())
     }
 }

@@ -56,7 +56,9 @@ impl Locator {
             Some((name, digest)) => {
                 let hex = digest.strip_prefix("sha256:").unwrap_or("");
                 if hex.len() != 64
-                    || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    || !hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 {
                     return Err(format!(
                         "`@{digest}` in {text} is not a digest; write @sha256:<64 lower-case hex digits>"
@@ -161,8 +163,12 @@ pub fn choose_tag(tags: &[String], requested: Option<&str>) -> Result<String, St
             if want.starts_with(|c: char| c.is_ascii_digit()) && has(&v) {
                 return Ok(v);
             }
-            let range = VersionRange::parse(want)
-                .map_err(|e| format!("no tag is `{want}`, and it is not a version range ({e}); {}", known()))?;
+            let range = VersionRange::parse(want).map_err(|e| {
+                format!(
+                    "no tag is `{want}`, and it is not a version range ({e}); {}",
+                    known()
+                )
+            })?;
             range
                 .best(tags.iter().map(String::as_str))
                 .map(str::to_string)

@@ -24,8 +24,8 @@ mod tests;
 
 use choose::{Locator, choose_tag, pack_layer, semver_versions};
 use resolver_kit::{
-    ArchiveFormat, ArchiveSource, Guest, PackRef, PluginError, Resolution, Resolved,
-    ResolverInfo, VersionInfo, net_error, oci_get_manifest, oci_list_tags,
+    ArchiveFormat, ArchiveSource, Guest, PackRef, PluginError, Resolution, Resolved, ResolverInfo,
+    VersionInfo, net_error, oci_get_manifest, oci_list_tags,
 };
 
 struct Oci;
@@ -48,8 +48,7 @@ impl Guest for Oci {
         ResolverInfo {
             name: "oci".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Packs pushed as OCI artifacts to a registry (oci://host/repo:tag)"
-                .into(),
+            description: "Packs pushed as OCI artifacts to a registry (oci://host/repo:tag)".into(),
             handles: [
                 "oci://host[:port]/repo[:tag]",
                 "oci://host[:port]/repo@sha256:<hex>",
@@ -107,7 +106,8 @@ impl Guest for Oci {
                 manifest.digest
             )));
         }
-        let layer = pack_layer(&manifest).map_err(|e| PluginError::Other(format!("{shown}: {e}")))?;
+        let layer =
+            pack_layer(&manifest).map_err(|e| PluginError::Other(format!("{shown}: {e}")))?;
         let pinned = Locator {
             tag,
             digest: Some(manifest.digest.clone()),

@@ -31,7 +31,15 @@ fn manifest(artifact: Option<&str>, layers: Vec<OciDescriptor>) -> OciManifest {
 /// never a pre-release the range does not name.
 #[test]
 fn a_range_picks_the_highest_matching_semver_tag() {
-    let t = tags(&["1.0.0", "1.2.0", "v1.3.1", "2.0.0", "2.1.0-rc1", "latest", "dev"]);
+    let t = tags(&[
+        "1.0.0",
+        "1.2.0",
+        "v1.3.1",
+        "2.0.0",
+        "2.1.0-rc1",
+        "latest",
+        "dev",
+    ]);
     assert_eq!(choose_tag(&t, Some(">=1.0,<2")).unwrap(), "v1.3.1");
     assert_eq!(choose_tag(&t, Some("^1.1")).unwrap(), "v1.3.1");
     assert_eq!(choose_tag(&t, Some("~1.2")).unwrap(), "1.2.0");
@@ -70,7 +78,10 @@ fn no_version_means_the_highest_release_else_latest() {
         "latest"
     );
     let e = choose_tag(&tags(&["dev"]), None).unwrap_err();
-    assert!(e.contains("neither") && e.contains("oci://host/repo:tag"), "{e}");
+    assert!(
+        e.contains("neither") && e.contains("oci://host/repo:tag"),
+        "{e}"
+    );
 }
 
 /// Safe outcome: references parse into registry, repository, tag and digest;
@@ -79,9 +90,11 @@ fn no_version_means_the_highest_release_else_latest() {
 #[test]
 fn locators_parse_or_say_why_not() {
     let hex = "a".repeat(64);
-    let l = Locator::parse(&format!("oci://127.0.0.1:5000/packs/hello:1.0@sha256:{hex}"))
-        .unwrap()
-        .unwrap();
+    let l = Locator::parse(&format!(
+        "oci://127.0.0.1:5000/packs/hello:1.0@sha256:{hex}"
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(l.registry, "127.0.0.1:5000");
     assert_eq!(l.repository, "packs/hello");
     assert_eq!(l.tag.as_deref(), Some("1.0"));
@@ -93,7 +106,10 @@ fn locators_parse_or_say_why_not() {
         format!("oci://127.0.0.1:5000/packs/hello:1.0@sha256:{hex}")
     );
     let bare = Locator::parse("OCI://Reg.example/p").unwrap().unwrap();
-    assert_eq!((bare.registry.as_str(), bare.tag.clone()), ("reg.example", None));
+    assert_eq!(
+        (bare.registry.as_str(), bare.tag.clone()),
+        ("reg.example", None)
+    );
     assert_eq!(Locator::parse("https://h/p").unwrap(), None);
     assert_eq!(Locator::parse("aws").unwrap(), None);
     for (bad, why) in [
@@ -120,8 +136,11 @@ fn only_a_pack_manifest_yields_a_layer() {
     );
     // Without an artifact type, the config media type stands for it.
     assert!(pack_layer(&manifest(None, vec![layer.clone()])).is_ok());
-    let e = pack_layer(&manifest(Some("application/vnd.example.thing"), vec![layer.clone()]))
-        .unwrap_err();
+    let e = pack_layer(&manifest(
+        Some("application/vnd.example.thing"),
+        vec![layer.clone()],
+    ))
+    .unwrap_err();
     assert!(
         e.contains("application/vnd.example.thing") && e.contains(PACK_ARTIFACT_TYPE),
         "{e}"
@@ -131,9 +150,19 @@ fn only_a_pack_manifest_yields_a_layer() {
         vec![desc("application/wasm", "sha256:x")],
     ))
     .unwrap_err();
-    assert!(e.contains("application/wasm") && e.contains(PACK_LAYER_TYPE), "{e}");
-    let e = pack_layer(&manifest(Some(PACK_ARTIFACT_TYPE), vec![layer.clone(), layer])).unwrap_err();
-    assert!(e.contains("exactly one layer") && e.contains("2 layers"), "{e}");
+    assert!(
+        e.contains("application/wasm") && e.contains(PACK_LAYER_TYPE),
+        "{e}"
+    );
+    let e = pack_layer(&manifest(
+        Some(PACK_ARTIFACT_TYPE),
+        vec![layer.clone(), layer],
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("exactly one layer") && e.contains("2 layers"),
+        "{e}"
+    );
     let e = pack_layer(&manifest(Some(PACK_ARTIFACT_TYPE), vec![])).unwrap_err();
     assert!(e.contains("0 layers"), "{e}");
 }
