@@ -102,6 +102,7 @@ impl Session {
         };
         let venv = venv_config(&settings, opts.offline);
         let st2 = settings.st2.configured().then(|| settings.st2.clone());
+        let oci = crate::oci_net::client_config(&settings);
         Ok(Session {
             root: Root::new(root_path, opts.cache_dir.clone()),
             settings,
@@ -111,7 +112,7 @@ impl Session {
             venv,
             st2,
             progress: Arc::new(Silent),
-            net: Arc::new(LazyNet::with_oci(crate::oci_net::client_config(&settings))),
+            net: Arc::new(LazyNet::with_oci(oci)),
             served: OnceLock::new(),
             runtime: OnceLock::new(),
             entries: OnceLock::new(),

@@ -77,6 +77,9 @@ pub(crate) struct PluginContext {
 /// State of one store (one call).
 pub(crate) struct CallState {
     pub ctx: Arc<PluginContext>,
+    /// Grants of this call only, beside the plugin's own: the registry a reference
+    /// names, for a plugin loaded with [`crate::Plugin::granting_named_registry`].
+    pub call_grants: Grants,
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: StoreLimits,

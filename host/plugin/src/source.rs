@@ -95,7 +95,9 @@ impl TryFrom<&bindings::Resolution> for Source {
 }
 
 /// An `oci://` archive resolution as [`Source::Oci`] (see the `TryFrom` above).
-fn oci(a: &bindings::ArchiveSource) -> Result<Source, String> {
+fn oci(
+    a: &crate::bindings::resolver::stackpack::plugin::types::ArchiveSource,
+) -> Result<Source, String> {
     let reference: OciRef = a
         .url
         .parse()
