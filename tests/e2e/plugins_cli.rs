@@ -400,7 +400,7 @@ url = "{}"
         list[1]["granted_hosts"],
         serde_json::json!(["https://packs.corp.example"])
     );
-    assert_eq!(list[6]["pinned_sha256"], serde_json::Value::Null);
+    assert_eq!(list[7]["pinned_sha256"], serde_json::Value::Null);
     // The unpinned one loads, with a warning that gives its digest.
     assert!(r.stderr.contains("plugin pol"), "{}", r.stderr);
     assert!(r.stderr.contains("not pinned"), "{}", r.stderr);
@@ -886,6 +886,8 @@ fn plugin_list_shows_every_builtin() {
         v[3]["granted_hosts"],
         serde_json::json!(["http://127.0.0.1:9"])
     );
-    assert_eq!(v[5]["kind"], "policy");
-    assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
+    assert_eq!(v[5]["kind"], "resolver");
+    assert_eq!(v[5]["name"], "oci");
+    assert_eq!(v[6]["kind"], "policy");
+    assert_eq!(v[6]["granted_hosts"], serde_json::json!([]));
 }
