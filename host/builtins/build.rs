@@ -32,6 +32,10 @@ const PLUGINS: &[(&str, &str, &str, &[&str])] = &[
     ("file", "file_resolver", "Resolver", &[]),
     ("index", "index_resolver", "Resolver", &[]),
     ("git", "git_resolver", "Resolver", &[]),
+    // Claims only `oci://`; each call is granted the registry its reference names
+    // (`Plugin::granting_named_registry`), as the git resolver's remotes are fetched
+    // from whatever host the reference names.
+    ("oci", "oci_resolver", "Resolver", &[]),
     ("default", "default_policy", "Policy", &[]),
 ];
 
@@ -51,7 +55,8 @@ fn run() -> Result<(), String> {
         .to_path_buf();
     let plugins = repo.join("plugins");
     let out_dir = PathBuf::from(env("OUT_DIR")?);
-    for watched in ["plugins", "wit"] {
+    // `plugins/oci` compiles the host's version-range grammar in from host/core.
+    for watched in ["plugins", "wit", "host/core/src/range.rs"] {
         println!("cargo:rerun-if-changed={}", repo.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=STACKPACK_PLUGINS_TARGET_DIR");

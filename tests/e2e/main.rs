@@ -17,6 +17,7 @@ mod index_cli;
 mod install_cli;
 mod install_http;
 mod js_plugins;
+mod oci_install;
 mod oci_push;
 mod packs_cli;
 mod plugin_limits;

@@ -117,7 +117,7 @@ fn add_pins_and_stores_then_list_inspect_and_remove() {
     assert_eq!(
         names(&list),
         vec![
-            "hostile", "github", "gitlab", "file", "index", "git", "default"
+            "hostile", "github", "gitlab", "file", "index", "git", "oci", "default"
         ]
     );
     let h = &list[0];
@@ -131,7 +131,8 @@ fn add_pins_and_stores_then_list_inspect_and_remove() {
     );
     assert_eq!(list[1]["order"], 100);
     assert_eq!(list[5]["order"], 500);
-    assert_eq!(list[6]["order"], serde_json::Value::Null);
+    assert_eq!(list[6]["order"], 600);
+    assert_eq!(list[7]["order"], serde_json::Value::Null);
 
     let i = json(&run(
         stackpack(&root).args(["plugin", "inspect", "hostile", "--json"])
@@ -390,7 +391,7 @@ url = "{}"
     assert_eq!(
         names(&list),
         vec![
-            "github", "hos", "gitlab", "file", "index", "git", "pol", "default"
+            "github", "hos", "gitlab", "file", "index", "git", "oci", "pol", "default"
         ],
         "order 150 sits between github and gitlab; the default policy runs last"
     );
@@ -399,7 +400,7 @@ url = "{}"
         list[1]["granted_hosts"],
         serde_json::json!(["https://packs.corp.example"])
     );
-    assert_eq!(list[6]["pinned_sha256"], serde_json::Value::Null);
+    assert_eq!(list[7]["pinned_sha256"], serde_json::Value::Null);
     // The unpinned one loads, with a warning that gives its digest.
     assert!(r.stderr.contains("plugin pol"), "{}", r.stderr);
     assert!(r.stderr.contains("not pinned"), "{}", r.stderr);
@@ -886,7 +887,7 @@ fn plugin_list_shows_every_builtin() {
         .collect();
     assert_eq!(
         names,
-        vec!["github", "gitlab", "file", "index", "git", "default"]
+        vec!["github", "gitlab", "file", "index", "git", "oci", "default"]
     );
     for p in v.as_array().unwrap() {
         assert_eq!(p["wit"], "stackpack:plugin@0.1.0");
@@ -900,6 +901,8 @@ fn plugin_list_shows_every_builtin() {
         v[3]["granted_hosts"],
         serde_json::json!(["http://127.0.0.1:9"])
     );
-    assert_eq!(v[5]["kind"], "policy");
-    assert_eq!(v[5]["granted_hosts"], serde_json::json!([]));
+    assert_eq!(v[5]["kind"], "resolver");
+    assert_eq!(v[5]["name"], "oci");
+    assert_eq!(v[6]["kind"], "policy");
+    assert_eq!(v[6]["granted_hosts"], serde_json::json!([]));
 }

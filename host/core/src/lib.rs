@@ -25,6 +25,7 @@ pub mod oci;
 pub mod pack;
 pub mod param_schema;
 pub mod progress;
+mod range;
 pub mod reference;
 pub mod source;
 pub mod version;

@@ -12,6 +12,11 @@
 //! | scp-like | `git@gitlab.example.com:group/sub/pack`, `host:pack` | `ScpLike` |
 //! | st2's slash form | `git@github.com/owner/repo` | `ScpLike` (path after the first `/`) |
 //! | local directory | `file:///srv/packs/aws` | `FileUrl` |
+//! | OCI artifact | `oci://registry:5000/packs/aws:1.2.0`, `oci://r/p@sha256:…` | `Oci` |
+//!
+//! An `oci://` reference is one whole locator: its `:tag` and `@sha256:` are part of it
+//! (the `=` split never cuts it), and a `=tag` or a range may still follow
+//! (`oci://r/packs/aws=>=1.0,<2`).
 //!
 //! The separator is the one `=` that is not inside a URL's userinfo (`https://u:t=k@host/p`)
 //! or query string (`https://host/repo?x=y`). Unlike st2, which splits on every `=` and keeps
@@ -58,6 +63,8 @@ pub enum RefKind {
     },
     /// A `file://` URL: a local git repository or plain directory.
     FileUrl,
+    /// An `oci://host[:port]/repo[:tag][@sha256:hex]` artifact in a registry.
+    Oci,
 }
 
 /// A parsed pack specifier.
@@ -216,7 +223,7 @@ impl PackRef {
                 Some(user) => format!("{user}@{host}:{path}"),
                 None => format!("{host}:{path}"),
             }),
-            RefKind::Url { .. } | RefKind::FileUrl => Some(self.locator.clone()),
+            RefKind::Url { .. } | RefKind::FileUrl | RefKind::Oci => Some(self.locator.clone()),
         }
     }
 
@@ -319,9 +326,15 @@ fn classify(locator: &str) -> Result<RefKind, String> {
             }
             return Ok(RefKind::FileUrl);
         }
+        if scheme == "oci" {
+            return locator
+                .parse::<crate::oci::OciRef>()
+                .map(|_| RefKind::Oci)
+                .map_err(|e| e.to_string());
+        }
         if !GIT_SCHEMES.contains(&scheme.as_str()) {
             return Err(format!(
-                "the URL scheme '{scheme}' is not supported (use https, http, ssh, git or file)"
+                "the URL scheme '{scheme}' is not supported (use https, http, ssh, git, file or oci)"
             ));
         }
         let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -483,6 +496,16 @@ pub fn redact_unparsed_url(text: &str) -> String {
 /// `stackstorm-<ref>`. Pass the locator, not the whole specifier.
 pub fn dependency_name(locator: &str) -> String {
     let trimmed = locator.trim();
+    // An OCI repository's last part, without its `@sha256:` digest and `:tag`.
+    let oci;
+    let trimmed = if crate::oci::is_oci(trimmed) {
+        let path = trimmed.split('@').next().unwrap_or(trimmed);
+        let last = path.rsplit('/').next().unwrap_or(path);
+        oci = last.split(':').next().unwrap_or(last).to_string();
+        oci.as_str()
+    } else {
+        trimmed
+    };
     let without_query = if trimmed.contains("://") {
         trimmed.split(['?', '#']).next().unwrap_or(trimmed)
     } else {
@@ -591,6 +614,42 @@ mod tests {
         unchanged_url("ssh://<user@host>/AutomationStackStorm", "ssh");
         unchanged_url("ssh://joe@local/AutomationStackStorm", "ssh");
         unchanged_url("HTTPS://example.com/p", "https");
+    }
+
+    /// Safe outcome: an OCI reference stays one locator, whatever `:` and `@` it holds;
+    /// a `=tag` or a range after it is split off; its dependency name is the
+    /// repository's last part.
+    #[test]
+    fn oci_references_are_one_locator() {
+        let hex = "c".repeat(64);
+        for raw in [
+            "oci://127.0.0.1:5000/packs/hello:1.0".to_string(),
+            format!("oci://127.0.0.1:5000/packs/hello@sha256:{hex}"),
+            format!("oci://reg.example/packs/stackstorm-hello:1.0@sha256:{hex}"),
+        ] {
+            let r = p(&raw);
+            assert_eq!(r.kind(), &RefKind::Oci, "{raw}");
+            assert_eq!(r.locator(), raw);
+            assert_eq!(r.requested(), None, "{raw}");
+            assert_eq!(r.dependency_name(), "hello", "{raw}");
+            assert_eq!(r.repo_url().as_deref(), Some(raw.as_str()));
+        }
+        let r = p("oci://127.0.0.1:5000/packs/hello=1.2.0");
+        assert_eq!(
+            (r.locator(), r.requested()),
+            ("oci://127.0.0.1:5000/packs/hello", Some("1.2.0"))
+        );
+        let r = p("oci://127.0.0.1:5000/packs/hello=>=1.0,<2");
+        assert_eq!(r.locator(), "oci://127.0.0.1:5000/packs/hello");
+        assert_eq!(
+            r.range().map(|x| x.to_string()).as_deref(),
+            Some(">=1.0,<2")
+        );
+        let r = p("oci://127.0.0.1:5000/packs/hello>=1.1");
+        assert_eq!(r.locator(), "oci://127.0.0.1:5000/packs/hello");
+        assert!(r.range().is_some());
+        let e = e("oci://127.0.0.1:5000").to_string();
+        assert!(e.contains("oci://127.0.0.1:5000"), "{e}");
     }
 
     #[test]

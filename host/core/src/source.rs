@@ -2,9 +2,10 @@
 //! lockfile and the string override policies see.
 //!
 //! - [`Source`] is what a resolver answers (or the lockfile replays): a git remote with a
-//!   [`GitRef`], an archive with its [`ArchiveFormat`] and [`Sha256`], or a local directory.
-//! - [`Pin`] is what that source resolved to: a commit, an archive digest, or nothing (a
-//!   plain local directory).
+//!   [`GitRef`], an archive with its [`ArchiveFormat`] and [`Sha256`], an OCI artifact
+//!   with its manifest and layer digests, or a local directory.
+//! - [`Pin`] is what that source resolved to: a commit, an archive digest, an OCI
+//!   manifest and layer digest, or nothing (a plain local directory).
 //! - [`Origin`] is the record policies and the registry see, printed as
 //!   `<kind>:<canonical>@<pin>` (`git:github.com/o/r@3f2a…`), or `unmanaged:<path>` for a
 //!   pack stackpack did not install.
@@ -157,21 +158,23 @@ impl TryFrom<String> for Sha256 {
     }
 }
 
-/// The three kinds of source, named as in the lockfile and in [`Origin`].
+/// The kinds of source, named as in the lockfile and in [`Origin`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     Git,
     Archive,
+    Oci,
     Local,
 }
 
 impl SourceKind {
-    /// `git`, `archive`, `local`.
+    /// `git`, `archive`, `oci`, `local`.
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Git => "git",
             SourceKind::Archive => "archive",
+            SourceKind::Oci => "oci",
             SourceKind::Local => "local",
         }
     }
@@ -200,6 +203,17 @@ pub enum Source {
         format: ArchiveFormat,
         strip_prefix: Option<String>,
     },
+    /// An OCI artifact in a registry: the manifest `manifest` of
+    /// `oci://<registry>/<repository>` (found through `tag`, when one was asked for),
+    /// whose one pack layer, a tar.gz, has the digest `layer`.
+    Oci {
+        /// `host[:port]`.
+        registry: String,
+        repository: String,
+        tag: Option<String>,
+        manifest: Sha256,
+        layer: Sha256,
+    },
     /// A directory on this machine (absolute): a git work tree or a plain directory.
     Local { path: PathBuf },
 }
@@ -209,16 +223,40 @@ impl Source {
         match self {
             Source::Git { .. } => SourceKind::Git,
             Source::Archive { .. } => SourceKind::Archive,
+            Source::Oci { .. } => SourceKind::Oci,
             Source::Local { .. } => SourceKind::Local,
         }
     }
 
     /// The URL or path the content is read from (may hold credentials: redact it before
-    /// showing it).
+    /// showing it); an OCI artifact as `oci://host[:port]/repo[:tag]@sha256:<manifest>`.
     pub fn location(&self) -> String {
         match self {
             Source::Git { url, .. } | Source::Archive { url, .. } => url.clone(),
+            Source::Oci { manifest, .. } => {
+                format!(
+                    "{}@{}",
+                    self.oci_tagged().unwrap_or_default(),
+                    manifest.prefixed()
+                )
+            }
             Source::Local { path } => path.display().to_string(),
+        }
+    }
+
+    /// An OCI source as `oci://host[:port]/repo[:tag]` (no digest); `None` for the others.
+    pub fn oci_tagged(&self) -> Option<String> {
+        match self {
+            Source::Oci {
+                registry,
+                repository,
+                tag,
+                ..
+            } => Some(match tag {
+                Some(t) => format!("oci://{registry}/{repository}:{t}"),
+                None => format!("oci://{registry}/{repository}"),
+            }),
+            _ => None,
         }
     }
 }
@@ -242,6 +280,9 @@ impl fmt::Display for Source {
             Source::Archive { url, sha256, .. } => {
                 write!(f, "archive {} {}", redact_url(url), sha256.prefixed())
             }
+            Source::Oci { layer, .. } => {
+                write!(f, "oci {} layer {}", self.location(), layer.prefixed())
+            }
             Source::Local { path } => write!(f, "local {}", path.display()),
         }
     }
@@ -264,6 +305,11 @@ enum ShownSource<'a> {
         format: ArchiveFormat,
         strip_prefix: Option<&'a str>,
     },
+    Oci {
+        reference: String,
+        manifest: String,
+        layer: String,
+    },
     Local {
         path: &'a std::path::Path,
     },
@@ -272,7 +318,7 @@ enum ShownSource<'a> {
 impl Serialize for Source {
     /// For output only (URLs are redacted): `{"kind": "git", "url", "ref", "subdir"}`,
     /// `{"kind": "archive", "url", "digest", "format", "strip_prefix"}`,
-    /// `{"kind": "local", "path"}`.
+    /// `{"kind": "oci", "reference", "manifest", "layer"}`, `{"kind": "local", "path"}`.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let shown = match self {
             Source::Git {
@@ -295,6 +341,13 @@ impl Serialize for Source {
                 format: *format,
                 strip_prefix: strip_prefix.as_deref(),
             },
+            Source::Oci {
+                manifest, layer, ..
+            } => ShownSource::Oci {
+                reference: self.oci_tagged().unwrap_or_default(),
+                manifest: manifest.prefixed(),
+                layer: layer.prefixed(),
+            },
             Source::Local { path } => ShownSource::Local { path },
         };
         shown.serialize(serializer)
@@ -308,6 +361,8 @@ pub enum Pin {
     Commit(String),
     /// An archive's digest.
     Sha256(Sha256),
+    /// An OCI artifact's manifest digest and the digest of its pack layer.
+    Oci { manifest: Sha256, layer: Sha256 },
     /// A plain local directory: nothing pins it (the installed tree's digest, kept
     /// beside every pin, tells whether it changed).
     Unpinned,
@@ -332,11 +387,11 @@ impl Pin {
 }
 
 impl fmt::Display for Pin {
-    /// The commit, the bare hex digest, or nothing.
+    /// The commit, the bare hex digest (an OCI artifact's manifest digest), or nothing.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Pin::Commit(c) => f.write_str(c),
-            Pin::Sha256(d) => d.fmt(f),
+            Pin::Sha256(d) | Pin::Oci { manifest: d, .. } => d.fmt(f),
             Pin::Unpinned => Ok(()),
         }
     }
@@ -467,6 +522,47 @@ mod tests {
             serde_json::json!({"kind": "local", "path": "/srv/p"})
         );
         assert_eq!(local.kind().to_string(), "local");
+    }
+
+    #[test]
+    fn oci_sources_show_their_reference_and_both_digests() {
+        let layer = "f".repeat(64);
+        let oci = Source::Oci {
+            registry: "127.0.0.1:5000".into(),
+            repository: "packs/hello".into(),
+            tag: Some("1.0.0".into()),
+            manifest: HEX.parse().unwrap(),
+            layer: layer.parse().unwrap(),
+        };
+        assert_eq!(oci.kind().to_string(), "oci");
+        assert_eq!(
+            oci.location(),
+            format!("oci://127.0.0.1:5000/packs/hello:1.0.0@sha256:{HEX}")
+        );
+        assert_eq!(
+            oci.to_string(),
+            format!("oci oci://127.0.0.1:5000/packs/hello:1.0.0@sha256:{HEX} layer sha256:{layer}")
+        );
+        assert_eq!(
+            serde_json::to_value(&oci).unwrap(),
+            serde_json::json!({"kind": "oci", "reference": "oci://127.0.0.1:5000/packs/hello:1.0.0",
+                               "manifest": format!("sha256:{HEX}"),
+                               "layer": format!("sha256:{layer}")})
+        );
+        let pin = Pin::Oci {
+            manifest: HEX.parse().unwrap(),
+            layer: layer.parse().unwrap(),
+        };
+        assert_eq!(pin.to_string(), HEX);
+        let origin = Origin::Installed {
+            kind: SourceKind::Oci,
+            canonical: "127.0.0.1:5000/packs/hello".into(),
+            pin,
+        };
+        assert_eq!(
+            origin.to_string(),
+            format!("oci:127.0.0.1:5000/packs/hello@{HEX}")
+        );
     }
 
     #[test]

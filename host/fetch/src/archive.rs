@@ -31,7 +31,7 @@ use crate::{FetchError, Net, describe, fault, is_timeout};
 /// Redirects followed, at most.
 const MAX_REDIRECTS: u32 = 5;
 /// The largest archive downloaded.
-const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
 
 /// Downloads `url` with `net`, caching the file by its sha256 under
 /// `cache_dir/archives/<sha256>.<ext>` (a cache hit is hashed again and uses no network;
@@ -125,14 +125,14 @@ pub fn fetch_archive(
 
 /// What the archive cache holds for one digest.
 #[derive(Debug, PartialEq, Eq)]
-enum Cached {
+pub(crate) enum Cached {
     Good,
     Missing,
     /// A file whose sha256 (given) is not its name's.
     Corrupt(String),
 }
 
-fn cached_state(cached: &Path, want: &str) -> Result<Cached, FetchError> {
+pub(crate) fn cached_state(cached: &Path, want: &str) -> Result<Cached, FetchError> {
     match hash_file(cached) {
         Ok(actual) if actual == want => Ok(Cached::Good),
         Ok(actual) => Ok(Cached::Corrupt(actual)),
@@ -310,7 +310,7 @@ struct Placed {
     kind: Kind,
 }
 
-fn unpack(
+pub(crate) fn unpack(
     file: &Path,
     kind: ArchiveFormat,
     strip_prefix: Option<&str>,

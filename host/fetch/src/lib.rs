@@ -7,7 +7,9 @@
 //!
 //! The host's own fetches live here too: [`GitCache`] resolves git refs and keeps bare
 //! repositories cached for reuse and offline installs, [`fetch_archive`] downloads,
-//! caches and checks tar.gz/zip archives by sha256, and [`inspect_local`],
+//! caches and checks tar.gz/zip archives by sha256, [`fetch_oci`] pulls an OCI pack
+//! layer by digest (through the registry client [`Net::with_oci`] configures) into the
+//! same cache and unpacks it the same way, and [`inspect_local`],
 //! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
 //! the pack into a `cap_std` directory handle and refuses entries that would leave it
 //! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
@@ -24,10 +26,12 @@ mod digest;
 pub use stackpack_fs::fault;
 mod git;
 mod local;
+mod oci;
 mod tree;
 
 pub use archive::fetch_archive;
 pub use git::{GitCache, ResolvedRev};
+pub use oci::fetch_oci;
 
 /// How long a fetch waits for another thread or process writing the same cache entry,
 /// unless told otherwise.
@@ -71,6 +75,19 @@ pub enum FetchError {
     CaBundle { path: PathBuf, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// A registry operation failed; the message names the reference (never a
+    /// credential) and what to do.
+    #[error(transparent)]
+    Oci(#[from] stackpack_oci::OciError),
+    /// No registry client could be had for an `oci://` source.
+    #[error("cannot reach the registry of {reference}: {reason}")]
+    NoOciClient { reference: String, reason: String },
+    /// The manifest a lockfile or resolver named does not hold the layer it named.
+    #[error(
+        "the manifest {reference} holds no layer {layer}; the recorded layer does not belong to \
+         that manifest: install without --locked to resolve it again"
+    )]
+    OciLayerMissing { reference: String, layer: String },
     /// A git operation failed; `location` is a redacted URL or a local path.
     #[error("git {action} of {location} failed: {reason}; {hint}")]
     Git {
@@ -351,6 +368,8 @@ impl Credential {
 pub struct Net {
     http: reqwest::blocking::Client,
     config: NetConfig,
+    /// The registry client for `oci://` sources ([`Net::with_oci`]); none by default.
+    oci: oci::OciSlot,
 }
 
 /// Says nothing of the client's settings: they hold credentials.
@@ -400,7 +419,11 @@ impl Net {
         let http = builder
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(Net { http, config })
+        Ok(Net {
+            http,
+            config,
+            oci: oci::OciSlot::default(),
+        })
     }
 
     /// POSTs `body` as `application/json` to an http(s) `url`, with the same proxies,
@@ -621,6 +644,20 @@ impl NetBackend for Net {
             .into_iter()
             .map(|(name, oid, _)| (name, oid.to_string()))
             .collect())
+    }
+
+    fn oci_list_tags(
+        &self,
+        repository: &stackpack_core::OciRef,
+    ) -> Result<Vec<String>, NetFailure> {
+        self.oci_tags(repository)
+    }
+
+    fn oci_manifest(
+        &self,
+        reference: &stackpack_core::OciRef,
+    ) -> Result<stackpack_net::OciManifest, NetFailure> {
+        self.oci_manifest_of(reference)
     }
 }
 

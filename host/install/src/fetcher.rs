@@ -55,6 +55,14 @@ enum Target<'a> {
         format: ArchiveFormat,
         strip_prefix: Option<&'a str>,
     },
+    Oci {
+        /// The whole source, recorded as it is.
+        source: &'a Source,
+        registry: &'a str,
+        repository: &'a str,
+        manifest: &'a Sha256,
+        layer: &'a Sha256,
+    },
     Local {
         path: &'a Path,
     },
@@ -65,6 +73,12 @@ impl Target<'_> {
         match self {
             Target::Git { rev, .. } => Pin::Commit(rev.commit.clone()),
             Target::Archive { sha256, .. } => Pin::Sha256((*sha256).clone()),
+            Target::Oci {
+                manifest, layer, ..
+            } => Pin::Oci {
+                manifest: (*manifest).clone(),
+                layer: (*layer).clone(),
+            },
             Target::Local { .. } => Pin::Unpinned,
         }
     }
@@ -72,6 +86,11 @@ impl Target<'_> {
     fn matched(&self) -> Option<String> {
         match self {
             Target::Git { rev, .. } => Some(rev.matched.clone()),
+            Target::Oci {
+                source: Source::Oci { tag: Some(t), .. },
+                manifest,
+                ..
+            } => Some(format!("tag {t} (manifest {})", manifest.prefixed())),
             _ => None,
         }
     }
@@ -157,8 +176,17 @@ impl Fetcher<'_> {
 
     fn fetch(&self, want: &Want) -> Result<Staged, InstallError> {
         // A range is chosen among the tags of the repository the resolvers name (the
-        // lockfile, with --locked, has chosen already).
-        let range = want.reference.range().filter(|_| !self.opts.locked);
+        // lockfile, with --locked, has chosen already); the OCI resolver chooses among a
+        // registry's tags itself.
+        let oci = matches!(want.reference.kind(), stackpack_core::RefKind::Oci);
+        let range = want.reference.range().filter(|_| !self.opts.locked && !oci);
+        // A registry is checked before its resolver reaches it for tags and manifests.
+        if oci
+            && !self.opts.locked
+            && let Some(policy) = &self.opts.allowed_sources
+        {
+            policy.check_location(want.reference.locator())?;
+        }
         let located = if self.opts.locked {
             self.locate_locked(want)?
         } else if range.is_some() {
@@ -278,6 +306,19 @@ impl Fetcher<'_> {
                 format: *format,
                 strip_prefix: strip_prefix.as_deref(),
             },
+            Source::Oci {
+                registry,
+                repository,
+                manifest,
+                layer,
+                ..
+            } => Target::Oci {
+                source: &located.source,
+                registry,
+                repository,
+                manifest,
+                layer,
+            },
             Source::Local { path } => Target::Local { path },
         })
     }
@@ -295,6 +336,9 @@ impl Fetcher<'_> {
             Source::Git { url, subdir, .. } => (url.clone(), subdir.clone()),
             Source::Archive { url, .. } => {
                 return Err(needs_git(stackpack_core::redact_url(url), "an archive"));
+            }
+            Source::Oci { .. } => {
+                return Err(needs_git(located.source.location(), "an OCI artifact"));
             }
             Source::Local { path } => match stackpack_fetch::inspect_local(path)? {
                 LocalSource::Git { .. } => (format!("file://{}", path.display()), None),
@@ -526,6 +570,34 @@ impl Fetcher<'_> {
                     strip_prefix: strip_prefix.map(str::to_string),
                 };
                 Ok(fetched(source, pin, matched, warnings, manifest))
+            }
+            Target::Oci {
+                source,
+                registry,
+                repository,
+                manifest,
+                layer,
+            } => {
+                let reference = stackpack_core::OciRef {
+                    registry: registry.to_string(),
+                    repository: repository.to_string(),
+                    tag: None,
+                    digest: None,
+                };
+                let (_, tree) = export_parallel(|| {
+                    stackpack_fetch::fetch_oci(
+                        self.env.net,
+                        &reference,
+                        manifest,
+                        layer,
+                        self.env.root.cache_dir(),
+                        self.opts.offline,
+                        self.opts.lock_timeout,
+                        &self.opts.tree_limits,
+                        dir,
+                    )
+                })?;
+                Ok(fetched(source.clone(), pin, matched, warnings, tree))
             }
             Target::Local { path } => {
                 let source = Source::Local {

@@ -8,7 +8,7 @@
 //! ref = "sensu"
 //! version = "1.2.0"
 //! source = "github.com/stackstorm-exchange/stackstorm-sensu"
-//! kind = "git"                     # git | archive | local
+//! kind = "git"                     # git | archive | oci | local
 //! url = "https://github.com/StackStorm-Exchange/stackstorm-sensu"
 //! commit = "3f2a…"                 # git; `sha256` for archives
 //! tag = "v1.2.0"                   # git, when a tag was asked for and matched
@@ -16,11 +16,16 @@
 //! resolver_sha256 = "9e35…"
 //! ```
 //!
+//! An OCI artifact records its reference without the digest as `url`
+//! (`oci://host[:port]/repo[:tag]`), and `manifest_sha256` and `layer_sha256`: `install
+//! --locked` pulls that manifest's layer by digest, so a tag moved since changes nothing.
+//!
 //! URLs are stored without credentials; they come from the config when needed.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use stackpack_core::oci::OciRef;
 use stackpack_core::{ArchiveFormat, GitRef, Origin, Pin, Sha256, Source, SourceKind};
 
 use crate::error::InstallError;
@@ -102,6 +107,10 @@ struct OnDisk {
     sha256: Option<Sha256>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     archive_format: Option<ArchiveFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    manifest_sha256: Option<Sha256>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layer_sha256: Option<Sha256>,
     resolver: String,
     resolver_sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +149,29 @@ impl TryFrom<OnDisk> for LockedPack {
                     Pin::Sha256(sha256),
                 )
             }
+            SourceKind::Oci => {
+                let manifest = d
+                    .manifest_sha256
+                    .clone()
+                    .ok_or_else(|| missing("manifest_sha256"))?;
+                let layer = d
+                    .layer_sha256
+                    .clone()
+                    .ok_or_else(|| missing("layer_sha256"))?;
+                let reference: OciRef = d.url.parse().map_err(|e: stackpack_core::CoreError| {
+                    format!("pack \"{}\" (oci source): {e}", d.ref_)
+                })?;
+                (
+                    Source::Oci {
+                        registry: reference.registry,
+                        repository: reference.repository,
+                        tag: reference.tag,
+                        manifest: manifest.clone(),
+                        layer: layer.clone(),
+                    },
+                    Pin::Oci { manifest, layer },
+                )
+            }
             SourceKind::Local => {
                 let path = PathBuf::from(&d.url);
                 if !path.is_absolute() {
@@ -172,8 +204,16 @@ impl TryFrom<OnDisk> for LockedPack {
 impl From<LockedPack> for OnDisk {
     fn from(p: LockedPack) -> OnDisk {
         let kind = p.source.kind();
+        let (manifest_sha256, layer_sha256) = match &p.source {
+            Source::Oci {
+                manifest, layer, ..
+            } => (Some(manifest.clone()), Some(layer.clone())),
+            _ => (None, None),
+        };
+        let oci_url = p.source.oci_tagged();
         let (url, subdir, archive_format) = match p.source {
             Source::Git { url, subdir, .. } => (url, subdir, None),
+            Source::Oci { .. } => (oci_url.unwrap_or_default(), None, None),
             Source::Archive {
                 url,
                 format,
@@ -193,6 +233,8 @@ impl From<LockedPack> for OnDisk {
             tag: p.tag,
             sha256: p.pin.sha256().cloned(),
             archive_format,
+            manifest_sha256,
+            layer_sha256,
             resolver: p.resolver,
             resolver_sha256: p.resolver_sha256,
             tree_sha256: p.tree_sha256,
@@ -364,6 +406,49 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["stackpack.lock"]);
+    }
+
+    /// Safe outcome: an OCI entry keeps both digests and its tag through a write and a
+    /// read, so `--locked` pulls the very manifest and layer that were installed.
+    #[test]
+    fn oci_entries_keep_both_digests() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("stackpack.lock");
+        let (manifest, layer): (Sha256, Sha256) = (
+            "1".repeat(64).parse().unwrap(),
+            "2".repeat(64).parse().unwrap(),
+        );
+        let mut lock = Lockfile::default();
+        lock.upsert(LockedPack {
+            canonical: "127.0.0.1:5000/packs/hello".into(),
+            source: Source::Oci {
+                registry: "127.0.0.1:5000".into(),
+                repository: "packs/hello".into(),
+                tag: Some("1.0.0".into()),
+                manifest: manifest.clone(),
+                layer: layer.clone(),
+            },
+            pin: Pin::Oci {
+                manifest: manifest.clone(),
+                layer: layer.clone(),
+            },
+            tag: None,
+            resolver: "oci".into(),
+            ..entry("hello")
+        });
+        lock.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in [
+            "kind = \"oci\"",
+            "url = \"oci://127.0.0.1:5000/packs/hello:1.0.0\"",
+            &format!("manifest_sha256 = \"{manifest}\""),
+            &format!("layer_sha256 = \"{layer}\""),
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(Lockfile::read(&path).unwrap(), lock);
+        let e = Lockfile::parse(&text.replace("layer_sha256", "other")).unwrap_err();
+        assert!(e.contains("has no `layer_sha256`"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The resolver chain: each resolver plugin in order is asked where a reference lives;
 //! `not-applicable` passes it to the next one.
 
-use stackpack_core::Source;
+use stackpack_core::{GitRef, PackRef, RefKind, Source};
 use stackpack_plugin::{Plugin, PluginKind, Refusal};
 
 use crate::error::InstallError;
@@ -33,8 +33,37 @@ impl<'a> ResolverChain<'a> {
     }
 
     /// Asks each resolver in turn. Errors do not repeat the reference: the caller's
-    /// output names it.
+    /// output names it. A git answer whose URL is `oci://` (an index entry whose
+    /// `repo_url` is a registry) is asked again as that OCI reference, with the version
+    /// it named after `=`, so the OCI resolver decides it.
     pub fn locate(&self, reference: &stackpack_core::PackRef) -> Result<Located, InstallError> {
+        let located = self.locate_once(reference)?;
+        let Source::Git { url, git_ref, .. } = &located.source else {
+            return Ok(located);
+        };
+        if !stackpack_core::is_oci(url) || matches!(reference.kind(), RefKind::Oci) {
+            return Ok(located);
+        }
+        // A URL naming its tag or digest is taken as it is.
+        let pinned = url
+            .parse::<stackpack_core::OciRef>()
+            .is_ok_and(|r| r.tag.is_some() || r.digest.is_some());
+        let text = match git_ref {
+            GitRef::Any(v) | GitRef::Tag(v) | GitRef::Branch(v) if !pinned => format!("{url}={v}"),
+            _ => url.clone(),
+        };
+        let forwarded = PackRef::parse(&text).map_err(|e| InstallError::Resolve {
+            message: format!(
+                "resolver {} answered the OCI reference {}, which is not usable: {e}",
+                located.resolver,
+                stackpack_core::redact_url(url)
+            ),
+        })?;
+        tracing::debug!("{reference}: resolved to {forwarded}, asked again");
+        self.locate_once(&forwarded)
+    }
+
+    fn locate_once(&self, reference: &stackpack_core::PackRef) -> Result<Located, InstallError> {
         let shown = reference.to_string(); // redacted
         for plugin in &self.plugins {
             let answer = plugin.resolve(reference)?;

@@ -1,6 +1,6 @@
 //! The enterprise `allowed_sources` rule: where packs (and pack indexes) may come from.
-//! Entries use the plugin grant grammar (`scheme://host[:port]`, a leading `*.` for
-//! subdomains, no allow-all), plus `file://` for any local path and `file:///dir` for
+//! Entries use the plugin grant grammar (`scheme://host[:port]`, `oci://host[:port]` for
+//! a registry, a leading `*.` for subdomains, no allow-all), plus `file://` for any local path and `file:///dir` for
 //! local paths under `dir`. The installer checks every resolution against it right
 //! after the resolver answers, before anything is fetched (see `install.rs`).
 
@@ -97,14 +97,20 @@ impl SourcePolicy {
             .join(", ")
     }
 
-    /// Refuses a source whose git URL, archive URL or local path is not allowed.
+    /// Refuses a source whose git URL, archive URL, OCI reference or local path is not
+    /// allowed.
     pub fn check(&self, source: &Source) -> Result<(), InstallError> {
-        let location = source.location();
-        if self.allows(&location) {
+        self.check_location(&source.location())
+    }
+
+    /// Refuses a location (a URL such as `oci://host/repo:tag`, a git remote, an
+    /// absolute path) that is not allowed.
+    pub fn check_location(&self, location: &str) -> Result<(), InstallError> {
+        if self.allows(location) {
             return Ok(());
         }
         Err(InstallError::SourceNotAllowed {
-            url: stackpack_core::redact_url(&location),
+            url: stackpack_core::redact_url(location),
             file: self.file.clone(),
             allowed: self.shown_allowed(),
         })

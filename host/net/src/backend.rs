@@ -1,5 +1,7 @@
-//! The host's network as its users see it: one GET or one `git ls-remote` at a time.
+//! The host's network as its users see it: one GET, one `git ls-remote`, or one OCI
+//! registry read (tags, a manifest) at a time.
 
+use stackpack_core::oci::OciRef;
 use url::Url;
 
 /// One HTTP hop as the backend performed it (redirects are not followed).
@@ -55,6 +57,33 @@ impl std::fmt::Display for NetFailure {
     }
 }
 
+/// One blob an OCI manifest points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciDescriptor {
+    pub media_type: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    pub size: u64,
+}
+
+/// An OCI image manifest as a registry served it; `digest` is the sha256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub config: OciDescriptor,
+    pub layers: Vec<OciDescriptor>,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// What a backend without a registry client answers to the OCI calls.
+pub fn no_oci_client(what: &OciRef) -> NetFailure {
+    NetFailure::Transport(format!(
+        "{what}: this network backend has no OCI registry client, so registries cannot be reached here"
+    ))
+}
+
 /// The host's network. Implementations perform one GET without following redirects
 /// (callers follow them with [`crate::get_following`], checking every hop), add the
 /// operator's credentials for the URL's host, and cap the body at `max_body`.
@@ -67,6 +96,16 @@ pub trait NetBackend: Send + Sync {
     ) -> Result<HttpReply, NetFailure>;
     /// `git ls-remote <url>`: (ref name, commit id) pairs.
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure>;
+    /// The tags of the repository `repository` names (its tag and digest, if any, are
+    /// ignored), every page. A backend without a registry client says so.
+    fn oci_list_tags(&self, repository: &OciRef) -> Result<Vec<String>, NetFailure> {
+        Err(no_oci_client(repository))
+    }
+    /// The manifest `reference` names (by digest when it has one, else by tag), its
+    /// bytes checked against that digest. A backend without a registry client says so.
+    fn oci_manifest(&self, reference: &OciRef) -> Result<OciManifest, NetFailure> {
+        Err(no_oci_client(reference))
+    }
 }
 
 /// A backend with no network at all: every call fails as offline.

@@ -1,5 +1,6 @@
 //! Network grants: which hosts a plugin may reach. Grammar (after Spin's
-//! `allowed_outbound_hosts`): `scheme://host[:port]`, where `host` may start with `*.`
+//! `allowed_outbound_hosts`): `scheme://host[:port]` (`oci://host[:port]` grants a
+//! registry to the OCI imports), where `host` may start with `*.`
 //! to match any subdomain; the port defaults to the scheme's. A local file is granted by
 //! its exact `file:///abs/path` URL. There is no allow-all: `*`, `*://*` and bare `*.`
 //! are refused. Everything not granted is denied.
@@ -40,6 +41,8 @@ fn default_port(scheme: &str) -> Option<u16> {
         "https" => Some(443),
         "ssh" => Some(22),
         "git" => Some(9418),
+        // An OCI registry: https unless the operator lists it in `insecure_registries`.
+        "oci" => Some(443),
         _ => None,
     }
 }
@@ -64,8 +67,9 @@ impl Grant {
         if scheme == "*" || rest.starts_with('*') && !rest.starts_with("*.") {
             return Err(format!("allow-all grants are not supported; {expected}"));
         }
-        let default = default_port(scheme)
-            .ok_or_else(|| format!("unsupported scheme `{scheme}`; use http, https, ssh or git"))?;
+        let default = default_port(scheme).ok_or_else(|| {
+            format!("unsupported scheme `{scheme}`; use http, https, ssh, git or oci")
+        })?;
         if rest.contains('/') || rest.contains('@') || rest.contains('?') {
             return Err(format!("no user, path or query allowed; {expected}"));
         }
@@ -232,6 +236,16 @@ mod tests {
             &["http://127.0.0.1:8080"],
             "http://127.0.0.1:8081/x"
         ));
+    }
+
+    #[test]
+    fn oci_registries_are_granted_by_host_and_port() {
+        let g = ["oci://127.0.0.1:5000"];
+        assert!(allowed(&g, "oci://127.0.0.1:5000/packs/aws"));
+        assert!(!allowed(&g, "oci://127.0.0.1:5001/packs/aws"));
+        assert!(!allowed(&g, "https://127.0.0.1:5000/v2/"));
+        assert!(allowed(&["oci://ghcr.io"], "oci://ghcr.io/o/p"));
+        assert!(!allowed(&["oci://ghcr.io"], "oci://ghcr.io:5000/o/p"));
     }
 
     #[test]

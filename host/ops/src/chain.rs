@@ -20,8 +20,11 @@ use crate::error::OpsError;
 use crate::session::Session;
 
 /// Chain position of the first built-in resolver; the others follow in steps of 100
-/// (github 100, gitlab 200, file 300, index 400, git 500).
+/// (github 100, gitlab 200, file 300, index 400, git 500, oci 600: it claims only
+/// `oci://`, which no other built-in claims).
 const BUILTIN_ORDER_STEP: i64 = 100;
+/// The built-in resolver of `oci://` references.
+const OCI_BUILTIN: &str = "oci";
 /// The most a plugin component may weigh when it is fetched.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 /// Redirects followed when fetching a plugin over https.
@@ -579,6 +582,13 @@ pub fn load_entry(s: &Session, rt: &Runtime, entry: &Entry) -> Result<Plugin, Op
         config: entry.config.clone(),
         limits: entry.limits,
     })?;
+    // The built-in OCI resolver reaches the registry each reference names, as the host
+    // fetches whatever git remote a reference names for the git resolver.
+    let plugin = if entry.origin == Origin::Builtin && entry.name == OCI_BUILTIN {
+        plugin.granting_named_registry()
+    } else {
+        plugin
+    };
     if plugin.kind() != entry.kind {
         return Err(PluginError::WrongKind {
             plugin: entry.name.clone(),

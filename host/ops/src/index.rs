@@ -126,6 +126,26 @@ impl NetBackend for IndexServedNet {
             .map_err(|e| NetFailure::Transport(e.to_string()))?
             .git_list_refs(url)
     }
+
+    fn oci_list_tags(
+        &self,
+        repository: &stackpack_core::OciRef,
+    ) -> Result<Vec<String>, NetFailure> {
+        self.net
+            .get(|| self.config.clone())
+            .map_err(|e| NetFailure::Transport(e.to_string()))?
+            .oci_list_tags(repository)
+    }
+
+    fn oci_manifest(
+        &self,
+        reference: &stackpack_core::OciRef,
+    ) -> Result<stackpack_net::OciManifest, NetFailure> {
+        self.net
+            .get(|| self.config.clone())
+            .map_err(|e| NetFailure::Transport(e.to_string()))?
+            .oci_manifest(reference)
+    }
 }
 
 /// `ok`, `malformed`, `unresponsive`, `empty` or `error`.

@@ -219,7 +219,8 @@ fn upload(
     kind: &'static str,
     tree_sha256: String,
 ) -> Result<PushReport, OpsError> {
-    let client = session.oci_client()?;
+    let net = session.net()?;
+    let client = net.oci_client(target)?;
     let _task = Task::start(session.progress.as_ref(), &format!("pushing to {target}"));
     let pushed = client.push(target, artifact)?;
     let layer = pushed.layers.first().cloned();

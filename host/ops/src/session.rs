@@ -63,7 +63,6 @@ pub struct Session {
     policies: OnceLock<Vec<Plugin>>,
     installed: Mutex<Option<Arc<Vec<InstalledPack>>>>,
     lockfile: Mutex<Option<Arc<Lockfile>>>,
-    oci: Mutex<Option<Arc<stackpack_oci::Client>>>,
 }
 
 impl Session {
@@ -103,7 +102,7 @@ impl Session {
         };
         let venv = venv_config(&settings, opts.offline);
         let st2 = settings.st2.configured().then(|| settings.st2.clone());
-        Ok(Session {
+        let mut session = Session {
             root: Root::new(root_path, opts.cache_dir.clone()),
             settings,
             offline: opts.offline,
@@ -120,8 +119,9 @@ impl Session {
             policies: OnceLock::new(),
             installed: Mutex::new(None),
             lockfile: Mutex::new(None),
-            oci: Mutex::new(None),
-        })
+        };
+        session.net = Arc::new(LazyNet::with_oci(session.oci_config()));
+        Ok(session)
     }
 
     /// The packs base paths in search order.
@@ -215,20 +215,6 @@ impl Session {
                 .collect(),
             ..Default::default()
         }
-    }
-
-    /// The OCI registry client ([`Session::oci_config`]), made on first use and shared.
-    pub fn oci_client(&self) -> Result<Arc<stackpack_oci::Client>, OpsError> {
-        let mut slot = self
-            .oci
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = slot.as_ref() {
-            return Ok(client.clone());
-        }
-        let client = Arc::new(stackpack_oci::Client::new(&self.oci_config())?);
-        *slot = Some(client.clone());
-        Ok(client)
     }
 
     /// The host's HTTP client (proxies, CA bundle, timeouts, credentials), made once.
@@ -350,16 +336,26 @@ impl Session {
     }
 }
 
-/// The host's HTTP client, made on first use and shared by the host and the plugins.
+/// The host's HTTP client, made on first use and shared by the host and the plugins,
+/// with the registry client for `oci://` sources when one is configured.
 #[derive(Default)]
-pub struct LazyNet(OnceLock<Arc<Net>>);
+pub struct LazyNet(OnceLock<Arc<Net>>, Option<stackpack_oci::ClientConfig>);
 
 impl LazyNet {
+    /// A client whose [`Net`] also reaches OCI registries with `oci`.
+    pub fn with_oci(oci: stackpack_oci::ClientConfig) -> LazyNet {
+        LazyNet(OnceLock::new(), Some(oci))
+    }
+
     pub fn get(&self, config: impl FnOnce() -> NetConfig) -> Result<Arc<Net>, FetchError> {
         if let Some(net) = self.0.get() {
             return Ok(net.clone());
         }
-        let net = Arc::new(Net::new(config())?);
+        let mut net = Net::new(config())?;
+        if let Some(oci) = &self.1 {
+            net = net.with_oci(oci.clone());
+        }
+        let net = Arc::new(net);
         Ok(self.0.get_or_init(|| net).clone())
     }
 }

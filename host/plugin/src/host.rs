@@ -1,7 +1,8 @@
 //! The per-call store state and the host imports a guest may call: `log`,
-//! `config-get`, `get-host-info`, and (resolver world only) `http-get` and
-//! `git-list-refs`. Every network call is checked against the plugin's grants here,
-//! in one place, including each redirect hop; the actual I/O is done by the
+//! `config-get`, `get-host-info`, and (resolver world only) `http-get`,
+//! `git-list-refs`, `oci-list-tags` and `oci-get-manifest`. Every network call is
+//! checked against the plugin's grants here, in one place, including each redirect hop
+//! (a registry is granted as `oci://host[:port]`); the actual I/O is done by the
 //! [`NetBackend`] the embedder supplies.
 
 use std::collections::BTreeMap;
@@ -13,8 +14,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use stackpack_core::oci::OciRef;
 use stackpack_net::grants::{Grants, git_remote_url};
-use stackpack_net::{GetError, NetBackend, NetFailure, get_following};
+use stackpack_net::{GetError, NetBackend, NetFailure, OciDescriptor, get_following};
 
 use crate::bindings::resolver::stackpack::plugin::{host_base, net, types};
 use crate::{API_VERSION, HOST_VERSION};
@@ -75,6 +77,9 @@ pub(crate) struct PluginContext {
 /// State of one store (one call).
 pub(crate) struct CallState {
     pub ctx: Arc<PluginContext>,
+    /// Grants of this call only, beside the plugin's own: the registry a reference
+    /// names, for a plugin loaded with [`crate::Plugin::granting_named_registry`].
+    pub call_grants: Grants,
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: StoreLimits,
@@ -342,6 +347,37 @@ impl net::Host for CallState {
         })
     }
 
+    fn oci_list_tags(&mut self, repository: String) -> Result<Vec<String>, net::NetError> {
+        let reference = self.oci_granted(&repository)?;
+        self.timed(|c| c.net.oci_list_tags(&reference.repository_ref()))
+            .map_err(net_error)
+    }
+
+    fn oci_get_manifest(&mut self, reference: String) -> Result<net::OciManifest, net::NetError> {
+        let parsed = self.oci_granted(&reference)?;
+        if parsed.tag.is_none() && parsed.digest.is_none() {
+            return Err(net::NetError::Transport(format!(
+                "{parsed} names no manifest; add :tag or @sha256:<hex>"
+            )));
+        }
+        let m = self
+            .timed(|c| c.net.oci_manifest(&parsed))
+            .map_err(net_error)?;
+        let descriptor = |d: OciDescriptor| net::OciDescriptor {
+            media_type: d.media_type,
+            digest: d.digest,
+            size: d.size,
+        };
+        Ok(net::OciManifest {
+            digest: m.digest,
+            media_type: m.media_type,
+            artifact_type: m.artifact_type,
+            config: descriptor(m.config),
+            layers: m.layers.into_iter().map(descriptor).collect(),
+            annotations: m.annotations,
+        })
+    }
+
     fn git_list_refs(&mut self, url: String) -> Result<Vec<net::RemoteRef>, net::NetError> {
         if self.ctx.offline {
             return Err(net::NetError::Offline);
@@ -358,6 +394,29 @@ impl net::Host for CallState {
             .into_iter()
             .map(|(name, commit)| net::RemoteRef { name, commit })
             .collect())
+    }
+}
+
+impl CallState {
+    /// Parses an `oci://` reference a guest passed and checks its registry
+    /// (`oci://host[:port]`) against the plugin's grants and this call's.
+    fn oci_granted(&self, text: &str) -> Result<OciRef, net::NetError> {
+        if self.ctx.offline {
+            return Err(net::NetError::Offline);
+        }
+        let reference: OciRef = text
+            .parse()
+            .map_err(|e: stackpack_core::CoreError| net::NetError::Transport(e.to_string()))?;
+        let origin = Url::parse(&format!("oci://{}/", reference.registry))
+            .map_err(|e| net::NetError::Transport(format!("{reference}: {e}")))?;
+        if self.call_grants.check(&origin).is_ok() {
+            return Ok(reference);
+        }
+        self.ctx
+            .grants
+            .check(&origin)
+            .map_err(net::NetError::Denied)?;
+        Ok(reference)
     }
 }
 

@@ -18,6 +18,12 @@
 //!   "git_refs": {"refs/heads/main": "<40 hex>", "refs/tags/v1.0.0": "<40 hex>"}}]
 //! ```
 //!
+//! An OCI registry is recorded the same way, with the registry's own answers: the
+//! repository `oci://host[:port]/repo` with the body of its tag list
+//! (`{"name": "repo", "tags": ["1.0.0"]}`), and a manifest `oci://host[:port]/repo:tag`
+//! (or `…@sha256:<hex>`) with the manifest's JSON, whose digest is the sha256 of the
+//! recorded body.
+//!
 //! A URL that was not recorded fails with a transport error that names it and says it
 //! was not recorded; the URLs asked for but missing are kept for the report. Grants
 //! still apply first (the runtime checks them before the backend sees a request).
@@ -25,7 +31,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use stackpack_net::{HttpReply, NetBackend, NetFailure, SafeUrl};
+use sha2::Digest as _;
+use stackpack_core::oci::OciRef;
+use stackpack_net::{HttpReply, NetBackend, NetFailure, OciDescriptor, OciManifest, SafeUrl};
 use url::Url;
 
 /// One recorded HTTP response.
@@ -146,6 +154,96 @@ impl NetBackend for ReplayNet {
             None => Err(self.miss(format!("git ls-remote {}", stackpack_core::redact_url(url)))),
         }
     }
+
+    fn oci_list_tags(&self, repository: &OciRef) -> Result<Vec<String>, NetFailure> {
+        let key = repository.repository_ref().to_string();
+        let body = self.oci_body(&key)?;
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let list: TagList = serde_json::from_slice(body)
+            .map_err(|e| NetFailure::Transport(format!("the recorded tag list of {key}: {e}")))?;
+        Ok(list.tags.unwrap_or_default())
+    }
+
+    fn oci_manifest(&self, reference: &OciRef) -> Result<OciManifest, NetFailure> {
+        let key = reference.to_string();
+        // A tag and a digest: the manifest recorded for the tag, checked against it.
+        let tagged = OciRef {
+            digest: None,
+            ..reference.clone()
+        }
+        .to_string();
+        let body = match self.records.iter().find(|(_, r)| r.url == key) {
+            Some((_, r)) => r.body.as_bytes(),
+            None if reference.tag.is_some() && reference.digest.is_some() => {
+                self.oci_body(&tagged)?
+            }
+            None => return Err(self.miss(key)),
+        };
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
+        if let Some(want) = &reference.digest
+            && *want != digest
+        {
+            return Err(NetFailure::Transport(format!(
+                "the recorded manifest of {key} has digest {digest}, not {want}"
+            )));
+        }
+        parse_manifest(body, digest)
+            .map_err(|e| NetFailure::Transport(format!("the recorded manifest of {key}: {e}")))
+    }
+}
+
+impl ReplayNet {
+    /// The body recorded for an `oci://` key, or a miss.
+    fn oci_body(&self, key: &str) -> Result<&[u8], NetFailure> {
+        match self.records.iter().find(|(_, r)| r.url == key) {
+            Some((_, r)) => Ok(r.body.as_bytes()),
+            None => Err(self.miss(key.to_string())),
+        }
+    }
+}
+
+/// An OCI image manifest's JSON as an [`OciManifest`] with the given digest.
+fn parse_manifest(body: &[u8], digest: String) -> Result<OciManifest, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Desc {
+        media_type: String,
+        digest: String,
+        size: u64,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Manifest {
+        #[serde(default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        artifact_type: Option<String>,
+        config: Desc,
+        #[serde(default)]
+        layers: Vec<Desc>,
+        #[serde(default)]
+        annotations: BTreeMap<String, String>,
+    }
+    let m: Manifest = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let desc = |d: Desc| OciDescriptor {
+        media_type: d.media_type,
+        digest: d.digest,
+        size: d.size,
+    };
+    Ok(OciManifest {
+        digest,
+        media_type: m
+            .media_type
+            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into()),
+        artifact_type: m.artifact_type,
+        config: desc(m.config),
+        layers: m.layers.into_iter().map(desc).collect(),
+        annotations: m.annotations.into_iter().collect(),
+    })
 }
 
 #[cfg(test)]
@@ -241,5 +339,40 @@ mod tests {
             m.contains("git ls-remote https://git.example/packs/other.git was not recorded"),
             "{m}"
         );
+    }
+
+    /// Safe outcome: recorded registry answers replay as the registry gave them: the
+    /// tag list, and the manifest with the sha256 of its recorded bytes as its digest;
+    /// a manifest asked by another digest is refused, an unrecorded one is a miss.
+    #[test]
+    fn oci_answers_replay_from_recordings() {
+        let manifest = r#"{"schemaVersion":2,"artifactType":"application/vnd.stackstorm.pack.v1",
+            "config":{"mediaType":"application/vnd.stackstorm.pack.config.v1+json","digest":"sha256:aa","size":2},
+            "layers":[{"mediaType":"application/vnd.stackstorm.pack.layer.v1.tar+gzip","digest":"sha256:bb","size":9}]}"#;
+        let net = ReplayNet::new(vec![
+            rec(
+                "oci://127.0.0.1:5000/packs/hello",
+                r#"{"name":"packs/hello","tags":["1.0.0","latest"]}"#,
+            ),
+            rec("oci://127.0.0.1:5000/packs/hello:1.0.0", manifest),
+        ]);
+        assert_eq!(net.origins(), ["oci://127.0.0.1:5000"]);
+        let repo: OciRef = "oci://127.0.0.1:5000/packs/hello:9".parse().unwrap();
+        assert_eq!(net.oci_list_tags(&repo).unwrap(), ["1.0.0", "latest"]);
+        let tagged: OciRef = "oci://127.0.0.1:5000/packs/hello:1.0.0".parse().unwrap();
+        let m = net.oci_manifest(&tagged).unwrap();
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest)));
+        assert_eq!(m.digest, digest);
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.stackstorm.pack.v1")
+        );
+        assert_eq!(m.layers.len(), 1);
+        assert_eq!(m.layers[0].digest, "sha256:bb");
+        let other = tagged.with_digest(format!("sha256:{}", "0".repeat(64)));
+        assert!(net.oci_manifest(&other).is_err());
+        let missing: OciRef = "oci://127.0.0.1:5000/packs/hello:2.0.0".parse().unwrap();
+        assert!(net.oci_manifest(&missing).is_err());
+        assert_eq!(net.missed(), ["oci://127.0.0.1:5000/packs/hello:2.0.0"]);
     }
 }

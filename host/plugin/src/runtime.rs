@@ -217,6 +217,7 @@ impl Runtime {
             }
         };
         Ok(Plugin {
+            named_registry: false,
             ctx: Arc::new(PluginContext {
                 name: spec.name,
                 grants: spec.grants,
@@ -474,6 +475,8 @@ enum Pre {
 /// state leaks from one call to the next.
 pub struct Plugin {
     ctx: Arc<PluginContext>,
+    /// Each `resolve` call may reach the registry its `oci://` reference names.
+    named_registry: bool,
     engine: Engine,
     sha256: String,
     kind: PluginKind,
@@ -547,7 +550,35 @@ impl Plugin {
         self.last_call.lock().ok().and_then(|g| *g)
     }
 
-    fn store(&self) -> Store<CallState> {
+    /// The same plugin, whose `resolve` calls may also reach the
+    /// registry (`oci://host[:port]`) that the `oci://` reference they are given names,
+    /// and no other beyond its grants: what the host grants its built-in OCI resolver,
+    /// as it fetches whatever git remote a reference names for the git resolver.
+    pub fn granting_named_registry(mut self) -> Plugin {
+        self.named_registry = true;
+        self
+    }
+
+    /// Whether [`Plugin::granting_named_registry`] applies.
+    pub fn grants_named_registry(&self) -> bool {
+        self.named_registry
+    }
+
+    /// The grants of a call on `reference`: the registry its `oci://` locator names,
+    /// when this plugin is granted that.
+    fn call_grants(&self, reference: &stackpack_core::PackRef) -> Grants {
+        if !self.named_registry {
+            return Grants::none();
+        }
+        reference
+            .locator()
+            .parse::<stackpack_core::oci::OciRef>()
+            .ok()
+            .and_then(|r| Grants::parse(&[format!("oci://{}", r.registry)]).ok())
+            .unwrap_or_default()
+    }
+
+    fn store_with(&self, call_grants: Grants) -> Store<CallState> {
         let log = LogSink::new(self.ctx.limits.max_log_bytes);
         // The empty capability set: no preopened dirs, env, args, sockets or stdin;
         // stdout and stderr land in the capped log sink.
@@ -557,6 +588,7 @@ impl Plugin {
             .build();
         let state = CallState {
             ctx: self.ctx.clone(),
+            call_grants,
             wasi,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
@@ -597,7 +629,16 @@ impl Plugin {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let mut store = self.store();
+        self.call_with(call, Grants::none(), f)
+    }
+
+    fn call_with<R>(
+        &self,
+        call: &'static str,
+        call_grants: Grants,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let mut store = self.store_with(call_grants);
         let result = f(&mut store);
         let state = store.data();
         let stats = CallStats {
@@ -712,7 +753,7 @@ impl Plugin {
     ) -> Result<Result<crate::Resolved, crate::Refusal>, PluginError> {
         let pre = self.resolver_pre()?;
         let wit = crate::bindings::PackRef::from(reference);
-        let answer = self.call("resolve", |store| {
+        let answer = self.call_with("resolve", self.call_grants(reference), |store| {
             pre.instantiate(&mut *store)?
                 .stackpack_plugin_resolver()
                 .call_resolve(store, &wit)

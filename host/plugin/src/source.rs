@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use stackpack_core::oci::OciRef;
 use stackpack_core::{ArchiveFormat, GitRef, Sha256, Source, redact_url};
 
 use crate::bindings::{self, PackSummary};
@@ -53,8 +54,12 @@ impl From<bindings::ArchiveFormat> for ArchiveFormat {
     }
 }
 
-/// A WIT resolution as a host source. Refused, with the reason: an archive without a
-/// usable sha256 digest, and a local path that is not absolute.
+/// A WIT resolution as a host source. An archive whose URL is `oci://` is an OCI
+/// artifact ([`Source::Oci`]): its URL names the manifest by digest
+/// (`oci://host/repo:tag@sha256:<manifest>`) and its digest is the pack layer's.
+/// Refused, with the reason: an archive without a usable sha256 digest, an OCI archive
+/// without a manifest digest or that is not a plain tar.gz, and a local path that is
+/// not absolute.
 impl TryFrom<&bindings::Resolution> for Source {
     type Error = String;
 
@@ -65,6 +70,7 @@ impl TryFrom<&bindings::Resolution> for Source {
                 git_ref: GitRef::from(&g.ref_),
                 subdir: g.subdir.clone(),
             },
+            bindings::Resolution::Archive(a) if stackpack_core::oci::is_oci(&a.url) => oci(a)?,
             bindings::Resolution::Archive(a) => Source::Archive {
                 url: a.url.clone(),
                 sha256: a
@@ -86,6 +92,41 @@ impl TryFrom<&bindings::Resolution> for Source {
             }
         })
     }
+}
+
+/// An `oci://` archive resolution as [`Source::Oci`] (see the `TryFrom` above).
+fn oci(
+    a: &crate::bindings::resolver::stackpack::plugin::types::ArchiveSource,
+) -> Result<Source, String> {
+    let reference: OciRef = a
+        .url
+        .parse()
+        .map_err(|e: stackpack_core::CoreError| e.to_string())?;
+    let Some(manifest) = &reference.digest else {
+        return Err(format!(
+            "the OCI archive {reference} names no manifest digest; an OCI resolution is \
+             oci://host/repo[:tag]@sha256:<manifest>"
+        ));
+    };
+    let manifest = manifest
+        .parse::<Sha256>()
+        .map_err(|e| format!("OCI archive {reference}: {e}"))?;
+    let layer = a
+        .digest
+        .parse::<Sha256>()
+        .map_err(|e| format!("the layer digest of OCI archive {reference}: {e}"))?;
+    if a.format != bindings::ArchiveFormat::TarGz || a.strip_prefix.is_some() {
+        return Err(format!(
+            "the OCI archive {reference} must be a tar.gz layer without a prefix to strip"
+        ));
+    }
+    Ok(Source::Oci {
+        registry: reference.registry,
+        repository: reference.repository,
+        tag: reference.tag,
+        manifest,
+        layer,
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +166,48 @@ mod tests {
                 subdir: None,
             }
         );
+    }
+
+    /// Safe outcome: an `oci://` archive becomes an OCI source holding the manifest
+    /// digest of its URL and the layer digest; one without a manifest digest, or with
+    /// a format or prefix the layer cannot have, is refused.
+    #[test]
+    fn oci_archives_become_oci_sources() {
+        let (m, l) = ("1".repeat(64), "2".repeat(64));
+        let archive = |url: String, format| {
+            bindings::Resolution::Archive(ArchiveSource {
+                url,
+                digest: format!("sha256:{l}"),
+                format,
+                strip_prefix: None,
+            })
+        };
+        assert_eq!(
+            Source::try_from(&archive(
+                format!("oci://127.0.0.1:5000/packs/hello:1.0.0@sha256:{m}"),
+                bindings::ArchiveFormat::TarGz
+            ))
+            .unwrap(),
+            Source::Oci {
+                registry: "127.0.0.1:5000".into(),
+                repository: "packs/hello".into(),
+                tag: Some("1.0.0".into()),
+                manifest: m.parse().unwrap(),
+                layer: l.parse().unwrap(),
+            }
+        );
+        let e = Source::try_from(&archive(
+            "oci://127.0.0.1:5000/packs/hello:1.0.0".into(),
+            bindings::ArchiveFormat::TarGz,
+        ))
+        .unwrap_err();
+        assert!(e.contains("names no manifest digest"), "{e}");
+        let e = Source::try_from(&archive(
+            format!("oci://127.0.0.1:5000/packs/hello@sha256:{m}"),
+            bindings::ArchiveFormat::Zip,
+        ))
+        .unwrap_err();
+        assert!(e.contains("must be a tar.gz"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `source-resolver` world: its WIT types and host imports, the [`Resolver`]
 //! trait a resolver implements, and the glue stackpack's own resolvers (github,
-//! gitlab, git, file, index) share with third-party ones.
+//! gitlab, git, file, index, oci) share with third-party ones.
 //!
 //! The shared glue: [`resolve_git`] builds the git [`Resolved`] for a located
 //! repository, [`list_tag_versions`] lists its tags as versions, [`locate_forge`] and
@@ -24,7 +24,8 @@ pub use bindings::stackpack::plugin::host_base::{
     HostInfo, LogLevel, config_get, get_host_info, log,
 };
 pub use bindings::stackpack::plugin::net::{
-    HttpRequest, HttpResponse, NetError, RemoteRef, git_list_refs, http_get,
+    HttpRequest, HttpResponse, NetError, OciDescriptor, OciManifest, RemoteRef, git_list_refs,
+    http_get, oci_get_manifest, oci_list_tags,
 };
 pub use bindings::stackpack::plugin::types::{
     ArchiveFormat, ArchiveSource, GitRef, GitSource, PackRef, PackSummary, PluginError, Resolution,
