@@ -30,6 +30,7 @@ pub mod scaffold;
 mod session;
 pub mod st2;
 pub mod sync;
+pub mod sync_oci;
 pub mod venv;
 
 pub use error::{ErrorKind, OpsError};
