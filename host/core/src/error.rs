@@ -139,6 +139,18 @@ pub enum CoreError {
         reason: String,
     },
 
+    /// A text that should be an `oci://` reference is not one; `part` names the piece
+    /// that is wrong (scheme, registry, repository, tag, digest).
+    #[error("\"{reference}\" is not a usable OCI reference: the {part} is wrong: {reason}")]
+    InvalidOciRef {
+        /// The text as given, without userinfo.
+        reference: String,
+        /// Which part is wrong.
+        part: String,
+        /// Why, and what to write instead.
+        reason: String,
+    },
+
     /// An archive format other than `tar.gz` and `zip`.
     #[error("archive format \"{format}\" is not supported; use tar.gz or zip")]
     UnknownArchiveFormat {

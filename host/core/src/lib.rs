@@ -21,6 +21,7 @@
 
 mod error;
 pub mod installer;
+pub mod oci;
 pub mod pack;
 pub mod param_schema;
 pub mod progress;
@@ -31,6 +32,7 @@ pub mod yaml;
 
 pub use error::{CoreError, PackYamlError, PackYamlProblem};
 pub use installer::InstallerChoice;
+pub use oci::{OciRef, is_oci};
 pub use pack::{
     MANIFEST_FILE_NAME, PACK_REF_WHITELIST_REGEX, PACK_VERSION_REGEX, PackMeta, RESERVED_PACK_REFS,
     SYSTEM_PACKS, deprecation_warnings, is_valid_pack_ref, is_valid_pack_version, parse_pack_yaml,

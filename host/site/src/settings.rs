@@ -169,6 +169,9 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// Seconds any one network request may take (index, archive, git probe).
     pub http_timeout: Option<u64>,
+    /// `insecure_registries`: OCI registries (`host:port`) spoken to in plain HTTP;
+    /// every other registry only over HTTPS. Empty by default.
+    pub insecure_registries: Vec<String>,
     /// Site label handed to override policies (`"prod"`), so one policy serves many
     /// sites.
     pub environment: Option<String>,
@@ -212,6 +215,7 @@ impl Default for Settings {
             registry: RegistrySettings::default(),
             proxy: ProxySettings::default(),
             http_timeout: None,
+            insecure_registries: Vec::new(),
             environment: None,
             pack_limits: PackLimits::default(),
             plugins: BTreeMap::new(),
@@ -470,6 +474,43 @@ config = { hosts = "ghe.corp", n = 3 }
     }
 
     #[test]
+    fn insecure_registries_and_oci_credentials_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "stackpack.toml",
+            r#"
+insecure_registries = ["127.0.0.1:5000", "Registry.Local:80", "127.0.0.1:5000"]
+[[credentials]]
+url = "oci://127.0.0.1:5000/"
+username = "alice"
+password = "pw"
+"#,
+        );
+        let s = Settings::load(&p, true)
+            .unwrap()
+            .resolve_with_env(&Overrides::default(), &|_| None)
+            .unwrap();
+        assert_eq!(
+            s.insecure_registries,
+            ["127.0.0.1:5000", "registry.local:80"]
+        );
+        assert_eq!(s.credentials[0].url, "oci://127.0.0.1:5000/");
+        assert!(Settings::default().insecure_registries.is_empty());
+        for bad in [
+            "insecure_registries = [\"http://h:1\"]\n",
+            "insecure_registries = 5\n",
+        ] {
+            let p = write(d.path(), "bad.toml", bad);
+            let e = Settings::load(&p, true).unwrap_err().to_string();
+            assert!(
+                e.contains("insecure_registries") && e.contains("host:port"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn credentials_from_config_and_env() {
         let d = tempfile::tempdir().unwrap();
         let p = write(
@@ -629,7 +670,7 @@ tokn = "u"
             (
                 "[[credentials]]\ntoken = \"t\"\n",
                 "credentials[0].url",
-                "the http(s):// URL the credential is for (scheme, host, optional port and path)",
+                "the http(s):// or oci:// URL the credential is for (scheme, host, optional port and path)",
             ),
         ] {
             let p = write(d.path(), "bad.toml", text);

@@ -235,9 +235,17 @@ pub fn https_server(routes: Vec<(&str, Reply)>) -> (String, String) {
     (base, ca_pem)
 }
 
-/// A TLS server config with a certificate for 127.0.0.1 issued by a CA made for this
-/// call, and that CA's PEM.
-fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
+/// A CA made for one test and a server certificate for 127.0.0.1 it issued, all PEM.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    cert_der: rustls::pki_types::CertificateDer<'static>,
+    key_der: Vec<u8>,
+}
+
+/// A fresh CA and a server certificate for 127.0.0.1 issued by it.
+pub fn test_pki() -> TestPki {
     let ca_key = rcgen::KeyPair::generate().expect("a CA key");
     let mut ca_params =
         rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA certificate params");
@@ -252,17 +260,30 @@ fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
         .expect("server certificate params")
         .signed_by(&leaf_key, &issuer)
         .expect("a server certificate");
+    TestPki {
+        ca_pem: ca.pem(),
+        cert_pem: leaf.pem(),
+        key_pem: leaf_key.serialize_pem(),
+        cert_der: leaf.der().clone(),
+        key_der: leaf_key.serialize_der(),
+    }
+}
+
+/// A TLS server config with a certificate for 127.0.0.1 issued by a CA made for this
+/// call, and that CA's PEM.
+fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
+    let pki = test_pki();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            vec![pki.cert_der],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key_der.into()),
         )
         .expect("a TLS server config");
-    (Arc::new(config), ca.pem())
+    (Arc::new(config), pki.ca_pem)
 }
 
 /// A server that answers every request with status 200 and a `Content-Length` of

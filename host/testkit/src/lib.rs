@@ -13,6 +13,7 @@
 
 pub mod guests;
 pub mod http;
+pub mod registry;
 pub mod st2;
 
 use std::io::Write;

@@ -71,7 +71,7 @@ impl CredentialToml {
         let url = self.url.ok_or_else(|| {
             bad(
                 "url",
-                "the http(s):// URL the credential is for (scheme, host, optional port and path)",
+                "the http(s):// or oci:// URL the credential is for (scheme, host, optional port and path)",
             )
         })?;
         let mut from_env = |key: &str, var: String| match env(&var) {

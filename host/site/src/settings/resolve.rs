@@ -38,6 +38,8 @@ impl Settings {
             .iter()
             .map(|u| normalize_index_url(u))
             .collect::<Result<_, _>>()?;
+        self.insecure_registries.sort();
+        self.insecure_registries.dedup();
         Ok(self)
     }
 }

@@ -44,6 +44,8 @@ struct FileToml {
     proxy_ca_bundle_path: Option<String>,
     #[serde(deserialize_with = "form::seconds")]
     http_timeout: Option<u64>,
+    #[serde(deserialize_with = "form::registries")]
+    insecure_registries: Option<Vec<String>>,
     #[serde(deserialize_with = "form::environment")]
     environment: Option<String>,
     #[serde(deserialize_with = "form::count")]
@@ -163,6 +165,8 @@ pub(super) mod form {
         proxy: nonempty_str -> String, "a string";
         ca_bundle: nonempty_str -> String, "the path of a PEM CA bundle";
         seconds: positive -> u64, "a positive number of seconds";
+        registries: registry_list -> Vec<String>,
+            "a list of OCI registries spoken to in plain HTTP, each host:port (e.g. \"127.0.0.1:5000\")";
         count: positive -> u64, "a positive integer";
         environment: nonempty_str -> String, "a label such as \"prod\"";
         directory: nonempty_str -> String, "a directory";
@@ -188,7 +192,7 @@ pub(super) mod form {
             "an integer position in its chain (lower runs first; built-in resolvers sit at 100, 200, 300, 400, 500)";
 
         credential_url: credential_url -> String,
-            "the http(s):// URL the credential is for (scheme, host, optional port and path)";
+            "the http(s):// or oci:// URL the credential is for (scheme, host, optional port and path)";
         string: string -> String, "a string";
         env_var: string -> String, "the name of an environment variable";
         st2_url: st2_url -> String, "an http(s):// URL of st2's API (or auth service)";
@@ -374,6 +378,7 @@ impl FileToml {
                 proxy_ca_bundle_path: self.proxy_ca_bundle_path.map(|p| base.join(p)),
             },
             http_timeout: self.http_timeout,
+            insecure_registries: self.insecure_registries.unwrap_or_default(),
             environment: self.environment,
             pack_limits: super::PackLimits {
                 max_entries: self.max_pack_entries,
@@ -622,7 +627,25 @@ fn string(v: &toml::Value) -> Option<String> {
 fn credential_url(v: &toml::Value) -> Option<String> {
     let text = nonempty_str(v)?;
     let url = url::Url::parse(&text).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(text)
+    (matches!(url.scheme(), "http" | "https" | "oci") && url.host().is_some()).then_some(text)
+}
+
+/// A list of `host[:port]` registries, each as an OCI reference would name it
+/// (lower-cased host).
+fn registry_list(v: &toml::Value) -> Option<Vec<String>> {
+    comma_list(v)?
+        .iter()
+        .map(|r| {
+            let r = r.trim();
+            if r.is_empty() || r.contains('/') {
+                return None;
+            }
+            format!("oci://{r}/x")
+                .parse::<stackpack_core::OciRef>()
+                .ok()
+                .map(|parsed| parsed.registry)
+        })
+        .collect()
 }
 
 fn st2_url(v: &toml::Value) -> Option<String> {
