@@ -15,6 +15,7 @@ mod hostile_tree;
 mod index_cli;
 mod install_cli;
 mod install_http;
+mod oci_push;
 mod packs_cli;
 mod plugin_new;
 mod plugins_cli;

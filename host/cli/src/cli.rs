@@ -86,6 +86,9 @@ pub enum Command {
     /// Make this root exactly what a desired lockfile says (install, replace, remove);
     /// --check only compares, --status shows the last applied lockfile
     Sync(SyncArgs),
+    /// Push a pack (installed, or a directory) or, with --lockfile, this root's lockfile
+    /// and overrides, to an OCI registry
+    Push(PushArgs),
     /// Load installed packs' content into the registry, applying override policies
     Register(RegisterArgs),
     /// Configure a pack from its config.schema.yaml (interactive, or --set / --from-file)
@@ -152,6 +155,18 @@ pub struct InstallArgs {
     /// Seconds to wait for another stackpack working on the same root
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The pack (an installed pack's name, or a pack directory), then the destination
+    /// oci://HOST[:PORT]/REPO[:TAG] (the tag defaults to the pack's version); with
+    /// --lockfile, the destination alone, which names a tag
+    #[arg(required = true, num_args = 1..=2, value_name = "PACK|DIR> <oci://HOST[:PORT]/REPO[:TAG]")]
+    pub args: Vec<String>,
+    /// Push this root's stackpack.lock and overrides/ (a fleet's desired state) instead of a pack
+    #[arg(long)]
+    pub lockfile: bool,
 }
 
 #[derive(Debug, Args)]

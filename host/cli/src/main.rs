@@ -11,6 +11,7 @@ mod install_cmd;
 mod output;
 mod packs_cmd;
 mod plugin_cmd;
+mod push_cmd;
 mod register_cmd;
 mod sync_cmd;
 
@@ -19,6 +20,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use stackpack_ops::{Session, SessionOptions};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use cli::{Cli, Command, IndexCommand};
 use error::CliError;
@@ -61,6 +64,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             lock_timeout,
         } => install_cmd::remove(&s, packs, *force, *lock_timeout, !*no_st2, json),
         Command::Sync(args) => sync_cmd::sync(&s, args, json),
+        Command::Push(args) => push_cmd::push(&s, args, json),
         Command::Register(args) => register_cmd::register(&s, args, json),
         Command::Config(args) => config_cmd::config(&s, args, json),
         Command::Venv { pack, recreate } => packs_cmd::venv(&s, pack, *recreate, json),
@@ -80,11 +84,17 @@ fn init_logging(g: &cli::Global) {
         (false, 2) => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
+    // The OCI client logs token responses at debug level: its messages stop at info.
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("oci_client", level.min(tracing::Level::INFO));
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .without_time()
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
+        .finish()
+        .with(targets)
         .init();
 }

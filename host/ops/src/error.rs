@@ -40,6 +40,15 @@ pub enum OpsError {
     #[error(transparent)]
     Install(Box<InstallError>),
     #[error(transparent)]
+    Oci(Box<stackpack_oci::OciError>),
+    /// `stackpack push` cannot start: the arguments name nothing pushable.
+    #[error("cannot push {what}: {reason}; {fix}")]
+    Push {
+        what: String,
+        reason: String,
+        fix: String,
+    },
+    #[error(transparent)]
     Venv(Box<stackpack_venv::VenvError>),
     #[error(transparent)]
     Config(Box<stackpack_config::ConfigError>),
@@ -284,6 +293,12 @@ impl From<stackpack_registry::RegistryError> for OpsError {
     }
 }
 
+impl From<stackpack_oci::OciError> for OpsError {
+    fn from(e: stackpack_oci::OciError) -> Self {
+        OpsError::Oci(Box::new(e))
+    }
+}
+
 impl OpsError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
@@ -291,6 +306,16 @@ impl OpsError {
         match self {
             OpsError::Site(e) => site_kind(e),
             OpsError::Install(e) => install_kind(e),
+            OpsError::Oci(e) => match **e {
+                stackpack_oci::OciError::NotFound { .. } => NotFound,
+                stackpack_oci::OciError::Unauthorized { .. }
+                | stackpack_oci::OciError::DigestMismatch { .. } => Denied,
+                stackpack_oci::OciError::PlainHttp { .. }
+                | stackpack_oci::OciError::Config { .. }
+                | stackpack_oci::OciError::Layer { .. } => Usage,
+                _ => Failed,
+            },
+            OpsError::Push { .. } => Usage,
             OpsError::Plugin(PluginError::Grant { .. }) => Usage,
             OpsError::Config(e) => match **e {
                 stackpack_config::ConfigError::BadAssignment { .. }

@@ -5,7 +5,8 @@
 //! [`register::register`], [`venv::venv`], the [`config`] steps, the [`plugin`]
 //! operations and the [`index`] ones ([`index::search`], [`index::show`],
 //! [`index::health`]), and [`packs::list`] / [`packs::get`], and [`sync::sync`], which makes the root exactly what a
-//! desired lockfile says. Each takes typed inputs
+//! desired lockfile says, and [`push::push`] / [`push::push_lockfile`], which publish a pack
+//! or this root's lockfile as an OCI artifact. Each takes typed inputs
 //! and returns a typed report that serializes to the `--json` output; failures are one
 //! [`OpsError`] whose [`ErrorKind`] tells usage errors, missing things, conflicts,
 //! refusals and failures apart. Nothing here prints: progress goes through the
@@ -25,6 +26,7 @@ pub mod index;
 pub mod install;
 pub mod packs;
 pub mod plugin;
+pub mod push;
 pub mod register;
 pub mod scaffold;
 mod session;

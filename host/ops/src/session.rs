@@ -63,6 +63,7 @@ pub struct Session {
     policies: OnceLock<Vec<Plugin>>,
     installed: Mutex<Option<Arc<Vec<InstalledPack>>>>,
     lockfile: Mutex<Option<Arc<Lockfile>>>,
+    oci: Mutex<Option<Arc<stackpack_oci::Client>>>,
 }
 
 impl Session {
@@ -119,6 +120,7 @@ impl Session {
             policies: OnceLock::new(),
             installed: Mutex::new(None),
             lockfile: Mutex::new(None),
+            oci: Mutex::new(None),
         })
     }
 
@@ -176,6 +178,57 @@ impl Session {
                 })
                 .collect(),
         }
+    }
+
+    /// The OCI registry client's settings: `insecure_registries`, the proxies and CA
+    /// bundle, `http_timeout` (a request) and 10 times it (a transfer), and the
+    /// `[[credentials]]` whose url is `oci://`.
+    pub fn oci_config(&self) -> stackpack_oci::ClientConfig {
+        let net = self.net_config();
+        stackpack_oci::ClientConfig {
+            insecure_registries: self.settings.insecure_registries.clone(),
+            ca_bundle: net.ca_bundle.clone(),
+            http_proxy: net.http_proxy.clone(),
+            https_proxy: net.https_proxy.clone(),
+            no_proxy: net.no_proxy.clone(),
+            request_timeout: net.request_deadline(),
+            transfer_timeout: net.transfer_deadline(),
+            credentials: self
+                .settings
+                .credentials
+                .iter()
+                .filter(|c| stackpack_core::is_oci(&c.url))
+                .map(|c| stackpack_oci::RegistryCredential {
+                    url: c.url.clone(),
+                    auth: match &c.secret {
+                        stackpack_site::Secret::Bearer(t) => {
+                            stackpack_oci::RegistryAuth::Bearer(t.clone())
+                        }
+                        stackpack_site::Secret::Basic { username, password } => {
+                            stackpack_oci::RegistryAuth::Basic {
+                                username: username.clone(),
+                                password: password.clone(),
+                            }
+                        }
+                    },
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The OCI registry client ([`Session::oci_config`]), made on first use and shared.
+    pub fn oci_client(&self) -> Result<Arc<stackpack_oci::Client>, OpsError> {
+        let mut slot = self
+            .oci
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(stackpack_oci::Client::new(&self.oci_config())?);
+        *slot = Some(client.clone());
+        Ok(client)
     }
 
     /// The host's HTTP client (proxies, CA bundle, timeouts, credentials), made once.
