@@ -26,6 +26,7 @@ pub mod index;
 pub mod install;
 pub mod packs;
 pub mod plugin;
+pub mod plugin_oci;
 pub mod push;
 pub mod register;
 pub mod scaffold;

@@ -1,7 +1,8 @@
 //! `sync`: make this root exactly what a desired lockfile says (see
 //! [`stackpack_install::sync`]), then register the packs that changed and hand them,
 //! with the removed ones, to st2. The desired lockfile is read from a path, a `file://`
-//! URL or an `https://` URL ([`fetch_desired`], one more scheme there adds a source).
+//! URL, an `https://` URL or an OCI lockfile artifact, `oci://…` (with its `overrides/`
+//! files; [`fetch_desired`], one more scheme there adds a source).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,7 +23,8 @@ const MAX_REDIRECTS: u32 = 5;
 /// What to sync to.
 #[derive(Debug, Clone)]
 pub struct SyncRequest {
-    /// A lockfile path, a `file://` URL or an `https://` URL.
+    /// A lockfile path, a `file://` URL, an `https://` URL or an `oci://` reference to a
+    /// lockfile artifact.
     pub source: String,
     /// Only compare: change nothing.
     pub check: bool,
@@ -156,6 +158,9 @@ impl SyncReport {
 
 /// Reads the desired lockfile from `source` and parses it; nothing else is touched.
 pub fn fetch_desired(s: &Session, source: &str) -> Result<Desired, OpsError> {
+    if stackpack_core::is_oci(source) {
+        return crate::sync_oci::fetch(s, source);
+    }
     let shown = stackpack_core::redact_url(source);
     let bytes = if let Some((scheme, _)) = source.split_once("://") {
         let url = url::Url::parse(source).map_err(|e| OpsError::SyncSource {

@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Component;
 
+use stackpack_core::OciRef;
 use stackpack_install::sync::{self as core_sync, Desired};
+use stackpack_oci::{OciError, media};
 
 use crate::error::OpsError;
+use crate::session::Session;
 use crate::sync::MAX_LOCKFILE_BYTES;
 
 /// The largest lockfile layer pulled (compressed).
@@ -18,6 +21,69 @@ pub const MAX_LOCKFILE_LAYER_BYTES: u64 = 16 << 20;
 
 /// The most bytes a lockfile layer may unpack to.
 const MAX_UNPACKED_BYTES: u64 = 64 << 20;
+
+/// Reads the lockfile artifact `source` names (`oci://HOST[:PORT]/REPO:TAG` or
+/// `…@sha256:…`) through the session's registry client; its revision is the manifest
+/// digest.
+pub fn fetch(s: &Session, source: &str) -> Result<Desired, OpsError> {
+    let reference: OciRef = source.parse().map_err(|e: stackpack_core::CoreError| {
+        OpsError::SyncSource {
+            from: stackpack_core::redact_url(source),
+            reason: e.to_string(),
+        }
+    })?;
+    let shown = reference.to_string();
+    let refuse = |reason: String| OpsError::SyncSource {
+        from: shown.clone(),
+        reason,
+    };
+    if reference.tag.is_none() && reference.digest.is_none() {
+        return Err(refuse(
+            "it names no tag and no digest; name the channel (oci://HOST/REPO:prod) or the              revision (oci://HOST/REPO@sha256:...)"
+                .to_string(),
+        ));
+    }
+    if s.offline {
+        return Err(refuse(
+            "the network is off (offline mode); sync from a path instead".to_string(),
+        ));
+    }
+    let client = s.oci_client()?;
+    let manifest = client.manifest(&reference).map_err(|e| match e {
+        OciError::NotFound { .. } => OpsError::SyncSourceMissing {
+            from: shown.clone(),
+        },
+        e => OpsError::from(e),
+    })?;
+    let artifact_type = manifest
+        .artifact_type
+        .clone()
+        .unwrap_or_else(|| manifest.config.media_type.clone());
+    if artifact_type != media::LOCKFILE_ARTIFACT {
+        return Err(refuse(format!(
+            "it is an artifact of type {artifact_type}, not a lockfile ({}); push a root's              lockfile there with `stackpack push --lockfile`",
+            media::LOCKFILE_ARTIFACT
+        )));
+    }
+    let [layer] = manifest.layers.as_slice() else {
+        return Err(refuse(format!(
+            "its manifest has {} layers where a lockfile artifact has one",
+            manifest.layers.len()
+        )));
+    };
+    if layer.media_type != media::LOCKFILE_LAYER {
+        return Err(refuse(format!(
+            "its layer is of type {}, not {}",
+            layer.media_type,
+            media::LOCKFILE_LAYER
+        )));
+    }
+    // Pulled by digest, capped and verified before a byte of it is read.
+    let pinned = reference.with_digest(manifest.digest.clone());
+    let mut bytes = Vec::new();
+    client.pull_blob(&pinned, layer, MAX_LOCKFILE_LAYER_BYTES, &mut bytes)?;
+    desired_from_layer(&shown, &manifest.digest, &bytes)
+}
 
 /// What a lockfile layer holds.
 #[derive(Debug, Default, PartialEq, Eq)]
