@@ -159,11 +159,7 @@ fn registry_rows(root: &Path) -> Vec<String> {
                     format!("{v:?}")
                 })
                 .collect();
-            rows.push(
-                cells
-                    .join(" | ")
-                    .replace(root.to_str().unwrap(), "<root>"),
-            );
+            rows.push(cells.join(" | ").replace(root.to_str().unwrap(), "<root>"));
         }
     }
     rows
@@ -215,7 +211,11 @@ fn eight_nodes_sync_one_channel_in_parallel_and_agree() {
         assert_eq!(files(node, "packs"), files(&f.source, "packs"));
         assert_eq!(files(node, "overrides"), files(&f.source, "overrides"));
         assert_eq!(registry_rows(node), first_rows);
-        assert_eq!(enabled(node, "alpha.hello"), Some(0), "the override applies");
+        assert_eq!(
+            enabled(node, "alpha.hello"),
+            Some(0),
+            "the override applies"
+        );
 
         let status = json(&f.sp(node, &["sync", "--status", "--json"]));
         assert_eq!(status["synced_digest"], digest.as_str());
@@ -224,11 +224,16 @@ fn eight_nodes_sync_one_channel_in_parallel_and_agree() {
         let list = json(&f.sp(node, &["list", "--json"]));
         assert_eq!(list["synced"]["digest"], digest.as_str());
         assert_eq!(list["synced"]["source"], channel.as_str());
-        assert!(list["synced"]["at"].as_str().unwrap().contains('T'), "{list}");
+        assert!(
+            list["synced"]["at"].as_str().unwrap().contains('T'),
+            "{list}"
+        );
         assert_eq!(list["packs"].as_array().unwrap().len(), 2);
         let table = f.sp(node, &["list"]);
         assert!(
-            table.stdout.contains(&format!("last synced to {channel} ({digest})")),
+            table
+                .stdout
+                .contains(&format!("last synced to {channel} ({digest})")),
             "{}",
             table.stdout
         );
@@ -267,11 +272,15 @@ fn check_removal_retag_and_drift() {
     assert_ne!(r.code, 0, "a bare root differs: {}", r.stdout);
     assert!(r.stdout.contains("missing alpha"), "{}", r.stdout);
     assert!(
-        r.stdout.contains("override overrides/_global.yaml is missing here"),
+        r.stdout
+            .contains("override overrides/_global.yaml is missing here"),
         "{}",
         r.stdout
     );
-    assert!(!one.join("stackpack.lock").exists(), "--check wrote nothing");
+    assert!(
+        !one.join("stackpack.lock").exists(),
+        "--check wrote nothing"
+    );
     for node in [&one, &two] {
         let r = f.sync(node, &[&channel]);
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -280,7 +289,10 @@ fn check_removal_retag_and_drift() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // The next revision: beta gone, alpha 1.1.0, actions enabled again, a pack file.
-    write(&one.join("packs/handmade/pack.yaml"), &crate::common::pack_yaml("handmade", "0.1.0"));
+    write(
+        &one.join("packs/handmade/pack.yaml"),
+        &crate::common::pack_yaml("handmade", "0.1.0"),
+    );
     commit_version(&f.alpha, "alpha", "1.1.0", "");
     let r = f.sp(&f.source, &["install", &on_main(&f.alpha)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -299,14 +311,26 @@ fn check_removal_retag_and_drift() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{} {}", d["kind"].as_str().unwrap(), d["pack"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap(),
+                d["pack"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(kinds, vec!["differs alpha", "extra beta"], "{check}");
     let overrides: Vec<String> = check["override_differences"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{} {}", d["change"].as_str().unwrap(), d["path"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["change"].as_str().unwrap(),
+                d["path"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(overrides, vec!["changed _global.yaml", "added alpha.yaml"]);
 
@@ -317,10 +341,17 @@ fn check_removal_retag_and_drift() {
     assert_eq!(report["changed"]["removed"], serde_json::json!(["beta"]));
     assert_eq!(report["changed"]["replaced"], serde_json::json!(["alpha"]));
     assert!(!one.join("packs/beta").exists(), "the removed pack is gone");
-    assert!(one.join("packs/handmade/pack.yaml").exists(), "the unmanaged dir stays");
+    assert!(
+        one.join("packs/handmade/pack.yaml").exists(),
+        "the unmanaged dir stays"
+    );
     assert_eq!(lockfile(&one), lockfile(&f.source));
     assert_eq!(files(&one, "overrides"), files(&f.source, "overrides"));
-    assert_eq!(enabled(&one, "alpha.hello"), Some(1), "registered with the new override");
+    assert_eq!(
+        enabled(&one, "alpha.hello"),
+        Some(1),
+        "registered with the new override"
+    );
     assert_eq!(enabled(&one, "beta.hello"), None, "beta unregistered");
     assert_eq!(f.sync(&one, &["--check", &channel]).code, 0);
 
@@ -328,11 +359,18 @@ fn check_removal_retag_and_drift() {
     f.sync(&two, &[&channel]);
     let two_lock = mtime(&two.join("stackpack.lock"));
     let two_files = files(&two, "packs");
-    write(&one.join("packs/alpha/actions/hello.yaml"), "tampered: true\n");
+    write(
+        &one.join("packs/alpha/actions/hello.yaml"),
+        "tampered: true\n",
+    );
     let r = f.sync(&one, &["--check", &channel]);
     assert_ne!(r.code, 0);
     assert!(r.stdout.contains("drifted alpha"), "{}", r.stdout);
-    assert_eq!(f.sync(&two, &["--check", &channel]).code, 0, "two did not drift");
+    assert_eq!(
+        f.sync(&two, &["--check", &channel]).code,
+        0,
+        "two did not drift"
+    );
     let r = f.sync(&one, &[&channel]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("replaced alpha"), "{}", r.stdout);
@@ -389,11 +427,23 @@ fn a_killed_sync_from_a_registry_converges_on_the_next() {
         assert_eq!(r.code, 0, "{point}: {}{}", r.stdout, r.stderr);
         assert_eq!(lockfile(&node), lockfile(&f.source), "{point}");
         assert_eq!(files(&node, "packs"), files(&f.source, "packs"), "{point}");
-        assert_eq!(files(&node, "overrides"), files(&f.source, "overrides"), "{point}");
-        assert_eq!(enabled(&node, "alpha.hello"), Some(1), "{point}: registered again");
+        assert_eq!(
+            files(&node, "overrides"),
+            files(&f.source, "overrides"),
+            "{point}"
+        );
+        assert_eq!(
+            enabled(&node, "alpha.hello"),
+            Some(1),
+            "{point}: registered again"
+        );
         assert_eq!(f.sync(&node, &["--check", &v2]).code, 0, "{point}");
         let r = f.sync(&node, &[&v2]);
-        assert!(r.stdout.contains("already in sync"), "{point}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("already in sync"),
+            "{point}: {}",
+            r.stdout
+        );
         assert!(!node.join(".stackpack-sync-register").exists(), "{point}");
     }
 }
@@ -410,7 +460,10 @@ fn a_wrong_or_missing_artifact_changes_nothing() {
     let file = f.dir.path().join("corp_policy.wasm");
     std::fs::write(&file, &wasm[..]).unwrap();
     let plugin = f.registry.oci("plugins/corp-policy:1.0.0");
-    let r = f.sp(&f.source, &["push", "--plugin", file.to_str().unwrap(), &plugin]);
+    let r = f.sp(
+        &f.source,
+        &["push", "--plugin", file.to_str().unwrap(), &plugin],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = f.sync(&node, &[&plugin]);
     assert_ne!(r.code, 0);
@@ -436,7 +489,13 @@ fn a_plugin_is_added_from_a_registry_by_its_sha256() {
     let reference = f.registry.oci("plugins/corp-policy:1.0.0");
     let r = f.sp(
         &f.source,
-        &["push", "--plugin", file.to_str().unwrap(), &reference, "--json"],
+        &[
+            "push",
+            "--plugin",
+            file.to_str().unwrap(),
+            &reference,
+            "--json",
+        ],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
@@ -444,19 +503,37 @@ fn a_plugin_is_added_from_a_registry_by_its_sha256() {
     let wrong = "0".repeat(64);
     let r = f.sp(&node, &["plugin", "add", &reference, "--sha256", &wrong]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains(&sha) && r.stderr.contains(&wrong), "{}", r.stderr);
-    assert!(!node.join("plugins").exists() || std::fs::read_dir(node.join("plugins")).unwrap().count() == 0);
+    assert!(
+        r.stderr.contains(&sha) && r.stderr.contains(&wrong),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !node.join("plugins").exists()
+            || std::fs::read_dir(node.join("plugins")).unwrap().count() == 0
+    );
 
-    let r = f.sp(&node, &["plugin", "add", &reference, "--sha256", &sha, "--json"]);
+    let r = f.sp(
+        &node,
+        &["plugin", "add", &reference, "--sha256", &sha, "--json"],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let added = json(&r);
     assert_eq!(added["sha256"], sha.as_str());
     let list = f.sp(&node, &["plugin", "list"]);
-    assert!(list.stdout.contains(&added["name"].as_str().unwrap().to_string()), "{}", list.stdout);
+    assert!(
+        list.stdout
+            .contains(&added["name"].as_str().unwrap().to_string()),
+        "{}",
+        list.stdout
+    );
 
     // A lockfile artifact is not a plugin.
     f.publish("prod");
-    let r = f.sp(&node, &["plugin", "add", &f.channel("prod"), "--sha256", &sha]);
+    let r = f.sp(
+        &node,
+        &["plugin", "add", &f.channel("prod"), "--sha256", &sha],
+    );
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("not a plugin"), "{}", r.stderr);
 }

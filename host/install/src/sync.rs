@@ -434,10 +434,13 @@ fn plan_with(root: &Root, own: &Lockfile, desired: &Desired) -> Result<Plan, Ins
     })
 }
 
+/// Override files by path under `overrides/`.
+type OverrideFiles = BTreeMap<String, Vec<u8>>;
+
 /// The regular files under `dir` (path relative to it, `/`-joined), and the paths of
 /// anything else found (links, devices), without following a link. A missing `dir` holds
 /// nothing; a `dir` that is a link is refused.
-fn local_overrides(dir: &Path) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>), InstallError> {
+fn local_overrides(dir: &Path) -> Result<(OverrideFiles, Vec<String>), InstallError> {
     let mut files = BTreeMap::new();
     let mut other = Vec::new();
     match std::fs::symlink_metadata(dir) {
@@ -466,8 +469,8 @@ fn local_overrides(dir: &Path) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>
             } else {
                 format!("{rel}/{name}")
             };
-            let meta = std::fs::symlink_metadata(&path)
-                .map_err(InstallError::io("cannot read", &path))?;
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(InstallError::io("cannot read", &path))?;
             if meta.is_dir() {
                 stack.push((path, rel));
             } else if meta.is_file() && meta.len() <= MAX_OVERRIDE_BYTES {

@@ -279,8 +279,8 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
     // Without the lock, a root found in sync (and no interrupted run to finish, no
     // registration with changed overrides still owed) is reported so: nothing to write.
     let reregister_marker = s.root.path().join(core_sync::REREGISTER_FILE);
-    let interrupted = stackpack_install::journal::path(s.root.path()).exists()
-        || reregister_marker.exists();
+    let interrupted =
+        stackpack_install::journal::path(s.root.path()).exists() || reregister_marker.exists();
     if req.check || (report.plan.in_sync() && !interrupted) {
         report.changed.unchanged = unchanged(&desired, &report.plan);
         report.timings.total_ms = millis(started.elapsed());

@@ -26,12 +26,13 @@ const MAX_UNPACKED_BYTES: u64 = 64 << 20;
 /// `…@sha256:…`) through the session's registry client; its revision is the manifest
 /// digest.
 pub fn fetch(s: &Session, source: &str) -> Result<Desired, OpsError> {
-    let reference: OciRef = source.parse().map_err(|e: stackpack_core::CoreError| {
-        OpsError::SyncSource {
-            from: stackpack_core::redact_url(source),
-            reason: e.to_string(),
-        }
-    })?;
+    let reference: OciRef =
+        source
+            .parse()
+            .map_err(|e: stackpack_core::CoreError| OpsError::SyncSource {
+                from: stackpack_core::redact_url(source),
+                reason: e.to_string(),
+            })?;
     let shown = reference.to_string();
     let refuse = |reason: String| OpsError::SyncSource {
         from: shown.clone(),
@@ -196,15 +197,13 @@ pub fn unpack_lockfile_layer(shown: &str, layer: &[u8]) -> Result<LockfileLayer,
 }
 
 /// The desired state a lockfile layer describes, as revision `digest` (the manifest's).
-pub fn desired_from_layer(
-    shown: &str,
-    digest: &str,
-    layer: &[u8],
-) -> Result<Desired, OpsError> {
+pub fn desired_from_layer(shown: &str, digest: &str, layer: &[u8]) -> Result<Desired, OpsError> {
     let unpacked = unpack_lockfile_layer(shown, layer)?;
+    let install = |e| OpsError::Install(Box::new(e));
     let mut desired = Desired::parse(shown, unpacked.lockfile)
-        .and_then(|d| d.with_overrides(unpacked.overrides))
-        .map_err(|e| OpsError::Install(Box::new(e)))?;
+        .map_err(install)?
+        .with_overrides(unpacked.overrides)
+        .map_err(install)?;
     desired.revision = Some(digest.to_string());
     Ok(desired)
 }
@@ -265,7 +264,12 @@ mod tests {
             got.overrides.keys().collect::<Vec<_>>(),
             vec!["_global.yaml", "sub/x.yaml"]
         );
-        let d = desired_from_layer("oci://r/fleet:prod", "sha256:ab", &layer(&[("stackpack.lock", F, LOCK)])).unwrap();
+        let d = desired_from_layer(
+            "oci://r/fleet:prod",
+            "sha256:ab",
+            &layer(&[("stackpack.lock", F, LOCK)]),
+        )
+        .unwrap();
         assert_eq!(d.digest(), "sha256:ab");
         assert_eq!(d.overrides, Some(BTreeMap::new()));
     }
@@ -276,16 +280,28 @@ mod tests {
     fn hostile_or_foreign_layers_are_refused() {
         for (entries, says) in [
             (
-                vec![("stackpack.lock", F, LOCK), ("overrides/a.yaml", L, "/etc/passwd")],
+                vec![
+                    ("stackpack.lock", F, LOCK),
+                    ("overrides/a.yaml", L, "/etc/passwd"),
+                ],
                 "overrides/a.yaml",
             ),
             (
                 vec![("stackpack.lock", F, LOCK), ("overrides/../../x", F, "x")],
                 "leaves",
             ),
-            (vec![("stackpack.lock", F, LOCK), ("/etc/x", F, "x")], "leaves"),
-            (vec![("stackpack.lock", F, LOCK), ("packs/a", F, "x")], "packs/a"),
-            (vec![("stackpack.lock", L, "/etc/passwd")], "not a regular file"),
+            (
+                vec![("stackpack.lock", F, LOCK), ("/etc/x", F, "x")],
+                "leaves",
+            ),
+            (
+                vec![("stackpack.lock", F, LOCK), ("packs/a", F, "x")],
+                "packs/a",
+            ),
+            (
+                vec![("stackpack.lock", L, "/etc/passwd")],
+                "not a regular file",
+            ),
             (vec![("overrides/a.yaml", F, "x")], "no stackpack.lock"),
             (
                 vec![("stackpack.lock", F, LOCK), ("stackpack.lock", F, LOCK)],
