@@ -9,6 +9,7 @@ mod cache_cli;
 mod common;
 mod config_cli;
 mod deps;
+mod fleet_oci;
 mod hostile_crash;
 mod hostile_git;
 mod hostile_input;

@@ -73,7 +73,9 @@ fn list_json_shape() {
         .args(["list", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let packs = v.as_array().unwrap();
+    // A root never synced says so.
+    assert!(v["synced"].is_null(), "{v}");
+    let packs = v["packs"].as_array().unwrap();
     assert_eq!(packs.len(), 5);
     let alpha = &packs[0];
     assert_eq!(alpha["ref"], "alpha");
@@ -203,7 +205,7 @@ fn st2_conf_is_a_drop_in_config() {
         .args(["list", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let refs: Vec<&str> = v
+    let refs: Vec<&str> = v["packs"]
         .as_array()
         .unwrap()
         .iter()

@@ -392,9 +392,22 @@ fn a_bad_desired_lockfile_is_refused_by_name_and_changes_nothing() {
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains(path_arg(&missing)), "{}", r.stderr);
 
-    let r = sync(&node, &["oci://127.0.0.1:5000/fleet:prod"]);
+    let r = sync(&node, &["ftp://127.0.0.1/fleet.lock"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("oci://"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ftp://127.0.0.1/fleet.lock"),
+        "{}",
+        r.stderr
+    );
+
+    // A registry nobody listens on: refused naming it.
+    let r = sync(&node, &["oci://127.0.0.1:1/fleet:prod"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("oci://127.0.0.1:1/fleet:prod"),
+        "{}",
+        r.stderr
+    );
 
     let after = (
         lockfile(&node),

@@ -167,6 +167,10 @@ pub struct PushArgs {
     /// Push this root's stackpack.lock and overrides/ (a fleet's desired state) instead of a pack
     #[arg(long)]
     pub lockfile: bool,
+    /// Push this wasm component as a plugin artifact instead of a pack (the destination
+    /// alone, which names a tag); add it with `plugin add oci://… --sha256 …`
+    #[arg(long, value_name = "FILE.wasm", conflicts_with = "lockfile")]
+    pub plugin: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,18 +10,33 @@ use crate::output;
 pub fn list(s: &stackpack_ops::Session, json: bool) -> Result<(), CliError> {
     let found = packs::list(s)?;
     if json {
-        return output::json(&found.packs);
+        return output::json(&serde_json::json!({
+            "packs": found.packs,
+            "synced": found.synced,
+        }));
     }
+    let synced = found.synced.as_ref().map(|st| {
+        format!(
+            "last synced to {} ({}){}",
+            st.source,
+            st.digest,
+            st.at
+                .as_ref()
+                .map(|at| format!(" at {at}"))
+                .unwrap_or_default()
+        )
+    });
     if found.packs.is_empty() {
         let paths: Vec<String> = found
             .searched
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        return output::print(format!(
+        output::print(format!(
             "No packs installed (searched {}).",
             paths.join(", ")
-        ));
+        ))?;
+        return synced.map_or(Ok(()), output::print);
     }
     let mut t = output::table(&["ref", "version", "name", "path", "note"]);
     for p in &found.packs {
@@ -42,7 +57,8 @@ pub fn list(s: &stackpack_ops::Session, json: bool) -> Result<(), CliError> {
             note,
         ]);
     }
-    output::print_table(t)
+    output::print_table(t)?;
+    synced.map_or(Ok(()), output::print)
 }
 
 pub fn get(s: &stackpack_ops::Session, pack: &str, json: bool) -> Result<(), CliError> {

@@ -9,6 +9,9 @@ use crate::error::CliError;
 use crate::output;
 
 pub fn push(s: &Session, args: &PushArgs, json: bool) -> Result<(), CliError> {
+    if let Some(wasm) = &args.plugin {
+        return push_plugin(s, wasm, &args.args, json);
+    }
     let report = match (args.lockfile, args.args.as_slice()) {
         (true, [target]) => push_lockfile(s, target)?,
         (false, [source, target]) => push_pack(s, source, target)?,
@@ -47,4 +50,34 @@ fn print(r: &PushReport) -> Result<(), CliError> {
         _ => "the lockfile and overrides".to_string(),
     };
     output::print(format!("pushed {what} as {}", r.reference))
+}
+
+/// `push --plugin FILE.wasm oci://…:TAG`: prints the reference and digests, and the
+/// sha256 to pin it by.
+fn push_plugin(
+    s: &Session,
+    wasm: &std::path::Path,
+    args: &[String],
+    json: bool,
+) -> Result<(), CliError> {
+    let [target] = args else {
+        return Err(usage("--plugin takes the destination alone").into());
+    };
+    let report = stackpack_ops::plugin_oci::push_plugin(s, wasm, target)?;
+    if json {
+        return output::json(&report);
+    }
+    output::print(format!(
+        "pushed plugin {} as {} (manifest {}, {} bytes)\nadd it with: stackpack plugin add {} \
+         --sha256 {}",
+        wasm.display(),
+        report.reference,
+        report.digest,
+        report.layer_size,
+        report.reference,
+        report
+            .tree_sha256
+            .strip_prefix("sha256:")
+            .unwrap_or(&report.tree_sha256)
+    ))
 }

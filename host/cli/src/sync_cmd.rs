@@ -27,11 +27,14 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
             lock_timeout: Duration::from_secs(args.lock_timeout),
         },
     )?;
-    let short = &report.desired_sha256[..12];
+    let short = short_digest(&report.digest);
     if json {
         output::json(&report.json())?;
     } else if report.check {
         for d in &report.plan.differences {
+            output::print(d)?;
+        }
+        for d in &report.plan.overrides {
             output::print(d)?;
         }
         if !report.plan.lockfile_matches {
@@ -41,11 +44,11 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
             ))?;
         }
         if report.plan.matches() {
-            output::print(format!("in sync with {} (sha256 {short})", report.source))?;
+            output::print(format!("in sync with {} ({short})", report.source))?;
         }
     } else if report.already_in_sync() {
         output::print(format!(
-            "already in sync with {} (sha256 {short}); nothing written",
+            "already in sync with {} ({short}); nothing written",
             report.source
         ))?;
     } else {
@@ -64,13 +67,18 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
         }
         if report.applied {
             output::print(format!(
-                "synced to {} (sha256 {short}): {} installed, {} replaced, {} removed, {} \
-                 unchanged in {} ms",
+                "synced to {} ({short}): {} installed, {} replaced, {} removed, {} \
+                 unchanged{} in {} ms",
                 report.source,
                 c.installed.len(),
                 c.replaced.len(),
                 c.removed.len(),
                 c.unchanged.len(),
+                if report.overrides_changed {
+                    ", overrides updated (every pack registered again)"
+                } else {
+                    ""
+                },
                 report.timings.total_ms
             ))?;
         }
@@ -89,7 +97,7 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
             "error: this root differs from {} ({} difference(s){}); run `stackpack sync {}` to \
              apply it",
             report.source,
-            report.plan.differences.len(),
+            report.plan.differences.len() + report.plan.overrides.len(),
             if report.plan.lockfile_matches {
                 ""
             } else {
@@ -122,9 +130,13 @@ fn show_status(s: &Session, json: bool) -> Result<(), CliError> {
     if json {
         return output::json(&st);
     }
-    match (&st.synced_sha256, &st.synced_from) {
-        (Some(sha), Some(from)) => output::print(format!(
-            "last synced to {from} (sha256 {sha}); stackpack.lock {}",
+    match (&st.synced_digest, &st.synced_from) {
+        (Some(digest), Some(from)) => output::print(format!(
+            "last synced to {from} ({digest}){}; stackpack.lock {}",
+            st.synced_at
+                .as_ref()
+                .map(|at| format!(" at {at}"))
+                .unwrap_or_default(),
             if st.lockfile_is_synced {
                 "is still that lockfile"
             } else {
@@ -133,4 +145,10 @@ fn show_status(s: &Session, json: bool) -> Result<(), CliError> {
         )),
         _ => output::print("this root was never synced"),
     }
+}
+
+/// `sha256:<first 12 hex digits>` of a `sha256:<hex>` digest.
+pub(crate) fn short_digest(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    format!("sha256:{}", hex.get(..12).unwrap_or(hex))
 }

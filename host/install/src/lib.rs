@@ -35,4 +35,4 @@ pub use remove::remove;
 pub use resolve::{Located, ResolverChain};
 pub use sources::SourcePolicy;
 pub use stage::Staging;
-pub use sync::{Desired, Difference, Plan, SyncState, Synced};
+pub use sync::{Desired, Difference, OverrideDifference, Plan, SyncState, Synced};

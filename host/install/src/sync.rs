@@ -16,6 +16,12 @@
 //! digest, the same on every root) lets a tree whose fingerprint differs count as intact
 //! when its content matches ([`crate::tree::check`]).
 //!
+//! A desired lockfile may carry the files of `<root>/overrides/` (an OCI lockfile
+//! artifact does): sync then makes that directory hold exactly those files, each
+//! written atomically, and leaves `.stackpack-sync-register` until every pack was
+//! registered again with them ([`REREGISTER_FILE`]). A desired lockfile without them
+//! (a path, an https URL) leaves `overrides/` alone.
+//!
 //! Everything runs under the root lock, with the same journal, staging and atomic swap
 //! as install and remove. A kill at any point leaves a root the next `sync` converges:
 //! the journal is recovered, the differences computed again, and the state file is
@@ -42,6 +48,16 @@ use crate::remove::remove_held;
 /// `<root>/.stackpack-synced`: what the last sync applied (see the module docs).
 pub const SYNC_STATE_FILE: &str = ".stackpack-synced";
 
+/// `<root>/.stackpack-sync-register`: a sync changed `overrides/` and every pack has to
+/// be registered again with them; removed once that registration succeeded.
+pub const REREGISTER_FILE: &str = ".stackpack-sync-register";
+
+/// The largest override file a desired lockfile may carry (as `register` reads them).
+pub const MAX_OVERRIDE_BYTES: u64 = 4 << 20;
+
+/// The most override files a desired lockfile may carry.
+pub const MAX_OVERRIDE_FILES: usize = 4096;
+
 /// The state file format this stackpack writes and reads.
 const STATE_VERSION: u32 = 1;
 
@@ -54,6 +70,13 @@ pub struct SyncState {
     pub version: u32,
     /// The sha256 of the desired lockfile's bytes.
     pub sha256: String,
+    /// The revision applied, `sha256:<hex>`: an OCI artifact's manifest digest, else the
+    /// lockfile's digest (missing in state files older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// When it was applied (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
     /// Where it came from (a path, or a URL without credentials).
     pub source: String,
     /// Per pack, the digest the lockfile records and the digest of the tree here.
@@ -115,6 +138,15 @@ pub fn with_local_digests(root: &Path, lock: &Lockfile) -> Lockfile {
     out
 }
 
+impl SyncState {
+    /// The revision applied: the recorded digest, else the lockfile's.
+    pub fn revision(&self) -> String {
+        self.digest
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", self.sha256))
+    }
+}
+
 /// A desired lockfile: its bytes, parsed, and their sha256.
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -123,6 +155,12 @@ pub struct Desired {
     pub bytes: Vec<u8>,
     pub lockfile: Lockfile,
     pub sha256: String,
+    /// The revision it is, when its source names one (an OCI manifest digest,
+    /// `sha256:<hex>`); else the lockfile's digest stands for it.
+    pub revision: Option<String>,
+    /// The files `<root>/overrides/` must hold (path relative to it → bytes), when the
+    /// source carries them; none: `overrides/` is not sync's business.
+    pub overrides: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 impl Desired {
@@ -139,7 +177,65 @@ impl Desired {
             sha256: sha256_hex(&bytes),
             bytes,
             lockfile,
+            revision: None,
+            overrides: None,
         })
+    }
+
+    /// The revision, `sha256:<hex>`: the source's (an OCI manifest digest), else the
+    /// lockfile's.
+    pub fn digest(&self) -> String {
+        self.revision
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", self.sha256))
+    }
+
+    /// Adds the files `overrides/` must hold; each path is checked with
+    /// [`check_override_path`] and each file against [`MAX_OVERRIDE_BYTES`].
+    pub fn with_overrides(
+        mut self,
+        files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Desired, InstallError> {
+        let refuse = |reason: String| InstallError::Desired {
+            from: self.source.clone(),
+            reason,
+        };
+        if files.len() > MAX_OVERRIDE_FILES {
+            return Err(refuse(format!(
+                "it carries {} override files, more than {MAX_OVERRIDE_FILES}",
+                files.len()
+            )));
+        }
+        for (path, bytes) in &files {
+            check_override_path(path).map_err(|r| refuse(r.clone()))?;
+            if bytes.len() as u64 > MAX_OVERRIDE_BYTES {
+                return Err(refuse(format!(
+                    "overrides/{path} is {} bytes, more than {MAX_OVERRIDE_BYTES}",
+                    bytes.len()
+                )));
+            }
+        }
+        self.overrides = Some(files);
+        Ok(self)
+    }
+}
+
+/// An override file's path relative to `overrides/` is one or more plain names joined by
+/// `/`: no `..`, no `.`, no empty part, nothing absolute, no NUL or backslash.
+pub fn check_override_path(path: &str) -> Result<(), String> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\\')
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(format!(
+            "override path {path:?} is not a plain relative path under overrides/"
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -202,10 +298,34 @@ impl std::fmt::Display for Difference {
     }
 }
 
+/// One way `<root>/overrides/` differs from the files a desired lockfile carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideDifference {
+    /// The path under `overrides/`.
+    pub path: String,
+    /// `added` (desired, missing here), `changed` (other bytes here, or not a regular
+    /// file) or `removed` (here, not desired).
+    pub change: &'static str,
+}
+
+impl std::fmt::Display for OverrideDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.change {
+            "added" => "is missing here",
+            "changed" => "differs from the desired file",
+            _ => "is not in the desired lockfile",
+        };
+        write!(f, "override overrides/{} {what}", self.path)
+    }
+}
+
 /// How the root compares with a desired lockfile.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub differences: Vec<Difference>,
+    /// How `overrides/` differs from the desired files (empty when the desired lockfile
+    /// carries none).
+    pub overrides: Vec<OverrideDifference>,
     /// `stackpack.lock` holds exactly the desired bytes.
     pub lockfile_matches: bool,
     /// `.stackpack-synced` records the desired lockfile's digest.
@@ -215,7 +335,7 @@ pub struct Plan {
 impl Plan {
     /// The packs and the lockfile are what the desired lockfile says.
     pub fn matches(&self) -> bool {
-        self.differences.is_empty() && self.lockfile_matches
+        self.differences.is_empty() && self.overrides.is_empty() && self.lockfile_matches
     }
 
     /// Nothing to write: the root matches and records the desired digest.
@@ -307,12 +427,170 @@ fn plan_with(root: &Root, own: &Lockfile, desired: &Desired) -> Result<Plan, Ins
         Ok(bytes) => bytes == desired.bytes,
         Err(_) => false,
     };
-    let recorded = read_state(root.path()).is_some_and(|s| s.sha256 == desired.sha256);
+    let recorded = read_state(root.path())
+        .is_some_and(|s| s.sha256 == desired.sha256 && s.revision() == desired.digest());
+    let overrides = match &desired.overrides {
+        Some(want) => override_differences(&root.overrides_dir(), want)?,
+        None => Vec::new(),
+    };
     Ok(Plan {
         differences,
+        overrides,
         lockfile_matches,
         recorded,
     })
+}
+
+/// Override files by path under `overrides/`.
+type OverrideFiles = BTreeMap<String, Vec<u8>>;
+
+/// The regular files under `dir` (path relative to it, `/`-joined), and the paths of
+/// anything else found (links, devices), without following a link. A missing `dir` holds
+/// nothing; a `dir` that is a link is refused.
+fn local_overrides(dir: &Path) -> Result<(OverrideFiles, Vec<String>), InstallError> {
+    let mut files = BTreeMap::new();
+    let mut other = Vec::new();
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((files, other)),
+        Err(e) => return Err(InstallError::io("cannot read", dir)(e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(InstallError::Io {
+                action: "cannot sync the overrides in",
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(
+                    "it is not a directory (a link or a file); make it a plain directory",
+                ),
+            });
+        }
+        Ok(_) => {}
+    }
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((at, rel)) = stack.pop() {
+        let entries = std::fs::read_dir(&at).map_err(InstallError::io("cannot read", &at))?;
+        for entry in entries {
+            let entry = entry.map_err(InstallError::io("cannot read", &at))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(InstallError::io("cannot read", &path))?;
+            if meta.is_dir() {
+                stack.push((path, rel));
+            } else if meta.is_file() && meta.len() <= MAX_OVERRIDE_BYTES {
+                let bytes = stackpack_fs::read_limited(&path, MAX_OVERRIDE_BYTES)
+                    .map_err(InstallError::io("cannot read", &path))?;
+                files.insert(rel, bytes);
+            } else {
+                other.push(rel);
+            }
+        }
+        if files.len() + other.len() > 4 * MAX_OVERRIDE_FILES {
+            return Err(InstallError::Io {
+                action: "cannot sync the overrides in",
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "it holds more than {} entries",
+                    4 * MAX_OVERRIDE_FILES
+                )),
+            });
+        }
+    }
+    Ok((files, other))
+}
+
+fn override_differences(
+    dir: &Path,
+    want: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<OverrideDifference>, InstallError> {
+    let (have, other) = local_overrides(dir)?;
+    let mut out = Vec::new();
+    for (path, bytes) in want {
+        let change = match have.get(path) {
+            Some(b) if b == bytes => continue,
+            Some(_) => "changed",
+            None if other.contains(path) => "changed",
+            None => "added",
+        };
+        out.push(OverrideDifference {
+            path: path.clone(),
+            change,
+        });
+    }
+    for path in have.keys().chain(&other) {
+        if !want.contains_key(path) {
+            out.push(OverrideDifference {
+                path: path.clone(),
+                change: "removed",
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Makes `dir` hold exactly `want`: each desired file written atomically (its parent
+/// directories made, none of them a link), everything else removed, then the directories
+/// left empty.
+fn apply_overrides(dir: &Path, want: &BTreeMap<String, Vec<u8>>) -> Result<(), InstallError> {
+    let refuse = |path: &Path, why: &str| InstallError::Io {
+        action: "cannot sync the overrides in",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(why.to_string()),
+    };
+    let (have, other) = local_overrides(dir)?;
+    for path in have.keys().chain(&other) {
+        if want.contains_key(path) && !other.contains(path) {
+            continue;
+        }
+        let full = dir.join(path);
+        std::fs::remove_file(&full).map_err(InstallError::io("cannot remove", &full))?;
+    }
+    for (path, bytes) in want {
+        if have.get(path) == Some(bytes) {
+            continue;
+        }
+        check_override_path(path).map_err(|r| refuse(dir, &r))?;
+        let full = dir.join(path);
+        // Each directory on the way is made here or already a plain directory.
+        let mut at = dir.to_path_buf();
+        let parts: Vec<&str> = path.split('/').collect();
+        for part in std::iter::once("").chain(parts[..parts.len() - 1].iter().copied()) {
+            if !part.is_empty() {
+                at.push(part);
+            }
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(refuse(&at, "it is not a plain directory")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&at).map_err(InstallError::io("cannot create", &at))?;
+                }
+                Err(e) => return Err(InstallError::io("cannot read", &at)(e)),
+            }
+        }
+        stackpack_fs::write_atomic(&full, bytes, stackpack_fs::Mode::Default)
+            .map_err(InstallError::io("cannot write", &full))?;
+    }
+    remove_empty_dirs(dir, true);
+    Ok(())
+}
+
+/// Removes the empty directories under `dir` (not `dir` itself when `keep`).
+fn remove_empty_dirs(dir: &Path, keep: bool) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&entry.path(), false);
+            }
+        }
+    }
+    if !keep {
+        // Fails while it still holds something, which is what is wanted.
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// What [`sync`] did.
@@ -326,6 +604,9 @@ pub struct Synced {
     pub remove: Option<Report>,
     /// The state file and the lockfile were written: the root now is the desired one.
     pub applied: bool,
+    /// `overrides/` was changed: every pack is to be registered again
+    /// ([`REREGISTER_FILE`] stays until then).
+    pub overrides_changed: bool,
     /// What this run finished of an interrupted run's journal before starting.
     pub recovered: Recovered,
 }
@@ -381,6 +662,7 @@ pub fn sync(env: &Env, desired: &Desired, opts: &InstallOptions) -> Result<Synce
         .filter(|d| matches!(d, Difference::Extra { .. }))
         .map(|d| d.pack().to_string())
         .collect();
+    let overrides_plan = plan.overrides.clone();
     out.plan = Some(plan);
     if !to_install.is_empty() {
         let opts = InstallOptions {
@@ -419,6 +701,16 @@ pub fn sync(env: &Env, desired: &Desired, opts: &InstallOptions) -> Result<Synce
         }
     }
     fault::point("sync-removed", "");
+    if let Some(want) = &desired.overrides
+        && !overrides_plan.is_empty()
+    {
+        let marker = env.root.path().join(REREGISTER_FILE);
+        stackpack_fs::write_atomic(&marker, b"", stackpack_fs::Mode::Default)
+            .map_err(InstallError::io("cannot write", &marker))?;
+        apply_overrides(&env.root.overrides_dir(), want)?;
+        out.overrides_changed = true;
+        fault::point("sync-overrides-written", "");
+    }
     write_state(env.root, desired)?;
     fault::point("sync-state-written", "");
     let lockfile = env.root.lockfile();
@@ -432,9 +724,14 @@ pub fn sync(env: &Env, desired: &Desired, opts: &InstallOptions) -> Result<Synce
 /// Records `desired` as applied, with the digest of every desired pack's tree here.
 fn write_state(root: &Root, desired: &Desired) -> Result<(), InstallError> {
     let packs = root.packs_dir();
+    let applied_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok();
     let mut state = SyncState {
         version: STATE_VERSION,
         sha256: desired.sha256.clone(),
+        digest: Some(desired.digest()),
+        applied_at,
         source: desired.source.clone(),
         packs: BTreeMap::new(),
     };
@@ -524,6 +821,7 @@ tree_sha256 = "from-another-root"
                     local: "here".into(),
                 },
             )]),
+            ..SyncState::default()
         };
         std::fs::write(
             d.path().join(SYNC_STATE_FILE),
@@ -537,5 +835,58 @@ tree_sha256 = "from-another-root"
         assert_eq!(with_local_digests(d.path(), &reinstalled), reinstalled);
         std::fs::write(d.path().join(SYNC_STATE_FILE), "not json").unwrap();
         assert_eq!(with_local_digests(d.path(), &lock), lock);
+    }
+
+    /// `overrides/` ends holding exactly the desired files: a changed one rewritten, an
+    /// extra file and a link removed (the link's target untouched), a nested one made;
+    /// an `overrides` that is a link is refused and nothing is written through it.
+    #[test]
+    fn overrides_are_made_exactly_the_desired_files() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("overrides");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.yaml"), "old").unwrap();
+        std::fs::write(dir.join("extra.yaml"), "x").unwrap();
+        let outside = d.path().join("outside.yaml");
+        std::fs::write(&outside, "keep").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link.yaml")).unwrap();
+        let want = BTreeMap::from([
+            ("a.yaml".to_string(), b"new".to_vec()),
+            ("sub/b.yaml".to_string(), b"b".to_vec()),
+        ]);
+        let diff = override_differences(&dir, &want).unwrap();
+        let seen: Vec<(&str, &str)> = diff.iter().map(|d| (d.path.as_str(), d.change)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("a.yaml", "changed"),
+                ("extra.yaml", "removed"),
+                ("link.yaml", "removed"),
+                ("sub/b.yaml", "added"),
+            ]
+        );
+        apply_overrides(&dir, &want).unwrap();
+        assert!(override_differences(&dir, &want).unwrap().is_empty());
+        assert_eq!(std::fs::read(dir.join("a.yaml")).unwrap(), b"new");
+        assert!(std::fs::symlink_metadata(dir.join("link.yaml")).is_err());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let linked = d.path().join("linked");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        assert!(apply_overrides(&linked, &want).is_err());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
+
+    /// Override paths are plain relative names only.
+    #[test]
+    fn override_paths_are_plain_relative_names() {
+        for ok in ["a.yaml", "sub/b.yaml"] {
+            assert!(check_override_path(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/etc/x", "../x", "a/../b", "a//b", "./a", "a\\b"] {
+            assert!(check_override_path(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -26,7 +26,7 @@ const BUILTIN_ORDER_STEP: i64 = 100;
 /// The built-in resolver of `oci://` references.
 const OCI_BUILTIN: &str = "oci";
 /// The most a plugin component may weigh when it is fetched.
-const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 /// Redirects followed when fetching a plugin over https.
 const MAX_REDIRECTS: u32 = 5;
 
@@ -486,14 +486,18 @@ fn store_cached(path: &Path, bytes: &[u8]) -> Result<(), stackpack_site::SiteErr
     stackpack_site::plugin_store::write_file_atomic(dir, file, bytes)
 }
 
-/// Reads a plugin component from a path, a `file://` URL, or an `https://` URL (through
+/// Reads a plugin component from a path, a `file://` URL, an `https://` URL (through
 /// the host's network: proxies, CA bundle and credentials apply; redirects must stay on
-/// https). Returns the bytes and the source as it may be shown (redacted).
+/// https) or an OCI plugin artifact (`oci://…`, [`crate::plugin_oci`]). Returns the
+/// bytes and the source as it may be shown (redacted).
 pub fn fetch_source(
     s: &Session,
     plugin: &str,
     source: &str,
 ) -> Result<(Vec<u8>, String), OpsError> {
+    if stackpack_core::is_oci(source) {
+        return crate::plugin_oci::pull(s, plugin, source, MAX_PLUGIN_BYTES);
+    }
     let shown = stackpack_core::redact_url(source);
     let read_err = |reason: String, hint: &str| OpsError::PluginRead {
         plugin: plugin.to_string(),

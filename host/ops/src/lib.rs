@@ -26,12 +26,14 @@ pub mod index;
 pub mod install;
 pub mod packs;
 pub mod plugin;
+pub mod plugin_oci;
 pub mod push;
 pub mod register;
 pub mod scaffold;
 mod session;
 pub mod st2;
 pub mod sync;
+pub mod sync_oci;
 pub mod venv;
 
 pub use error::{ErrorKind, OpsError};

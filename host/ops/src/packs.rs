@@ -14,12 +14,32 @@ pub struct PackList {
     pub packs: Vec<InstalledPack>,
     /// Where it looked, in search order.
     pub searched: Vec<PathBuf>,
+    /// The last sync this root applied (none: never synced).
+    pub synced: Option<LastSync>,
+}
+
+/// The last desired lockfile a `sync` applied to the root, from `.stackpack-synced`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastSync {
+    /// Where it came from (a path, or a URL without credentials).
+    pub source: String,
+    /// The revision, `sha256:<hex>`: the OCI manifest digest for an `oci://` source,
+    /// else the lockfile's digest.
+    pub digest: String,
+    /// When it was applied (RFC 3339, UTC; null in a state file written before this was
+    /// recorded).
+    pub at: Option<String>,
 }
 
 pub fn list(s: &Session) -> Result<PackList, OpsError> {
     Ok(PackList {
         packs: s.installed()?.as_ref().clone(),
         searched: s.search_paths(),
+        synced: stackpack_install::sync::read_state(s.root.path()).map(|st| LastSync {
+            digest: st.revision(),
+            at: st.applied_at,
+            source: st.source,
+        }),
     })
 }
 

@@ -1,7 +1,8 @@
 //! `sync`: make this root exactly what a desired lockfile says (see
 //! [`stackpack_install::sync`]), then register the packs that changed and hand them,
 //! with the removed ones, to st2. The desired lockfile is read from a path, a `file://`
-//! URL or an `https://` URL ([`fetch_desired`], one more scheme there adds a source).
+//! URL, an `https://` URL or an OCI lockfile artifact, `oci://…` (with its `overrides/`
+//! files; [`fetch_desired`], one more scheme there adds a source).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,7 +23,8 @@ const MAX_REDIRECTS: u32 = 5;
 /// What to sync to.
 #[derive(Debug, Clone)]
 pub struct SyncRequest {
-    /// A lockfile path, a `file://` URL or an `https://` URL.
+    /// A lockfile path, a `file://` URL, an `https://` URL or an `oci://` reference to a
+    /// lockfile artifact.
     pub source: String,
     /// Only compare: change nothing.
     pub check: bool,
@@ -81,6 +83,9 @@ pub struct SyncReport {
     pub source: String,
     /// The sha256 of the desired lockfile's bytes.
     pub desired_sha256: String,
+    /// The desired revision, `sha256:<hex>`: an OCI artifact's manifest digest, else the
+    /// lockfile's digest.
+    pub digest: String,
     pub check: bool,
     /// How the root compared with the desired lockfile before this run.
     pub plan: Plan,
@@ -90,6 +95,8 @@ pub struct SyncReport {
     /// Packs that could not be installed or removed, with why.
     pub failures: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// `overrides/` was changed to the desired files (every pack registered again).
+    pub overrides_changed: bool,
     /// The packs the registration covered.
     pub to_register: Vec<String>,
     pub registered: Option<RegisterReport>,
@@ -123,11 +130,14 @@ impl SyncReport {
         let mut v = serde_json::json!({
             "source": self.source,
             "desired_sha256": self.desired_sha256,
+            "digest": self.digest,
             "check": self.check,
             "in_sync": self.in_sync(),
             "already_in_sync": self.already_in_sync(),
             "applied": self.applied,
             "differences": self.plan.differences,
+            "override_differences": self.plan.overrides,
+            "overrides_changed": self.overrides_changed,
             "lockfile_matches": self.plan.lockfile_matches,
             "changed": self.changed,
             "failures": failures,
@@ -148,6 +158,9 @@ impl SyncReport {
 
 /// Reads the desired lockfile from `source` and parses it; nothing else is touched.
 pub fn fetch_desired(s: &Session, source: &str) -> Result<Desired, OpsError> {
+    if stackpack_core::is_oci(source) {
+        return crate::sync_oci::fetch(s, source);
+    }
     let shown = stackpack_core::redact_url(source);
     let bytes = if let Some((scheme, _)) = source.split_once("://") {
         let url = url::Url::parse(source).map_err(|e| OpsError::SyncSource {
@@ -246,12 +259,14 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
     let mut report = SyncReport {
         source: desired.source.clone(),
         desired_sha256: desired.sha256.clone(),
+        digest: desired.digest(),
         check: req.check,
         plan: core_sync::plan(&s.root, &desired)?,
         applied: false,
         changed: Changed::default(),
         failures: Vec::new(),
         warnings: Vec::new(),
+        overrides_changed: false,
         to_register: Vec::new(),
         registered: None,
         register_error: None,
@@ -261,9 +276,11 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
             ..Timings::default()
         },
     };
-    // Without the lock, a root found in sync (and no interrupted run to finish) is
-    // reported so: nothing to write.
-    let interrupted = stackpack_install::journal::path(s.root.path()).exists();
+    // Without the lock, a root found in sync (and no interrupted run to finish, no
+    // registration with changed overrides still owed) is reported so: nothing to write.
+    let reregister_marker = s.root.path().join(core_sync::REREGISTER_FILE);
+    let interrupted =
+        stackpack_install::journal::path(s.root.path()).exists() || reregister_marker.exists();
     if req.check || (report.plan.in_sync() && !interrupted) {
         report.changed.unchanged = unchanged(&desired, &report.plan);
         report.timings.total_ms = millis(started.elapsed());
@@ -299,6 +316,7 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
         report.plan = plan;
     }
     report.applied = synced.applied;
+    report.overrides_changed = synced.overrides_changed;
     report
         .warnings
         .extend(synced.recovered.warnings.iter().cloned());
@@ -312,6 +330,16 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
     let register_start = Instant::now();
     let mut changed: Vec<String> = report.changed.installed.clone();
     changed.extend(report.changed.replaced.iter().cloned());
+    // Changed overrides (now, or by a run killed before it registered) apply to every
+    // pack: all are registered again, and handed to st2 again.
+    let reregister_all = reregister_marker.exists();
+    if reregister_all {
+        for p in s.installed()?.iter() {
+            if !changed.contains(&p.ref_) {
+                changed.push(p.ref_.clone());
+            }
+        }
+    }
     let mut gone = report.changed.removed.clone();
     for r in &synced.recovered.removed {
         if !gone.contains(r) {
@@ -329,6 +357,16 @@ pub fn sync(s: &Session, req: &SyncRequest) -> Result<SyncReport, OpsError> {
         report.registered = registered;
         // `register_after` also unregisters every registered pack no longer on disk,
         // the packs this sync removed included.
+        if error.is_none()
+            && reregister_all
+            && let Err(e) = std::fs::remove_file(&reregister_marker)
+        {
+            // The next sync then registers every pack once more: slower, not wrong.
+            report.warnings.push(format!(
+                "cannot remove {}: {e}; the next sync registers every pack again",
+                reregister_marker.display()
+            ));
+        }
         report.register_error = error;
     }
     report.timings.register_ms = millis(register_start.elapsed());
@@ -390,6 +428,11 @@ fn millis(d: Duration) -> u64 {
 pub struct SyncStatus {
     /// The sha256 of the last applied desired lockfile (null: never synced).
     pub synced_sha256: Option<String>,
+    /// The revision last applied, `sha256:<hex>`: the OCI manifest digest for an
+    /// `oci://` source, else the lockfile's digest.
+    pub synced_digest: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub synced_at: Option<String>,
     /// Where it came from.
     pub synced_from: Option<String>,
     /// The sha256 of the root's `stackpack.lock` now (null: none).
@@ -414,6 +457,8 @@ pub fn status(s: &Session) -> Result<SyncStatus, OpsError> {
     Ok(SyncStatus {
         lockfile_is_synced: state.as_ref().map(|st| &st.sha256) == lockfile_sha256.as_ref(),
         synced_sha256: state.as_ref().map(|st| st.sha256.clone()),
+        synced_digest: state.as_ref().map(|st| st.revision()),
+        synced_at: state.as_ref().and_then(|st| st.applied_at.clone()),
         synced_from: state.map(|st| st.source),
         lockfile_sha256,
     })
