@@ -65,16 +65,71 @@ pub fn fetch_archive(
     let shown = redact_url(url);
     let want = expected.as_hex();
     ensure_empty(dest)?;
-    let dir = cache_dir.join("archives");
+    let cached = cache_entry(
+        &Entry {
+            cache_dir,
+            want,
+            kind,
+            shown: &shown,
+            noun: "archive",
+            offline,
+            lock_timeout,
+        },
+        |dir| {
+            fault::point("archive-download", &shown);
+            download(net, url, dir)
+        },
+        |actual| FetchError::Digest {
+            url: shown.clone(),
+            expected: want.to_string(),
+            actual,
+        },
+    )?;
+    unpack(&cached, kind, strip_prefix, &shown, limits, dest)
+}
+
+/// Which entry of the archive cache (`<cache>/archives/<sha256>.<ext>`, named by the
+/// digest of its bytes) a fetch wants, and how to speak of it.
+pub(crate) struct Entry<'a> {
+    pub cache_dir: &'a Path,
+    /// The sha256 (hex) the entry's bytes must have.
+    pub want: &'a str,
+    pub kind: ArchiveFormat,
+    /// The source, credentials removed, for messages.
+    pub shown: &'a str,
+    /// What the entry is, in messages: "archive", "layer".
+    pub noun: &'static str,
+    pub offline: bool,
+    pub lock_timeout: Duration,
+}
+
+/// The cached file of `entry`: used as is when its bytes hash to the digest; otherwise,
+/// holding the entry's lock, a damaged file is moved aside and `fill` writes a new one
+/// into a temporary file in the cache directory (returning it with its sha256), which
+/// takes the digest's name only when it matches (`mismatch` gets the actual sha256
+/// otherwise, and nothing is cached). Offline, a missing entry is [`FetchError::Offline`].
+pub(crate) fn cache_entry(
+    entry: &Entry<'_>,
+    fill: impl FnOnce(&Path) -> Result<(NamedTempFile, String), FetchError>,
+    mismatch: impl FnOnce(String) -> FetchError,
+) -> Result<PathBuf, FetchError> {
+    let Entry {
+        want,
+        kind,
+        shown,
+        noun,
+        ..
+    } = *entry;
+    let dir = entry.cache_dir.join("archives");
     let cached = dir.join(format!("{want}.{}", kind.ext()));
     if cached_state(&cached, want)? == Cached::Good {
-        tracing::debug!(url = %shown, path = %cached.display(), "archive cache hit");
-        return unpack(&cached, kind, strip_prefix, &shown, limits, dest);
+        tracing::debug!(source = %shown, path = %cached.display(), "{noun} cache hit");
+        return Ok(cached);
     }
-    if offline {
+    if entry.offline {
         return Err(FetchError::Offline {
-            url: shown,
-            what: format!("the archive (sha256 {want})"),
+            url: shown.to_string(),
+            what: format!("the {noun} (sha256 {want})"),
         });
     }
     std::fs::create_dir_all(&dir).map_err(|e| FetchError::Io {
@@ -84,43 +139,38 @@ pub fn fetch_archive(
     })?;
     let lock = EntryLock::acquire(
         &dir.join(format!("{want}.{}.lock", kind.ext())),
-        &format!("the archive {shown}"),
-        lock_timeout,
+        &format!("the {noun} {shown}"),
+        entry.lock_timeout,
     )?;
-    fault::point("cache-locked", &shown);
+    fault::point("cache-locked", shown);
     // Whoever held the lock before may have written it.
     let state = cached_state(&cached, want)?;
     if let Cached::Corrupt(actual) = &state {
         let aside = dir.join(format!("{want}.{}.corrupt", kind.ext()));
         std::fs::rename(&cached, &aside).map_err(|source| FetchError::Io {
-            action: "move aside the damaged cached archive",
+            action: "move aside the damaged cache entry",
             path: cached.clone(),
             source,
         })?;
         tracing::warn!(
-            "the cached archive {} does not match its digest (its sha256 is {actual}); moved it aside to {} and downloading it again",
+            "the cached {noun} {} does not match its digest (its sha256 is {actual}); moved it aside to {} and fetching it again",
             cached.display(),
             aside.display()
         );
     }
     if state != Cached::Good {
-        fault::point("archive-download", &shown);
-        let (tmp, actual) = download(net, url, &dir)?;
+        let (tmp, actual) = fill(&dir)?;
         if actual != want {
-            return Err(FetchError::Digest {
-                url: shown,
-                expected: want.to_string(),
-                actual,
-            });
+            return Err(mismatch(actual));
         }
         tmp.persist(&cached).map_err(|e| FetchError::Io {
-            action: "move the downloaded archive into the cache at",
+            action: "move the fetched file into the cache at",
             path: cached.clone(),
             source: e.error,
         })?;
     }
     drop(lock);
-    unpack(&cached, kind, strip_prefix, &shown, limits, dest)
+    Ok(cached)
 }
 
 /// What the archive cache holds for one digest.
@@ -145,7 +195,7 @@ pub(crate) fn cached_state(cached: &Path, want: &str) -> Result<Cached, FetchErr
     }
 }
 
-fn hash_file(path: &Path) -> io::Result<String> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     io::copy(&mut file, &mut hasher)?;

@@ -17,8 +17,7 @@ use stackpack_net::{NetFailure, OciDescriptor, OciManifest};
 use stackpack_oci::{Client, ClientConfig, OciError};
 use tempfile::NamedTempFile;
 
-use crate::archive::{Cached, MAX_ARCHIVE_BYTES, cached_state, unpack};
-use crate::cache_lock::EntryLock;
+use crate::archive::{Entry, MAX_ARCHIVE_BYTES, cache_entry, hash_file, unpack};
 use crate::tree::{TreeLimits, ensure_empty};
 use crate::{FetchError, Net, fault};
 
@@ -118,84 +117,58 @@ pub fn fetch_oci(
     let want = layer.as_hex();
     let kind = ArchiveFormat::TarGz;
     ensure_empty(dest)?;
-    let dir = cache_dir.join("archives");
-    let cached = dir.join(format!("{want}.{}", kind.ext()));
-    if cached_state(&cached, want)? == Cached::Good {
-        tracing::debug!(reference = %shown, path = %cached.display(), "OCI layer cache hit");
-        return unpack(&cached, kind, None, &shown, limits, dest);
-    }
-    if offline {
-        return Err(FetchError::Offline {
-            url: shown,
-            what: format!("the pack layer (sha256 {want})"),
-        });
-    }
-    let client = net.oci_client(&pinned)?;
-    std::fs::create_dir_all(&dir).map_err(|e| FetchError::Io {
-        action: "create the archive cache directory",
-        path: dir.clone(),
-        source: e,
-    })?;
-    let lock = EntryLock::acquire(
-        &dir.join(format!("{want}.{}.lock", kind.ext())),
-        &format!("the layer of {shown}"),
-        lock_timeout,
-    )?;
-    fault::point("cache-locked", &shown);
-    let state = cached_state(&cached, want)?;
-    if let Cached::Corrupt(actual) = &state {
-        let aside = dir.join(format!("{want}.{}.corrupt", kind.ext()));
-        std::fs::rename(&cached, &aside).map_err(|source| FetchError::Io {
-            action: "move aside the damaged cached layer",
-            path: cached.clone(),
-            source,
-        })?;
-        tracing::warn!(
-            "the cached layer {} does not match its digest (its sha256 is {actual}); moved it aside to {} and pulling it again",
-            cached.display(),
-            aside.display()
-        );
-    }
-    if state != Cached::Good {
-        fault::point("oci-pull", &shown);
-        let found = client.manifest(&pinned)?;
-        let Some(descriptor) = found
-            .layers
-            .iter()
-            .find(|d| d.digest == layer.prefixed())
-            .cloned()
-        else {
-            return Err(FetchError::OciLayerMissing {
-                reference: shown,
-                layer: layer.prefixed(),
-            });
-        };
-        let mut tmp = NamedTempFile::new_in(&dir).map_err(|e| FetchError::Io {
-            action: "create a temporary file in",
-            path: dir.clone(),
-            source: e,
-        })?;
-        client.pull_blob(&pinned, &descriptor, MAX_ARCHIVE_BYTES, tmp.as_file_mut())?;
-        tmp.as_file().sync_all().map_err(|e| FetchError::Io {
-            action: "write the pulled layer to",
-            path: tmp.path().to_path_buf(),
-            source: e,
-        })?;
-        // The client verified the digest while streaming; the file is checked again
-        // as the cache checks every entry, before it takes that digest's name.
-        if let Cached::Corrupt(actual) = cached_state(tmp.path(), want)? {
-            return Err(FetchError::Oci(OciError::DigestMismatch {
+    let cached = cache_entry(
+        &Entry {
+            cache_dir,
+            want,
+            kind,
+            shown: &shown,
+            noun: "layer",
+            offline,
+            lock_timeout,
+        },
+        |dir| {
+            let client = net.oci_client(&pinned)?;
+            fault::point("oci-pull", &shown);
+            let found = client.manifest(&pinned)?;
+            let Some(descriptor) = found
+                .layers
+                .iter()
+                .find(|d| d.digest == layer.prefixed())
+                .cloned()
+            else {
+                return Err(FetchError::OciLayerMissing {
+                    reference: shown.clone(),
+                    layer: layer.prefixed(),
+                });
+            };
+            let mut tmp = NamedTempFile::new_in(dir).map_err(|e| FetchError::Io {
+                action: "create a temporary file in",
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+            client.pull_blob(&pinned, &descriptor, MAX_ARCHIVE_BYTES, tmp.as_file_mut())?;
+            tmp.as_file().sync_all().map_err(|e| FetchError::Io {
+                action: "write the pulled layer to",
+                path: tmp.path().to_path_buf(),
+                source: e,
+            })?;
+            // The client verified the digest while streaming; the file is hashed again
+            // as the cache checks every entry, before it takes that digest's name.
+            let actual = hash_file(tmp.path()).map_err(|e| FetchError::Io {
+                action: "read the pulled layer",
+                path: tmp.path().to_path_buf(),
+                source: e,
+            })?;
+            Ok((tmp, actual))
+        },
+        |actual| {
+            FetchError::Oci(OciError::DigestMismatch {
                 expected: layer.prefixed(),
                 actual: format!("sha256:{actual}"),
-                reference: shown,
-            }));
-        }
-        tmp.persist(&cached).map_err(|e| FetchError::Io {
-            action: "move the pulled layer into the cache at",
-            path: cached.clone(),
-            source: e.error,
-        })?;
-    }
-    drop(lock);
+                reference: shown.clone(),
+            })
+        },
+    )?;
     unpack(&cached, kind, None, &shown, limits, dest)
 }

@@ -16,12 +16,13 @@
 //!
 //! Pure string helpers (URL and git-remote parsing, canonical identities, version
 //! ordering and version-range splitting) come from `plugin-common`, re-exported as
-//! [`text`]. A plugin does no I/O itself: the host performs `http-get` and
-//! `git-list-refs` for the hosts the operator granted, and `config-get` reads the
+//! [`text`]. A plugin does no I/O itself: the host performs `http-get`,
+//! `git-list-refs`, `oci-list-tags` and `oci-get-manifest` for the hosts the operator
+//! granted, and `config-get` reads the
 //! plugin's config. The host imports are shims that panic outside wasm, so native unit
 //! tests call the pure functions ([`service::answer_entry`], ...) with canned values.
 //!
-//! ```ignore
+//! ```text
 //! use stackpack_plugin_sdk::{Resolver, export_resolver};
 //! use stackpack_plugin_sdk::resolver::{PackRef, PluginError, Resolved, ResolverInfo};
 //!
