@@ -537,3 +537,52 @@ fn a_plugin_is_added_from_a_registry_by_its_sha256() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("not a plugin"), "{}", r.stderr);
 }
+
+/// The whole fleet path through the registry: packs pushed as artifacts, a source root
+/// that installed them from `oci://`, its lockfile pushed as the channel, and nodes that
+/// sync it. The safe outcome: each node installs the packs from the registry (no git
+/// source in its lockfile), ends with the desired lockfile byte for byte and the same
+/// pack files, and a second sync writes nothing.
+#[test]
+fn a_channel_of_oci_packs_syncs_from_the_registry_alone() {
+    let Some(f) = Fleet::new("a channel of oci packs") else {
+        return;
+    };
+    let pushed = f.sp(
+        &f.source,
+        &["push", "alpha", &f.registry.oci("packs/alpha:1.0.0")],
+    );
+    assert_eq!(pushed.code, 0, "{}{}", pushed.stdout, pushed.stderr);
+    let oci_source = f.node("oci-source");
+    let r = f.sp(
+        &oci_source,
+        &["install", &f.registry.oci("packs/alpha:1.0.0")],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let desired_text = String::from_utf8(lockfile(&oci_source)).unwrap();
+    assert!(desired_text.contains("kind = \"oci\""), "{desired_text}");
+    assert!(!desired_text.contains("file://"), "{desired_text}");
+    let channel = f.registry.oci("fleet/oci-packs:prod");
+    let r = f.sp(&oci_source, &["push", "--lockfile", &channel]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let nodes: Vec<PathBuf> = (0..3).map(|i| f.node(&format!("oci-node-{i}"))).collect();
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|n| {
+                let (f, channel) = (&f, &channel);
+                scope.spawn(move || f.sync(n, &[channel]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (node, r) in nodes.iter().zip(&runs) {
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert_eq!(lockfile(node), lockfile(&oci_source));
+        assert_eq!(files(node, "packs"), files(&oci_source, "packs"));
+        let again = f.sync(node, &[&channel]);
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        assert!(again.stdout.contains("already in sync"), "{}", again.stdout);
+    }
+}
