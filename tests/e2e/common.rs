@@ -12,7 +12,7 @@ pub use stackpack_testkit::http::{
     Reply, Seen, Server, git_http_backend, git_http_server, hanging_server, http_server,
     https_server,
 };
-pub use stackpack_testkit::{file_url, pack_yaml, write};
+pub use stackpack_testkit::{cannot_run, file_url, pack_yaml, write};
 
 /// Compiled plugin code shared by every test (each test still uses its own root).
 pub fn shared_cache() -> PathBuf {
@@ -77,15 +77,6 @@ pub fn future_api_wasm() -> Arc<[u8]> {
 }
 
 /// Runs git in `dir` with a fixed identity; panics with git's output on failure.
-/// Says that test `case` cannot run here, and why (a missing tool, no root): in CI (`CI`
-/// set to anything but `false`) that is a failure; elsewhere the test prints that it
-/// skipped, and the caller returns.
-pub fn cannot_run(case: &str, why: &str) {
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(!in_ci, "{case}: {why}; CI must provide it");
-    eprintln!("skipping {case}: {why}");
-}
-
 pub fn git(dir: &Path, args: &[&str]) -> String {
     git_with_input(dir, args, "")
 }

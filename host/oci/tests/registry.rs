@@ -14,12 +14,7 @@ fn registry(options: RegistryOptions) -> Option<Registry> {
     match Registry::start(options) {
         Ok(r) => Some(r),
         Err(why) => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-            assert!(
-                !in_ci,
-                "the OCI registry cannot run: {why}; CI must provide it"
-            );
-            eprintln!("skipping: {why}");
+            stackpack_testkit::cannot_run("the OCI registry", &why);
             None
         }
     }

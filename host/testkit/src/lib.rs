@@ -98,3 +98,12 @@ pub fn build_wheel(wheelhouse: &Path, name: &str, version: &str, value: &str) ->
     zip.finish().expect("finish the wheel");
     wheel
 }
+
+/// Says that test `case` cannot run here, and why (a missing tool, no root): in CI (`CI`
+/// set to anything but `false`) that is a failure; elsewhere the test prints that it
+/// skipped, and the caller returns.
+pub fn cannot_run(case: &str, why: &str) {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(!in_ci, "{case}: {why}; CI must provide it");
+    eprintln!("skipping {case}: {why}");
+}
