@@ -155,10 +155,18 @@ pub fn python_example(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPl
         .entry(format!("{}#{dir}#{world}", tmp.display()))
         .or_default()
         .clone();
-    cell.get_or_init(|| build_python(tmp, dir, world)).clone()
+    cell.get_or_init(|| build_python(tmp, &format!("examples/plugins/{dir}"), dir, world))
+        .clone()
 }
 
-fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>, String> {
+/// Builds the Python module `app` in `src` (relative to the repository) for `world`,
+/// kept under `<tmp>/python-plugins/<name>-<hash>.wasm`; see [`python_example`].
+fn build_python(
+    tmp: &Path,
+    src: &str,
+    name: &str,
+    world: &str,
+) -> Result<Arc<PythonPlugin>, String> {
     let tool = componentize_py().ok_or_else(|| {
         format!(
             "componentize-py is not installed (not on PATH nor in Python's user scripts \
@@ -179,7 +187,7 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
         ));
     }
     let root = repo_root();
-    let src = root.join("examples/plugins").join(dir);
+    let src = root.join(src);
     let wit = root.join("wit");
     let mut hash = Sha256::new();
     hash.update(format!("{version}\0{world}\0").as_bytes());
@@ -210,7 +218,7 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
         .collect();
     let out_dir = tmp.join("python-plugins");
     std::fs::create_dir_all(&out_dir).expect("create the Python plugins' output directory");
-    let path = out_dir.join(format!("{dir}-{key}.wasm"));
+    let path = out_dir.join(format!("{name}-{key}.wasm"));
     if let Ok(bytes) = std::fs::read(&path) {
         return Ok(Arc::new(PythonPlugin {
             wasm: Arc::from(bytes),
@@ -220,7 +228,7 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
     }
     // Built beside and renamed into place: another process building the same key at
     // the same time writes the same bytes, and no reader sees a partial file.
-    let partial = out_dir.join(format!("{dir}-{key}.{}.partial", std::process::id()));
+    let partial = out_dir.join(format!("{name}-{key}.{}.partial", std::process::id()));
     let started = std::time::Instant::now();
     let out = Command::new(&tool)
         .arg("-d")
@@ -234,7 +242,7 @@ fn build_python(tmp: &Path, dir: &str, world: &str) -> Result<Arc<PythonPlugin>,
         .expect("run componentize-py");
     assert!(
         out.status.success(),
-        "building the Python plugin {dir} with componentize-py failed:\n{}{}",
+        "building the Python plugin {name} with componentize-py failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -338,64 +346,19 @@ pub fn nested(outer: u32, inner: u32) -> Vec<u8> {
 }
 
 /// The minimal Python override policy (tests/guests/py-policy/app.py) built with
-/// componentize-py against wit/plugin.wit. The component is kept under
-/// `<tmp>/py-guests/`, named by the sha256 of its sources and of the tool's version, so
-/// it is built once and reused by later runs until one of them changes. `Err` says why
-/// it cannot be built here (componentize-py missing), for `cannot_run`.
+/// componentize-py against wit/plugin.wit, once per process and kept like the examples
+/// (see [`python_example`]). `Err` says why it cannot be built here, for `cannot_run`.
 pub fn python_policy(tmp: &Path) -> Result<Arc<[u8]>, String> {
     static BUILT: OnceLock<Result<Arc<[u8]>, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let tool = componentize_py().ok_or_else(|| {
-                "componentize-py is not installed (pip install componentize-py==0.25.1)".to_string()
-            })?;
-            let version = Command::new(&tool)
-                .arg("--version")
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
-            let root = repo_root();
-            let app = std::fs::read(root.join("tests/guests/py-policy/app.py"))
-                .expect("read tests/guests/py-policy/app.py");
-            let wit = std::fs::read(root.join("wit/plugin.wit")).expect("read wit/plugin.wit");
-            let mut hasher = Sha256::new();
-            for part in [&version.stdout, &app, &wit] {
-                hasher.update((part.len() as u64).to_le_bytes());
-                hasher.update(part);
-            }
-            let key: String = hasher
-                .finalize()
-                .iter()
-                .take(12)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let dir = tmp.join("py-guests");
-            let out = dir.join(format!("py-policy-{key}.wasm"));
-            if let Ok(bytes) = std::fs::read(&out) {
-                return Ok(Arc::from(bytes));
-            }
-            // Built from a copy, so the source tree gets no __pycache__.
-            let work = dir.join(format!("build-{key}-{}", std::process::id()));
-            std::fs::create_dir_all(&work).expect("create the Python build dir");
-            std::fs::write(work.join("app.py"), &app).expect("copy app.py");
-            let partial = work.join("py-policy.wasm");
-            let built = Command::new(&tool)
-                .arg("-d")
-                .arg(root.join("wit"))
-                .args(["-w", "override-policy", "componentize", "app", "-o"])
-                .arg(&partial)
-                .current_dir(&work)
-                .output()
-                .expect("run componentize-py");
-            assert!(
-                built.status.success(),
-                "componentize-py failed to build tests/guests/py-policy:\n{}",
-                String::from_utf8_lossy(&built.stderr)
-            );
-            std::fs::rename(&partial, &out).expect("keep the built Python policy");
-            let _ = std::fs::remove_dir_all(&work);
-            Ok(Arc::from(
-                std::fs::read(&out).expect("read the built Python policy"),
-            ))
+            build_python(
+                tmp,
+                "tests/guests/py-policy",
+                "py-policy",
+                "override-policy",
+            )
+            .map(|p| p.wasm.clone())
         })
         .clone()
 }
