@@ -159,3 +159,51 @@ pub fn bare_clone(work: &Path, served: &Path, name: &str) -> PathBuf {
 pub fn hostile_policy_wasm() -> Arc<[u8]> {
     guests::hostile_policy(tmp())
 }
+
+/// Every file under `sub` of `root` (relative path → mode and sha256 of the content):
+/// what two roots must agree on after syncing the same lockfile.
+pub fn files(root: &Path, sub: &str) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(dir: &Path, prefix: &str, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else {
+                let mode = e.metadata().unwrap().permissions().mode();
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                out.insert(
+                    name,
+                    format!("{mode:o} {}", hex::encode(sha2::Sha256::digest(&bytes))),
+                );
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(&root.join(sub), "", &mut out);
+    out
+}
+
+/// The bytes of `<root>/stackpack.lock` (empty when there is none).
+pub fn lockfile(root: &Path) -> Vec<u8> {
+    std::fs::read(root.join("stackpack.lock")).unwrap_or_default()
+}
+
+/// `p`'s modification time, if it exists.
+pub fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// A run's stdout as JSON; panics with both streams when it is not.
+pub fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr))
+}
+
+/// `file://<repo>=main`.
+pub fn on_main(repo: &Path) -> String {
+    format!("{}=main", file_url(repo))
+}

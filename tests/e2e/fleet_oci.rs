@@ -8,15 +8,14 @@
 //! next; `--check` fails before and passes after; a moved tag moves the fleet; a plugin
 //! pulled from the registry is refused unless it has the pinned sha256.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use sha2::Digest;
 use stackpack_testkit::registry::{Registry, RegistryOptions};
 
 use crate::common::{
-    Run, cannot_run, commit_version, example_wasm, file_url, pack_repo, run, stackpack, write,
+    Run, cannot_run, commit_version, example_wasm, files, json, lockfile, mtime, on_main,
+    pack_repo, run, stackpack, write,
 };
 
 /// The packs, the source root and the registry of one test.
@@ -95,48 +94,6 @@ impl Fleet {
         all.extend_from_slice(args);
         self.sp(root, &all)
     }
-}
-
-fn on_main(repo: &Path) -> String {
-    format!("{}=main", file_url(repo))
-}
-
-fn json(r: &Run) -> serde_json::Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr))
-}
-
-/// Every file under `sub` of `root` (relative path → mode and sha256 of the content).
-fn files(root: &Path, sub: &str) -> BTreeMap<String, String> {
-    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-            if e.file_type().unwrap().is_dir() {
-                walk(&e.path(), &format!("{name}/"), out);
-            } else {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = e.metadata().unwrap().permissions().mode();
-                let bytes = std::fs::read(e.path()).unwrap_or_default();
-                out.insert(
-                    name,
-                    format!("{mode:o} {}", hex::encode(sha2::Sha256::digest(&bytes))),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&root.join(sub), "", &mut out);
-    out
-}
-
-fn lockfile(root: &Path) -> Vec<u8> {
-    std::fs::read(root.join("stackpack.lock")).unwrap_or_default()
-}
-
-fn mtime(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
 /// The rows of `<root>/registry.db` that must agree between nodes: packs (without the

@@ -5,15 +5,13 @@
 //! second sync writes nothing; packs stackpack did not install are never touched; a
 //! refused desired lockfile changes nothing; a killed sync converges on the next one.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use sha2::Digest;
 
 use crate::common::{
-    Reply, commit_version, file_url, https_server, installed_version, pack_repo, pack_yaml, run,
-    stackpack, write,
+    Reply, commit_version, file_url, files, https_server, installed_version, json, lockfile, mtime,
+    on_main, pack_repo, pack_yaml, run, stackpack, write,
 };
 
 /// Two git packs, `alpha` and `beta`, installed on a source root whose lockfile the
@@ -47,57 +45,12 @@ impl Fleet {
     }
 }
 
-/// A git reference to the `main` branch of `repo` (pinned by commit in the lockfile).
-fn on_main(repo: &Path) -> String {
-    format!("{}=main", file_url(repo))
-}
-
 fn sync(root: &Path, args: &[&str]) -> crate::common::Run {
     run(stackpack(root).arg("sync").args(args))
 }
 
 fn path_arg(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Every file under `packs/` (relative path → sha256 of its content and its mode),
-/// what two roots must agree on after syncing the same lockfile.
-fn content(root: &Path) -> BTreeMap<String, String> {
-    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-            let ty = e.file_type().unwrap();
-            if ty.is_dir() {
-                walk(&e.path(), &format!("{name}/"), out);
-            } else {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = e.metadata().unwrap().permissions().mode();
-                let bytes = std::fs::read(e.path()).unwrap_or_default();
-                out.insert(
-                    name,
-                    format!("{:o} {}", mode, hex::encode(sha2::Sha256::digest(&bytes))),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&root.join("packs"), "", &mut out);
-    out
-}
-
-fn lockfile(root: &Path) -> Vec<u8> {
-    std::fs::read(root.join("stackpack.lock")).unwrap_or_default()
-}
-
-fn mtime(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-fn json(r: &crate::common::Run) -> serde_json::Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
 }
 
 /// A root syncs to another root's lockfile: same lockfile bytes, same files; the
@@ -122,7 +75,7 @@ fn a_root_converges_on_another_roots_lockfile_and_a_second_sync_is_a_no_op() {
     );
     assert!(report["timings"]["total_ms"].is_u64(), "{report}");
     assert_eq!(lockfile(&node), desired);
-    assert_eq!(content(&node), content(&f.source));
+    assert_eq!(files(&node, "packs"), files(&f.source, "packs"));
     assert_eq!(installed_version(&node, "alpha").as_deref(), Some("1.0.0"));
 
     let status = json(&run(stackpack(&node).args(["sync", "--status", "--json"])));
@@ -241,13 +194,13 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
         node.join("packs/handmade/pack.yaml").exists(),
         "an unmanaged pack was touched"
     );
-    let mut expected = content(&f.source);
+    let mut expected = files(&f.source, "packs");
     expected.extend(
-        content(&node)
+        files(&node, "packs")
             .into_iter()
             .filter(|(k, _)| k.starts_with("handmade/")),
     );
-    assert_eq!(content(&node), expected);
+    assert_eq!(files(&node, "packs"), expected);
 
     // Drift alone, with the same pin: listed as drifted, then repaired.
     write(
@@ -263,7 +216,7 @@ fn check_lists_differences_and_sync_repairs_them_leaving_unmanaged_packs_alone()
         json(&r)["changed"]["replaced"],
         serde_json::json!(["alpha"])
     );
-    assert_eq!(content(&node), expected);
+    assert_eq!(files(&node, "packs"), expected);
     assert_eq!(sync(&node, &["--check", path_arg(&v2)]).code, 0);
 }
 
@@ -295,7 +248,12 @@ fn four_roots_sync_the_same_lockfile_in_parallel() {
     let bytes = std::fs::read(&desired).unwrap();
     for n in &nodes {
         assert_eq!(lockfile(n), bytes, "{}", n.display());
-        assert_eq!(content(n), content(&f.source), "{}", n.display());
+        assert_eq!(
+            files(n, "packs"),
+            files(&f.source, "packs"),
+            "{}",
+            n.display()
+        );
     }
 }
 
@@ -344,7 +302,7 @@ fn a_sync_killed_at_any_step_converges_on_the_next_one() {
         let r = sync(&node, &[path_arg(&v2)]);
         assert_eq!(r.code, 0, "{point}: {}{}", r.stdout, r.stderr);
         assert_eq!(lockfile(&node), std::fs::read(&v2).unwrap(), "{point}");
-        assert_eq!(content(&node), content(&f.source), "{point}");
+        assert_eq!(files(&node, "packs"), files(&f.source, "packs"), "{point}");
         let r = sync(&node, &["--check", path_arg(&v2)]);
         assert_eq!(r.code, 0, "{point}: {}{}", r.stdout, r.stderr);
         let r = sync(&node, &[path_arg(&v2)]);
@@ -367,7 +325,7 @@ fn a_bad_desired_lockfile_is_refused_by_name_and_changes_nothing() {
     assert_eq!(sync(&node, &[path_arg(&good)]).code, 0);
     let before = (
         lockfile(&node),
-        content(&node),
+        files(&node, "packs"),
         mtime(&node.join(".stackpack-synced")),
     );
 
@@ -411,7 +369,7 @@ fn a_bad_desired_lockfile_is_refused_by_name_and_changes_nothing() {
 
     let after = (
         lockfile(&node),
-        content(&node),
+        files(&node, "packs"),
         mtime(&node.join(".stackpack-synced")),
     );
     assert_eq!(before, after, "a refused sync changed the root");
@@ -443,7 +401,7 @@ fn sync_over_https_and_file_urls() {
     assert!(!r.stdout.contains("s3cr3t-token"), "{}", r.stdout);
     assert!(!r.stderr.contains("s3cr3t-token"), "{}", r.stderr);
     assert_eq!(lockfile(&node), desired);
-    assert_eq!(content(&node), content(&f.source));
+    assert_eq!(files(&node, "packs"), files(&f.source, "packs"));
     let state = std::fs::read_to_string(node.join(".stackpack-synced")).unwrap();
     assert!(!state.contains("s3cr3t-token"), "{state}");
 
