@@ -95,8 +95,9 @@ pub enum OciError {
 
     /// A blob or manifest is larger than its descriptor or the caller's cap.
     #[error(
-        "{reference}: {what} is larger than {limit} bytes; it was refused. Check the \
-         artifact, or raise the limit"
+        "{reference}: {what} is larger than {limit} bytes; it was refused and nothing was \
+         unpacked. Check that the reference names the artifact you meant (a pack, a \
+         lockfile or a plugin pushed by stackpack), and re-push it from a smaller tree"
     )]
     TooLarge {
         reference: String,
@@ -116,11 +117,17 @@ pub enum OciError {
     },
 
     /// A manifest that cannot be read as an OCI image manifest.
-    #[error("{reference}: the manifest is not a usable OCI image manifest: {reason}")]
+    #[error(
+        "{reference}: the manifest is not a usable OCI image manifest: {reason}; check that \
+         the reference names an artifact pushed with `stackpack push`"
+    )]
     InvalidManifest { reference: String, reason: String },
 
     /// Any other failure the registry or the transport reported.
-    #[error("{operation} {reference} failed: {reason}")]
+    #[error(
+        "{operation} {reference} failed: {reason}; check the reference and the registry's \
+         logs, then retry"
+    )]
     Registry {
         reference: String,
         operation: String,
