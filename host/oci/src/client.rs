@@ -120,6 +120,18 @@ impl RegistryCredential {
     }
 }
 
+/// What an artifact of one kind looks like, for [`Client::pull_single_layer`]: its
+/// artifact type, its one layer's media type, its name and how one is made (for errors).
+#[derive(Debug, Clone, Copy)]
+pub struct ArtifactKind<'a> {
+    /// "a lockfile", "a plugin".
+    pub name: &'a str,
+    pub artifact_type: &'a str,
+    pub layer_type: &'a str,
+    /// What to do when the artifact is another kind.
+    pub fix: &'a str,
+}
+
 /// A blob or manifest as a manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Descriptor {
@@ -304,6 +316,47 @@ impl Client {
             tags.dedup();
             Ok(tags)
         })
+    }
+
+    /// The one layer of the artifact `reference` names, after checking that the artifact
+    /// is `kind` (its artifact type, or its config media type when it has none, and
+    /// exactly one layer of the kind's media type); pulled by digest, verified and capped
+    /// at `max_bytes`. Returns the manifest (its digest is the revision) with the bytes.
+    pub fn pull_single_layer(
+        &self,
+        reference: &OciRef,
+        kind: &ArtifactKind<'_>,
+        max_bytes: u64,
+    ) -> Result<(Manifest, Vec<u8>), OciError> {
+        let manifest = self.manifest(reference)?;
+        let wrong = |found: String| OciError::WrongArtifact {
+            reference: reference.to_string(),
+            found,
+            expected: format!("{} ({})", kind.name, kind.artifact_type),
+            fix: kind.fix.to_string(),
+        };
+        let artifact_type = manifest
+            .artifact_type
+            .as_deref()
+            .unwrap_or(&manifest.config.media_type);
+        if artifact_type != kind.artifact_type {
+            return Err(wrong(format!("an artifact of type {artifact_type}")));
+        }
+        let layer = match manifest.layers.as_slice() {
+            [layer] if layer.media_type == kind.layer_type => layer.clone(),
+            layers => {
+                let types: Vec<&str> = layers.iter().map(|l| l.media_type.as_str()).collect();
+                return Err(wrong(format!(
+                    "an artifact whose layers are [{}] where one {} layer belongs",
+                    types.join(", "),
+                    kind.layer_type
+                )));
+            }
+        };
+        let pinned = reference.with_digest(manifest.digest.clone());
+        let mut bytes = Vec::new();
+        self.pull_blob(&pinned, &layer, max_bytes, &mut bytes)?;
+        Ok((manifest, bytes))
     }
 
     /// The manifest `reference` names (by tag or digest); its bytes are hashed and, when

@@ -116,6 +116,16 @@ pub enum OciError {
         seconds: u64,
     },
 
+    /// An artifact that is not of the kind the caller reads (another artifact type, or
+    /// not exactly one layer of the expected media type).
+    #[error("{reference} is {found}, not {expected}; {fix}")]
+    WrongArtifact {
+        reference: String,
+        found: String,
+        expected: String,
+        fix: String,
+    },
+
     /// A manifest that cannot be read as an OCI image manifest.
     #[error(
         "{reference}: the manifest is not a usable OCI image manifest: {reason}; check that \

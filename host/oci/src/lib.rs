@@ -17,6 +17,7 @@ pub mod layer;
 pub mod media;
 
 pub use client::{
-    Artifact, Client, ClientConfig, Descriptor, Manifest, Pushed, RegistryAuth, RegistryCredential,
+    Artifact, ArtifactKind, Client, ClientConfig, Descriptor, Manifest, Pushed, RegistryAuth,
+    RegistryCredential,
 };
 pub use error::OciError;

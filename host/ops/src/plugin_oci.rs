@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use stackpack_core::OciRef;
-use stackpack_oci::{Artifact, media};
+use stackpack_oci::{Artifact, ArtifactKind, OciError, media};
 
 use crate::error::OpsError;
 use crate::push::PushReport;
@@ -52,42 +52,24 @@ pub fn pull(
     }
     let net = s.net()?;
     let client = net.oci_client(&reference)?;
-    let manifest = client.manifest(&reference)?;
-    let artifact_type = manifest
-        .artifact_type
-        .clone()
-        .unwrap_or_else(|| manifest.config.media_type.clone());
-    if artifact_type != media::PLUGIN_ARTIFACT {
-        return Err(read_err(
-            shown,
-            format!(
-                "it is an artifact of type {artifact_type}, not a plugin ({})",
-                media::PLUGIN_ARTIFACT
-            ),
-            "point at a plugin pushed with `stackpack push --plugin FILE.wasm oci://...`",
-        ));
-    }
-    let layer = match manifest.layers.as_slice() {
-        [layer] if layer.media_type == media::PLUGIN_LAYER => layer,
-        layers => {
-            return Err(read_err(
-                shown,
-                format!(
-                    "a plugin artifact has one {} layer; this one has {}",
-                    media::PLUGIN_LAYER,
-                    layers
-                        .iter()
-                        .map(|l| l.media_type.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "push the component again with `stackpack push --plugin FILE.wasm oci://...`",
-            ));
-        }
+    let kind = ArtifactKind {
+        name: "a plugin",
+        artifact_type: media::PLUGIN_ARTIFACT,
+        layer_type: media::PLUGIN_LAYER,
+        fix: "point at a plugin pushed with `stackpack push --plugin FILE.wasm oci://...`",
     };
-    let pinned = reference.with_digest(manifest.digest.clone());
-    let mut bytes = Vec::new();
-    client.pull_blob(&pinned, layer, max_bytes, &mut bytes)?;
+    let (_, bytes) = client
+        .pull_single_layer(&reference, &kind, max_bytes)
+        .map_err(|e| match e {
+            OciError::WrongArtifact {
+                found, expected, ..
+            } => read_err(
+                shown.clone(),
+                format!("it is {found}, not {expected}"),
+                kind.fix,
+            ),
+            e => e.into(),
+        })?;
     Ok((bytes, shown))
 }
 

@@ -10,7 +10,7 @@ use std::path::Component;
 
 use stackpack_core::OciRef;
 use stackpack_install::sync::{self as core_sync, Desired};
-use stackpack_oci::{OciError, media};
+use stackpack_oci::{ArtifactKind, OciError, media};
 
 use crate::error::OpsError;
 use crate::session::Session;
@@ -40,7 +40,8 @@ pub fn fetch(s: &Session, source: &str) -> Result<Desired, OpsError> {
     };
     if reference.tag.is_none() && reference.digest.is_none() {
         return Err(refuse(
-            "it names no tag and no digest; name the channel (oci://HOST/REPO:prod) or the              revision (oci://HOST/REPO@sha256:...)"
+            "it names no tag and no digest; name the channel (oci://HOST/REPO:prod) or the \
+             revision (oci://HOST/REPO@sha256:...)"
                 .to_string(),
         ));
     }
@@ -51,39 +52,27 @@ pub fn fetch(s: &Session, source: &str) -> Result<Desired, OpsError> {
     }
     let net = s.net()?;
     let client = net.oci_client(&reference)?;
-    let manifest = client.manifest(&reference).map_err(|e| match e {
-        OciError::NotFound { .. } => OpsError::SyncSourceMissing {
-            from: shown.clone(),
-        },
-        e => OpsError::from(e),
-    })?;
-    let artifact_type = manifest
-        .artifact_type
-        .clone()
-        .unwrap_or_else(|| manifest.config.media_type.clone());
-    if artifact_type != media::LOCKFILE_ARTIFACT {
-        return Err(refuse(format!(
-            "it is an artifact of type {artifact_type}, not a lockfile ({}); push a root's              lockfile there with `stackpack push --lockfile`",
-            media::LOCKFILE_ARTIFACT
-        )));
-    }
-    let [layer] = manifest.layers.as_slice() else {
-        return Err(refuse(format!(
-            "its manifest has {} layers where a lockfile artifact has one",
-            manifest.layers.len()
-        )));
+    let kind = ArtifactKind {
+        name: "a lockfile",
+        artifact_type: media::LOCKFILE_ARTIFACT,
+        layer_type: media::LOCKFILE_LAYER,
+        fix: "push a root's lockfile there with `stackpack push --lockfile`",
     };
-    if layer.media_type != media::LOCKFILE_LAYER {
-        return Err(refuse(format!(
-            "its layer is of type {}, not {}",
-            layer.media_type,
-            media::LOCKFILE_LAYER
-        )));
-    }
     // Pulled by digest, capped and verified before a byte of it is read.
-    let pinned = reference.with_digest(manifest.digest.clone());
-    let mut bytes = Vec::new();
-    client.pull_blob(&pinned, layer, MAX_LOCKFILE_LAYER_BYTES, &mut bytes)?;
+    let (manifest, bytes) = client
+        .pull_single_layer(&reference, &kind, MAX_LOCKFILE_LAYER_BYTES)
+        .map_err(|e| match e {
+            OciError::NotFound { .. } => OpsError::SyncSourceMissing {
+                from: shown.clone(),
+            },
+            OciError::WrongArtifact {
+                found,
+                expected,
+                fix,
+                ..
+            } => refuse(format!("it is {found}, not {expected}; {fix}")),
+            e => OpsError::from(e),
+        })?;
     desired_from_layer(&shown, &manifest.digest, &bytes)
 }
 
