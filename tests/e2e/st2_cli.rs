@@ -34,14 +34,14 @@ fn source(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// `[st2]` in the root's stackpack.toml, the key read from $MY_ST2_KEY.
-fn configure(root: &Path, api_url: &str) {
+pub(crate) fn configure(root: &Path, api_url: &str) {
     write(
         &root.join("stackpack.toml"),
         &format!("[st2]\napi_url = \"{api_url}\"\napi_key_env = \"MY_ST2_KEY\"\n"),
     );
 }
 
-fn pending(root: &Path) -> Option<Value> {
+pub(crate) fn pending(root: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(root.join(".stackpack-st2-pending.json")).ok()?;
     Some(serde_json::from_str(&text).unwrap())
 }
@@ -60,14 +60,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn assert_key_nowhere(root: &Path, outputs: &[&str]) {
+/// Neither `outputs` nor any file under `root` contains `key`.
+pub(crate) fn assert_key_nowhere(key: &str, root: &Path, outputs: &[&str]) {
     for o in outputs {
-        assert!(!o.contains(KEY), "the key leaked into output:\n{o}");
+        assert!(!o.contains(key), "the key leaked into output:\n{o}");
     }
     for f in files(root) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(
-            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
             "the key leaked into {}",
             f.display()
         );
@@ -143,7 +144,7 @@ fn install_hands_exactly_the_changed_packs_to_st2_with_the_api_key() {
         .args(["register", "--no-st2", "alpha"]));
     assert_eq!(r3.code, 0, "{}", r3.stderr);
     assert_eq!(st2.registrations().len(), 2);
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr, &r2.stdout, &r2.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr, &r2.stdout, &r2.stderr]);
 }
 
 #[test]
@@ -219,7 +220,7 @@ fn st2_down_exits_6_records_the_packs_and_the_next_register_sends_them() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sorted(&sent[0]["packs"]), ["alpha", "beta"]);
     assert!(pending(&root).is_none(), "the pending file is cleared");
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr, &r3.stdout, &r3.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr, &r3.stdout, &r3.stderr]);
 }
 
 #[test]
@@ -267,7 +268,7 @@ fn refused_credentials_and_rejected_packs_say_what_to_fix() {
         .args(["register", "alpha"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(pending(&root).is_none());
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use stackpack_testkit::st2::{Accept, St2Api, down_url};
 
 use crate::common::{example_wasm, file_url, installed_version, pack_yaml, run, stackpack, write};
+use crate::st2_cli::{assert_key_nowhere, configure, pending};
 
 const KEY: &str = "st2-key-m0re-5ecr3t-77";
 
@@ -37,45 +38,6 @@ fn source(dir: &Path, name: &str) -> PathBuf {
         &format!("---\nname: say\naction_ref: {name}.one\nformats:\n  - \"say\"\n"),
     );
     d
-}
-
-fn configure(root: &Path, api_url: &str) {
-    write(
-        &root.join("stackpack.toml"),
-        &format!("[st2]\napi_url = \"{api_url}\"\napi_key_env = \"MY_ST2_KEY\"\n"),
-    );
-}
-
-fn pending(root: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(root.join(".stackpack-st2-pending.json")).ok()?;
-    Some(serde_json::from_str(&text).unwrap())
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(files(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn assert_key_nowhere(root: &Path, outputs: &[&str]) {
-    for o in outputs {
-        assert!(!o.contains(KEY), "the key leaked into output:\n{o}");
-    }
-    for f in files(root) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(
-            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
-            "the key leaked into {}",
-            f.display()
-        );
-    }
 }
 
 fn install(root: &Path, srcs: &[&Path]) {
@@ -148,7 +110,7 @@ fn register_st2_sends_named_and_pending_packs_without_registering_locally() {
         .args(["register", "--st2", "gamma"]));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(st2.registrations().len(), 2);
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]
@@ -247,7 +209,7 @@ fn remove_deletes_exactly_the_removed_packs_resources_in_st2() {
         .args(["remove", "--no-st2", "beta"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(st2.server.requests().len(), n);
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]
@@ -305,7 +267,7 @@ fn remove_with_st2_down_records_the_pack_and_the_next_command_unregisters_it() {
     let out: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(out["st2"]["removed"][0]["pack"], json!("alpha"), "{out}");
     assert!(pending(&root).is_none(), "the record is cleared");
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]
@@ -359,7 +321,7 @@ fn slow_st2_on_remove_costs_one_deadline_and_records_every_pack() {
     assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
     assert_eq!(installed_version(&root, "beta"), None);
     assert_eq!(pending(&root).unwrap()["removed"], json!(["alpha", "beta"]));
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 /// A config with `[st2]` and the example corp policy, which disables the sensors of
@@ -474,7 +436,7 @@ fn policy_verdicts_reach_st2_by_put_and_register_reapplies_them() {
     assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     assert_eq!(st2.enabled("sensortypes", "alpha.Watch"), Some(false));
     assert!(pending(&root).is_none());
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]
@@ -569,7 +531,7 @@ fn doctor_checks_the_credential_and_names_packs_st2_has_differently() {
         "{}",
         r.stdout
     );
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
 
 #[test]
@@ -609,5 +571,5 @@ fn doctor_names_the_setting_to_fix_when_st2_refuses_or_is_down() {
     let r = run(stackpack(&root).env_remove("ST2_API_URL").args(["doctor"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("[st2] api_url"), "{}", r.stderr);
-    assert_key_nowhere(&root, &[&r.stdout, &r.stderr]);
+    assert_key_nowhere(KEY, &root, &[&r.stdout, &r.stderr]);
 }
