@@ -82,12 +82,6 @@ pub enum FetchError {
     /// No registry client could be had for an `oci://` source.
     #[error("cannot reach the registry of {reference}: {reason}")]
     NoOciClient { reference: String, reason: String },
-    /// The manifest a lockfile or resolver named does not hold the layer it named.
-    #[error(
-        "the manifest {reference} holds no layer {layer}; the recorded layer does not belong to \
-         that manifest: install without --locked to resolve it again"
-    )]
-    OciLayerMissing { reference: String, layer: String },
     /// A git operation failed; `location` is a redacted URL or a local path.
     #[error("git {action} of {location} failed: {reason}; {hint}")]
     Git {

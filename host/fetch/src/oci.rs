@@ -3,12 +3,11 @@
 //!
 //! Layers share the archive cache (`<cache_dir>/archives/<sha256>.tar.gz`, one entry
 //! per digest, written under its lock, hashed again on every hit), so a layer already
-//! fetched, by this root or another sharing the cache, needs no network. A miss reads
-//! the manifest by its digest (the registry's bytes are hashed and compared with it),
-//! finds the layer there, and streams the blob into a temporary file: the registry
-//! client hashes what it received and the file is kept only when that is the layer's
-//! digest, so a tampered blob is refused, naming both digests, before anything is
-//! unpacked.
+//! fetched, by this root or another sharing the cache, needs no network. A miss streams
+//! the blob by its digest into a temporary file, with no second read of the manifest
+//! (the resolver read it, or the lockfile recorded both digests): the registry client
+//! hashes what it received and the file is kept only when that is the layer's digest,
+//! so a tampered blob is refused, naming both digests, before anything is unpacked.
 
 use std::sync::OnceLock;
 
@@ -130,17 +129,11 @@ pub fn fetch_oci(
         |dir| {
             let client = net.oci_client(&pinned)?;
             fault::point("oci-pull", &shown);
-            let found = client.manifest(&pinned)?;
-            let Some(descriptor) = found
-                .layers
-                .iter()
-                .find(|d| d.digest == layer.prefixed())
-                .cloned()
-            else {
-                return Err(FetchError::OciLayerMissing {
-                    reference: shown.clone(),
-                    layer: layer.prefixed(),
-                });
+            // Only the digest decides what is accepted; the size is the archive cap.
+            let descriptor = stackpack_oci::Descriptor {
+                media_type: stackpack_oci::media::PACK_LAYER.to_string(),
+                digest: layer.prefixed(),
+                size: MAX_ARCHIVE_BYTES,
             };
             let mut tmp = NamedTempFile::new_in(dir).map_err(|e| FetchError::Io {
                 action: "create a temporary file in",
