@@ -477,10 +477,21 @@ fn unchanged_reinstall_writes_nothing_and_modified_pack_is_restored() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let file = root.join("packs/tagged/actions/hello.yaml");
     let inode = std::fs::metadata(&file).unwrap().ino();
+    let lockfile = root.join("stackpack.lock");
+    let lock_stamp = || {
+        let m = std::fs::metadata(&lockfile).unwrap();
+        (m.ino(), m.modified().unwrap())
+    };
+    let lock_before = lock_stamp();
 
     let r = run(stackpack(&root).args(["install", &spec, "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r)["results"][0]["unchanged"], true, "{}", r.stdout);
+    assert_eq!(
+        lock_stamp(),
+        lock_before,
+        "the lockfile was rewritten with the same content"
+    );
     let r = run(stackpack(&root).args(["install", &spec]));
     assert!(
         r.stdout.contains("already installed and unchanged"),

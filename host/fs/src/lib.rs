@@ -10,6 +10,9 @@
 //! comes from `tempfile`, which creates it exclusively (never following a planted
 //! symlink).
 //!
+//! [`write_atomic_if_changed`] leaves a file that already holds exactly the new bytes
+//! alone (no write, no flush, its mtime kept): a run that changes nothing writes nothing.
+//!
 //! [`PidLock`] is the one inter-process lock (the root lock, the cache entries' locks):
 //! an advisory `flock` on a file that records its holder's pid.
 //!
@@ -51,6 +54,38 @@ pub enum Mode {
 /// names the file in its own message.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     write_atomic_with(path, mode, |file| file.write_all(bytes))
+}
+
+/// Like [`write_atomic`], unless `path` is already a regular file (not a symlink) with
+/// exactly `bytes` (and, for [`Mode::Exact`], exactly those permission bits): then
+/// nothing is written and the answer is `false`. `true` when the file was replaced.
+pub fn write_atomic_if_changed(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<bool> {
+    if holds(path, bytes, mode) {
+        return Ok(false);
+    }
+    write_atomic(path, bytes, mode)?;
+    Ok(true)
+}
+
+/// Whether `path` is a regular file with exactly `bytes` and `mode`'s bits; any doubt
+/// (a link, another size, a read error) is `false`.
+fn holds(path: &Path, bytes: &[u8], mode: Mode) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.file_type().is_file() || meta.len() != bytes.len() as u64 {
+        return false;
+    }
+    #[cfg(unix)]
+    if let Mode::Exact(bits) = mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o7777 != bits & 0o7777 {
+            return false;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    read_limited(path, bytes.len() as u64).is_ok_and(|old| old == bytes)
 }
 
 /// Like [`write_atomic`], with the content written by `fill` into the temporary file.
@@ -138,6 +173,33 @@ mod tests {
         write_atomic(&path, b"two", Mode::Default).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn same_bytes_are_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stackpack.lock");
+        assert!(write_atomic_if_changed(&path, b"one", Mode::Default).unwrap());
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let first = ino(&path);
+        assert!(!write_atomic_if_changed(&path, b"one", Mode::Default).unwrap());
+        assert_eq!(ino(&path), first, "the same bytes leave the file in place");
+        // Other bytes of the same length, other permission bits: replaced.
+        assert!(write_atomic_if_changed(&path, b"two", Mode::Default).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert!(write_atomic_if_changed(&path, b"two", Mode::Exact(0o600)).unwrap());
+        assert_eq!(mode_of(&path), 0o600);
+        assert!(!write_atomic_if_changed(&path, b"two", Mode::Exact(0o600)).unwrap());
+        // A symlink holding the same bytes is replaced by a file.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(write_atomic_if_changed(&link, b"two", Mode::Exact(0o600)).unwrap());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
     }
 
     #[test]

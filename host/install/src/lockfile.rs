@@ -324,16 +324,18 @@ impl Lockfile {
     }
 
     /// Writes `path` atomically and durably (`stackpack_fs::write_atomic`: a uniquely
-    /// named temp file beside it, synced, renamed over it, the directory synced).
+    /// named temp file beside it, synced, renamed over it, the directory synced), unless
+    /// it already holds exactly this text: a run that changed nothing leaves it alone.
     pub fn write(&self, path: &Path) -> Result<(), InstallError> {
         let text = toml::to_string_pretty(self).map_err(|e| lock_err(path, e.to_string()))?;
         let header = "# Written by stackpack: what is installed and where it came from.\n\
                       # `stackpack install --locked` reinstalls exactly this.\n";
-        stackpack_fs::write_atomic(
+        stackpack_fs::write_atomic_if_changed(
             path,
             format!("{header}{text}").as_bytes(),
             stackpack_fs::Mode::Default,
         )
+        .map(drop)
         .map_err(InstallError::io("cannot write", path))
     }
 }
