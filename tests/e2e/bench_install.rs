@@ -18,7 +18,14 @@ fn the_install_benchmark_runs_in_quick_mode() {
     );
     assert_eq!(report.tables.len(), 2);
     for t in &report.tables {
-        for m in [t.st2_way, t.floor, t.cold, t.warm_cache, t.reinstall] {
+        for m in [
+            t.st2_way,
+            t.floor,
+            t.transfer,
+            t.cold,
+            t.warm_cache,
+            t.reinstall,
+        ] {
             assert!(!m.wall.is_zero(), "{t:?}");
         }
     }
@@ -26,6 +33,7 @@ fn the_install_benchmark_runs_in_quick_mode() {
     for row in [
         "the st2 way",
         "physical floor",
+        "git's own transfer",
         "stackpack cold",
         "stackpack, warm cache",
         "stackpack reinstall of",
