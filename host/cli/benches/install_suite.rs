@@ -15,7 +15,8 @@
 //!   tag and a copy into the packs dir, with the git CLI;
 //! - the physical floor: each pack's tree at its tag written with
 //!   `git archive | tar -x`, eight packs at a time (read from the bare repositories on
-//!   disk, so the same for both transports: it is what writing the files costs);
+//!   disk: what writing the files costs). Each transport's table measures it again, in
+//!   turn with git's transfer and the cold install, so a busy disk weighs on all three;
 //! - git's own transfer: each pack's tag fetched shallow (`git fetch --depth 1`) into an
 //!   empty bare repository with the git CLI, eight packs at a time, no files written.
 //!   Over smart HTTP this is what the server (`git upload-pack` building each pack) and
@@ -500,7 +501,6 @@ fn measure_transport(
     transport: &'static str,
     repos: &[Repo],
     url: &dyn Fn(&Repo) -> String,
-    floor_row: Measure,
     work: &Path,
 ) -> Table {
     let runs = opts.runs();
@@ -513,23 +513,24 @@ fn measure_transport(
             .map(|n| measure(|| st2_way(repos, url, &work.join(format!("st2-{n}")))))
             .collect(),
     );
-    let transfer_row = median(
-        (0..runs)
-            .map(|n| measure(|| transfer(repos, url, &work.join(format!("transfer-{n}")))))
-            .collect(),
-    );
-    let cold = median(
-        (0..runs)
-            .map(|n| {
-                let (root, cache) = (
-                    work.join(format!("cold-{n}")),
-                    work.join(format!("cache-{n}")),
-                );
-                std::fs::create_dir_all(&cache).unwrap();
-                measure(|| stackpack(bin, &root, &cache, &refs))
-            })
-            .collect(),
-    );
+    // The floor, git's transfer and the cold install are measured in turn, run after
+    // run, so that a disk or CPU busy with something else weighs on all three alike.
+    let mut floors = Vec::new();
+    let mut transfers = Vec::new();
+    let mut colds = Vec::new();
+    for n in 0..runs {
+        floors.push(measure(|| floor(repos, &work.join(format!("floor-{n}")))));
+        transfers.push(measure(|| {
+            transfer(repos, url, &work.join(format!("transfer-{n}")))
+        }));
+        let (root, cache) = (
+            work.join(format!("cold-{n}")),
+            work.join(format!("cache-{n}")),
+        );
+        std::fs::create_dir_all(&cache).unwrap();
+        colds.push(measure(|| stackpack(bin, &root, &cache, &refs)));
+    }
+    let (floor_row, transfer_row, cold) = (median(floors), median(transfers), median(colds));
     // Every pack and every file landed.
     let root = work.join("cold-0");
     for repo in repos {
@@ -593,11 +594,6 @@ pub fn run(opts: Options, bin: &Path, work: &Path) -> Report {
     });
     let generated = started.elapsed();
 
-    let floor_row = median(
-        (0..opts.runs())
-            .map(|n| measure(|| floor(&repos, &work.join(format!("floor-{n}")))))
-            .collect(),
-    );
     let base = stackpack_testkit::http::git_http_server(&served);
     let file_url = |r: &Repo| format!("file://{}", r.path.display());
     let http_url = |r: &Repo| format!("{base}/{}.git", r.name);
@@ -608,7 +604,6 @@ pub fn run(opts: Options, bin: &Path, work: &Path) -> Report {
             "file:// bare repositories",
             &repos,
             &file_url,
-            floor_row,
             &work.join("file"),
         ),
         measure_transport(
@@ -617,7 +612,6 @@ pub fn run(opts: Options, bin: &Path, work: &Path) -> Report {
             "smart HTTP on 127.0.0.1 (git http-backend)",
             &repos,
             &http_url,
-            floor_row,
             &work.join("http"),
         ),
     ];
