@@ -123,7 +123,8 @@ fn ok(r: &crate::common::Run) {
 /// Safe outcomes: an OCI install unpacks exactly the tree a file:// install gives; the
 /// lockfile records both digests; a digest reference installs; after the tag is
 /// pushed again with other content, `install --locked` on a fresh root and cache still
-/// installs the recorded manifest and leaves the lockfile's pins as they were.
+/// installs the recorded manifest and leaves the lockfile's pins as they were, and the
+/// root that installed from the tag refuses the moved tag unless `--force`.
 #[test]
 fn push_install_by_tag_and_digest_and_locked_after_a_retag() {
     let Some(reg) = registry("oci push/install", RegistryOptions::default()) else {
@@ -176,13 +177,33 @@ fn push_install_by_tag_and_digest_and_locked_after_a_retag() {
             .collect()
     };
     assert_eq!(pins(&locked.lock()), pins(&lock));
-    // Without --locked the tag now names the new content: the retag did happen.
-    ok(&a.stackpack(&["install", &tagged]));
+    // Without --locked, the root that installed from the tag sees it moved: refused,
+    // both manifests named, the installed pack and the lockfile as they were.
+    let r = a.stackpack(&["install", &tagged]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("was moved") && all.contains(&manifest) && all.contains(&moved),
+        "{all}"
+    );
+    assert!(all.contains("--force"), "{all}");
+    assert!(a.readme("ocihello").contains("first"));
+    assert_eq!(a.lock(), lock);
+    // --force takes the new content, says so, and records the new manifest.
+    let r = a.stackpack(&["install", &tagged, "--force"]);
+    ok(&r);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("was moved"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     assert!(
         a.readme("ocihello").contains("second"),
         "{}",
         a.readme("ocihello")
     );
+    assert!(a.lock().contains(&moved["sha256:".len()..]), "{}", a.lock());
 }
 
 /// Safe outcome: a layer blob changed in the registry's storage is refused with both

@@ -20,9 +20,9 @@ pub enum InstallError {
 
     /// A tag resolved to another commit than the one the lockfile recorded for it.
     #[error(
-        "tag `{tag}` of {url} was moved: pack \"{pack}\" was installed from it at commit {old}, \
-         and it now points at commit {new}; nothing was replaced. Check with the pack's \
-         maintainer that the new commit is genuine, then pass --force to install it"
+        "tag `{tag}` of {url} was moved: pack \"{pack}\" was installed from it at {old}, \
+         and it now points at {new}; nothing was replaced. Check with the pack's \
+         maintainer that the new content is genuine, then pass --force to install it"
     )]
     TagMoved {
         pack: String,

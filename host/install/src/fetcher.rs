@@ -372,42 +372,88 @@ impl Fetcher<'_> {
         })
     }
 
-    /// When the target is a git tag that the lockfile recorded, for the same source, at
-    /// another commit: the tag was moved upstream. That is refused
-    /// ([`InstallError::TagMoved`]) unless `--force`, which installs the new commit with
-    /// a warning (returned).
+    /// When the target is a git tag (or an OCI tag) that the lockfile recorded, for the
+    /// same source, at another commit (or manifest): the tag was moved upstream. That is
+    /// refused ([`InstallError::TagMoved`]) unless `--force`, which installs the new
+    /// content with a warning (returned).
     fn tag_moved(
         &self,
         located: &Located,
         target: &Target,
     ) -> Result<Option<String>, InstallError> {
-        let Target::Git { url, rev, .. } = target else {
-            return Ok(None);
+        let same_source = |e: &&LockedPack| e.canonical == located.canonical;
+        let (location, tag, entry, old, new) = match target {
+            Target::Git { url, rev, .. } => {
+                let Some(tag) = &rev.tag else {
+                    return Ok(None);
+                };
+                let Some(entry) = self.lockfile.packs.iter().filter(same_source).find(|e| {
+                    e.tag.as_deref() == Some(tag.as_str())
+                        && e.pin.commit().is_some_and(|c| c != rev.commit)
+                }) else {
+                    return Ok(None);
+                };
+                let old = entry.pin.commit().unwrap_or_default();
+                (
+                    stackpack_core::redact_url(url),
+                    tag,
+                    entry,
+                    format!("commit {old}"),
+                    format!("commit {}", rev.commit),
+                )
+            }
+            Target::Oci {
+                source:
+                    Source::Oci {
+                        registry,
+                        repository,
+                        tag: Some(tag),
+                        ..
+                    },
+                manifest,
+                ..
+            } => {
+                let Some((entry, old)) =
+                    self.lockfile
+                        .packs
+                        .iter()
+                        .filter(same_source)
+                        .find_map(|e| match &e.source {
+                            Source::Oci {
+                                registry: r,
+                                repository: p,
+                                tag: Some(t),
+                                manifest: m,
+                                ..
+                            } if r == registry && p == repository && t == tag && m != *manifest => {
+                                Some((e, m))
+                            }
+                            _ => None,
+                        })
+                else {
+                    return Ok(None);
+                };
+                (
+                    format!("oci://{registry}/{repository}"),
+                    tag,
+                    entry,
+                    format!("manifest {}", old.prefixed()),
+                    format!("manifest {}", manifest.prefixed()),
+                )
+            }
+            _ => return Ok(None),
         };
-        let Some(tag) = &rev.tag else {
-            return Ok(None);
-        };
-        let Some(entry) = self.lockfile.packs.iter().find(|e| {
-            e.canonical == located.canonical
-                && e.tag.as_deref() == Some(tag.as_str())
-                && e.pin.commit().is_some_and(|c| c != rev.commit)
-        }) else {
-            return Ok(None);
-        };
-        let old = entry.pin.commit().unwrap_or_default().to_string();
         if !self.opts.force {
             return Err(InstallError::TagMoved {
                 pack: entry.ref_.clone(),
-                url: stackpack_core::redact_url(url),
+                url: location,
                 tag: tag.clone(),
                 old,
-                new: rev.commit.clone(),
+                new,
             });
         }
         Ok(Some(format!(
-            "tag `{tag}` of {} was moved from commit {old} to {}; installing the new commit as --force asks",
-            stackpack_core::redact_url(url),
-            rev.commit
+            "tag `{tag}` of {location} was moved from {old} to {new}; installing it as --force asks"
         )))
     }
 
