@@ -207,3 +207,19 @@ pub fn json(r: &Run) -> serde_json::Value {
 pub fn on_main(repo: &Path) -> String {
     format!("{}=main", file_url(repo))
 }
+
+/// The enterprise file can only be chosen by the variable when the system file is
+/// absent; on a machine that has one, those tests cannot run. In CI (`CI` set to
+/// anything but `false`) that is a failure, not a skip; locally the test says it
+/// skipped.
+pub fn enterprise_env_usable() -> bool {
+    let usable = !Path::new("/etc/stackpack/enterprise.toml").exists();
+    if !usable {
+        cannot_run(
+            "enterprise tests",
+            "/etc/stackpack/enterprise.toml exists and takes precedence over \
+             STACKPACK_ENTERPRISE_CONFIG; remove the file",
+        );
+    }
+    usable
+}

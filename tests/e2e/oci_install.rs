@@ -89,7 +89,15 @@ impl Node {
     }
 
     fn stackpack(&self, args: &[&str]) -> crate::common::Run {
-        run(stackpack(&self.root)
+        self.stackpack_env(args, &[])
+    }
+
+    fn stackpack_env(&self, args: &[&str], env: &[(&str, &Path)]) -> crate::common::Run {
+        let mut cmd = stackpack(&self.root);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd
             .env("STACKPACK_CACHE_DIR", &self.cache)
             .arg("--config")
             .arg(&self.config)
@@ -204,6 +212,67 @@ fn push_install_by_tag_and_digest_and_locked_after_a_retag() {
         a.readme("ocihello")
     );
     assert!(a.lock().contains(&moved["sha256:".len()..]), "{}", a.lock());
+}
+
+/// Safe outcome: under an enterprise `allowed_sources`, an OCI install from a registry
+/// that is not listed (another port, or the same host allowed only as https) is refused
+/// before anything is pulled; listing `oci://host:port` lets it through.
+#[test]
+fn allowed_sources_name_registries() {
+    if !crate::common::enterprise_env_usable() {
+        return;
+    }
+    let Some(reg) = registry("oci allowed_sources", RegistryOptions::default()) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let c = client(&reg, Vec::new());
+    let tagged = format!("{}:1.0.0", reg.oci("packs/allowed"));
+    push(
+        &c,
+        &tagged,
+        &pack_dir(d.path(), "allowed", "1.0.0", "x"),
+        media::PACK_ARTIFACT,
+    );
+    let enterprise = d.path().join("enterprise.toml");
+    let node = Node::new(d.path(), "n", &reg, "");
+    let port: u16 = reg.host_port().rsplit(':').next().unwrap().parse().unwrap();
+    let other = format!("127.0.0.1:{}", if port == 1 { 2 } else { port - 1 });
+    for refused in [
+        format!("oci://{other}"),
+        format!("https://{}", reg.host_port()),
+    ] {
+        // The default index stays allowed: only the registry is in question.
+        write(
+            &enterprise,
+            &format!("allowed_sources = [\"https://index.stackstorm.org\", \"{refused}\"]\n"),
+        );
+        let r = node.stackpack_env(
+            &["install", &tagged],
+            &[("STACKPACK_ENTERPRISE_CONFIG", &enterprise)],
+        );
+        assert_eq!(r.code, 1, "{refused}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("not under an origin allowed") && r.stdout.contains(&refused),
+            "{}",
+            r.stdout
+        );
+        assert!(!node.root.join("packs/allowed").exists());
+        assert!(walk(&node.cache).is_empty(), "{:?}", walk(&node.cache));
+    }
+    write(
+        &enterprise,
+        &format!(
+            "allowed_sources = [\"https://index.stackstorm.org\", \"oci://{}\"]\n",
+            reg.host_port()
+        ),
+    );
+    let r = node.stackpack_env(
+        &["install", &tagged],
+        &[("STACKPACK_ENTERPRISE_CONFIG", &enterprise)],
+    );
+    ok(&r);
+    assert!(node.readme("allowed").contains("allowed 1.0.0"));
 }
 
 /// Safe outcome: a layer blob changed in the registry's storage is refused with both

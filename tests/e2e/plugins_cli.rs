@@ -46,22 +46,6 @@ fn plugin_files(root: &Path) -> Vec<String> {
     }
 }
 
-/// The enterprise file can only be chosen by the variable when the system file is
-/// absent; on a machine that has one, those tests cannot run. In CI (`CI` set to
-/// anything but `false`) that is a failure, not a skip; locally the test says it
-/// skipped.
-fn enterprise_env_usable() -> bool {
-    let usable = !Path::new("/etc/stackpack/enterprise.toml").exists();
-    if !usable {
-        crate::common::cannot_run(
-            "enterprise tests",
-            "/etc/stackpack/enterprise.toml exists and takes precedence over \
-             STACKPACK_ENTERPRISE_CONFIG; remove the file",
-        );
-    }
-    usable
-}
-
 fn names(list: &serde_json::Value) -> Vec<String> {
     list.as_array()
         .unwrap()
@@ -421,7 +405,7 @@ url = "{}"
     );
     std::fs::write(d.path().join("hostile.wasm"), &resolver).unwrap();
 
-    if enterprise_env_usable() {
+    if crate::common::enterprise_env_usable() {
         let enterprise = d.path().join("enterprise.toml");
         write(&enterprise, "require_pinned_plugins = true\n");
         let r = run(stackpack(&root)
@@ -485,7 +469,7 @@ url = "{}"
 
 #[test]
 fn enterprise_allowed_sources_refuse_installs_before_fetching() {
-    if !enterprise_env_usable() {
+    if !crate::common::enterprise_env_usable() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
