@@ -428,7 +428,8 @@ impl GitCache {
 
     /// Fetches `specs` from `url` into `repo`, shallow if asked (and the remote is not
     /// local); a failed shallow fetch is retried in full. The whole fetch runs within
-    /// the transfer deadline, on a thread that keeps `lock` until it ends.
+    /// the transfer deadline, on a thread that keeps `lock` until it ends; its first
+    /// contact with the remote (libgit2's own ref listing) within the request deadline.
     fn fetch(
         &self,
         repo: &gix::Repository,
@@ -446,8 +447,8 @@ impl GitCache {
         watchdog(
             "git fetch of",
             url,
-            self.net.transfer_deadline(),
-            crate::TRANSFER_RULE,
+            (self.net.transfer_deadline(), crate::TRANSFER_RULE),
+            Some(self.net.request_deadline()),
             Some(lock.clone()),
             move |cancel| fetch_into(&path, &owned, &specs, shallow, proxy.as_deref(), cancel),
         )
@@ -761,8 +762,8 @@ pub(crate) fn remote_heads(
     watchdog(
         "git ls-remote of",
         url,
-        deadline,
-        crate::REQUEST_RULE,
+        (deadline, crate::REQUEST_RULE),
+        None,
         None,
         move |cancel| list_heads(&owned, proxy.as_deref(), cancel),
     )
@@ -1040,20 +1041,32 @@ fn fetch_into(
         )
     })?;
     let mut remote = repo.remote_anonymous(url).map_err(fail)?;
-    let mut attempt = |depth: i32| {
-        tracing::debug!(url = %shown, ?specs, depth, "git fetch");
-        let mut options = FetchOptions::new();
-        let mut proxy_options = ProxyOptions::new();
+    let proxy_options = || {
+        let mut options = ProxyOptions::new();
         if let Some(p) = proxy {
-            proxy_options.url(p);
+            options.url(p);
         }
         options
+    };
+    let mut attempt = |depth: i32| {
+        tracing::debug!(url = %shown, ?specs, depth, "git fetch");
+        // Connected first (libgit2 lists the refs), so that the watchdog can hold the
+        // first contact to the request deadline; the fetch then uses this connection.
+        let mut conn = remote.connect_auth(
+            Direction::Fetch,
+            Some(cancel.callbacks()),
+            Some(proxy_options()),
+        )?;
+        cancel.contacted.store(true, Ordering::Relaxed);
+        let mut options = FetchOptions::new();
+        options
             .remote_callbacks(cancel.callbacks())
-            .proxy_options(proxy_options)
+            .proxy_options(proxy_options())
             .download_tags(AutotagOption::None)
             .update_fetchhead(false)
             .depth(depth);
-        remote.fetch(specs, Some(&mut options), Some("stackpack: fetch"))
+        conn.remote()
+            .fetch(specs, Some(&mut options), Some("stackpack: fetch"))
     };
     if shallow && !local {
         match attempt(1) {
@@ -1078,6 +1091,8 @@ fn fetch_into(
 pub(crate) struct Cancel {
     deadline: Instant,
     cancelled: Arc<AtomicBool>,
+    /// Set by the operation once the remote has answered (see [`watchdog`]).
+    contacted: Arc<AtomicBool>,
     what: &'static str,
     url: String,
     allowed: Duration,
@@ -1114,7 +1129,10 @@ impl Cancel {
     }
 }
 
-/// Runs a git operation on a thread of its own and waits for it at most `allowed`.
+/// Runs a git operation on a thread of its own and waits for it at most `allowed` (the
+/// deadline, and in words the rule that sets it); with `contact`, the operation must
+/// also have reached the remote (set [`Cancel::contacted`]) within that time, the
+/// request deadline.
 ///
 /// libgit2 takes no deadline per call, and a server that stalls blocks its reads. Past
 /// the deadline the caller gets [`FetchError::Timeout`] naming `what`, the (redacted)
@@ -1126,14 +1144,16 @@ impl Cancel {
 pub(crate) fn watchdog<T: Send + 'static>(
     what: &'static str,
     url: &str,
-    allowed: Duration,
-    rule: &'static str,
+    (allowed, rule): (Duration, &'static str),
+    contact: Option<Duration>,
     keep: Option<Arc<EntryLock>>,
     op: impl FnOnce(&Cancel) -> Result<T, FetchError> + Send + 'static,
 ) -> Result<T, FetchError> {
+    let started = Instant::now();
     let cancel = Cancel {
-        deadline: Instant::now() + allowed,
+        deadline: started + allowed,
         cancelled: Arc::new(AtomicBool::new(false)),
+        contacted: Arc::new(AtomicBool::new(false)),
         what,
         url: redact_url(url),
         allowed,
@@ -1149,7 +1169,25 @@ pub(crate) fn watchdog<T: Send + 'static>(
             drop(keep);
         })
         .map_err(|e| FetchError::Client(format!("cannot start a thread for git: {e}")))?;
-    match rx.recv_timeout(allowed) {
+    if let Some(contact) = contact.filter(|c| *c < allowed) {
+        match rx.recv_timeout(contact) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                if !cancel.contacted.load(Ordering::Relaxed) =>
+            {
+                cancel.cancelled.store(true, Ordering::Relaxed);
+                tracing::debug!(url = %cancel.url, "git operation abandoned: no answer within the request deadline");
+                return Err(FetchError::Timeout {
+                    what,
+                    url: cancel.url.clone(),
+                    secs: contact.as_secs(),
+                    rule: crate::REQUEST_RULE,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    match rx.recv_timeout(allowed.saturating_sub(started.elapsed())) {
         Ok(result) => result,
         Err(_) => {
             cancel.cancelled.store(true, Ordering::Relaxed);
