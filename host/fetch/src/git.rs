@@ -1425,7 +1425,7 @@ fn git_err(
     FetchError::Git {
         action,
         location: redact_url(location),
-        reason: redact_url(&reason.to_string()),
+        reason: redact_url(reason.to_string().trim_end_matches('.')),
         hint,
     }
 }
