@@ -10,12 +10,14 @@
 //! caches and checks tar.gz/zip archives by sha256, [`fetch_oci`] pulls an OCI pack
 //! layer by digest (through the registry client [`Net::with_oci`] configures) into the
 //! same cache and unpacks it the same way, and [`inspect_local`],
-//! [`export_local_head`] and [`copy_dir`] read local sources. Git repositories are read
-//! with gitoxide (pure Rust); libgit2 is used only to transfer from a remote (a fetch
-//! into the cache, `ls-remote` of a non-http remote), since its first use in a process
-//! initialises OpenSSL, which a run that transfers nothing should not pay for. Every one of them writes
+//! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
 //! the pack into a `cap_std` directory handle and refuses entries that would leave it
 //! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
+//! Git repositories are read with gitoxide (pure Rust), and an http(s) remote's refs
+//! are read from one request of [`Net`]; libgit2 is used only to transfer from a remote
+//! (a fetch into the cache, `ls-remote` of an ssh or `git://` remote), since its first
+//! use in a process initialises OpenSSL, which a run that transfers nothing should not
+//! pay for.
 //! Both caches may be shared by several processes: each entry is written under its own
 //! lock ([`FetchError::CacheLocked`] when another holder keeps it past the timeout).
 
