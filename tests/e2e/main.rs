@@ -10,6 +10,7 @@ mod common;
 mod config_cli;
 mod deps;
 mod fleet_oci;
+mod git_no_libgit2;
 mod hostile_crash;
 mod hostile_git;
 mod hostile_input;

@@ -2,6 +2,15 @@
 //! whole history and fell back to `v<ref>` for a tag not on a branch) and a cache of bare
 //! repositories, one per URL, reused across installs and for offline installs.
 //!
+//! Two git libraries share the work. Every read is gitoxide's (`gix`, pure Rust): a
+//! local repository, the cache's refs and objects, the export of a tree, the status of
+//! a work tree (`local.rs`), and the refs the cache records. libgit2 (`git2`) is used
+//! only where something is transferred from a remote: the fetch into the cache (and
+//! creating the cache repository it fetches into) and `ls-remote` of an ssh, `git://` or
+//! scp-like remote, or of an http server that does not answer as a smart one. libgit2's
+//! first call in a process initialises OpenSSL (its configuration and the system's CA
+//! bundle, about 20 ms of CPU), so a run that transfers nothing never makes one.
+//!
 //! A local repository (a `file://` URL or a path) is read in place: its refs are listed
 //! and its objects read straight from it ([`SourceRepo`]), opened without a search of
 //! parent directories and never written to; nothing of it goes into the cache.
@@ -14,19 +23,25 @@
 //! - `refs/stackpack/heads/<branch>`, `refs/stackpack/tags/<tag>`;
 //! - `refs/stackpack/HEAD`, symbolic, pointing at the default branch's ref.
 //!
+//! An http(s) remote's refs come from one request of our own HTTP client ([`probe`]:
+//! its deadline, proxies and `[[credentials]]`), `info/refs?service=git-upload-pack`,
+//! whose smart-HTTP advertisement is read here; any other answer (an error status, a
+//! dumb server) is left to libgit2, which reports it as it always did.
+//!
 //! Each repository is written under a lock (`<dir>/<key>.lock`, see [`crate::cache_lock`]):
 //! one fetch at a time per repository, across threads and processes sharing the cache;
 //! a second requirer waits, then finds the commit cached and fetches nothing. Holding
-//! that lock, any libgit2 `*.lock` file inside the repository was left by a killed
-//! process and is removed; a repository libgit2 cannot open is moved aside to
+//! that lock, any `*.lock` file inside the repository was left by a killed process and
+//! is removed; a repository that cannot be opened is moved aside to
 //! `<key>.git.corrupt` and fetched again, with a warning. Reads (export, a cached full
-//! commit, offline resolution) take no lock: git writes objects and refs by renaming.
+//! commit, offline resolution) take no lock: git writes objects and refs by renaming. A
+//! repository read after a fetch is opened afresh, so it sees what libgit2 wrote.
 //!
 //! Network settings come from [`NetConfig`]: `https_proxy`/`http_proxy` (and
 //! `no_proxy`) through git2's proxy options, credentials through
 //! [`crate::credentials`]. libgit2 takes timeouts only as process-wide settings that
 //! git2 exposes as `unsafe` functions (and this workspace denies `unsafe`), so every
-//! remote operation runs under [`watchdog`] instead: `ls-remote` within
+//! libgit2 operation runs under [`watchdog`] instead: `ls-remote` within
 //! `http_timeout`, a fetch within [`crate::TRANSFER_FACTOR`] times it, and a stalled or
 //! trickling server ends in [`FetchError::Timeout`]. The CA bundle is not given to git
 //! (the system's trust store is used).
@@ -39,7 +54,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use git2::{AutotagOption, Direction, FetchOptions, ObjectType, Oid, ProxyOptions, Repository};
+use git2::{AutotagOption, Direction, FetchOptions, ProxyOptions};
+use gix::ObjectId;
 use sha2::{Digest, Sha256};
 use stackpack_core::{GitRef, parse_pack_version, redact_url, sort_versions_desc};
 use stackpack_net::SafeUrl;
@@ -89,10 +105,10 @@ pub struct GitCache {
 #[derive(Debug, Default)]
 struct Refs {
     /// The default branch: its name when known, and its tip commit.
-    head: Option<(Option<String>, Oid)>,
-    branches: BTreeMap<String, Oid>,
+    head: Option<(Option<String>, ObjectId)>,
+    branches: BTreeMap<String, ObjectId>,
     /// Tag name → (the ref's object, the commit it peels to).
-    tags: BTreeMap<String, (Oid, Oid)>,
+    tags: BTreeMap<String, (ObjectId, ObjectId)>,
 }
 
 /// Which ref a want picked.
@@ -130,8 +146,8 @@ const LOCAL_TAGS: &str = "refs/stackpack/tags/";
 struct Picked {
     name: RefName,
     /// The ref's object (a tag object for an annotated tag).
-    oid: Oid,
-    commit: Oid,
+    oid: ObjectId,
+    commit: ObjectId,
     matched: String,
     tag: Option<String>,
 }
@@ -205,7 +221,7 @@ impl GitCache {
         }
         if let GitRef::Commit(c) = want
             && c.len() == 40
-            && let Ok(oid) = Oid::from_str(c)
+            && let Ok(oid) = ObjectId::from_hex(c.as_bytes())
             && let Ok(Some(repo)) = self.open(url)
             && repo.find_commit(oid).is_ok()
         {
@@ -261,12 +277,11 @@ impl GitCache {
             self.open(url)?.ok_or_else(not_cached)?
         };
         let found = find_commit(&repo, url, commit)?.ok_or_else(not_cached)?;
-        let commit_obj = repo
+        let mut tree = repo
             .find_commit(found)
-            .map_err(|e| git_err("read", &shown, &e, CACHE_HINT))?;
-        let mut tree = commit_obj
-            .tree()
-            .map_err(|e| git_err("read", &shown, &e, CACHE_HINT))?;
+            .and_then(|c| c.tree_id())
+            .map_err(|e| git_err("read", &shown, &e, CACHE_HINT))?
+            .detach();
         let mut origin = format!("{shown} at {}", short(found));
         if let Some(sub) = subdir {
             let missing = || FetchError::Subdir {
@@ -276,35 +291,33 @@ impl GitCache {
             };
             let clean = clean_path(Path::new(sub)).map_err(|_| missing())?;
             if !clean.as_os_str().is_empty() {
-                let entry = tree.get_path(&clean).map_err(|_| missing())?;
-                if entry.kind() != Some(ObjectType::Tree) {
+                let entry = repo
+                    .find_tree(tree)
+                    .ok()
+                    .and_then(|t| t.lookup_entry_by_path(&clean).ok().flatten())
+                    .ok_or_else(missing)?;
+                if !entry.mode().is_tree() {
                     return Err(missing());
                 }
-                tree = repo.find_tree(entry.id()).map_err(|_| missing())?;
+                tree = entry.object_id();
                 origin = format!("{origin} ({sub})");
             }
         }
-        export_tree(&repo, &tree, &Sink::new(dest, origin, self.limits))
+        export_tree(&repo, tree, &Sink::new(dest, origin, self.limits))
     }
 
     fn repo_path(&self, url: &str) -> PathBuf {
         self.dir.join(format!("{}.git", cache_key(url)))
     }
 
-    /// The cache repository of `url`, if there is one.
-    fn open(&self, url: &str) -> Result<Option<Repository>, FetchError> {
+    /// The cache repository of `url`, if there is one, opened afresh (a handle opened
+    /// before a fetch is not used after it).
+    fn open(&self, url: &str) -> Result<Option<gix::Repository>, FetchError> {
         let path = self.repo_path(url);
         if !path.exists() {
             return Ok(None);
         }
-        Repository::open_bare(&path).map(Some).map_err(|e| {
-            git_err(
-                "open of the cache",
-                &path.display().to_string(),
-                &e,
-                CACHE_HINT,
-            )
-        })
+        open_cache(&path).map(Some)
     }
 
     /// Takes the lock on the cache repository of `url`, then removes the `*.lock` files
@@ -327,9 +340,10 @@ impl GitCache {
     }
 
     /// The cache repository of `url`, created (atomically: in a temporary directory,
-    /// then renamed into place) if missing, or moved aside and created afresh if libgit2
-    /// cannot open it. The caller holds [`GitCache::lock`].
-    fn open_or_init(&self, url: &str) -> Result<Repository, FetchError> {
+    /// then renamed into place, by libgit2, which fetches into it next) if missing, or
+    /// moved aside and created afresh if it cannot be opened. The caller holds
+    /// [`GitCache::lock`].
+    fn open_or_init(&self, url: &str) -> Result<gix::Repository, FetchError> {
         let path = self.repo_path(url);
         match self.open(url) {
             Ok(Some(repo)) => return Ok(repo),
@@ -358,11 +372,11 @@ impl GitCache {
                 source: e,
             })?;
         let staged = tmp.path().join("repo.git");
-        Repository::init_bare(&staged).map_err(|e| {
+        git2::Repository::init_bare(&staged).map_err(|e| {
             git_err(
                 "init of the cache",
                 &staged.display().to_string(),
-                &e,
+                &e.message(),
                 CACHE_HINT,
             )
         })?;
@@ -377,19 +391,12 @@ impl GitCache {
         }
         // Another writer that does not take the lock (an older stackpack) may have won
         // the rename: its repository is as good as ours.
-        Repository::open_bare(&path).map_err(|e| {
-            git_err(
-                "open of the cache",
-                &path.display().to_string(),
-                &e,
-                CACHE_HINT,
-            )
-        })
+        open_cache(&path)
     }
 
-    /// An http(s) remote is first asked for its refs with a bounded request of our own:
-    /// a server that hangs fails here with a timeout, and an empty repository is told
-    /// apart (see [`Advert`]). Other answers are left for libgit2 to interpret.
+    /// An http(s) remote is asked for its refs with a bounded request of our own: a
+    /// server that hangs fails here with a timeout, and a smart-HTTP advertisement is
+    /// read here (see [`Advert`]). Other answers are left for libgit2 to interpret.
     fn probe(&self, url: &str) -> Result<Advert, FetchError> {
         let http = self
             .http
@@ -416,24 +423,16 @@ impl GitCache {
         tracing::debug!(url = %redact_url(url), "git ls-remote");
         let advert = self.probe(url)?;
         let proxy = proxy_for(&self.net, url).map(str::to_string);
-        let owned = url.to_string();
-        let heads = watchdog(
-            "git ls-remote of",
-            url,
-            self.net.request_deadline(),
-            crate::REQUEST_RULE,
-            None,
-            move |cancel| list_heads(&owned, proxy.as_deref(), advert, cancel),
-        )?;
-        Ok(refs_of(heads))
+        remote_heads(url, proxy, self.net.request_deadline(), advert).map(refs_of)
     }
 
     /// Fetches `specs` from `url` into `repo`, shallow if asked (and the remote is not
     /// local); a failed shallow fetch is retried in full. The whole fetch runs within
-    /// the transfer deadline, on a thread that keeps `lock` until it ends.
+    /// the transfer deadline, on a thread that keeps `lock` until it ends; its first
+    /// contact with the remote (libgit2's own ref listing) within the request deadline.
     fn fetch(
         &self,
-        repo: &Repository,
+        repo: &gix::Repository,
         url: &str,
         specs: &[String],
         shallow: bool,
@@ -441,15 +440,15 @@ impl GitCache {
     ) -> Result<(), FetchError> {
         let shown = redact_url(url);
         fault::point("git-fetch", &shown);
-        let path = repo.path().to_path_buf();
+        let path = repo.git_dir().to_path_buf();
         let owned = url.to_string();
         let specs = specs.to_vec();
         let proxy = proxy_for(&self.net, url).map(str::to_string);
         watchdog(
             "git fetch of",
             url,
-            self.net.transfer_deadline(),
-            crate::TRANSFER_RULE,
+            (self.net.transfer_deadline(), crate::TRANSFER_RULE),
+            Some(self.net.request_deadline()),
             Some(lock.clone()),
             move |cancel| fetch_into(&path, &owned, &specs, shallow, proxy.as_deref(), cancel),
         )
@@ -478,13 +477,9 @@ impl GitCache {
         let lock = Arc::new(self.lock(url)?);
         let repo = self.open_or_init(url)?;
         if let Some((Some(branch), _)) = &refs.head {
-            repo.reference_symbolic(
-                LOCAL_HEAD,
-                &format!("{LOCAL_HEADS}{branch}"),
-                true,
-                "stackpack: default branch",
-            )
-            .map_err(|e| git_err("update of the cache", &shown, &e, CACHE_HINT))?;
+            let target = format!("{LOCAL_HEADS}{branch}");
+            set_ref(&repo, LOCAL_HEAD, RefTarget::Symbolic(&target))
+                .map_err(|e| git_err("update of the cache", &shown, &e, CACHE_HINT))?;
         }
         let picked = match pick(&refs, want) {
             Ok(Pick::Ref(p)) => p,
@@ -497,23 +492,25 @@ impl GitCache {
         let local = picked.name.local();
         if repo.find_commit(picked.commit).is_ok() {
             // Already cached: record the ref for offline use, no fetch.
-            let target = if repo.find_object(picked.oid, None).is_ok() {
+            let target = if repo.has_object(picked.oid) {
                 picked.oid
             } else {
                 picked.commit
             };
-            repo.reference(&local, target, true, "stackpack: cached")
+            set_ref(&repo, &local, RefTarget::Object(target))
                 .map_err(|e| git_err("update of the cache", &shown, &e, CACHE_HINT))?;
             return Ok(picked.into_rev());
         }
         let spec = format!("+{}:{local}", picked.name.remote());
         self.fetch(&repo, url, &[spec], true, &lock)?;
-        // The remote may have moved since it was listed: the fetched ref is the truth.
+        // Opened afresh: libgit2 has just written into the repository. The remote may
+        // have moved since it was listed: the fetched ref is the truth.
+        let repo = open_cache(&self.repo_path(url))?;
         let commit = repo
-            .find_reference(&local)
-            .and_then(|r| r.peel_to_commit())
+            .find_reference(local.as_str())
+            .and_then(|mut r| r.peel_to_commit())
             .map_err(|e| git_err("fetch", &shown, &e, LS_HINT))?
-            .id();
+            .id;
         Ok(ResolvedRev {
             commit: commit.to_string(),
             ..picked.into_rev()
@@ -524,7 +521,7 @@ impl GitCache {
     /// then all branches, and look for it after each.
     fn search_commit(
         &self,
-        repo: &Repository,
+        repo: &gix::Repository,
         url: &str,
         want: &GitRef,
         prefix: &str,
@@ -543,7 +540,9 @@ impl GitCache {
         let rounds = [specs, vec![format!("+refs/heads/*:{LOCAL_HEADS}*")]];
         for specs in &rounds {
             self.fetch(repo, url, specs, false, lock)?;
-            if let Some(oid) = find_commit(repo, url, prefix)? {
+            // Opened afresh: libgit2 has just written into the repository.
+            let fetched = open_cache(&self.repo_path(url))?;
+            if let Some(oid) = find_commit(&fetched, url, prefix)? {
                 return Ok(commit_rev(oid));
             }
         }
@@ -559,7 +558,7 @@ impl GitCache {
 /// or HEAD reaches it (what fetching them would have brought); a full commit id is also
 /// found when the repository merely holds it, as a cached one is.
 pub(crate) struct SourceRepo {
-    repo: Repository,
+    repo: gix::Repository,
     url: String,
 }
 
@@ -574,12 +573,7 @@ impl SourceRepo {
             })?,
             Err(_) => PathBuf::from(url),
         };
-        let repo = Repository::open_ext(
-            &path,
-            git2::RepositoryOpenFlags::NO_SEARCH,
-            std::iter::empty::<&OsStr>(),
-        )
-        .map_err(|e| git_err("open", url, &e, LOCAL_HINT))?;
+        let repo = open_source(&path).map_err(|e| git_err("open", url, &e, LOCAL_HINT))?;
         Ok(SourceRepo {
             repo,
             url: url.to_string(),
@@ -588,41 +582,42 @@ impl SourceRepo {
 
     /// The refs as `ls-remote` lists them: HEAD (with its symbolic target), then every
     /// ref, and each annotated tag's peeled commit as `<tag>^{}`.
-    fn refs(&self) -> Result<Refs, FetchError> {
+    pub(crate) fn heads(&self) -> Result<Vec<Head>, FetchError> {
         let repo = &self.repo;
-        let fail = |e: git2::Error| git_err("read", &self.url, &e, READ_HINT);
+        let fail = |e: &dyn std::fmt::Display| git_err("read", &self.url, e, READ_HINT);
         let mut heads: Vec<Head> = Vec::new();
-        if let Ok(head) = repo.find_reference("HEAD")
-            && let Ok(oid) = head
-                .resolve()
-                .and_then(|r| r.target().ok_or_else(|| git2::Error::from_str("no target")))
-        {
-            heads.push((
-                "HEAD".into(),
-                oid,
-                head.symbolic_target().map(str::to_string),
-            ));
+        if let Ok(Some(head)) = repo.try_find_reference("HEAD") {
+            let symref = match head.target() {
+                gix::refs::TargetRef::Symbolic(name) => Some(name.as_bstr().to_string()),
+                gix::refs::TargetRef::Object(_) => None,
+            };
+            if let Ok(oid) = head.clone().follow_to_object() {
+                heads.push(("HEAD".into(), oid.detach(), symref));
+            }
         }
-        for r in repo.references().map_err(fail)? {
-            let r = r.map_err(fail)?;
-            let Some(name) = r.name().map(str::to_string) else {
+        let platform = repo.references().map_err(|e| fail(&e))?;
+        for r in platform.all().map_err(|e| fail(&e))? {
+            let mut r = r.map_err(|e| fail(&e))?;
+            let Ok(name) = std::str::from_utf8(r.name().as_bstr()).map(str::to_string) else {
                 continue;
             };
-            let Ok(oid) = r
-                .resolve()
-                .and_then(|r| r.target().ok_or_else(|| git2::Error::from_str("no target")))
-            else {
+            let Ok(oid) = r.follow_to_object().map(gix::Id::detach) else {
                 continue;
             };
             if name.starts_with("refs/tags/")
                 && let Ok(tag) = repo.find_tag(oid)
-                && let Ok(peeled) = tag.target().and_then(|t| t.peel(ObjectType::Commit))
+                && let Ok(target) = tag.target_id()
+                && let Ok(peeled) = target.object().and_then(|o| o.peel_to_commit())
             {
-                heads.push((format!("{name}^{{}}"), peeled.id(), None));
+                heads.push((format!("{name}^{{}}"), peeled.id, None));
             }
             heads.push((name, oid, None));
         }
-        Ok(refs_of(heads))
+        Ok(heads)
+    }
+
+    fn refs(&self) -> Result<Refs, FetchError> {
+        self.heads().map(refs_of)
     }
 
     fn resolve(&self, want: &GitRef) -> Result<ResolvedRev, FetchError> {
@@ -645,41 +640,142 @@ impl SourceRepo {
         }
     }
 
-    /// Whether HEAD, a branch or a tag reaches `oid`.
-    fn reachable(&self, oid: Oid, refs: &Refs) -> bool {
-        let tips = refs
+    /// Whether HEAD, a branch or a tag reaches `oid` (one walk of the history of all
+    /// the tips together).
+    fn reachable(&self, oid: ObjectId, refs: &Refs) -> bool {
+        let tips: BTreeSet<ObjectId> = refs
             .head
             .iter()
             .map(|(_, o)| *o)
             .chain(refs.branches.values().copied())
-            .chain(refs.tags.values().map(|(_, c)| *c));
-        tips.into_iter()
-            .any(|tip| tip == oid || self.repo.graph_descendant_of(tip, oid).unwrap_or(false))
+            .chain(refs.tags.values().map(|(_, c)| *c))
+            .collect();
+        if tips.contains(&oid) {
+            return true;
+        }
+        let Ok(walk) = self.repo.rev_walk(tips).all() else {
+            return false;
+        };
+        walk.map_while(Result::ok).any(|info| info.id == oid)
     }
 }
 
 const LOCAL_HINT: &str = "check that the path is a git repository you can read (owned by you, or listed in git's safe.directory)";
 
-/// A remote ref as listed: name, object, symbolic target.
-pub(crate) type Head = (String, Oid, Option<String>);
+/// Opens the local repository at `path` read in place: the path itself, a bare
+/// repository or a work tree's `.git`, never a parent directory. As git does, a
+/// repository another user owns is refused unless git's `safe.directory` (system or
+/// global configuration) lists it; the environment's `GIT_*` variables are not read.
+pub(crate) fn open_source(path: &Path) -> Result<gix::Repository, gix::Error> {
+    let allow = gix::sec::Permission::Allow;
+    let mut options = gix::open::Options::isolated().bail_if_untrusted(true);
+    options.permissions.config = gix::open::permissions::Config {
+        env: false,
+        ..gix::open::permissions::Config::all()
+    };
+    options.permissions.env.home = allow;
+    options.permissions.env.xdg_config_home = allow;
+    gix::open_opts(path, options)
+}
 
-/// Lists the remote's refs. Only the listing is read: libgit2's own default-branch
-/// guess (`git_remote_default_branch`) crashes on a remote whose HEAD is detached, so
-/// [`refs_of`] makes that choice from the list.
-pub(crate) fn list_heads(
-    url: &str,
-    proxy: Option<&str>,
-    advert: Advert,
-    cancel: &Cancel,
-) -> Result<Vec<Head>, FetchError> {
-    // git2's `Remote::list` makes a slice from libgit2's null pointer when the remote
-    // has no refs (undefined behaviour, an abort in debug builds): an empty remote is
-    // recognised first and never listed.
-    if advert == Advert::Empty || local_repo_is_empty(url) {
-        return Ok(Vec::new());
+/// Opens stackpack's own cache repository at `path` (isolated: its own configuration
+/// only).
+fn open_cache(path: &Path) -> Result<gix::Repository, FetchError> {
+    gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| {
+        git_err(
+            "open of the cache",
+            &path.display().to_string(),
+            &e,
+            CACHE_HINT,
+        )
+    })
+}
+
+/// What a ref of the cache is set to point at.
+enum RefTarget<'a> {
+    Object(ObjectId),
+    Symbolic(&'a str),
+}
+
+/// Points the cache's ref `name` at `target` (unless it already does), as
+/// `git update-ref` / `git symbolic-ref` would.
+fn set_ref(repo: &gix::Repository, name: &str, target: RefTarget<'_>) -> Result<(), String> {
+    use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+    let new = match target {
+        RefTarget::Object(oid) => gix::refs::Target::Object(oid),
+        RefTarget::Symbolic(to) => {
+            gix::refs::Target::Symbolic(to.try_into().map_err(|e| format!("{to}: {e}"))?)
+        }
+    };
+    if let Ok(Some(current)) = repo.try_find_reference(name)
+        && current.target().into_owned() == new
+    {
+        return Ok(());
     }
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: "stackpack".into(),
+            },
+            expected: PreviousValue::Any,
+            new,
+        },
+        name: name.try_into().map_err(|e| format!("{name}: {e}"))?,
+        deref: false,
+    };
+    repo.edit_references_as([edit], None)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A remote ref as listed: name, object, symbolic target.
+pub(crate) type Head = (String, ObjectId, Option<String>);
+
+/// The refs of `url` as `git ls-remote` lists them: those of the smart-HTTP
+/// advertisement the probe read ([`probe`]), those of a local repository read in place,
+/// else (ssh, `git://`, scp-like, an http server that did not answer as a smart one)
+/// asked of libgit2 within `deadline`.
+pub(crate) fn remote_heads(
+    url: &str,
+    proxy: Option<String>,
+    deadline: Duration,
+    advert: Advert,
+) -> Result<Vec<Head>, FetchError> {
+    match advert {
+        Advert::Heads(heads) => return Ok(heads),
+        Advert::Malformed(reason) => {
+            return Err(FetchError::Git {
+                action: "ls-remote",
+                location: redact_url(url),
+                reason: format!("the server's ref advertisement is malformed: {reason}"),
+                hint: LS_HINT,
+            });
+        }
+        Advert::Unknown => {}
+    }
+    if is_local(url) {
+        return SourceRepo::open(url)?.heads();
+    }
+    let owned = url.to_string();
+    watchdog(
+        "git ls-remote of",
+        url,
+        (deadline, crate::REQUEST_RULE),
+        None,
+        None,
+        move |cancel| list_heads(&owned, proxy.as_deref(), cancel),
+    )
+}
+
+/// Lists the remote's refs with libgit2. Only the listing is read: libgit2's own
+/// default-branch guess (`git_remote_default_branch`) crashes on a remote whose HEAD is
+/// detached, so [`refs_of`] makes that choice from the list.
+fn list_heads(url: &str, proxy: Option<&str>, cancel: &Cancel) -> Result<Vec<Head>, FetchError> {
     let shown = redact_url(url);
-    let fail = |e: git2::Error| cancel.error_or(git_err("ls-remote", &shown, &e, LS_HINT));
+    let fail =
+        |e: git2::Error| cancel.error_or(git_err("ls-remote", &shown, &e.message(), LS_HINT));
     let mut remote = git2::Remote::create_detached(url).map_err(fail)?;
     let mut options = ProxyOptions::new();
     if let Some(p) = proxy {
@@ -693,14 +789,24 @@ pub(crate) fn list_heads(
         .map_err(fail)?
         .iter()
         .map(|h| {
-            (
+            Ok((
                 h.name().to_string(),
-                h.oid(),
+                to_object_id(h.oid(), &shown)?,
                 h.symref_target().map(str::to_string),
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<Vec<Head>, FetchError>>()?;
     Ok(heads)
+}
+
+/// A libgit2 object id as gix's (both SHA-1).
+fn to_object_id(oid: git2::Oid, shown: &str) -> Result<ObjectId, FetchError> {
+    ObjectId::try_from(oid.as_bytes()).map_err(|e| FetchError::Git {
+        action: "ls-remote",
+        location: shown.to_string(),
+        reason: format!("object id {oid}: {e}"),
+        hint: LS_HINT,
+    })
 }
 
 /// The refs of a listing, and its default branch: the branch HEAD names (a symref),
@@ -761,18 +867,25 @@ fn refs_of(heads: Vec<Head>) -> Refs {
     refs
 }
 
-/// What an http(s) remote's ref advertisement (`info/refs?service=git-upload-pack`)
-/// says before libgit2 reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an http(s) remote answered to `info/refs?service=git-upload-pack`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Advert {
-    /// A smart-HTTP advertisement that lists no ref: the repository is empty.
-    Empty,
-    /// Refs, or an answer this does not read (left to libgit2).
+    /// A smart-HTTP ref advertisement, read: the refs it lists, as `ls-remote` lists
+    /// them (none: the repository is empty).
+    Heads(Vec<Head>),
+    /// A smart-HTTP answer that is not a well-formed advertisement, and why.
+    Malformed(String),
+    /// Not a smart-HTTP answer (an error status, a dumb server, a non-http URL, an
+    /// advertisement over the size cap): left to libgit2, which reports it as before.
     Unknown,
 }
 
+/// The largest ref advertisement read here; a larger one is left to libgit2.
+const MAX_ADVERT: u64 = 8 << 20;
+
 /// Asks an http(s) remote for its ref advertisement with `net` (its deadline, proxies,
-/// credentials). Only a timeout is an error; a non-http URL is [`Advert::Unknown`].
+/// credentials) and reads it. Only a timeout is an error; a non-http URL is
+/// [`Advert::Unknown`].
 pub(crate) fn probe(net: &crate::Net, url: &str) -> Result<Advert, stackpack_net::NetFailure> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Ok(Advert::Unknown);
@@ -783,60 +896,128 @@ pub(crate) fn probe(net: &crate::Net, url: &str) -> Result<Advert, stackpack_net
     )) else {
         return Ok(Advert::Unknown);
     };
-    match stackpack_net::NetBackend::http_get(net, &probe, &[], 1 << 20) {
+    match stackpack_net::NetBackend::http_get(net, &probe, &[], MAX_ADVERT) {
         Err(stackpack_net::NetFailure::Timeout) => Err(stackpack_net::NetFailure::Timeout),
         Ok(reply)
             if reply.status == 200
                 && reply.header("content-type").is_some_and(|t| {
                     t.starts_with("application/x-git-upload-pack-advertisement")
-                })
-                && advertises_no_ref(&reply.body) == Some(true) =>
+                }) =>
         {
-            Ok(Advert::Empty)
+            Ok(match parse_advertisement(&reply.body) {
+                Ok(heads) => Advert::Heads(heads),
+                Err(reason) => Advert::Malformed(reason),
+            })
         }
         _ => Ok(Advert::Unknown),
     }
 }
 
-/// Whether a smart-HTTP ref advertisement (pkt-lines) lists no ref; None when it cannot
-/// be read as one.
-fn advertises_no_ref(body: &[u8]) -> Option<bool> {
+/// Reads a smart-HTTP ref advertisement (git protocol v0/v1, pkt-lines): a
+/// `# service=git-upload-pack` line and a flush, an optional `version 1`, then one
+/// `<id> <refname>` line per ref, the first followed by a NUL and the capabilities (whose
+/// `symref=HEAD:<ref>` names HEAD's branch), annotated tags followed by `<tag>^{}` and
+/// their commit, then a flush. An empty repository lists no ref, or only
+/// `capabilities^{}` with a zero id. Anything else is an error saying what is wrong.
+fn parse_advertisement(body: &[u8]) -> Result<Vec<Head>, String> {
+    use gix::protocol::transport::packetline::{PacketLineRef, decode};
     let mut rest = body;
-    while !rest.is_empty() {
-        let len = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
-        if len == 0 {
-            rest = &rest[4..];
-            continue;
+    let mut next = || -> Result<Option<PacketLineRef<'_>>, String> {
+        if rest.is_empty() {
+            return Ok(None);
         }
-        let line = rest.get(4..len)?;
-        rest = &rest[len..];
-        if line.starts_with(b"# service=") {
-            continue;
+        match decode::streaming(rest).map_err(|e| e.to_string())? {
+            decode::Stream::Complete {
+                line,
+                bytes_consumed,
+            } => {
+                rest = &rest[bytes_consumed..];
+                Ok(Some(line))
+            }
+            decode::Stream::Incomplete { .. } => {
+                Err("it ends in the middle of a pkt-line".to_string())
+            }
         }
-        let name = line.get(41..)?;
-        let name = name.split(|b| *b == 0 || *b == b'\n').next()?;
-        if name != b"capabilities^{}" {
-            return Some(false);
+    };
+    let mut line = next()?;
+    if let Some(PacketLineRef::Data(d)) = line
+        && d.starts_with(b"# service=")
+    {
+        if trim_lf(d) != b"# service=git-upload-pack" {
+            return Err(format!(
+                "it is for another service ({})",
+                String::from_utf8_lossy(trim_lf(d))
+            ));
         }
+        if next()? != Some(PacketLineRef::Flush) {
+            return Err("no flush-pkt follows the service line".into());
+        }
+        line = next()?;
     }
-    Some(true)
+    if let Some(PacketLineRef::Data(d)) = line
+        && d.starts_with(b"version ")
+    {
+        if trim_lf(d) != b"version 1" {
+            return Err(format!(
+                "it speaks git protocol {}, not 0 or 1",
+                String::from_utf8_lossy(trim_lf(d))
+            ));
+        }
+        line = next()?;
+    }
+    let mut heads = Vec::new();
+    let mut head_symref = None;
+    let mut first = true;
+    loop {
+        let data = match line {
+            Some(PacketLineRef::Data(d)) => trim_lf(d),
+            Some(PacketLineRef::Flush) => break,
+            Some(_) => return Err("it holds an unexpected special pkt-line".into()),
+            None => return Err("it ends without its closing flush-pkt".into()),
+        };
+        let (refline, caps) = match data.iter().position(|b| *b == 0) {
+            Some(i) if first => (&data[..i], Some(&data[i + 1..])),
+            Some(_) => return Err("a NUL byte in a ref line after the first".into()),
+            None => (data, None),
+        };
+        first = false;
+        if let Some(caps) = caps {
+            head_symref = caps
+                .split(|b| *b == b' ')
+                .find_map(|c| c.strip_prefix(b"symref=HEAD:"))
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .map(str::to_string);
+        }
+        if refline.starts_with(b"shallow ") {
+            line = next()?;
+            continue;
+        }
+        let shown = || String::from_utf8_lossy(refline).into_owned();
+        let (id, name) = match (refline.get(..40), refline.get(40), refline.get(41..)) {
+            (Some(id), Some(b' '), Some(name)) if !name.is_empty() => (id, name),
+            _ => return Err(format!("the ref line `{}` is not `<id> <name>`", shown())),
+        };
+        let id = ObjectId::from_hex(id)
+            .map_err(|_| format!("the ref line `{}` has no SHA-1 object id", shown()))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| format!("the ref name of `{}` is not UTF-8", shown()))?;
+        if !(name == "capabilities^{}" && id.is_null()) {
+            heads.push((name.to_string(), id, None));
+        }
+        line = next()?;
+    }
+    if next()?.is_some() {
+        return Err("data follows its closing flush-pkt".into());
+    }
+    if let Some(head) = heads.iter_mut().find(|h| h.0 == "HEAD") {
+        head.2 = head_symref;
+    }
+    Ok(heads)
 }
 
-/// Whether `url` names a local repository (git's local transport) that has no refs.
-fn local_repo_is_empty(url: &str) -> bool {
-    if !is_local(url) {
-        return false;
-    }
-    let path = match Url::parse(url) {
-        Ok(u) => match u.to_file_path() {
-            Ok(p) => p,
-            Err(()) => return false,
-        },
-        Err(_) => PathBuf::from(url),
-    };
-    Repository::open(&path)
-        .and_then(|repo| repo.references().map(|mut refs| refs.next().is_none()))
-        .unwrap_or(false)
+/// A pkt-line's payload without its trailing newline.
+fn trim_lf(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
 }
 
 /// The fetch itself (see [`GitCache::fetch`]), on the watchdog's thread.
@@ -850,30 +1031,42 @@ fn fetch_into(
 ) -> Result<(), FetchError> {
     let shown = redact_url(url);
     let local = is_local(url);
-    let fail = |e: git2::Error| cancel.error_or(git_err("fetch", &shown, &e, LS_HINT));
-    let repo = Repository::open_bare(path).map_err(|e| {
+    let fail = |e: git2::Error| cancel.error_or(git_err("fetch", &shown, &e.message(), LS_HINT));
+    let repo = git2::Repository::open_bare(path).map_err(|e| {
         git_err(
             "open of the cache",
             &path.display().to_string(),
-            &e,
+            &e.message(),
             CACHE_HINT,
         )
     })?;
     let mut remote = repo.remote_anonymous(url).map_err(fail)?;
-    let mut attempt = |depth: i32| {
-        tracing::debug!(url = %shown, ?specs, depth, "git fetch");
-        let mut options = FetchOptions::new();
-        let mut proxy_options = ProxyOptions::new();
+    let proxy_options = || {
+        let mut options = ProxyOptions::new();
         if let Some(p) = proxy {
-            proxy_options.url(p);
+            options.url(p);
         }
         options
+    };
+    let mut attempt = |depth: i32| {
+        tracing::debug!(url = %shown, ?specs, depth, "git fetch");
+        // Connected first (libgit2 lists the refs), so that the watchdog can hold the
+        // first contact to the request deadline; the fetch then uses this connection.
+        let mut conn = remote.connect_auth(
+            Direction::Fetch,
+            Some(cancel.callbacks()),
+            Some(proxy_options()),
+        )?;
+        cancel.contacted.store(true, Ordering::Relaxed);
+        let mut options = FetchOptions::new();
+        options
             .remote_callbacks(cancel.callbacks())
-            .proxy_options(proxy_options)
+            .proxy_options(proxy_options())
             .download_tags(AutotagOption::None)
             .update_fetchhead(false)
             .depth(depth);
-        remote.fetch(specs, Some(&mut options), Some("stackpack: fetch"))
+        conn.remote()
+            .fetch(specs, Some(&mut options), Some("stackpack: fetch"))
     };
     if shallow && !local {
         match attempt(1) {
@@ -898,6 +1091,8 @@ fn fetch_into(
 pub(crate) struct Cancel {
     deadline: Instant,
     cancelled: Arc<AtomicBool>,
+    /// Set by the operation once the remote has answered (see [`watchdog`]).
+    contacted: Arc<AtomicBool>,
     what: &'static str,
     url: String,
     allowed: Duration,
@@ -934,7 +1129,10 @@ impl Cancel {
     }
 }
 
-/// Runs a git operation on a thread of its own and waits for it at most `allowed`.
+/// Runs a git operation on a thread of its own and waits for it at most `allowed` (the
+/// deadline, and in words the rule that sets it); with `contact`, the operation must
+/// also have reached the remote (set [`Cancel::contacted`]) within that time, the
+/// request deadline.
 ///
 /// libgit2 takes no deadline per call, and a server that stalls blocks its reads. Past
 /// the deadline the caller gets [`FetchError::Timeout`] naming `what`, the (redacted)
@@ -946,14 +1144,16 @@ impl Cancel {
 pub(crate) fn watchdog<T: Send + 'static>(
     what: &'static str,
     url: &str,
-    allowed: Duration,
-    rule: &'static str,
+    (allowed, rule): (Duration, &'static str),
+    contact: Option<Duration>,
     keep: Option<Arc<EntryLock>>,
     op: impl FnOnce(&Cancel) -> Result<T, FetchError> + Send + 'static,
 ) -> Result<T, FetchError> {
+    let started = Instant::now();
     let cancel = Cancel {
-        deadline: Instant::now() + allowed,
+        deadline: started + allowed,
         cancelled: Arc::new(AtomicBool::new(false)),
+        contacted: Arc::new(AtomicBool::new(false)),
         what,
         url: redact_url(url),
         allowed,
@@ -969,7 +1169,25 @@ pub(crate) fn watchdog<T: Send + 'static>(
             drop(keep);
         })
         .map_err(|e| FetchError::Client(format!("cannot start a thread for git: {e}")))?;
-    match rx.recv_timeout(allowed) {
+    if let Some(contact) = contact.filter(|c| *c < allowed) {
+        match rx.recv_timeout(contact) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                if !cancel.contacted.load(Ordering::Relaxed) =>
+            {
+                cancel.cancelled.store(true, Ordering::Relaxed);
+                tracing::debug!(url = %cancel.url, "git operation abandoned: no answer within the request deadline");
+                return Err(FetchError::Timeout {
+                    what,
+                    url: cancel.url.clone(),
+                    secs: contact.as_secs(),
+                    rule: crate::REQUEST_RULE,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    match rx.recv_timeout(allowed.saturating_sub(started.elapsed())) {
         Ok(result) => result,
         Err(_) => {
             cancel.cancelled.store(true, Ordering::Relaxed);
@@ -989,7 +1207,7 @@ impl Picked {
     }
 }
 
-fn commit_rev(oid: Oid) -> ResolvedRev {
+fn commit_rev(oid: ObjectId) -> ResolvedRev {
     ResolvedRev {
         commit: oid.to_string(),
         matched: format!("commit {}", short(oid)),
@@ -997,7 +1215,7 @@ fn commit_rev(oid: Oid) -> ResolvedRev {
     }
 }
 
-fn short(oid: Oid) -> String {
+fn short(oid: ObjectId) -> String {
     oid.to_string()[..7].to_string()
 }
 
@@ -1057,7 +1275,7 @@ fn pick_commit(refs: &Refs, c: &str) -> Result<Pick, Miss> {
     }
     let prefix = c.to_ascii_lowercase();
     // Ref tips, default branch first, then branches, then tags.
-    let mut tips: Vec<(RefName, Oid, Oid)> = Vec::new();
+    let mut tips: Vec<(RefName, ObjectId, ObjectId)> = Vec::new();
     if let Some((name, oid)) = &refs.head {
         tips.push((RefName::Head(name.clone()), *oid, *oid));
     }
@@ -1075,7 +1293,7 @@ fn pick_commit(refs: &Refs, c: &str) -> Result<Pick, Miss> {
         .into_iter()
         .filter(|(_, _, commit)| commit.to_string().starts_with(&prefix))
         .collect();
-    let distinct: BTreeSet<Oid> = matching.iter().map(|(_, _, c)| *c).collect();
+    let distinct: BTreeSet<ObjectId> = matching.iter().map(|(_, _, c)| *c).collect();
     if distinct.len() > 1 {
         return Err(Miss::Ambiguous(
             distinct.iter().map(|o| o.to_string()).collect(),
@@ -1094,55 +1312,70 @@ fn pick_commit(refs: &Refs, c: &str) -> Result<Pick, Miss> {
 }
 
 /// The refs the cache holds under `refs/stackpack/`.
-fn cached_refs(repo: &Repository, url: &str) -> Result<Refs, FetchError> {
+fn cached_refs(repo: &gix::Repository, url: &str) -> Result<Refs, FetchError> {
     let shown = redact_url(url);
+    let fail = |e: &dyn std::fmt::Display| git_err("read of the cache", &shown, e, CACHE_HINT);
     let mut refs = Refs::default();
-    let iter = repo
-        .references()
-        .map_err(|e| git_err("read of the cache", &shown, &e, CACHE_HINT))?;
-    for r in iter {
-        let Ok(r) = r else { continue };
-        let Some(name) = r.name().map(str::to_string) else {
+    let platform = repo.references().map_err(|e| fail(&e))?;
+    for r in platform.prefixed("refs/stackpack/").map_err(|e| fail(&e))? {
+        let Ok(mut r) = r else { continue };
+        let Ok(name) = std::str::from_utf8(r.name().as_bstr()).map(str::to_string) else {
             continue;
         };
-        let Ok(commit) = r.peel_to_commit().map(|c| c.id()) else {
+        let symbolic = match r.target() {
+            gix::refs::TargetRef::Symbolic(t) => Some(t.as_bstr().to_string()),
+            gix::refs::TargetRef::Object(_) => None,
+        };
+        let Ok(oid) = r.follow_to_object().map(gix::Id::detach) else {
+            continue;
+        };
+        let Ok(commit) = r.peel_to_commit().map(|c| c.id) else {
             continue;
         };
         if name == LOCAL_HEAD {
-            let branch = r
-                .symbolic_target()
+            let branch = symbolic
+                .as_deref()
                 .and_then(|t| t.strip_prefix(LOCAL_HEADS))
                 .map(str::to_string);
             refs.head = Some((branch, commit));
         } else if let Some(b) = name.strip_prefix(LOCAL_HEADS) {
             refs.branches.insert(b.to_string(), commit);
         } else if let Some(t) = name.strip_prefix(LOCAL_TAGS) {
-            let oid = r.target().unwrap_or(commit);
+            let oid = if symbolic.is_some() { commit } else { oid };
             refs.tags.insert(t.to_string(), (oid, commit));
         }
     }
     Ok(refs)
 }
 
-/// The commit `id` (full or a prefix) in `repo`, if there.
-fn find_commit(repo: &Repository, url: &str, id: &str) -> Result<Option<Oid>, FetchError> {
+/// The commit `id` (full or a prefix of at least 4 hex digits) in `repo`, if there.
+fn find_commit(
+    repo: &gix::Repository,
+    url: &str,
+    id: &str,
+) -> Result<Option<ObjectId>, FetchError> {
     if !(4..=40).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    let found = if id.len() == 40 {
-        Oid::from_str(id).and_then(|oid| repo.find_commit(oid))
+    let oid = if id.len() == 40 {
+        ObjectId::from_hex(id.as_bytes()).ok()
     } else {
-        repo.find_commit_by_prefix(id)
+        let Ok(prefix) = gix::hash::Prefix::from_hex(id) else {
+            return Ok(None);
+        };
+        match repo.objects.lookup_prefix(prefix, None) {
+            Ok(Some(Ok(oid))) => Some(oid),
+            Ok(Some(Err(()))) => {
+                return Err(FetchError::AmbiguousCommit {
+                    url: redact_url(url),
+                    prefix: id.to_string(),
+                    candidates: vec!["several objects in the cache".into()],
+                });
+            }
+            Ok(None) | Err(_) => None,
+        }
     };
-    match found {
-        Ok(c) => Ok(Some(c.id())),
-        Err(e) if e.code() == git2::ErrorCode::Ambiguous => Err(FetchError::AmbiguousCommit {
-            url: redact_url(url),
-            prefix: id.to_string(),
-            candidates: vec!["several objects in the cache".into()],
-        }),
-        Err(_) => Ok(None),
-    }
+    Ok(oid.filter(|oid| repo.find_commit(*oid).is_ok()))
 }
 
 fn semver_versions(refs: &Refs) -> Vec<String> {
@@ -1186,13 +1419,13 @@ fn ambiguous(url: &str, want: &GitRef, candidates: Vec<String>) -> FetchError {
 fn git_err(
     action: &'static str,
     location: &str,
-    e: &git2::Error,
+    reason: &dyn std::fmt::Display,
     hint: &'static str,
 ) -> FetchError {
     FetchError::Git {
         action,
         location: redact_url(location),
-        reason: redact_url(e.message()),
+        reason: redact_url(reason.to_string().trim_end_matches('.')),
         hint,
     }
 }
@@ -1257,24 +1490,26 @@ fn is_local(url: &str) -> bool {
     }
 }
 
-/// Writes `tree` into the sink: directories, regular files (exec bit kept), safe
-/// symlinks; submodules and `.git` skipped with a warning.
+/// Writes the tree `tree` of `repo` into the sink: directories, regular files (exec bit
+/// kept), safe symlinks; submodules and `.git` skipped with a warning; any other entry
+/// mode refused. A blob's size is read from its header before its content.
 pub(crate) fn export_tree(
-    repo: &Repository,
-    tree: &git2::Tree<'_>,
+    repo: &gix::Repository,
+    tree: ObjectId,
     sink: &Sink<'_>,
 ) -> Result<(), FetchError> {
-    let read_err = |e: git2::Error| FetchError::Git {
+    let read_err = |e: &dyn std::fmt::Display| FetchError::Git {
         action: "read",
         location: sink.origin().to_string(),
-        reason: redact_url(e.message()),
+        reason: redact_url(&e.to_string()),
         hint: READ_HINT,
     };
-    let mut stack = vec![(PathBuf::new(), tree.clone())];
-    let odb = repo.odb().map_err(read_err)?;
+    let mut stack = vec![(PathBuf::new(), tree)];
     while let Some((base, tree)) = stack.pop() {
-        for entry in tree.iter() {
-            let bytes = entry.name_bytes();
+        let tree = repo.find_tree(tree).map_err(|e| read_err(&e))?;
+        let decoded = tree.decode().map_err(|e| read_err(&e))?;
+        for entry in &decoded.entries {
+            let bytes: &[u8] = entry.filename;
             let name = OsStr::from_bytes(bytes);
             let rel = base.join(name);
             if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') {
@@ -1284,21 +1519,21 @@ pub(crate) fn export_tree(
                 tracing::warn!(entry = %rel.display(), "skipping a .git entry of the repository");
                 continue;
             }
-            match entry.filemode() {
+            let id = entry.oid.to_owned();
+            match entry.mode.value() {
                 0o040000 => {
                     sink.dir(&rel)?;
-                    let sub = repo.find_tree(entry.id()).map_err(read_err)?;
-                    stack.push((rel, sub));
+                    stack.push((rel, id));
                 }
                 mode @ (0o100644 | 0o100664 | 0o100755) => {
-                    let (size, _) = odb.read_header(entry.id()).map_err(read_err)?;
-                    sink.check_size(&rel, size as u64)?;
-                    let blob = repo.find_blob(entry.id()).map_err(read_err)?;
-                    sink.file(&rel, mode == 0o100755, blob.content())?;
+                    let header = repo.find_header(id).map_err(|e| read_err(&e))?;
+                    sink.check_size(&rel, header.size())?;
+                    let blob = repo.find_blob(id).map_err(|e| read_err(&e))?;
+                    sink.file(&rel, mode == 0o100755, &blob.data[..])?;
                 }
                 0o120000 => {
-                    let blob = repo.find_blob(entry.id()).map_err(read_err)?;
-                    sink.symlink(&rel, Path::new(OsStr::from_bytes(blob.content())))?;
+                    let blob = repo.find_blob(id).map_err(|e| read_err(&e))?;
+                    sink.symlink(&rel, Path::new(OsStr::from_bytes(&blob.data)))?;
                 }
                 0o160000 => {
                     tracing::warn!(entry = %rel.display(), "skipping a git submodule: submodules are not fetched");
@@ -1345,8 +1580,8 @@ mod tests {
     /// and with neither there is none (the caller asks for a ref).
     #[test]
     fn default_branch_of_each_remote_shape() {
-        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
-        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let a = ObjectId::from_hex("1111111111111111111111111111111111111111".as_bytes()).unwrap();
+        let b = ObjectId::from_hex("2222222222222222222222222222222222222222".as_bytes()).unwrap();
         let head =
             |oid, symref: Option<&str>| ("HEAD".to_string(), oid, symref.map(str::to_string));
         let branch = |name: &str, oid| (format!("refs/heads/{name}"), oid, None);
@@ -1380,34 +1615,66 @@ mod tests {
         );
     }
 
+    /// A smart-HTTP advertisement is read into the refs `ls-remote` lists (HEAD's
+    /// symref from the capabilities, peeled tags kept), an empty repository's into none,
+    /// and every malformed one into an error (never a panic).
     #[test]
-    fn empty_advertisements() {
+    fn advertisements() {
         let pkt = |s: &str| format!("{:04x}{s}", s.len() + 4);
         let service = format!("{}0000", pkt("# service=git-upload-pack\n"));
         let zero = "0".repeat(40);
+        let (one, two) = ("1".repeat(40), "2".repeat(40));
         let empty = format!(
             "{service}{}0000",
             pkt(&format!("{zero} capabilities^{{}}\0side-band\n"))
         );
-        assert_eq!(advertises_no_ref(empty.as_bytes()), Some(true));
+        assert_eq!(parse_advertisement(empty.as_bytes()), Ok(Vec::new()));
         assert_eq!(
-            advertises_no_ref(format!("{service}0000").as_bytes()),
-            Some(true)
+            parse_advertisement(format!("{service}0000").as_bytes()),
+            Ok(Vec::new())
         );
         let full = format!(
-            "{service}{}0000",
-            pkt(&format!("{} HEAD\0side-band\n", "1".repeat(40)))
+            "{service}{}{}{}{}0000",
+            pkt(&format!(
+                "{one} HEAD\0multi_ack symref=HEAD:refs/heads/main agent=git/2\n"
+            )),
+            pkt(&format!("{one} refs/heads/main\n")),
+            pkt(&format!("{two} refs/tags/v1\n")),
+            pkt(&format!("{one} refs/tags/v1^{{}}\n")),
         );
-        assert_eq!(advertises_no_ref(full.as_bytes()), Some(false));
-        assert_eq!(advertises_no_ref(b"zzzz"), None);
-        assert_eq!(advertises_no_ref(b"00ff short"), None);
+        let oid = |s: &str| ObjectId::from_hex(s.as_bytes()).unwrap();
+        assert_eq!(
+            parse_advertisement(full.as_bytes()),
+            Ok(vec![
+                ("HEAD".into(), oid(&one), Some("refs/heads/main".into())),
+                ("refs/heads/main".into(), oid(&one), None),
+                ("refs/tags/v1".into(), oid(&two), None),
+                ("refs/tags/v1^{}".into(), oid(&one), None),
+            ])
+        );
+        for bad in [
+            "zzzz".to_string(),
+            "00ff short".to_string(),
+            format!("{service}{}", pkt(&format!("{one} HEAD\n"))),
+            format!("{service}{}0000", pkt("not a ref line\n")),
+            format!(
+                "{service}{}0000",
+                pkt(&format!("{} HEAD\n", "x".repeat(40)))
+            ),
+            format!("{service}{}0000", pkt(&format!("{one}\n"))),
+            format!("{service}{}0000", pkt("version 2\n")),
+            format!("{}0000", pkt("# service=git-receive-pack\n")),
+            format!("{service}0000trailing"),
+        ] {
+            assert!(parse_advertisement(bad.as_bytes()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
     fn pick_order() {
-        let a = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
-        let b = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
-        let c = Oid::from_str("3333333333333333333333333333333333333333").unwrap();
+        let a = ObjectId::from_hex("1111111111111111111111111111111111111111".as_bytes()).unwrap();
+        let b = ObjectId::from_hex("2222222222222222222222222222222222222222".as_bytes()).unwrap();
+        let c = ObjectId::from_hex("3333333333333333333333333333333333333333".as_bytes()).unwrap();
         let mut refs = Refs {
             head: Some((Some("main".into()), a)),
             ..Refs::default()

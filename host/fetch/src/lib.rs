@@ -13,6 +13,11 @@
 //! [`export_local_head`] and [`copy_dir`] read local sources. Every one of them writes
 //! the pack into a `cap_std` directory handle and refuses entries that would leave it
 //! (absolute or `..` paths, escaping symlinks, device files); none writes a `.git`.
+//! Git repositories are read with gitoxide (pure Rust), and an http(s) remote's refs
+//! are read from one request of [`Net`]; libgit2 is used only to transfer from a remote
+//! (a fetch into the cache, `ls-remote` of an ssh or `git://` remote), since its first
+//! use in a process initialises OpenSSL, which a run that transfers nothing should not
+//! pay for.
 //! Both caches may be shared by several processes: each entry is written under its own
 //! lock ([`FetchError::CacheLocked`] when another holder keeps it past the timeout).
 
@@ -617,23 +622,20 @@ impl NetBackend for Net {
         self.send(self.http.get(url.clone()), "GET", url, headers, max_body)
     }
 
-    /// Within the request deadline, on a thread of its own (see [`git::watchdog`]).
+    /// As the host's own `ls-remote`: a smart-HTTP remote's advertisement read from one
+    /// request of this client, a local repository read in place, any other remote asked
+    /// of libgit2 on a thread of its own (see [`git::watchdog`]); all within the
+    /// request deadline.
     fn git_list_refs(&self, url: &str) -> Result<Vec<(String, String)>, NetFailure> {
         let advert = git::probe(self, url)?;
         let proxy = self.proxy_for(url).map(str::to_string);
-        let owned = url.to_string();
-        let heads = git::watchdog(
-            "git ls-remote of",
-            url,
-            self.config.request_deadline(),
-            REQUEST_RULE,
-            None,
-            move |cancel| git::list_heads(&owned, proxy.as_deref(), advert, cancel),
-        )
-        .map_err(|e| match e {
-            FetchError::Timeout { .. } => NetFailure::Timeout,
-            other => NetFailure::Transport(other.to_string()),
-        })?;
+        let heads =
+            git::remote_heads(url, proxy, self.config.request_deadline(), advert).map_err(|e| {
+                match e {
+                    FetchError::Timeout { .. } => NetFailure::Timeout,
+                    other => NetFailure::Transport(other.to_string()),
+                }
+            })?;
         Ok(heads
             .into_iter()
             .map(|(name, oid, _)| (name, oid.to_string()))

@@ -5,10 +5,8 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, Status, StatusOptions};
-
 use crate::FetchError;
-use crate::git::export_tree;
+use crate::git::{export_tree, open_source};
 use crate::tree::{Sink, TreeLimits, ensure_empty, is_dot_git};
 
 /// A local working copy for `file://` installs.
@@ -37,21 +35,11 @@ pub fn inspect_local(path: &Path) -> Result<LocalSource, FetchError> {
     }
     let repo = open(path)?;
     let commit = head_commit(&repo, path)?;
-    let mut options = StatusOptions::new();
-    options
-        .include_untracked(true)
-        .include_ignored(false)
-        .recurse_untracked_dirs(false);
-    let statuses = repo
-        .statuses(Some(&mut options))
-        .map_err(|e| FetchError::LocalGit {
-            path: path.to_path_buf(),
-            reason: e.message().to_string(),
-            hint: OPEN_HINT,
-        })?;
-    let dirty = statuses
-        .iter()
-        .any(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED));
+    let dirty = is_dirty(&repo).map_err(|reason| FetchError::LocalGit {
+        path: path.to_path_buf(),
+        reason,
+        hint: OPEN_HINT,
+    })?;
     Ok(LocalSource::Git {
         commit: commit.to_string(),
         dirty,
@@ -75,14 +63,15 @@ pub fn export_local_head(
     let commit = head_commit(&repo, path)?;
     let tree = repo
         .find_commit(commit)
-        .and_then(|c| c.tree())
+        .and_then(|c| c.tree_id())
         .map_err(|e| FetchError::LocalGit {
             path: path.to_path_buf(),
-            reason: e.message().to_string(),
+            reason: e.to_string(),
             hint: OPEN_HINT,
-        })?;
+        })?
+        .detach();
     let origin = format!("{} at {}", path.display(), &commit.to_string()[..7]);
-    export_tree(&repo, &tree, &Sink::new(dest, origin, *limits))?;
+    export_tree(&repo, tree, &Sink::new(dest, origin, *limits))?;
     Ok(commit.to_string())
 }
 
@@ -158,21 +147,37 @@ pub fn copy_dir(
     Ok(())
 }
 
-fn open(path: &Path) -> Result<Repository, FetchError> {
-    Repository::open(path).map_err(|e| FetchError::LocalGit {
+fn open(path: &Path) -> Result<gix::Repository, FetchError> {
+    open_source(path).map_err(|e| FetchError::LocalGit {
         path: path.to_path_buf(),
-        reason: e.message().to_string(),
+        reason: e.to_string(),
         hint: OPEN_HINT,
     })
 }
 
-fn head_commit(repo: &Repository, path: &Path) -> Result<git2::Oid, FetchError> {
-    repo.head()
-        .and_then(|h| h.peel_to_commit())
-        .map(|c| c.id())
+fn head_commit(repo: &gix::Repository, path: &Path) -> Result<gix::ObjectId, FetchError> {
+    repo.head_commit()
+        .map(|c| c.id)
         .map_err(|e| FetchError::LocalGit {
             path: path.to_path_buf(),
-            reason: format!("its HEAD has no commit ({})", e.message()),
+            reason: format!("its HEAD has no commit ({e})"),
             hint: "commit the pack first, or remove its .git to install the directory as it is",
         })
+}
+
+/// Whether the work tree differs from HEAD: a change staged or not, a deleted tracked
+/// file, or an untracked file (not an ignored one, by `.gitignore`, `.git/info/exclude`
+/// or `core.excludesFile`). The first change found answers.
+fn is_dirty(repo: &gix::Repository) -> Result<bool, String> {
+    let mut changes = repo
+        .status(gix::progress::Discard)
+        .map_err(|e| e.to_string())?
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .into_iter(None)
+        .map_err(|e| e.to_string())?;
+    match changes.next() {
+        None => Ok(false),
+        Some(Ok(_)) => Ok(true),
+        Some(Err(e)) => Err(e.to_string()),
+    }
 }

@@ -47,6 +47,21 @@ fn dirty_repo_exports_its_last_commit() {
             dirty: true
         }
     );
+    // Written back as committed (a newer mtime, the same content): clean again.
+    write(&repo, "pack.yaml", "version: 1.0.0\n", false);
+    assert_eq!(inspect_local(&src).unwrap(), clean);
+    // A deleted tracked file makes it dirty.
+    std::fs::remove_file(src.join("actions/run.sh")).unwrap();
+    assert_eq!(
+        inspect_local(&src).unwrap(),
+        LocalSource::Git {
+            commit: head.clone(),
+            dirty: true
+        }
+    );
+    write(&repo, "actions/run.sh", "#!/bin/sh\n", true);
+    assert_eq!(inspect_local(&src).unwrap(), clean);
+    write(&repo, "pack.yaml", "version: 9.9.9-dirty\n", false);
 
     let (out, dir) = dest(tmp.path(), "out");
     assert_eq!(
