@@ -372,7 +372,11 @@ impl GitCache {
                 source: e,
             })?;
         let staged = tmp.path().join("repo.git");
-        git2::Repository::init_bare(&staged).map_err(|e| {
+        // Without the system's template directory: its sample hooks are a dozen files
+        // written for nothing (a cache repository runs no hook).
+        let mut options = git2::RepositoryInitOptions::new();
+        options.bare(true).external_template(false);
+        git2::Repository::init_opts(&staged, &options).map_err(|e| {
             git_err(
                 "init of the cache",
                 &staged.display().to_string(),
