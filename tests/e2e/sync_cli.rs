@@ -102,6 +102,21 @@ fn a_root_converges_on_another_roots_lockfile_and_a_second_sync_is_a_no_op() {
         &["--json", path_arg(&f.source.join("stackpack.lock"))],
     );
     assert_eq!(json(&r)["already_in_sync"], true);
+    // A registration owed by a sync killed after it changed the overrides (its marker
+    // left behind) is made up by the next sync, which says so instead of "already in
+    // sync", and then no longer owed.
+    write(&node.join(".stackpack-sync-register"), "");
+    let r = sync(&node, &[path_arg(&f.source.join("stackpack.lock"))]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("already in sync"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("registered 2 pack(s) again"),
+        "{}",
+        r.stdout
+    );
+    assert!(!node.join(".stackpack-sync-register").exists());
+    let r = sync(&node, &[path_arg(&f.source.join("stackpack.lock"))]);
+    assert!(r.stdout.contains("already in sync"), "{}", r.stdout);
     // An install after a sync sees the synced packs as intact.
     let r = run(stackpack(&node).args(["install", "--locked", "--json"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

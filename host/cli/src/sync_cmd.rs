@@ -65,6 +65,15 @@ pub fn sync(s: &Session, args: &SyncArgs, json: bool) -> Result<(), CliError> {
         for (pack, reason) in &report.failures {
             output::print(format!("failed {pack}: {reason}"))?;
         }
+        if !report.applied && !report.to_register.is_empty() {
+            // The files were already right; a registration owed by an interrupted run
+            // (overrides changed, every pack to register again) was made up now.
+            output::print(format!(
+                "in sync with {} ({short}); registered {} pack(s) again, as an interrupted sync had left owed",
+                report.source,
+                report.to_register.len()
+            ))?;
+        }
         if report.applied {
             output::print(format!(
                 "synced to {} ({short}): {} installed, {} replaced, {} removed, {} \

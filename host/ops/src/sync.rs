@@ -118,7 +118,7 @@ impl SyncReport {
 
     /// Nothing was written because nothing differed.
     pub fn already_in_sync(&self) -> bool {
-        !self.check && self.plan.in_sync()
+        !self.check && self.plan.in_sync() && self.to_register.is_empty()
     }
 
     pub fn json(&self) -> serde_json::Value {
