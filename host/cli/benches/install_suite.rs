@@ -382,10 +382,8 @@ fn st2_way(repos: &[Repo], url: &dyn Fn(&Repo) -> String, work: &Path) {
     }
 }
 
-/// git's own transfer: each pack's tag fetched shallow into an empty bare repository
-/// with the git CLI, eight packs at a time.
-fn transfer(repos: &[Repo], url: &dyn Fn(&Repo) -> String, work: &Path) {
-    let urls: Vec<String> = repos.iter().map(url).collect();
+/// Runs the shell script `script(i, repo)` gives for every repository, eight at a time.
+fn eight_at_a_time(repos: &[Repo], script: &(dyn Fn(usize, &Repo) -> String + Sync)) {
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..8.min(repos.len()) {
@@ -393,14 +391,7 @@ fn transfer(repos: &[Repo], url: &dyn Fn(&Repo) -> String, work: &Path) {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(repo) = repos.get(i) else { break };
-                    let dest = work.join(format!("{}.git", repo.name));
-                    let tag = format!("refs/tags/v{}", repo.version);
-                    let script = format!(
-                        "git init -q --bare '{}' && git --git-dir='{}' fetch -q --depth 1 --no-tags '{}' '{tag}:{tag}'",
-                        dest.display(),
-                        dest.display(),
-                        urls[i],
-                    );
+                    let script = script(i, repo);
                     let out = Command::new("sh")
                         .args(["-ec", &script])
                         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -417,38 +408,35 @@ fn transfer(repos: &[Repo], url: &dyn Fn(&Repo) -> String, work: &Path) {
     });
 }
 
+/// git's own transfer: each pack's tag fetched shallow into an empty bare repository
+/// with the git CLI, eight packs at a time.
+fn transfer(repos: &[Repo], url: &dyn Fn(&Repo) -> String, work: &Path) {
+    let urls: Vec<String> = repos.iter().map(url).collect();
+    eight_at_a_time(repos, &|i, repo| {
+        let dest = work.join(format!("{}.git", repo.name));
+        let tag = format!("refs/tags/v{}", repo.version);
+        format!(
+            "git init -q --bare '{}' && git --git-dir='{}' fetch -q --depth 1 --no-tags '{}' '{tag}:{tag}'",
+            dest.display(),
+            dest.display(),
+            urls[i],
+        )
+    });
+}
+
 /// The physical floor: each pack's tree at its tag written by `git archive | tar -x`,
 /// eight packs at a time.
 fn floor(repos: &[Repo], work: &Path) {
     let packs = work.join("packs");
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..8.min(repos.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(repo) = repos.get(i) else { break };
-                    let dest = packs.join(&repo.name);
-                    std::fs::create_dir_all(&dest).unwrap();
-                    let script = format!(
-                        "git --git-dir='{}' archive 'v{}' | tar -x -C '{}'",
-                        repo.path.display(),
-                        repo.version,
-                        dest.display()
-                    );
-                    let out = Command::new("sh")
-                        .args(["-ec", &script])
-                        .env("GIT_CONFIG_NOSYSTEM", "1")
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{script}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
-            });
-        }
+    eight_at_a_time(repos, &|_, repo| {
+        let dest = packs.join(&repo.name);
+        std::fs::create_dir_all(&dest).unwrap();
+        format!(
+            "git --git-dir='{}' archive 'v{}' | tar -x -C '{}'",
+            repo.path.display(),
+            repo.version,
+            dest.display()
+        )
     });
 }
 
