@@ -121,21 +121,13 @@ pub fn push_plugin(s: &Session, wasm: &Path, target: &str) -> Result<PushReport,
         layers: vec![(media::PLUGIN_LAYER.to_string(), bytes)],
         annotations: BTreeMap::from([("org.opencontainers.image.title".to_string(), name)]),
     };
-    let net = s.net()?;
-    let client = net.oci_client(&reference)?;
-    let pushed = client.push(&reference, &artifact)?;
-    let layer = pushed.layers.first().cloned();
-    Ok(PushReport {
-        kind: "plugin",
-        reference: pushed.reference.to_string(),
-        digest: pushed.manifest_digest.clone(),
-        layer_digest: layer.as_ref().map(|l| l.digest.clone()).unwrap_or_default(),
-        layer_size: layer.map_or(0, |l| l.size),
-        size: pushed.size,
-        pack: None,
-        version: None,
-        tree_sha256: format!("sha256:{sha256}"),
-    })
+    crate::push::upload(
+        s,
+        &reference,
+        &artifact,
+        "plugin",
+        format!("sha256:{sha256}"),
+    )
 }
 
 /// A plugin's config blob: JSON with its file name and the sha256 of the component.

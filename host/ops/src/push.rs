@@ -190,7 +190,7 @@ pub fn push_lockfile(session: &Session, target: &str) -> Result<PushReport, OpsE
     let layer_bytes = layer::reproducible_tar_gz_of(root, &[&lock_name, &overrides])?;
     let tree_sha256 = layer::tree_sha256(&layer_bytes)?;
     let config = LockfileConfig {
-        lockfile_sha256: format!("sha256:{}", sha256_hex(&lock_bytes)),
+        lockfile_sha256: format!("sha256:{}", stackpack_plugin::sha256_hex(&lock_bytes)),
         packs: lock
             .packs
             .iter()
@@ -212,7 +212,8 @@ pub fn push_lockfile(session: &Session, target: &str) -> Result<PushReport, OpsE
     upload(session, &target, &artifact, "lockfile", tree_sha256)
 }
 
-fn upload(
+/// Pushes `artifact` to `target` with the session's registry client, showing progress.
+pub(crate) fn upload(
     session: &Session,
     target: &OciRef,
     artifact: &Artifact,
@@ -307,9 +308,4 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
