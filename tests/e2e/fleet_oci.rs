@@ -264,31 +264,9 @@ fn check_removal_retag_and_drift() {
     let r = f.sync(&one, &["--check", "--json", &channel]);
     assert_ne!(r.code, 0);
     let check = json(&r);
-    let kinds: Vec<String> = check["differences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["kind"].as_str().unwrap(),
-                d["pack"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let kinds = pairs(&check["differences"], "kind", "pack");
     assert_eq!(kinds, vec!["differs alpha", "extra beta"], "{check}");
-    let overrides: Vec<String> = check["override_differences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["change"].as_str().unwrap(),
-                d["path"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let overrides = pairs(&check["override_differences"], "change", "path");
     assert_eq!(overrides, vec!["changed _global.yaml", "added alpha.yaml"]);
 
     let r = f.sync(&one, &["--json", &channel]);
@@ -542,4 +520,13 @@ fn a_channel_of_oci_packs_syncs_from_the_registry_alone() {
         assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
         assert!(again.stdout.contains("already in sync"), "{}", again.stdout);
     }
+}
+
+/// Each object of the JSON array `list` as "<its `a`> <its `b`>".
+fn pairs(list: &serde_json::Value, a: &str, b: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{} {}", d[a].as_str().unwrap(), d[b].as_str().unwrap()))
+        .collect()
 }
