@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use stackpack_core::SYSTEM_PACKS;
 use stackpack_fs::fault;
 use stackpack_site::Root;
@@ -174,7 +173,7 @@ impl Desired {
         let lockfile = Lockfile::parse(text).map_err(refuse)?;
         Ok(Desired {
             source: source.to_string(),
-            sha256: sha256_hex(&bytes),
+            sha256: stackpack_plugin::sha256_hex(&bytes),
             bytes,
             lockfile,
             revision: None,
@@ -237,11 +236,6 @@ pub fn check_override_path(path: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-/// The sha256 of `bytes`, in hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// One way the root differs from the desired lockfile.
@@ -782,7 +776,7 @@ tree_sha256 = "from-another-root"
     #[test]
     fn desired_lockfiles_are_checked_and_named() {
         let d = Desired::parse("https://cfg/prod.lock", ONE.as_bytes().to_vec()).unwrap();
-        assert_eq!(d.sha256, sha256_hex(ONE.as_bytes()));
+        assert_eq!(d.sha256, stackpack_plugin::sha256_hex(ONE.as_bytes()));
         assert_eq!(d.lockfile.packs.len(), 1);
         let twice = format!("{ONE}{}", &ONE["version = 1\n".len()..]);
         for (bad, says) in [

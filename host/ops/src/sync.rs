@@ -445,7 +445,7 @@ pub fn status(s: &Session) -> Result<SyncStatus, OpsError> {
     let state = core_sync::read_state(s.root.path());
     let path = s.root.lockfile();
     let lockfile_sha256 = match stackpack_fs::read_limited(&path, MAX_LOCKFILE_BYTES) {
-        Ok(bytes) => Some(core_sync::sha256_hex(&bytes)),
+        Ok(bytes) => Some(stackpack_plugin::sha256_hex(&bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             return Err(OpsError::ReadInput {
